@@ -1,0 +1,95 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_ERROR_HPP
+#define GLUE_ERROR_HPP
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace glue {
+
+using error_code = boost::system::error_code;
+
+/// Errors that glue itself reports. Cancellation, transport and TLS failures keep their Asio/SSL
+/// codes instead. The numeric values are stable: new values are only ever appended. They start
+/// at 1 because an error_code whose value is 0 means success.
+enum class errc {
+    invalid_argument = 1, ///< rejected before any I/O (bad id, control characters, oversized input)
+    oauth_error,          ///< the token endpoint answered an RFC 6749 error (see oauth_error())
+    unauthorized,         ///< 401 that survived the one refetch-and-retry
+    forbidden,            ///< 403
+    rate_limited,         ///< 429 after retries
+    server_error,         ///< 5xx after retries
+    http_error,           ///< any other unexpected HTTP status (redirects included: none are followed)
+    bad_response,         ///< malformed, truncated or oversized body; wrong content
+    graphql_error,        ///< the answer carried a non-empty `errors` array
+    timeout,              ///< a deadline passed
+};
+
+/// The category of glue::errc; its name is "glue".
+const boost::system::error_category& glue_category() noexcept;
+
+inline error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), glue_category()};
+}
+
+/// One entry of a GraphQL response's `errors` array (GraphQL spec §7.1.2).
+struct graphql_error {
+    std::string message;
+    boost::json::array path, locations;
+    boost::json::object extensions;
+};
+
+/// What the server said about a failure, kept apart from the client-generated `what()` text
+/// because server text may echo input. Shared, immutable: every waiter of one token request
+/// sees the same diagnostics object.
+struct diagnostics {
+    int http_status = 0;                   ///< 0: no HTTP response was received
+    std::string oauth_error;               ///< RFC 6749 §5.2 `error`
+    std::string oauth_error_description;   ///< RFC 6749 §5.2 `error_description` (server text)
+    std::vector<graphql_error> graphql_errors;
+    boost::json::value partial_data;       ///< `data` that came with `errors`, if any
+    std::chrono::seconds retry_after{-1};  ///< from a Retry-After header; negative: absent
+};
+
+/// What every failed glue operation throws. `code()` is a glue::errc, or
+/// boost::asio::error::operation_aborted for a cancelled call, or the Asio/SSL code of a
+/// transport or TLS failure. `what()` holds only client-generated text: never a secret, a
+/// token, or anything the server sent.
+class error : public boost::system::system_error {
+public:
+    error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});
+
+    /// The HTTP status of the response that caused the failure; 0 when there was none.
+    int http_status() const noexcept;
+    /// RFC 6749 `error` from the token endpoint (e.g. "invalid_client"); empty otherwise.
+    const std::string& oauth_error() const noexcept;
+    /// RFC 6749 `error_description`; server text, so it is not part of what().
+    const std::string& oauth_error_description() const noexcept;
+    /// Non-empty when the server answered with a GraphQL `errors` array.
+    const std::vector<graphql_error>& graphql_errors() const noexcept;
+    /// The `data` that came with `errors` (null when there was none).
+    const boost::json::value& partial_data() const noexcept;
+    /// Everything above in one shared object (never null).
+    const std::shared_ptr<const diagnostics>& details() const noexcept { return diag_; }
+
+private:
+    std::shared_ptr<const diagnostics> diag_;
+};
+
+} // namespace glue
+
+namespace boost::system {
+template <>
+struct is_error_code_enum<glue::errc> : std::true_type {};
+} // namespace boost::system
+
+#endif

@@ -1,0 +1,12 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_GLUE_HPP
+#define GLUE_GLUE_HPP
+
+// Umbrella header: everything a user of glue::client needs.
+#include <glue/client.hpp>
+#include <glue/config.hpp>
+#include <glue/error.hpp>
+#include <glue/types.hpp>
+#include <glue/version.hpp>
+
+#endif

@@ -1,0 +1,121 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTING_MOCK_SERVER_HPP
+#define GLUE_TESTING_MOCK_SERVER_HPP
+
+// An in-process stand-in for Glue's API, for your tests and ours: the token endpoint
+// (client-credentials grant) and the GraphQL endpoint with the operations Glue documents, on
+// 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, with counters and fault knobs.
+// Link glue::testing.
+
+#include <glue/config.hpp>
+
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glue::testing {
+
+/// The endpoints a fault can be set on.
+enum class endpoint { token, graphql };
+
+/// How the next answers of an endpoint misbehave.
+struct fault {
+    enum class kind {
+        none,                   ///< the normal answer (after `delay`), or `status` with `body`
+        malformed_json,         ///< status 200 with a body that is not JSON
+        truncated_body,         ///< Content-Length promises more than is sent, then close
+        oversized_body,         ///< a body of `oversized_bytes`
+        close_after_headers,    ///< send the headers, then close
+        close_without_response, ///< read the request, then close
+    };
+    kind what = kind::none;
+    int status = 0;                      ///< with kind::none: answer with this status instead
+    std::string body;                    ///< the body for `status` (empty: a fitting default)
+    std::string retry_after;             ///< a Retry-After header, if not empty
+    std::chrono::milliseconds delay{0};  ///< wait this long before answering
+    std::size_t oversized_bytes = 64 * 1024 * 1024;
+    int times = -1;                      ///< how many requests it applies to; -1: until cleared
+};
+
+struct mock_server_options {
+    bool tls = false;
+    std::uint16_t port = 0; ///< 0: an ephemeral port
+    unsigned threads = 1;   ///< threads serving requests
+
+    std::string client_id = "glue-test-client";
+    std::string client_secret = "glue-test-secret";
+    std::vector<std::string> redirect_uris = {"http://localhost:8080/oauth/callback"};
+
+    /// Every wks_… id counts as a workspace where the app is installed; otherwise only
+    /// `workspaces` (and those added with install_workspace()).
+    bool any_workspace = true;
+    std::vector<std::string> workspaces;
+
+    std::chrono::seconds token_lifetime{3600};
+    std::size_t groups_per_workspace = 5;
+
+    /// The server certificate's host names and IP addresses (TLS only).
+    std::vector<std::string> tls_hosts = {"localhost", "127.0.0.1", "::1"};
+    bool tls_expired = false;
+    /// Seconds an idle keep-alive connection stays open (0: until the client closes it).
+    std::chrono::seconds idle_timeout{60};
+};
+
+/// Starts serving in the constructor (on threads of its own) and stops in stop() or the
+/// destructor. All member functions are thread-safe.
+class mock_server {
+public:
+    explicit mock_server(mock_server_options opts = {});
+    ~mock_server();
+    mock_server(const mock_server&) = delete;
+    mock_server& operator=(const mock_server&) = delete;
+
+    /// "http://127.0.0.1:<port>" or "https://127.0.0.1:<port>".
+    std::string url() const;
+    std::uint16_t port() const;
+    /// A client configuration for this server: api_url, credentials, redirect_uri, and the
+    /// test CA (ca_pem) for TLS.
+    glue::client_config client_config() const;
+    /// The test CA that signed the server certificate (TLS only; empty otherwise).
+    const std::string& ca_pem() const;
+    /// A file holding ca_pem(), written on first use and removed by stop().
+    std::string ca_file() const;
+    /// Stops serving and closes every connection. Idempotent.
+    void stop();
+
+    // Knobs
+    void set_fault(endpoint e, fault f);
+    void clear_faults();
+    /// Tokens issued so far for the workspace stop working (the GraphQL endpoint answers 401).
+    void revoke_tokens(std::string_view workspace);
+    void set_token_lifetime(std::chrono::seconds lifetime);
+    /// Sends this raw `expires_in` value instead of the lifetime (null: the lifetime).
+    void set_expires_in(boost::json::value raw);
+    void install_workspace(std::string_view workspace);
+    void uninstall_workspace(std::string_view workspace);
+
+    // Counters
+    std::size_t token_requests() const;
+    std::size_t token_requests(std::string_view workspace) const;
+    std::size_t graphql_requests() const;
+    std::size_t connections_accepted() const;
+    std::size_t max_concurrent_connections() const;
+    std::size_t tls_handshakes() const;
+    /// Messages sendMessage created (an upsert through uniqueBy creates none).
+    std::size_t messages_created() const;
+    void reset_counters();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+} // namespace glue::testing
+
+#endif

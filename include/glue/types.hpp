@@ -1,0 +1,54 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TYPES_HPP
+#define GLUE_TYPES_HPP
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <iosfwd>
+#include <string>
+#include <utility>
+
+namespace glue {
+
+/// A workspace access token (OAuth2 client-credentials grant with subject = workspace id).
+struct access_token {
+    std::string value;      ///< the bearer token; a secret
+    std::string token_type; ///< "Bearer"
+    std::string user_id;    ///< the app's user in the workspace (usr_…), when the server sent it
+    /// When the token expires, on the monotonic clock, anchored at the moment the token request
+    /// was sent (so network delay can only make it expire early, never late).
+    std::chrono::steady_clock::time_point expires_at;
+};
+
+/// Prints the token with its value redacted to at most its last 4 characters.
+std::ostream& operator<<(std::ostream& os, const access_token& token);
+
+/// A GraphQL request (GraphQL over HTTP): empty variables and operation_name are not sent.
+///
+/// Not an aggregate on purpose: GCC 12 miscompiles an aggregate temporary inside a co_await
+/// expression (it copies it bitwise, so its strings point into freed memory), and
+/// `co_await client.graphql(ws, {"{ me { id } }"})` is exactly where requests are written.
+/// With these constructors that line is safe on every compiler.
+struct graphql_request {
+    std::string query;
+    boost::json::object variables;
+    std::string operation_name;
+
+    graphql_request() = default;
+    graphql_request(std::string query, boost::json::object variables = {},
+                    std::string operation_name = {})
+        : query(std::move(query)), variables(std::move(variables)),
+          operation_name(std::move(operation_name)) {}
+};
+
+/// A complete GraphQL answer: one without `errors` (an answer with errors throws glue::error).
+struct graphql_response {
+    boost::json::value data;
+    boost::json::object extensions;
+};
+
+} // namespace glue
+
+#endif

@@ -1,0 +1,86 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_DETAIL_PROTOCOL_HPP
+#define GLUE_DETAIL_PROTOCOL_HPP
+
+// What goes over the wire and what comes back, as pure functions with no I/O: input checks,
+// the token request's form body and response (RFC 6749 §4.4, §5), the GraphQL request body and
+// response (GraphQL over HTTP). Unit tests and fuzzers call these directly.
+
+#include <glue/types.hpp>
+
+#include "detail/http.hpp"
+#include "detail/outcome.hpp"
+#include "detail/token.hpp"
+
+#include <boost/json/fwd.hpp>
+
+#include <chrono>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace glue::detail {
+
+//------------------------------------------------------------------------------
+// Input checks (before any I/O)
+
+inline constexpr std::size_t max_workspace_id_size = 128;
+
+/// Non-empty, at most max_workspace_id_size, printable ASCII without spaces; with `strict`,
+/// also of the form wks_<base62>.
+result<void> check_workspace_id(std::string_view id, bool strict);
+
+/// True when `s` can be sent as an HTTP header value: no control characters (CR, LF, NUL…).
+bool is_header_safe(std::string_view s) noexcept;
+
+//------------------------------------------------------------------------------
+// OAuth token endpoint
+
+using form_field = std::pair<std::string_view, std::string_view>;
+
+/// application/x-www-form-urlencoded (WHATWG URL §5.2): every byte but ALPHA / DIGIT / "-" /
+/// "." / "_" / "~" is percent-encoded, and space becomes '+'.
+std::string form_encode(std::span<const form_field> fields);
+
+/// The fields of an application/x-www-form-urlencoded body, decoded ('+' is a space);
+/// errc::invalid_argument for malformed percent-encoding.
+result<std::vector<std::pair<std::string, std::string>>> form_decode(std::string_view body);
+
+/// The lifetime `expires_in` gives: integer, float or numeric string seconds. Missing, zero,
+/// negative, non-numeric or NaN → `fallback`; more than max_token_lifetime → clamped.
+std::chrono::seconds token_lifetime(const boost::json::value* expires_in,
+                                    std::chrono::seconds fallback) noexcept;
+
+/// A token endpoint response as a grant, or the failure it describes (RFC 6749 §5.2 errors
+/// become errc::oauth_error with oauth_error() and its description).
+result<token_grant> parse_token_response(const http_response& r,
+                                         std::chrono::seconds default_lifetime,
+                                         steady_time sent_at);
+
+//------------------------------------------------------------------------------
+// GraphQL endpoint
+
+enum class operation_kind { query, mutation, subscription, unknown };
+
+/// The kind of operation a request will run: the one named `operation_name`, or the only
+/// one in the document. `unknown` when that can't be told (no such name, several operations).
+operation_kind graphql_operation_kind(std::string_view document,
+                                      std::string_view operation_name) noexcept;
+
+/// {"query":…, "variables":…, "operationName":…}, leaving out empty variables and name.
+std::string graphql_body(const graphql_request& req);
+
+/// A GraphQL response as a complete answer, or the failure it describes: `errors` →
+/// errc::graphql_error; non-2xx → unauthorized / forbidden / rate_limited / server_error /
+/// graphql_error (4xx with an errors envelope) / http_error; a malformed 2xx → bad_response.
+result<graphql_response> parse_graphql_response(http_response&& r);
+
+/// Seconds from a Retry-After value (delta-seconds or HTTP-date); negative when absent or
+/// unparseable.
+std::chrono::seconds parse_retry_after(std::string_view value) noexcept;
+
+} // namespace glue::detail
+
+#endif

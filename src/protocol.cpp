@@ -1,0 +1,527 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "detail/protocol.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/params_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <vector>
+
+namespace glue::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+bool is_base62(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// GraphQL responses nest deeper than Boost.JSON's default limit of 32 allows.
+json::value parse_json(std::string_view body, json::error_code& ec) {
+    json::parse_options opts;
+    opts.max_depth = 256;
+    return json::parse(body, ec, {}, opts);
+}
+
+std::string string_member(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+bool is_success(unsigned status) { return status >= 200 && status < 300; }
+
+/// The failure an unexpected status stands for, when nothing more specific applies.
+errc status_errc(unsigned status) {
+    if (status == 401) {
+        return errc::unauthorized;
+    }
+    if (status == 403) {
+        return errc::forbidden;
+    }
+    if (status == 429) {
+        return errc::rate_limited;
+    }
+    if (status >= 500 && status < 600) {
+        return errc::server_error;
+    }
+    return errc::http_error;
+}
+
+diagnostics response_diagnostics(const http_response& r) {
+    diagnostics d;
+    d.http_status = static_cast<int>(r.status);
+    d.retry_after = parse_retry_after(r.retry_after);
+    return d;
+}
+
+} // namespace
+
+//------------------------------------------------------------------------------
+
+result<void> check_workspace_id(std::string_view id, bool strict) {
+    if (id.empty()) {
+        return make_failure(errc::invalid_argument, "workspace id is empty");
+    }
+    if (id.size() > max_workspace_id_size) {
+        return make_failure(errc::invalid_argument, "workspace id is too long");
+    }
+    for (char c : id) {
+        const auto u = static_cast<unsigned char>(c);
+        if (is_control(u) || c == ' ' || u >= 0x80) {
+            return make_failure(errc::invalid_argument,
+                                "workspace id contains a space, a control or a non-ASCII "
+                                "character");
+        }
+    }
+    if (strict) {
+        constexpr std::string_view prefix = "wks_";
+        bool ok = id.size() > prefix.size() && id.starts_with(prefix);
+        for (std::size_t i = prefix.size(); ok && i < id.size(); ++i) {
+            ok = is_base62(id[i]);
+        }
+        if (!ok) {
+            return make_failure(errc::invalid_argument, "workspace id is not of the form wks_…");
+        }
+    }
+    return {};
+}
+
+bool is_header_safe(std::string_view s) noexcept {
+    for (char c : s) {
+        const auto u = static_cast<unsigned char>(c);
+        if (is_control(u) && c != '\t') {
+            return false;
+        }
+    }
+    return true;
+}
+
+//------------------------------------------------------------------------------
+
+std::string form_encode(std::span<const form_field> fields) {
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    std::string out;
+    for (const auto& [name, value] : fields) {
+        if (!out.empty()) {
+            out += '&';
+        }
+        out += boost::urls::encode(name, boost::urls::unreserved_chars, opts);
+        out += '=';
+        out += boost::urls::encode(value, boost::urls::unreserved_chars, opts);
+    }
+    return out;
+}
+
+result<std::vector<std::pair<std::string, std::string>>> form_decode(std::string_view body) {
+    if (!boost::urls::parse_query(body)) { // checked first: the view below would throw
+        return make_failure(errc::invalid_argument, "malformed form body");
+    }
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    std::vector<std::pair<std::string, std::string>> fields;
+    if (body.empty()) {
+        return fields;
+    }
+    for (auto p : boost::urls::params_view(body, opts)) {
+        fields.emplace_back(std::move(p.key), std::move(p.value));
+    }
+    return fields;
+}
+
+std::chrono::seconds token_lifetime(const json::value* expires_in,
+                                    std::chrono::seconds fallback) noexcept {
+    if (!expires_in) {
+        return fallback;
+    }
+    double seconds = 0;
+    switch (expires_in->kind()) {
+    case json::kind::int64:
+        seconds = static_cast<double>(expires_in->get_int64());
+        break;
+    case json::kind::uint64:
+        seconds = static_cast<double>(expires_in->get_uint64());
+        break;
+    case json::kind::double_:
+        seconds = expires_in->get_double();
+        break;
+    case json::kind::string: {
+        // Some servers send "3600"; accept a number and nothing else.
+        const auto& s = expires_in->get_string();
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), seconds);
+        if (ec != std::errc() || end != s.data() + s.size()) {
+            return fallback;
+        }
+        break;
+    }
+    default:
+        return fallback;
+    }
+    if (!(seconds >= 1)) { // also NaN
+        return fallback;
+    }
+    if (seconds >= static_cast<double>(max_token_lifetime.count())) {
+        return max_token_lifetime;
+    }
+    return std::chrono::seconds(static_cast<std::int64_t>(seconds));
+}
+
+result<token_grant> parse_token_response(const http_response& r,
+                                         std::chrono::seconds default_lifetime,
+                                         steady_time sent_at) {
+    json::error_code jec;
+    const json::value v = parse_json(r.body, jec);
+    const json::object* obj = !jec ? v.if_object() : nullptr;
+
+    if (!is_success(r.status)) {
+        diagnostics d = response_diagnostics(r);
+        if (obj) {
+            d.oauth_error = string_member(*obj, "error");
+            d.oauth_error_description = string_member(*obj, "error_description");
+        }
+        errc e = status_errc(r.status);
+        // RFC 6749 §5.2: 400, or 401 for invalid_client; any 4xx naming an error counts.
+        if (r.status >= 400 && r.status < 500 && r.status != 429 && !d.oauth_error.empty()) {
+            e = errc::oauth_error;
+        }
+        if (e == errc::unauthorized) {
+            e = errc::oauth_error; // the client's credentials, not a token, were refused
+        }
+        return make_failure(make_error_code(e), "the token request failed", std::move(d));
+    }
+    if (!obj) {
+        return make_failure(make_error_code(errc::bad_response),
+                            "the token response is not a JSON object", response_diagnostics(r));
+    }
+    token_grant g;
+    g.value = string_member(*obj, "access_token");
+    // The token goes into an Authorization header: visible ASCII only (RFC 6750 §2.1).
+    bool ok = !g.value.empty();
+    for (char c : g.value) {
+        ok = ok && c > 0x20 && c < 0x7f;
+    }
+    if (!ok) {
+        return make_failure(make_error_code(errc::bad_response),
+                            "the token response has no usable access_token",
+                            response_diagnostics(r));
+    }
+    g.token_type = obj->contains("token_type") ? string_member(*obj, "token_type") : "Bearer";
+    if (!iequals(g.token_type, "bearer")) {
+        return make_failure(make_error_code(errc::bad_response),
+                            "the token response's token_type is not Bearer",
+                            response_diagnostics(r));
+    }
+    g.user_id = string_member(*obj, "user_id");
+    g.lifetime = token_lifetime(obj->if_contains("expires_in"), default_lifetime);
+    g.sent_at = sent_at;
+    return g;
+}
+
+//------------------------------------------------------------------------------
+
+namespace {
+
+// Just enough of the GraphQL lexer (spec §2.1) to find the top-level operation definitions.
+class operation_scanner {
+public:
+    explicit operation_scanner(std::string_view doc) noexcept : doc_(doc) {}
+
+    struct operation {
+        operation_kind kind;
+        std::string_view name;
+    };
+
+    // Returns false for a document it can't make sense of.
+    bool scan(std::vector<operation>& ops) {
+        int depth = 0;
+        enum { none, operation_header, fragment_header } header = none;
+        while (skip_ignored()) {
+            const char c = doc_[pos_];
+            if (c == '"') {
+                if (!skip_string()) {
+                    return false;
+                }
+                continue;
+            }
+            if (is_name_start(c)) {
+                const auto name = read_name();
+                if (depth != 0 || header != none) {
+                    if (depth == 0 && header == operation_header && ops.back().name.empty()) {
+                        ops.back().name = name;
+                    }
+                    continue;
+                }
+                if (name == "query" || name == "mutation" || name == "subscription") {
+                    ops.push_back({name == "query"      ? operation_kind::query
+                                   : name == "mutation" ? operation_kind::mutation
+                                                        : operation_kind::subscription,
+                                   {}});
+                    header = operation_header;
+                } else if (name == "fragment") {
+                    header = fragment_header;
+                } else {
+                    return false;
+                }
+                continue;
+            }
+            ++pos_;
+            if (c == '{' || c == '(' || c == '[') {
+                if (c == '{' && depth == 0) {
+                    if (header == none) {
+                        ops.push_back({operation_kind::query, {}}); // shorthand query
+                    }
+                    header = none;
+                }
+                ++depth;
+            } else if (c == '}' || c == ')' || c == ']') {
+                if (--depth < 0) {
+                    return false;
+                }
+            } else if (c == '$' || c == '@') {
+                // A variable's or directive's name must not pass for the operation's name.
+                if (pos_ < doc_.size() && is_name_start(doc_[pos_])) {
+                    read_name();
+                }
+            }
+        }
+        return depth == 0;
+    }
+
+private:
+    static bool is_name_start(char c) {
+        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    }
+    static bool is_name_char(char c) { return is_name_start(c) || (c >= '0' && c <= '9'); }
+
+    // Skips white space, commas, comments and a BOM; false at the end.
+    bool skip_ignored() {
+        while (pos_ < doc_.size()) {
+            const char c = doc_[pos_];
+            if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',') {
+                ++pos_;
+            } else if (c == '#') {
+                while (pos_ < doc_.size() && doc_[pos_] != '\n' && doc_[pos_] != '\r') {
+                    ++pos_;
+                }
+            } else if (doc_.substr(pos_).starts_with("\xEF\xBB\xBF")) {
+                pos_ += 3;
+            } else {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    std::string_view read_name() {
+        const auto start = pos_;
+        while (pos_ < doc_.size() && is_name_char(doc_[pos_])) {
+            ++pos_;
+        }
+        return doc_.substr(start, pos_ - start);
+    }
+
+    bool skip_string() {
+        if (doc_.substr(pos_).starts_with(R"(""")")) {
+            const auto end = find_block_end(pos_ + 3);
+            if (end == std::string_view::npos) {
+                return false;
+            }
+            pos_ = end + 3;
+            return true;
+        }
+        for (++pos_; pos_ < doc_.size(); ++pos_) {
+            if (doc_[pos_] == '\\') {
+                ++pos_;
+            } else if (doc_[pos_] == '"') {
+                ++pos_;
+                return true;
+            } else if (doc_[pos_] == '\n' || doc_[pos_] == '\r') {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    std::size_t find_block_end(std::size_t from) const {
+        for (auto i = from; i + 2 < doc_.size(); ++i) {
+            if (doc_[i] == '\\' && doc_.substr(i + 1).starts_with(R"(""")")) {
+                i += 3;
+            } else if (doc_.substr(i).starts_with(R"(""")")) {
+                return i;
+            }
+        }
+        return std::string_view::npos;
+    }
+
+    std::string_view doc_;
+    std::size_t pos_ = 0;
+};
+
+std::vector<graphql_error> parse_errors(const json::array& errors) {
+    std::vector<graphql_error> out;
+    out.reserve(errors.size());
+    for (const auto& e : errors) {
+        graphql_error g;
+        if (const auto* o = e.if_object()) {
+            g.message = string_member(*o, "message");
+            if (const auto* p = o->if_contains("path"); p && p->is_array()) {
+                g.path = p->get_array();
+            }
+            if (const auto* l = o->if_contains("locations"); l && l->is_array()) {
+                g.locations = l->get_array();
+            }
+            if (const auto* x = o->if_contains("extensions"); x && x->is_object()) {
+                g.extensions = x->get_object();
+            }
+        }
+        out.push_back(std::move(g));
+    }
+    return out;
+}
+
+} // namespace
+
+operation_kind graphql_operation_kind(std::string_view document,
+                                      std::string_view operation_name) noexcept {
+    try {
+        std::vector<operation_scanner::operation> ops;
+        if (!operation_scanner(document).scan(ops)) {
+            return operation_kind::unknown;
+        }
+        if (operation_name.empty()) {
+            return ops.size() == 1 ? ops.front().kind : operation_kind::unknown;
+        }
+        for (const auto& op : ops) {
+            if (op.name == operation_name) {
+                return op.kind;
+            }
+        }
+    } catch (...) { // allocation failure: say nothing rather than guess
+    }
+    return operation_kind::unknown;
+}
+
+std::string graphql_body(const graphql_request& req) {
+    std::string body = R"({"query":)";
+    body += json::serialize(json::string_view(req.query));
+    if (!req.variables.empty()) {
+        body += R"(,"variables":)";
+        body += json::serialize(req.variables);
+    }
+    if (!req.operation_name.empty()) {
+        body += R"(,"operationName":)";
+        body += json::serialize(json::string_view(req.operation_name));
+    }
+    body += '}';
+    return body;
+}
+
+result<graphql_response> parse_graphql_response(http_response&& r) {
+    json::error_code jec;
+    json::value v = r.body.empty() ? json::value() : parse_json(r.body, jec);
+    json::object* obj = !jec ? v.if_object() : nullptr;
+
+    // The GraphQL errors envelope: a non-empty `errors` array (GraphQL spec §7.1.2).
+    const json::array* errors = nullptr;
+    if (obj) {
+        if (const auto* e = obj->if_contains("errors")) {
+            if (const auto* a = e->if_array(); a && !a->empty()) {
+                errors = a;
+            } else if (!e->is_null() && !(a && a->empty()) && is_success(r.status)) {
+                return make_failure(make_error_code(errc::bad_response),
+                                    "the GraphQL response's errors member is not a list",
+                                    response_diagnostics(r));
+            }
+        }
+    }
+    diagnostics d = response_diagnostics(r);
+    if (errors) {
+        d.graphql_errors = parse_errors(*errors);
+        if (auto* data = obj->if_contains("data")) {
+            d.partial_data = std::move(*data);
+        }
+    }
+    if (!is_success(r.status)) {
+        errc e = status_errc(r.status);
+        if (e == errc::http_error && errors && r.status >= 400 && r.status < 500) {
+            e = errc::graphql_error;
+        }
+        return make_failure(make_error_code(e), "the GraphQL request failed", std::move(d));
+    }
+    if (!obj) {
+        return make_failure(make_error_code(errc::bad_response),
+                            "the GraphQL response is not a JSON object", std::move(d));
+    }
+    if (errors) {
+        return make_failure(make_error_code(errc::graphql_error), "the GraphQL response has errors",
+                            std::move(d));
+    }
+    auto* data = obj->if_contains("data");
+    if (!data) {
+        return make_failure(make_error_code(errc::bad_response),
+                            "the GraphQL response has neither data nor errors", std::move(d));
+    }
+    graphql_response out;
+    out.data = std::move(*data);
+    if (auto* x = obj->if_contains("extensions"); x && x->is_object()) {
+        out.extensions = std::move(x->get_object());
+    }
+    return out;
+}
+
+std::chrono::seconds parse_retry_after(std::string_view value) noexcept {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+        value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+        value.remove_suffix(1);
+    }
+    if (value.empty()) {
+        return std::chrono::seconds(-1);
+    }
+    std::int64_t seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc() && end == value.data() + value.size()) {
+        return std::chrono::seconds(seconds < 0 ? -1 : seconds);
+    }
+    if (ec == std::errc::result_out_of_range) {
+        return std::chrono::seconds(std::numeric_limits<std::int32_t>::max());
+    }
+    // HTTP-date, IMF-fixdate form (RFC 9110 §5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
+    std::tm tm{};
+    const std::string text(value);
+    const char* rest = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!rest || *rest != '\0') {
+        return std::chrono::seconds(-1);
+    }
+    const std::time_t when = ::timegm(&tm);
+    const std::time_t now = std::time(nullptr);
+    return std::chrono::seconds(when > now ? when - now : 0);
+}
+
+} // namespace glue::detail

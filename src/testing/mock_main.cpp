@@ -1,0 +1,120 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// glue-mock-server: the mock Glue API on 127.0.0.1, stand-alone.
+//
+//   glue-mock-server [--tls] [--port N] [--threads N]            serve until interrupted
+//   glue-mock-server [--tls] [...] -- COMMAND [ARGS...]          run COMMAND against it
+//
+// With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI (and
+// GLUE_CA_FILE with --tls) point the command at the server, and its exit status is returned.
+
+#include <glue/testing/mock_server.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+int usage(const char* why) {
+    std::cerr << "glue-mock-server: " << why << "\n"
+              << "usage: glue-mock-server [--tls] [--port N] [--threads N] [-- COMMAND ARGS...]\n";
+    return 2;
+}
+
+int run_command(const glue::testing::mock_server& server, char** argv) {
+    const auto cfg = server.client_config();
+    ::setenv("GLUE_API_URL", cfg.api_url.c_str(), 1);
+    ::setenv("GLUE_CLIENT_ID", cfg.client_id.c_str(), 1);
+    ::setenv("GLUE_CLIENT_SECRET", cfg.client_secret.c_str(), 1);
+    ::setenv("GLUE_REDIRECT_URI", cfg.redirect_uri.c_str(), 1);
+    if (!cfg.ca_pem.empty()) {
+        ::setenv("GLUE_CA_FILE", server.ca_file().c_str(), 1);
+    }
+    pid_t pid = 0;
+    if (int err = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv, environ); err != 0) {
+        std::cerr << "glue-mock-server: cannot run " << argv[0] << ": " << std::strerror(err)
+                  << "\n";
+        return 127;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return 127;
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    glue::testing::mock_server_options opts;
+    int i = 1;
+    for (; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--") {
+            ++i;
+            break;
+        }
+        if (arg == "--tls") {
+            opts.tls = true;
+        } else if ((arg == "--port" || arg == "--threads") && i + 1 < argc) {
+            char* end = nullptr;
+            const long v = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 65535 || (arg == "--threads" && v == 0)) {
+                return usage("bad number");
+            }
+            if (arg == "--port") {
+                opts.port = static_cast<std::uint16_t>(v);
+            } else {
+                opts.threads = static_cast<unsigned>(v);
+            }
+        } else {
+            return usage("unknown argument");
+        }
+    }
+    const bool serve = i >= argc;
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    if (serve) {
+        // Blocked before the server's threads start, so only sigwait() below sees them.
+        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    }
+    try {
+        glue::testing::mock_server server(opts);
+        if (!serve) {
+            return run_command(server, argv + i);
+        }
+        const auto cfg = server.client_config();
+        std::cout << "mock Glue API at " << server.url() << "\n"
+                  << "  GLUE_API_URL=" << cfg.api_url << "\n"
+                  << "  GLUE_CLIENT_ID=" << cfg.client_id << "\n"
+                  << "  GLUE_CLIENT_SECRET=" << cfg.client_secret << "  (a test credential)\n"
+                  << "  GLUE_REDIRECT_URI=" << cfg.redirect_uri << "\n";
+        if (opts.tls) {
+            std::cout << "  GLUE_CA_FILE=" << server.ca_file() << "\n";
+        }
+        std::cout << "Ctrl-C stops it." << std::endl;
+        int sig = 0;
+        sigwait(&stop_signals, &sig);
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "glue-mock-server: " << e.what() << "\n";
+        return 1;
+    }
+}

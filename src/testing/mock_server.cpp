@@ -1,0 +1,731 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include <glue/testing/mock_server.hpp>
+
+#include "detail/protocol.hpp"
+#include "testing/mock_graphql.hpp"
+#include "testing/test_pki.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include <unistd.h>
+
+namespace glue::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace json = boost::json;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+using detail::execute_graphql;
+using detail::operation_type;
+using detail::resolved;
+
+namespace {
+
+using request = http::request<http::string_body>;
+using response = http::response<http::string_body>;
+
+constexpr std::string_view base62 =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+response json_response(unsigned status, std::string body) {
+    response res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::move(body);
+    return res;
+}
+
+std::string oauth_error_body(std::string_view error, std::string_view description) {
+    json::object o;
+    o["error"] = error;
+    o["error_description"] = description;
+    return json::serialize(o);
+}
+
+std::string graphql_error_body(std::string_view message) {
+    json::object e;
+    e["message"] = message;
+    json::object o;
+    o["errors"] = json::array{std::move(e)};
+    return json::serialize(o);
+}
+
+// A Relay connection over `items`, `first` at a time after the cursor `after` (cursors are the
+// item's index as text).
+json::object connection(const json::array& items, std::string_view type, const json::object& args) {
+    std::size_t first = 50;
+    if (const auto* f = args.if_contains("first"); f && f->is_int64() && f->get_int64() >= 0) {
+        first = static_cast<std::size_t>(f->get_int64());
+    }
+    std::size_t start = 0;
+    if (const auto* a = args.if_contains("after"); a && a->is_string()) {
+        const std::string after(a->get_string());
+        start = after.starts_with("cursor:") ? std::stoul(after.substr(7)) + 1 : items.size();
+    }
+    start = std::min(start, items.size());
+    const std::size_t end = std::min(items.size(), start + first);
+    json::array nodes, edges;
+    for (std::size_t i = start; i < end; ++i) {
+        nodes.push_back(items[i]);
+        edges.push_back(json::object{{"__typename", std::string(type) + "Edge"},
+                                     {"cursor", "cursor:" + std::to_string(i)},
+                                     {"node", items[i]}});
+    }
+    json::object page{{"__typename", "PageInfo"},
+                      {"hasNextPage", end < items.size()},
+                      {"hasPreviousPage", start > 0},
+                      {"startCursor", nullptr},
+                      {"endCursor", nullptr}};
+    if (end > start) {
+        page["startCursor"] = "cursor:" + std::to_string(start);
+        page["endCursor"] = "cursor:" + std::to_string(end - 1);
+    }
+    return json::object{{"__typename", std::string(type) + "Connection"},
+                        {"nodes", std::move(nodes)},
+                        {"edges", std::move(edges)},
+                        {"pageInfo", std::move(page)}};
+}
+
+} // namespace
+
+struct mock_server::impl {
+    struct issued_token {
+        std::string workspace;
+        std::chrono::steady_clock::time_point expires_at;
+        std::uint64_t generation; // the workspace's revocation generation when issued
+    };
+
+    struct message_record {
+        std::string id, text, thread_id;
+    };
+
+    struct thread_record {
+        std::string id, subject;
+    };
+
+    struct fault_slot {
+        std::optional<fault> f;
+    };
+
+    explicit impl(mock_server_options o) : opts(std::move(o)), rng(std::random_device{}()) {
+        token_lifetime = opts.token_lifetime;
+        installed.insert(opts.workspaces.begin(), opts.workspaces.end());
+        if (opts.tls) {
+            detail::test_pki_options p;
+            p.hosts = opts.tls_hosts;
+            p.expired = opts.tls_expired;
+            pki = detail::make_test_pki(p);
+            tls_ctx.emplace(ssl::context::tls_server);
+            tls_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                                 ssl::context::no_sslv3);
+            tls_ctx->use_certificate_chain(asio::buffer(pki.cert_pem));
+            tls_ctx->use_private_key(asio::buffer(pki.key_pem), ssl::context::pem);
+        }
+        ioc.emplace(static_cast<int>(std::max(1u, opts.threads)));
+        tcp::acceptor acceptor(*ioc);
+        const tcp::endpoint ep(asio::ip::make_address_v4("127.0.0.1"), opts.port);
+        acceptor.open(ep.protocol());
+        acceptor.set_option(tcp::acceptor::reuse_address(true));
+        acceptor.bind(ep);
+        acceptor.listen();
+        bound_port = acceptor.local_endpoint().port();
+        asio::co_spawn(*ioc, accept_loop(std::move(acceptor)), asio::detached);
+        for (unsigned i = 0; i < std::max(1u, opts.threads); ++i) {
+            threads.emplace_back([this] { ioc->run(); });
+        }
+    }
+
+    ~impl() { stop(); }
+
+    void stop() {
+        std::lock_guard lock(stop_mtx);
+        if (!ioc) {
+            return;
+        }
+        ioc->stop();
+        for (auto& t : threads) {
+            t.join();
+        }
+        threads.clear();
+        ioc.reset(); // destroys every session, closing its socket
+        if (!ca_path.empty()) {
+            std::remove(ca_path.c_str());
+            ca_path.clear();
+        }
+    }
+
+    //--------------------------------------------------------------------------
+    // Connections
+
+    asio::awaitable<void> accept_loop(tcp::acceptor acceptor) {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                if (ec == asio::error::operation_aborted) {
+                    co_return;
+                }
+                continue;
+            }
+            {
+                std::lock_guard lock(mtx);
+                ++connections_accepted;
+                max_concurrent = std::max(max_concurrent, ++concurrent);
+            }
+            auto ex = socket.get_executor();
+            if (tls_ctx) {
+                asio::co_spawn(ex, tls_session(std::move(socket)), asio::detached);
+            } else {
+                asio::co_spawn(ex, session(beast::tcp_stream(std::move(socket))), asio::detached);
+            }
+        }
+    }
+
+    asio::awaitable<void> tls_session(tcp::socket socket) {
+        ssl::stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *tls_ctx);
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+        auto [ec] = co_await stream.async_handshake(ssl::stream_base::server,
+                                                    asio::as_tuple(asio::use_awaitable));
+        if (ec) {
+            closed();
+            co_return;
+        }
+        {
+            std::lock_guard lock(mtx);
+            ++handshakes;
+        }
+        co_await session(std::move(stream));
+    }
+
+    template <class Stream>
+    asio::awaitable<void> session(Stream stream) {
+        beast::flat_buffer buffer;
+        for (;;) {
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(16 * 1024 * 1024);
+            auto& tcp_layer = beast::get_lowest_layer(stream);
+            if (opts.idle_timeout.count() > 0) {
+                tcp_layer.expires_after(opts.idle_timeout);
+            } else {
+                tcp_layer.expires_never();
+            }
+            auto [ec, n] = co_await http::async_read(stream, buffer, parser,
+                                                     asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                break;
+            }
+            tcp_layer.expires_after(std::chrono::seconds(30));
+            request req = parser.release();
+            auto [res, f] = handle(req);
+            if (f && f->delay.count() > 0) {
+                asio::steady_timer timer(co_await asio::this_coro::executor, f->delay);
+                co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            if (f && f->what != fault::kind::none) {
+                co_await misbehave(stream, *f);
+                break;
+            }
+            res.keep_alive(req.keep_alive());
+            res.prepare_payload();
+            auto [wec, wn] =
+                co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+            if (wec || !res.keep_alive()) {
+                break;
+            }
+        }
+        error_code ignored;
+        beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
+        closed();
+    }
+
+    template <class Stream>
+    asio::awaitable<void> misbehave(Stream& stream, const fault& f) {
+        auto send = [&stream](std::string data) -> asio::awaitable<error_code> {
+            auto [ec, n] = co_await asio::async_write(stream, asio::buffer(data),
+                                                      asio::as_tuple(asio::use_awaitable));
+            co_return ec;
+        };
+        const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+        switch (f.what) {
+        case fault::kind::malformed_json: {
+            const std::string body = R"({"data": {"me": {"id": "usr_1")";
+            co_await send(head + "Content-Length: " + std::to_string(body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + body);
+            break;
+        }
+        case fault::kind::truncated_body:
+            co_await send(head + "Content-Length: 1000\r\n\r\n" + R"({"data": {"me":)");
+            break;
+        case fault::kind::close_after_headers:
+            co_await send(head + "Content-Length: 100\r\n\r\n");
+            break;
+        case fault::kind::oversized_body: {
+            if (co_await send(head + "Content-Length: " + std::to_string(f.oversized_bytes) +
+                              "\r\n\r\n")) {
+                break;
+            }
+            const std::string chunk(64 * 1024, ' ');
+            for (std::size_t sent = 0; sent < f.oversized_bytes; sent += chunk.size()) {
+                if (co_await send(chunk)) {
+                    break; // the client stopped reading, as it should
+                }
+            }
+            break;
+        }
+        case fault::kind::close_without_response:
+        case fault::kind::none:
+            break;
+        }
+    }
+
+    void closed() {
+        std::lock_guard lock(mtx);
+        --concurrent;
+    }
+
+    //--------------------------------------------------------------------------
+    // Requests
+
+    std::pair<response, std::optional<fault>> handle(const request& req) {
+        const std::string_view target = req.target();
+        if (req.method() == http::verb::post && target == "/oauth/token") {
+            auto f = take_fault(endpoint::token, [&] { ++token_requests_total; });
+            return {faulty(f, endpoint::token).value_or(handle_token(req)), f};
+        }
+        if (req.method() == http::verb::post && target == "/public/graphql") {
+            auto f = take_fault(endpoint::graphql, [&] { ++graphql_requests_total; });
+            return {faulty(f, endpoint::graphql).value_or(handle_graphql(req)), f};
+        }
+        return {json_response(404, graphql_error_body("not found")), std::nullopt};
+    }
+
+    // Counts the request and takes the endpoint's fault, if one applies.
+    template <class Count>
+    std::optional<fault> take_fault(endpoint e, Count count) {
+        std::lock_guard lock(mtx);
+        count();
+        auto& slot = faults[static_cast<int>(e)];
+        if (!slot || slot->times == 0) {
+            return std::nullopt;
+        }
+        fault f = *slot;
+        if (slot->times > 0) {
+            --slot->times;
+        }
+        return f;
+    }
+
+    // The answer a status fault stands for (a normal answer otherwise).
+    static std::optional<response> faulty(const std::optional<fault>& f, endpoint e) {
+        if (!f || f->what != fault::kind::none || f->status == 0) {
+            return std::nullopt;
+        }
+        std::string body = f->body;
+        if (body.empty()) {
+            body = e == endpoint::token ? oauth_error_body("temporarily_unavailable", "fault")
+                                        : graphql_error_body("fault");
+        }
+        response res = json_response(static_cast<unsigned>(f->status), std::move(body));
+        if (!f->retry_after.empty()) {
+            res.set(http::field::retry_after, f->retry_after);
+        }
+        return res;
+    }
+
+    response handle_token(const request& req) {
+        auto oauth_error = [](unsigned status, std::string_view error,
+                              std::string_view description) {
+            response res = json_response(status, oauth_error_body(error, description));
+            res.set(http::field::cache_control, "no-store");
+            return res;
+        };
+        if (req[http::field::content_type].find("application/x-www-form-urlencoded") ==
+            std::string_view::npos) {
+            return oauth_error(400, "invalid_request",
+                               "Content-Type must be application/x-www-form-urlencoded");
+        }
+        auto fields = glue::detail::form_decode(req.body());
+        if (!fields) {
+            return oauth_error(400, "invalid_request", "malformed form body");
+        }
+        std::map<std::string, std::string> form(fields->begin(), fields->end());
+        if (form["grant_type"] != "client_credentials") {
+            return oauth_error(400, "unsupported_grant_type",
+                               "only client_credentials is supported here");
+        }
+        if (form["client_id"] != opts.client_id || form["client_secret"] != opts.client_secret) {
+            response res = oauth_error(401, "invalid_client", "client authentication failed");
+            res.set(http::field::www_authenticate, R"(Basic realm="glue")");
+            return res;
+        }
+        const auto& uris = opts.redirect_uris;
+        if (std::find(uris.begin(), uris.end(), form["redirect_uri"]) == uris.end()) {
+            return oauth_error(400, "invalid_request", "redirect_uri is not registered");
+        }
+        const std::string& ws = form["subject"];
+        if (ws.empty()) {
+            return oauth_error(400, "invalid_request", "subject is required");
+        }
+
+        json::object body;
+        {
+            std::lock_guard lock(mtx);
+            ++token_requests_by_workspace[ws];
+            const bool is_installed = installed.count(ws) != 0 ||
+                                      (opts.any_workspace && ws.starts_with("wks_") &&
+                                       uninstalled.count(ws) == 0);
+            if (!is_installed) {
+                return oauth_error(400, "invalid_grant",
+                                   "the app is not installed in this workspace");
+            }
+            std::string token = "glue_at_" + random_id_locked(32);
+            tokens[token] = {ws, std::chrono::steady_clock::now() + token_lifetime,
+                             generation[ws]};
+            body["user_id"] = app_user_id(ws);
+            body["access_token"] = std::move(token);
+            body["token_type"] = "Bearer";
+            if (raw_expires_in.is_null()) {
+                body["expires_in"] = token_lifetime.count();
+            } else {
+                body["expires_in"] = raw_expires_in;
+            }
+        }
+        response res = json_response(200, json::serialize(body));
+        res.set(http::field::cache_control, "no-store");
+        res.set(http::field::pragma, "no-cache");
+        return res;
+    }
+
+    response handle_graphql(const request& req) {
+        const std::string_view auth = req[http::field::authorization];
+        std::optional<std::string> ws;
+        if (auth.starts_with("Bearer ")) {
+            std::lock_guard lock(mtx);
+            auto it = tokens.find(std::string(auth.substr(7)));
+            if (it != tokens.end() && std::chrono::steady_clock::now() < it->second.expires_at &&
+                it->second.generation == generation[it->second.workspace]) {
+                ws = it->second.workspace;
+            }
+        }
+        if (!ws) {
+            response res = json_response(401, graphql_error_body("invalid or expired token"));
+            res.set(http::field::www_authenticate, R"(Bearer error="invalid_token")");
+            return res;
+        }
+        json::error_code ec;
+        json::value body = json::parse(req.body(), ec);
+        const json::object* o = ec ? nullptr : body.if_object();
+        const json::value* query = o ? o->if_contains("query") : nullptr;
+        if (!query || !query->is_string()) {
+            return json_response(400, graphql_error_body("the body must be a JSON object with a "
+                                                         "query string"));
+        }
+        json::object variables;
+        if (const auto* v = o->if_contains("variables"); v && v->is_object()) {
+            variables = v->get_object();
+        }
+        std::string operation_name;
+        if (const auto* n = o->if_contains("operationName"); n && n->is_string()) {
+            operation_name = n->get_string();
+        }
+        json::object result = execute_graphql(
+            query->get_string(), variables, operation_name,
+            [this, &ws](operation_type type, std::string_view field, const json::object& args) {
+                return resolve(*ws, type, field, args);
+            });
+        return json_response(200, json::serialize(result));
+    }
+
+    resolved resolve(const std::string& ws, operation_type type, std::string_view field,
+                     const json::object& args) {
+        if (type == operation_type::query && field == "me") {
+            return {json::object{{"__typename", "User"},
+                                 {"id", app_user_id(ws)},
+                                 {"name", "Glue Test App"}},
+                    {}};
+        }
+        if (type == operation_type::query && field == "groups") {
+            json::array groups;
+            for (std::size_t i = 0; i < opts.groups_per_workspace; ++i) {
+                groups.push_back(json::object{{"__typename", "Group"},
+                                              {"id", stable_id("grp_", ws, i)},
+                                              {"name", "Group " + std::to_string(i + 1)}});
+            }
+            return {connection(groups, "Group", args), {}};
+        }
+        if (type == operation_type::mutation && field == "sendMessage") {
+            return send_message(ws, args);
+        }
+        return {nullptr, "Cannot query field \"" + std::string(field) + "\" on type \"" +
+                             (type == operation_type::query ? "Query" : "Mutation") + "\"."};
+    }
+
+    // sendMessage(input: {threadID? thread?: {recipients subject threadBy} message: {text
+    // uniqueBy attachments}}): uniqueBy and threadBy upsert, as Glue describes them.
+    resolved send_message(const std::string& ws, const json::object& args) {
+        const auto* input = args.if_contains("input");
+        const json::object* in = input ? input->if_object() : nullptr;
+        const json::value* message = in ? in->if_contains("message") : nullptr;
+        const json::value* text = message && message->is_object()
+                                      ? message->get_object().if_contains("text")
+                                      : nullptr;
+        if (!text || !text->is_string()) {
+            return {nullptr, "input.message.text is required"};
+        }
+        auto string_at = [](const json::value* obj, std::string_view key) -> std::string {
+            if (!obj || !obj->is_object()) {
+                return {};
+            }
+            const auto* v = obj->get_object().if_contains(key);
+            return v && v->is_string() ? std::string(v->get_string()) : std::string();
+        };
+        const json::value* thread_in = in->if_contains("thread");
+        std::string thread_id = string_at(input, "threadID");
+        std::lock_guard lock(mtx);
+        if (thread_id.empty()) {
+            if (!thread_in || !thread_in->is_object()) {
+                return {nullptr, "either input.threadID or input.thread is required"};
+            }
+            const std::string thread_by = string_at(thread_in, "threadBy");
+            std::string& id = thread_by.empty() ? thread_id : thread_by_key[ws + "|" + thread_by];
+            if (id.empty()) {
+                id = "thr_" + random_id_locked(27);
+                threads_by_id[id] = {id, string_at(thread_in, "subject")};
+            }
+            thread_id = id;
+        } else if (!threads_by_id.count(thread_id)) {
+            threads_by_id[thread_id] = {thread_id, ""};
+        }
+        const std::string unique_by = string_at(message, "uniqueBy");
+        std::string message_id;
+        if (!unique_by.empty()) {
+            message_id = unique_by_key[ws + "|" + unique_by];
+        }
+        if (message_id.empty()) {
+            message_id = "msg_" + random_id_locked(27);
+            ++messages_created;
+            if (!unique_by.empty()) {
+                unique_by_key[ws + "|" + unique_by] = message_id;
+            }
+        }
+        const auto& thread = threads_by_id[thread_id];
+        return {json::object{{"__typename", "SendMessagePayload"},
+                             {"thread", json::object{{"__typename", "Thread"},
+                                                     {"id", thread.id},
+                                                     {"subject", thread.subject}}},
+                             {"message", json::object{{"__typename", "Message"},
+                                                      {"id", message_id},
+                                                      {"text", text->get_string()}}}},
+                {}};
+    }
+
+    //--------------------------------------------------------------------------
+    // Ids
+
+    std::string random_id_locked(std::size_t n) {
+        std::uniform_int_distribution<std::size_t> pick(0, base62.size() - 1);
+        std::string id(n, '0');
+        for (char& c : id) {
+            c = base62[pick(rng)];
+        }
+        return id;
+    }
+
+    // The same input always gives the same id: tests can predict a workspace's app user.
+    static std::string stable_id(std::string_view prefix, std::string_view ws, std::size_t n) {
+        std::uint64_t h = std::hash<std::string_view>{}(ws) ^ (n * 0x9e3779b97f4a7c15ULL);
+        std::string id(prefix);
+        for (int i = 0; i < 27; ++i) {
+            id += base62[h % base62.size()];
+            h = h / base62.size() + (h % 7 + 1) * 0x2545F4914F6CDD1DULL;
+        }
+        return id;
+    }
+
+    static std::string app_user_id(std::string_view ws) { return stable_id("usr_", ws, 0); }
+
+    //--------------------------------------------------------------------------
+
+    const mock_server_options opts;
+    detail::test_pki pki;
+    std::optional<ssl::context> tls_ctx;
+    std::uint16_t bound_port = 0;
+
+    mutable std::mutex mtx; // guards everything below
+    std::mt19937_64 rng;
+    std::chrono::seconds token_lifetime;
+    json::value raw_expires_in;
+    std::set<std::string> installed, uninstalled;
+    std::unordered_map<std::string, issued_token> tokens;
+    std::unordered_map<std::string, std::uint64_t> generation; // bumped by revoke_tokens()
+    std::unordered_map<std::string, std::string> thread_by_key, unique_by_key;
+    std::unordered_map<std::string, thread_record> threads_by_id;
+    std::optional<fault> faults[2];
+    std::size_t token_requests_total = 0, graphql_requests_total = 0, connections_accepted = 0,
+                concurrent = 0, max_concurrent = 0, handshakes = 0, messages_created = 0;
+    std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
+    mutable std::string ca_path;
+
+    // Declared last: destroyed first, so sessions never outlive the state they use.
+    std::mutex stop_mtx;
+    std::vector<std::thread> threads;
+    std::optional<asio::io_context> ioc;
+};
+
+mock_server::mock_server(mock_server_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+
+mock_server::~mock_server() = default;
+
+std::string mock_server::url() const {
+    return std::string(impl_->opts.tls ? "https" : "http") + "://127.0.0.1:" +
+           std::to_string(impl_->bound_port);
+}
+
+std::uint16_t mock_server::port() const { return impl_->bound_port; }
+
+glue::client_config mock_server::client_config() const {
+    glue::client_config cfg;
+    cfg.api_url = url();
+    cfg.client_id = impl_->opts.client_id;
+    cfg.client_secret = impl_->opts.client_secret;
+    if (!impl_->opts.redirect_uris.empty()) {
+        cfg.redirect_uri = impl_->opts.redirect_uris.front();
+    }
+    cfg.ca_pem = impl_->pki.ca_pem;
+    return cfg;
+}
+
+const std::string& mock_server::ca_pem() const { return impl_->pki.ca_pem; }
+
+std::string mock_server::ca_file() const {
+    std::lock_guard lock(impl_->mtx);
+    if (impl_->ca_path.empty() && !impl_->pki.ca_pem.empty()) {
+        char path[] = "/tmp/glue-mock-ca-XXXXXX";
+        const int fd = ::mkstemp(path);
+        if (fd < 0) {
+            throw std::runtime_error("mock_server: cannot create the CA file");
+        }
+        ::close(fd);
+        std::ofstream(path) << impl_->pki.ca_pem;
+        impl_->ca_path = path;
+    }
+    return impl_->ca_path;
+}
+
+void mock_server::stop() { impl_->stop(); }
+
+void mock_server::set_fault(endpoint e, fault f) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->faults[static_cast<int>(e)] = std::move(f);
+}
+
+void mock_server::clear_faults() {
+    std::lock_guard lock(impl_->mtx);
+    for (auto& f : impl_->faults) {
+        f.reset();
+    }
+}
+
+void mock_server::revoke_tokens(std::string_view workspace) {
+    std::lock_guard lock(impl_->mtx);
+    ++impl_->generation[std::string(workspace)];
+}
+
+void mock_server::set_token_lifetime(std::chrono::seconds lifetime) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->token_lifetime = lifetime;
+}
+
+void mock_server::set_expires_in(boost::json::value raw) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->raw_expires_in = std::move(raw);
+}
+
+void mock_server::install_workspace(std::string_view workspace) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->installed.emplace(workspace);
+    impl_->uninstalled.erase(std::string(workspace));
+}
+
+void mock_server::uninstall_workspace(std::string_view workspace) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->installed.erase(std::string(workspace));
+    impl_->uninstalled.emplace(workspace);
+}
+
+std::size_t mock_server::token_requests() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->token_requests_total;
+}
+
+std::size_t mock_server::token_requests(std::string_view workspace) const {
+    std::lock_guard lock(impl_->mtx);
+    auto it = impl_->token_requests_by_workspace.find(std::string(workspace));
+    return it == impl_->token_requests_by_workspace.end() ? 0 : it->second;
+}
+
+std::size_t mock_server::graphql_requests() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->graphql_requests_total;
+}
+
+std::size_t mock_server::connections_accepted() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->connections_accepted;
+}
+
+std::size_t mock_server::max_concurrent_connections() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->max_concurrent;
+}
+
+std::size_t mock_server::tls_handshakes() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->handshakes;
+}
+
+std::size_t mock_server::messages_created() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->messages_created;
+}
+
+void mock_server::reset_counters() {
+    std::lock_guard lock(impl_->mtx);
+    impl_->token_requests_total = 0;
+    impl_->graphql_requests_total = 0;
+    impl_->connections_accepted = 0;
+    impl_->max_concurrent = impl_->concurrent;
+    impl_->handshakes = 0;
+    impl_->messages_created = 0;
+    impl_->token_requests_by_workspace.clear();
+}
+
+} // namespace glue::testing

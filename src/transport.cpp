@@ -1,0 +1,664 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The HTTP transport. This is the one translation unit that instantiates Beast and Asio's SSL
+// stream, so the rest of the library compiles without them.
+
+#include <glue/version.hpp>
+
+#include "detail/http.hpp"
+#include "detail/strand_task.hpp"
+#include "detail/waiter.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/span_body.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/intrusive/list.hpp>
+#include <boost/url/parse.hpp>
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include <sys/socket.h>
+
+namespace glue::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using tcp = asio::ip::tcp;
+
+//------------------------------------------------------------------------------
+// Origin
+
+namespace {
+
+bool is_host_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '.' || c == '_';
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; };
+        if (lower(a[i]) != lower(b[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+} // namespace
+
+result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) {
+    auto parsed = boost::urls::parse_uri(api_url);
+    if (!parsed) {
+        return make_failure(errc::invalid_argument, "api_url is not an absolute URL");
+    }
+    const auto& u = *parsed;
+    origin o;
+    if (u.scheme_id() == boost::urls::scheme::https) {
+        o.tls = true;
+    } else if (u.scheme_id() != boost::urls::scheme::http) {
+        return make_failure(errc::invalid_argument, "api_url must be an http:// or https:// URL");
+    }
+    if (u.has_userinfo() || u.has_query() || u.has_fragment()) {
+        return make_failure(errc::invalid_argument,
+                            "api_url must not have user info, a query or a fragment");
+    }
+    switch (u.host_type()) {
+    case boost::urls::host_type::name:
+        o.host = u.host_name();
+        for (char c : o.host) {
+            if (!is_host_name_char(c)) {
+                return make_failure(errc::invalid_argument, "api_url has an invalid host name");
+            }
+        }
+        o.loopback = iequals(o.host, "localhost");
+        break;
+    case boost::urls::host_type::ipv4: {
+        auto a = u.host_ipv4_address();
+        o.host = a.to_string();
+        o.host_is_ip = true;
+        o.loopback = a.is_loopback();
+        break;
+    }
+    case boost::urls::host_type::ipv6: {
+        auto a = u.host_ipv6_address();
+        o.host = a.to_string();
+        o.host_is_ip = true;
+        o.loopback = a.is_loopback();
+        break;
+    }
+    default:
+        return make_failure(errc::invalid_argument, "api_url has no usable host");
+    }
+    if (o.host.empty()) {
+        return make_failure(errc::invalid_argument, "api_url has no host");
+    }
+    const std::uint16_t default_port = o.tls ? 443 : 80;
+    o.port = default_port;
+    if (u.has_port() && !u.port().empty()) {
+        o.port = u.port_number();
+        if (o.port == 0) {
+            return make_failure(errc::invalid_argument, "api_url has an invalid port");
+        }
+    }
+    o.host_header = u.host_type() == boost::urls::host_type::ipv6 ? "[" + o.host + "]" : o.host;
+    if (o.port != default_port) {
+        o.host_header += ":" + std::to_string(o.port);
+    }
+    o.base_path = u.encoded_path();
+    while (!o.base_path.empty() && o.base_path.back() == '/') {
+        o.base_path.pop_back();
+    }
+    if (!o.tls && !o.loopback && !allow_insecure_http) {
+        // The token request carries the client secret: never in clear text over a network.
+        return make_failure(errc::invalid_argument,
+                            "http:// is only allowed for loopback hosts (see allow_insecure_http)");
+    }
+    return o;
+}
+
+//------------------------------------------------------------------------------
+// Connections and the pool
+
+namespace {
+
+using unlink_hook = boost::intrusive::list_base_hook<
+    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+struct connection : unlink_hook {
+    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
+        if (tls_ctx) {
+            tls.emplace(ex, *tls_ctx);
+        } else {
+            plain.emplace(ex);
+        }
+    }
+
+    beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+
+    template <class F>
+    decltype(auto) with_stream(F&& f) {
+        return tls ? f(*tls) : f(*plain);
+    }
+
+    std::optional<beast::tcp_stream> plain;
+    std::optional<ssl::stream<beast::tcp_stream>> tls;
+    beast::flat_buffer buffer;
+    bool reused = false; // has carried a complete exchange before
+    // Guarded by the pool's mutex: set while the connection is being opened.
+    std::shared_ptr<strand_task<asio::steady_timer>> connect_task;
+};
+
+using connection_ptr = std::shared_ptr<connection>;
+
+/// A keep-alive connection that sat idle may have been closed by the server. Peek without
+/// blocking: EOF or an error means stale; bytes nobody asked for mean a desynchronised plain
+/// connection (on TLS they may be a session ticket or an alert, so only EOF counts there).
+bool is_stale(connection& c) {
+    if (c.buffer.size() != 0) {
+        return true;
+    }
+    char byte;
+    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0) {
+        return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
+    return n == 0 || !c.tls;
+}
+
+/// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.
+template <class Token>
+auto async_resolve_cancellable(tcp::resolver& resolver, const std::string& host,
+                               const std::string& port, Token&& token) {
+    return asio::async_initiate<Token, void(error_code, tcp::resolver::results_type)>(
+        [&resolver, &host, &port](auto handler) {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected()) {
+                slot.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
+            }
+            resolver.async_resolve(host, port, std::move(handler));
+        },
+        token);
+}
+
+struct exchange_result {
+    error_code ec;
+    bool got_response_bytes = false; ///< some of the response arrived before the failure
+    bool nothing_written = false;    ///< the failure came before the first request byte left
+    http_response response;
+    bool keep_alive = false;
+};
+
+failure map_transport_error(error_code ec) {
+    if (ec == beast::error::timeout) {
+        return make_failure(errc::timeout, "deadline passed during the HTTP exchange");
+    }
+    if (ec == http::error::body_limit) {
+        return make_failure(errc::bad_response, "response body larger than the limit");
+    }
+    if (ec == http::error::header_limit) {
+        return make_failure(errc::bad_response, "response header larger than the limit");
+    }
+    if (ec == http::error::partial_message) {
+        return make_failure(errc::bad_response, "response truncated");
+    }
+    if (ec == http::error::end_of_stream) {
+        return make_failure(asio::error::eof, "connection closed before a response");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+        return make_failure(errc::bad_response, "malformed HTTP response");
+    }
+    return make_failure(ec);
+}
+
+} // namespace
+
+struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
+    using timer = asio::steady_timer;
+
+    struct pool_waiter : waiter<timer> {
+        using waiter::waiter;
+        bool fresh = false; ///< only a newly opened connection will do
+        connection_ptr conn;
+        std::optional<failure> fail;
+    };
+
+    state(asio::any_io_executor e, origin o, transport_options opt)
+        : ex(std::move(e)), org(std::move(o)), opts(std::move(opt)),
+          port_string(std::to_string(org.port)) {
+        if (opts.user_agent.empty()) {
+            opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
+        }
+        if (org.tls) {
+            tls_ctx = make_tls_context();
+        }
+    }
+
+    std::unique_ptr<ssl::context> make_tls_context() const {
+        auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+        SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+        ctx->set_verify_mode(ssl::verify_peer);
+        error_code ec;
+        if (opts.ca_file.empty() && opts.ca_pem.empty()) {
+            ctx->set_default_verify_paths(ec);
+        }
+        if (!ec && !opts.ca_file.empty()) {
+            ctx->load_verify_file(opts.ca_file, ec);
+        }
+        if (!ec && !opts.ca_pem.empty()) {
+            ctx->add_certificate_authority(asio::buffer(opts.ca_pem), ec);
+        }
+        if (ec) {
+            throw to_error(make_failure(errc::invalid_argument,
+                                        "the trusted CA certificates could not be loaded"),
+                           "client");
+        }
+        return ctx;
+    }
+
+    //--------------------------------------------------------------------------
+    // Acquiring and releasing connections
+
+    asio::awaitable<result<connection_ptr>> acquire(steady_time deadline, request_priority prio,
+                                                    bool fresh) {
+        pool_waiter w(co_await asio::this_coro::executor);
+        w.fresh = fresh;
+        {
+            std::unique_lock lock(mtx);
+            for (;;) {
+                if (stopped) {
+                    co_return make_failure(asio::error::operation_aborted);
+                }
+                if (fresh || idle.empty()) {
+                    break;
+                }
+                connection_ptr c = std::move(idle.back());
+                idle.pop_back();
+                lock.unlock();
+                if (!is_stale(*c)) {
+                    co_return c;
+                }
+                retire(std::move(c));
+                lock.lock();
+            }
+            if (fresh && !idle.empty() && open >= opts.max_connections) {
+                // Make room for the fresh connection by closing the oldest idle one.
+                retire_locked(std::move(idle.front()));
+                idle.erase(idle.begin());
+            }
+            waiting[prio == request_priority::high ? 0 : 1].push_back(w);
+            start_connects_locked();
+        }
+        auto ec = co_await w.wait(mtx, deadline);
+        if (ec) {
+            co_return make_failure(ec, ec == errc::timeout
+                                           ? "deadline passed while waiting for a connection"
+                                           : std::string_view{});
+        }
+        if (w.conn) {
+            co_return std::move(w.conn);
+        }
+        co_return *w.fail;
+    }
+
+    /// Gives the connection back: to a waiter, to the idle list, or closed.
+    void release(connection_ptr c, bool reuse) {
+        if (reuse) {
+            c->tcp().expires_never();
+        }
+        std::lock_guard lock(mtx);
+        if (reuse && !stopped) {
+            if (auto* w = front_waiter_locked(false)) {
+                w->conn = std::move(c);
+                w->wake();
+                return;
+            }
+            if (!front_waiter_locked(true)) {
+                idle.push_back(std::move(c));
+                return;
+            }
+            // Only waiters for a fresh connection: close this one to make room for theirs.
+        }
+        retire_locked(std::move(c));
+    }
+
+    void retire(connection_ptr c) {
+        std::lock_guard lock(mtx);
+        retire_locked(std::move(c));
+    }
+
+    // The socket is closed by the connection's destructor, once the last reference goes.
+    void retire_locked(connection_ptr c) {
+        c->unlink();
+        --open;
+        start_connects_locked();
+    }
+
+    pool_waiter* front_waiter_locked(bool fresh_ok) {
+        for (auto& list : waiting) {
+            for (auto& w : list) {
+                if (fresh_ok || !w.fresh) {
+                    return &w;
+                }
+            }
+        }
+        return nullptr;
+    }
+
+    // Opens connections while waiters outnumber the connections being opened for them.
+    void start_connects_locked() {
+        while (!stopped && open < opts.max_connections && waiters_beyond_locked(connecting)) {
+            ++open;
+            ++connecting;
+            auto c = std::make_shared<connection>(ex, tls_ctx.get());
+            all.push_back(*c);
+            const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+            auto self = shared_from_this();
+            c->connect_task = strand_task<timer>::spawn<error_code>(
+                ex, deadline, [self, c, deadline] { return self->establish(*c, deadline); },
+                [self, c, deadline](std::exception_ptr ep, error_code ec) {
+                    if (ep) {
+                        ec = asio::error::operation_aborted;
+                    }
+                    if (ec == asio::error::operation_aborted &&
+                        std::chrono::steady_clock::now() >= deadline) {
+                        ec = make_error_code(errc::timeout);
+                    }
+                    self->connected(c, ec);
+                },
+                [] {});
+        }
+    }
+
+    bool waiters_beyond_locked(std::size_t n) const {
+        std::size_t count = 0;
+        for (auto& list : waiting) {
+            for (auto it = list.begin(); it != list.end(); ++it) {
+                if (++count > n) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    void connected(const connection_ptr& c, error_code ec) {
+        std::lock_guard lock(mtx);
+        --connecting;
+        c->connect_task.reset();
+        if (stopped) {
+            retire_locked(c);
+            return;
+        }
+        auto* w = front_waiter_locked(true);
+        if (ec) {
+            retire_locked(c);
+            // Whoever is first in line learns why: a refused connection fails fast.
+            if (w) {
+                w->fail = ec == errc::timeout
+                              ? make_failure(ec, "deadline passed while opening a connection")
+                              : make_failure(ec);
+                w->wake();
+            }
+            return;
+        }
+        if (w) {
+            w->conn = c;
+            w->wake();
+        } else {
+            idle.push_back(c);
+        }
+    }
+
+    //--------------------------------------------------------------------------
+    // Opening a connection (on the connect task's strand)
+
+    asio::awaitable<error_code> establish(connection& c, steady_time deadline) {
+        auto& stream = c.tcp();
+        stream.expires_at(deadline);
+        std::vector<tcp::endpoint> endpoints;
+        if (org.host_is_ip) {
+            endpoints.emplace_back(asio::ip::make_address(org.host), org.port);
+        } else {
+            tcp::resolver resolver(ex);
+            auto [ec, results] = co_await async_resolve_cancellable(
+                resolver, org.host, port_string, asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                co_return ec;
+            }
+            for (const auto& r : results) {
+                endpoints.push_back(r.endpoint());
+            }
+        }
+        // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
+        error_code ec = asio::error::host_not_found;
+        for (const auto& ep : endpoints) {
+            std::tie(ec) = co_await stream.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+            if (!ec || ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+                break;
+            }
+            stream.socket().close(); // try the next address on a new socket
+        }
+        if (ec) {
+            co_return ec == beast::error::timeout ? make_error_code(errc::timeout) : ec;
+        }
+        stream.socket().set_option(tcp::no_delay(true), ec);
+        if (c.tls) {
+            if (auto e = prepare_tls(*c.tls)) {
+                co_return e;
+            }
+            std::tie(ec) = co_await c.tls->async_handshake(ssl::stream_base::client,
+                                                           asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                co_return ec == beast::error::timeout ? make_error_code(errc::timeout) : ec;
+            }
+        }
+        stream.expires_never();
+        co_return error_code{};
+    }
+
+    // SNI (names only: RFC 6066 forbids IP literals) and the peer check that OpenSSL performs
+    // during the handshake: host name against DNS SANs, or IP address against IP SANs.
+    error_code prepare_tls(ssl::stream<beast::tcp_stream>& s) const {
+        SSL* handle = s.native_handle();
+        int ok = 0;
+        if (org.host_is_ip) {
+            ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), org.host.c_str());
+        } else {
+            ok = SSL_set_tlsext_host_name(handle, org.host.c_str()) &&
+                 SSL_set1_host(handle, org.host.c_str());
+        }
+        if (!ok) {
+            return error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+        }
+        return {};
+    }
+
+    //--------------------------------------------------------------------------
+    // One request and its response (on the caller's coroutine)
+
+    template <class Stream>
+    asio::awaitable<exchange_result> exchange(Stream& s, connection& c, const http_request& req,
+                                              steady_time deadline) {
+        exchange_result x;
+        c.tcp().expires_at(deadline);
+
+        http::request<http::span_body<const char>> msg{http::verb::post, req.target, 11};
+        msg.set(http::field::host, org.host_header);
+        msg.set(http::field::user_agent, opts.user_agent);
+        msg.set(http::field::accept, "application/json");
+        msg.set(http::field::content_type, req.content_type);
+        if (!req.authorization.empty()) {
+            msg.set(http::field::authorization, req.authorization);
+        }
+        msg.body() = std::span<const char>(req.body.data(), req.body.size());
+        msg.prepare_payload();
+
+        std::size_t written = 0;
+        std::tie(x.ec, written) =
+            co_await http::async_write(s, msg, asio::as_tuple(asio::use_awaitable));
+        if (x.ec) {
+            x.nothing_written = written == 0;
+            co_return x;
+        }
+
+        http::response_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+        parser.body_limit(req.body_limit);
+        std::tie(x.ec, std::ignore) =
+            co_await http::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (x.ec) {
+            x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
+            co_return x;
+        }
+        auto& m = parser.get();
+        x.response.status = m.result_int();
+        x.response.content_type = m[http::field::content_type];
+        x.response.www_authenticate = m[http::field::www_authenticate];
+        x.response.retry_after = m[http::field::retry_after];
+        x.response.body = std::move(m.body());
+        x.keep_alive = m.keep_alive() && !m.need_eof() && c.buffer.size() == 0;
+        co_return x;
+    }
+
+    //--------------------------------------------------------------------------
+    // Shutdown
+
+    void shutdown() {
+        std::vector<connection_ptr> closing;
+        std::vector<std::shared_ptr<strand_task<timer>>> tasks;
+        {
+            std::lock_guard lock(mtx);
+            if (stopped) {
+                return;
+            }
+            stopped = true;
+            for (auto& list : waiting) {
+                while (!list.empty()) {
+                    auto& w = list.front();
+                    w.fail = make_failure(asio::error::operation_aborted);
+                    w.wake();
+                }
+            }
+            for (auto& c : idle) {
+                c->unlink();
+                --open;
+            }
+            closing = std::move(idle);
+            for (auto& c : all) {
+                if (c.connect_task) {
+                    tasks.push_back(c.connect_task);
+                } else {
+                    // In use by a caller, maybe on another thread: shutting the socket down
+                    // (not closing it) is safe alongside its I/O, which then fails promptly.
+                    // The caller can't close it meanwhile: that needs this mutex first.
+                    ::shutdown(c.tcp().socket().native_handle(), SHUT_RDWR);
+                }
+            }
+        }
+        for (auto& t : tasks) {
+            t->stop();
+        }
+    }
+
+    bool is_stopped() {
+        std::lock_guard lock(mtx);
+        return stopped;
+    }
+
+    const asio::any_io_executor ex;
+    const origin org;
+    transport_options opts;
+    const std::string port_string;
+    std::unique_ptr<ssl::context> tls_ctx;
+
+    std::mutex mtx;
+    std::vector<connection_ptr> idle; // back: most recently used
+    boost::intrusive::list<connection, boost::intrusive::constant_time_size<false>> all;
+    std::size_t open = 0;       // idle, in use, or being opened
+    std::size_t connecting = 0; // being opened
+    waiter_list<pool_waiter> waiting[2]; // [0]: high priority, served first; [1]: normal
+    bool stopped = false;
+};
+
+//------------------------------------------------------------------------------
+
+http_pool::http_pool(asio::any_io_executor ex, origin org, transport_options opts)
+    : st_(std::make_shared<state>(std::move(ex), std::move(org), std::move(opts))) {}
+
+http_pool::~http_pool() { shutdown(); }
+
+void http_pool::shutdown() { st_->shutdown(); }
+
+const origin& http_pool::target() const noexcept { return st_->org; }
+
+asio::awaitable<result<std::optional<http_response>>>
+http_pool::send(http_request& req, steady_time deadline, request_priority prio,
+                prepare_fn prepare) {
+    auto st = st_;
+    bool fresh = false;
+    for (;;) {
+        auto leased = co_await st->acquire(deadline, prio, fresh);
+        if (!leased) {
+            co_return leased.error();
+        }
+        connection_ptr c = std::move(*leased);
+        if (!prepare(req)) {
+            st->release(std::move(c), true);
+            co_return std::nullopt;
+        }
+        exchange_result x;
+        try {
+            x = co_await c->with_stream(
+                [&](auto& s) { return st->exchange(s, *c, req, deadline); });
+        } catch (const boost::system::system_error& e) {
+            x.ec = e.code(); // cancelled before an operation could start
+            x.got_response_bytes = true;
+        }
+        if (!x.ec) {
+            c->reused = true;
+            st->release(std::move(c), x.keep_alive);
+            co_return std::optional<http_response>(std::move(x.response));
+        }
+        const bool was_reused = c->reused;
+        st->release(std::move(c), false);
+        if (x.ec == asio::error::operation_aborted || st->is_stopped()) {
+            co_return make_failure(asio::error::operation_aborted);
+        }
+        // A kept-alive connection the server closed just as we reused it: nothing of the
+        // response came back, so send it again, once, on a fresh connection.
+        if (was_reused && !fresh && !x.got_response_bytes &&
+            (req.idempotent || x.nothing_written) && std::chrono::steady_clock::now() < deadline) {
+            fresh = true;
+            continue;
+        }
+        co_return map_transport_error(x.ec);
+    }
+}
+
+} // namespace glue::detail

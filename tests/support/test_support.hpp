@@ -1,0 +1,113 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTS_SUPPORT_HPP
+#define GLUE_TESTS_SUPPORT_HPP
+
+// What tests share: running a coroutine to completion with a bound, and a manual clock.
+//
+// GCC 12 copies an aggregate or lambda temporary bitwise when it appears in a co_await
+// full-expression: never write `co_await f(Aggregate{...})` or `co_await f([s] {...})` with a
+// non-trivial member or capture. Name the object first.
+
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/wait_traits.hpp>
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <optional>
+
+namespace glue::test {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+/// Runs the io_context (on this thread) until `done()` holds; fails the test after `limit`.
+inline void run_until(asio::io_context& ioc, const std::function<bool()>& done,
+                      std::chrono::milliseconds limit = 30s) {
+    ioc.restart();
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done() && std::chrono::steady_clock::now() < until) {
+        ioc.run_one_for(10ms);
+    }
+    REQUIRE_MESSAGE(done(), "timed out: the io_context did not get there");
+}
+
+/// Runs `aw` to completion on `ioc` and returns its value or rethrows its exception.
+template <class T>
+T run(asio::io_context& ioc, asio::awaitable<T> aw, std::chrono::milliseconds limit = 30s) {
+    std::optional<T> value;
+    std::exception_ptr error;
+    bool done = false;
+    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T v) {
+        error = e;
+        if (!e) {
+            value.emplace(std::move(v));
+        }
+        done = true;
+    });
+    run_until(ioc, [&] { return done; }, limit);
+    if (error) {
+        std::rethrow_exception(error);
+    }
+    return std::move(*value);
+}
+
+inline void run(asio::io_context& ioc, asio::awaitable<void> aw,
+                std::chrono::milliseconds limit = 30s) {
+    std::exception_ptr error;
+    bool done = false;
+    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e) {
+        error = e;
+        done = true;
+    });
+    run_until(ioc, [&] { return done; }, limit);
+    if (error) {
+        std::rethrow_exception(error);
+    }
+}
+
+/// A clock that moves only when told to; it measures steady_clock time points, so the token
+/// cache can run on it. Global: tests using it must not run concurrently (doctest doesn't).
+struct manual_clock {
+    using duration = std::chrono::steady_clock::duration;
+    using rep = duration::rep;
+    using period = duration::period;
+    using time_point = std::chrono::steady_clock::time_point;
+    static constexpr bool is_steady = true;
+
+    static time_point now() noexcept { return time_point(duration(ticks.load())); }
+    static void advance(duration d) noexcept { ticks += d.count(); }
+
+    // Far from both ends of the range, so arithmetic in tests never overflows.
+    static inline std::atomic<rep> ticks{std::chrono::duration_cast<duration>(1000h).count()};
+};
+
+using manual_timer = asio::basic_waitable_timer<manual_clock>;
+
+} // namespace glue::test
+
+// Timers on the manual clock re-check it at least every millisecond of real time, so advancing
+// the clock fires them promptly (the approach Asio's wait_traits documentation describes).
+template <>
+struct boost::asio::wait_traits<glue::test::manual_clock> {
+    using clock = glue::test::manual_clock;
+    static clock::duration to_wait_duration(const clock::duration& d) {
+        return std::clamp<clock::duration>(d, clock::duration::zero(),
+                                           std::chrono::milliseconds(1));
+    }
+    static clock::duration to_wait_duration(const clock::time_point& t) {
+        const auto now = clock::now();
+        if (t <= now) {
+            return clock::duration::zero();
+        }
+        return std::min<clock::duration>(t - now, std::chrono::milliseconds(1));
+    }
+};
+
+#endif
