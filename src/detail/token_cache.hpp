@@ -83,12 +83,12 @@ public:
     basic_token_cache(const basic_token_cache&) = delete;
     basic_token_cache& operator=(const basic_token_cache&) = delete;
 
-    /// A usable cached token, or null. Never waits, never allocates.
+    /// A usable cached token, or null (also once shut down). Never waits, never allocates.
     token_ptr find(std::string_view workspace) const {
         const auto now = Clock::now();
         std::lock_guard lock(st_->mtx);
         auto it = st_->entries.find(workspace);
-        if (it != st_->entries.end() && usable(it->second.token, now)) {
+        if (it != st_->entries.end() && usable(it->second.token, now) && !st_->stopped) {
             return it->second.token;
         }
         return {};

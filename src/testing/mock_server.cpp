@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -316,22 +317,39 @@ struct mock_server::impl {
 
     std::pair<response, std::optional<fault>> handle(const request& req) {
         const std::string_view target = req.target();
-        if (req.method() == http::verb::post && target == "/oauth/token") {
-            auto f = take_fault(endpoint::token, [&] { ++token_requests_total; });
-            return {faulty(f, endpoint::token).value_or(handle_token(req)), f};
+        {
+            std::lock_guard lock(mtx);
+            ++requests_total;
         }
-        if (req.method() == http::verb::post && target == "/public/graphql") {
-            auto f = take_fault(endpoint::graphql, [&] { ++graphql_requests_total; });
-            return {faulty(f, endpoint::graphql).value_or(handle_graphql(req)), f};
+        for (auto e : {endpoint::token, endpoint::graphql}) {
+            if (req.method() == http::verb::post &&
+                target == (e == endpoint::token ? "/oauth/token" : "/public/graphql")) {
+                auto f = take_fault(e, req);
+                auto res = faulty(f, e);
+                if (!res) {
+                    res = e == endpoint::token ? handle_token(req) : handle_graphql(req);
+                }
+                return {std::move(*res), f};
+            }
         }
         return {json_response(404, graphql_error_body("not found")), std::nullopt};
     }
 
-    // Counts the request and takes the endpoint's fault, if one applies.
-    template <class Count>
-    std::optional<fault> take_fault(endpoint e, Count count) {
+    // Counts and records the request, and takes the endpoint's fault if one applies.
+    std::optional<fault> take_fault(endpoint e, const request& req) {
         std::lock_guard lock(mtx);
-        count();
+        ++(e == endpoint::token ? token_requests_total : graphql_requests_total);
+        auto& last = last_requests[static_cast<int>(e)];
+        last.method = req.method_string();
+        last.target = req.target();
+        last.headers.clear();
+        for (const auto& field : req) {
+            std::string name(field.name_string());
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            last.headers[name] = field.value();
+        }
+        last.body = req.body();
         auto& slot = faults[static_cast<int>(e)];
         if (!slot || slot->times == 0) {
             return std::nullopt;
@@ -589,7 +607,8 @@ struct mock_server::impl {
     std::unordered_map<std::string, std::string> thread_by_key, unique_by_key;
     std::unordered_map<std::string, thread_record> threads_by_id;
     std::optional<fault> faults[2];
-    std::size_t token_requests_total = 0, graphql_requests_total = 0, connections_accepted = 0,
+    recorded_request last_requests[2];
+    std::size_t requests_total = 0, token_requests_total = 0, graphql_requests_total = 0, connections_accepted = 0,
                 concurrent = 0, max_concurrent = 0, handshakes = 0, messages_created = 0;
     std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
     mutable std::string ca_path;
@@ -681,6 +700,16 @@ void mock_server::uninstall_workspace(std::string_view workspace) {
     impl_->uninstalled.emplace(workspace);
 }
 
+recorded_request mock_server::last_request(endpoint e) const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->last_requests[static_cast<int>(e)];
+}
+
+std::size_t mock_server::requests() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->requests_total;
+}
+
 std::size_t mock_server::token_requests() const {
     std::lock_guard lock(impl_->mtx);
     return impl_->token_requests_total;
@@ -719,6 +748,7 @@ std::size_t mock_server::messages_created() const {
 
 void mock_server::reset_counters() {
     std::lock_guard lock(impl_->mtx);
+    impl_->requests_total = 0;
     impl_->token_requests_total = 0;
     impl_->graphql_requests_total = 0;
     impl_->connections_accepted = 0;

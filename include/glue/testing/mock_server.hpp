@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -67,6 +68,13 @@ struct mock_server_options {
     std::chrono::seconds idle_timeout{60};
 };
 
+/// A request as the server received it.
+struct recorded_request {
+    std::string method, target;
+    std::map<std::string, std::string> headers; ///< names in lower case
+    std::string body;
+};
+
 /// Starts serving in the constructor (on threads of its own) and stops in stop() or the
 /// destructor. All member functions are thread-safe.
 class mock_server {
@@ -100,7 +108,12 @@ public:
     void install_workspace(std::string_view workspace);
     void uninstall_workspace(std::string_view workspace);
 
+    /// The last request an endpoint received (empty if none).
+    recorded_request last_request(endpoint e) const;
+
     // Counters
+    /// Every request, whatever its path.
+    std::size_t requests() const;
     std::size_t token_requests() const;
     std::size_t token_requests(std::string_view workspace) const;
     std::size_t graphql_requests() const;
