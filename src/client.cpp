@@ -26,8 +26,8 @@ result<void> check_config(const client_config& cfg) {
     if (cfg.client_id.empty() || cfg.client_secret.empty()) {
         return make_failure(errc::invalid_argument, "client_id and client_secret are required");
     }
-    for (const std::string* s : {&cfg.client_id, &cfg.client_secret, &cfg.redirect_uri,
-                                 &cfg.user_agent}) {
+    for (const std::string* s :
+         {&cfg.client_id, &cfg.client_secret, &cfg.redirect_uri, &cfg.user_agent}) {
         if (!is_header_safe(*s)) {
             return make_failure(errc::invalid_argument,
                                 "a credential, redirect_uri or user_agent contains a control "
@@ -76,12 +76,13 @@ public:
         auto impl = std::shared_ptr<client_impl>(new client_impl(std::move(ex), std::move(cfg)));
         // The fetcher holds the client weakly: the cache belongs to the client, and a token
         // request that outlives it finds it gone rather than keeping it alive.
-        impl->cache_.emplace(impl->ex_,
-                             [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
-                                 return request_token(weak, std::move(ws), dl);
-                             },
-                             token_cache_options{impl->cfg_.token_request_timeout,
-                                                 impl->cfg_.forced_refresh_interval});
+        impl->cache_.emplace(
+            impl->ex_,
+            [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
+                return request_token(weak, std::move(ws), dl);
+            },
+            token_cache_options{impl->cfg_.token_request_timeout,
+                                impl->cfg_.forced_refresh_interval});
         return impl;
     }
 
@@ -119,8 +120,8 @@ public:
         req.body = body;
         req.body_limit = cfg_.max_response_body_bytes;
         // Only a query may be sent twice without the caller saying so.
-        req.idempotent = graphql_operation_kind(request.query, request.operation_name) ==
-                         operation_kind::query;
+        req.idempotent =
+            graphql_operation_kind(request.query, request.operation_name) == operation_kind::query;
 
         bool retried_401 = false;
         for (;;) {
@@ -133,15 +134,15 @@ public:
             // The token is read from the cache when the request is written, so time spent
             // queued for a connection can't make it stale.
             token_ptr used;
-            auto sent = co_await pool_.send(req, until, request_priority::normal,
-                                            [&](http_request& r) {
-                                                used = cache_->find(ws);
-                                                if (!used) {
-                                                    return false;
-                                                }
-                                                r.authorization = "Bearer " + used->token.value;
-                                                return true;
-                                            });
+            auto sent =
+                co_await pool_.send(req, until, request_priority::normal, [&](http_request& r) {
+                    used = cache_->find(ws);
+                    if (!used) {
+                        return false;
+                    }
+                    r.authorization = "Bearer " + used->token.value;
+                    return true;
+                });
             if (!sent) {
                 co_return sent.error();
             }
@@ -171,10 +172,11 @@ public:
 
 private:
     client_impl(asio::any_io_executor ex, client_config cfg)
-        : ex_(std::move(ex)), cfg_(std::move(cfg)),
-          pool_(ex_, checked_origin(cfg_), transport_options_of(cfg_)),
-          token_target_(pool_.target().base_path + "/oauth/token"),
-          graphql_target_(pool_.target().base_path + "/public/graphql") {}
+        : ex_(std::move(ex))
+        , cfg_(std::move(cfg))
+        , pool_(ex_, checked_origin(cfg_), transport_options_of(cfg_))
+        , token_target_(pool_.target().base_path + "/oauth/token")
+        , graphql_target_(pool_.target().base_path + "/public/graphql") {}
 
     steady_time deadline() const { return std::chrono::steady_clock::now() + cfg_.request_timeout; }
 
@@ -189,8 +191,7 @@ private:
             const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                             (i > 0 && c >= '0' && c <= '9');
             if (!ok) {
-                return make_failure(errc::invalid_argument,
-                                    "operation_name is not a GraphQL name");
+                return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
             }
         }
         return {};
@@ -198,8 +199,8 @@ private:
 
     // The fetch operation of the token cache: one client-credentials request (RFC 6749 §4.4,
     // client_secret_post as Glue documents it).
-    static asio::awaitable<result<token_grant>>
-    request_token(std::weak_ptr<client_impl> weak, std::string ws, steady_time until) {
+    static asio::awaitable<result<token_grant>> request_token(std::weak_ptr<client_impl> weak,
+                                                              std::string ws, steady_time until) {
         auto self = weak.lock();
         if (!self) {
             co_return make_failure(asio::error::operation_aborted);
@@ -220,11 +221,11 @@ private:
         req.body = body;
         req.body_limit = token_response_limit;
         steady_time sent_at{};
-        auto sent = co_await self->pool_.send(req, until, request_priority::high,
-                                              [&](http_request&) {
-                                                  sent_at = std::chrono::steady_clock::now();
-                                                  return true;
-                                              });
+        auto sent =
+            co_await self->pool_.send(req, until, request_priority::high, [&](http_request&) {
+                sent_at = std::chrono::steady_clock::now();
+                return true;
+            });
         OPENSSL_cleanse(body.data(), body.size()); // it carries the client secret
         if (!sent) {
             co_return sent.error();
@@ -306,8 +307,7 @@ asio::awaitable<access_token> client::fetch_token(std::string_view workspace_id)
 asio::awaitable<graphql_response> client::graphql(std::string_view workspace_id,
                                                   graphql_request request) {
     const auto& impl = checked(impl_, "graphql");
-    return run<graphql_response>(impl, "graphql",
-                                 impl->graphql(workspace_id, std::move(request)));
+    return run<graphql_response>(impl, "graphql", impl->graphql(workspace_id, std::move(request)));
 }
 
 void client::shutdown() {

@@ -58,17 +58,24 @@ const boost::system::error_category& glue_category() noexcept {
 }
 
 error::error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag)
-    : system_error(ec, context), diag_(diag ? std::move(diag) : no_diagnostics()) {}
+    : system_error(ec, context)
+    , diag_(diag ? std::move(diag) : no_diagnostics()) {}
 
-int error::http_status() const noexcept { return diag_->http_status; }
-const std::string& error::oauth_error() const noexcept { return diag_->oauth_error; }
+int error::http_status() const noexcept {
+    return diag_->http_status;
+}
+const std::string& error::oauth_error() const noexcept {
+    return diag_->oauth_error;
+}
 const std::string& error::oauth_error_description() const noexcept {
     return diag_->oauth_error_description;
 }
 const std::vector<graphql_error>& error::graphql_errors() const noexcept {
     return diag_->graphql_errors;
 }
-const boost::json::value& error::partial_data() const noexcept { return diag_->partial_data; }
+const boost::json::value& error::partial_data() const noexcept {
+    return diag_->partial_data;
+}
 
 namespace detail {
 

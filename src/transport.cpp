@@ -53,8 +53,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 bool is_host_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -147,8 +147,8 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
 
 namespace {
 
-using unlink_hook = boost::intrusive::list_base_hook<
-    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using unlink_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 struct connection : unlink_hook {
     connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
@@ -249,8 +249,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     };
 
     state(asio::any_io_executor e, origin o, transport_options opt)
-        : ex(std::move(e)), org(std::move(o)), opts(std::move(opt)),
-          port_string(std::to_string(org.port)) {
+        : ex(std::move(e))
+        , org(std::move(o))
+        , opts(std::move(opt))
+        , port_string(std::to_string(org.port)) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
@@ -600,8 +602,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     std::mutex mtx;
     std::vector<connection_ptr> idle; // back: most recently used
     boost::intrusive::list<connection, boost::intrusive::constant_time_size<false>> all;
-    std::size_t open = 0;       // idle, in use, or being opened
-    std::size_t connecting = 0; // being opened
+    std::size_t open = 0;                // idle, in use, or being opened
+    std::size_t connecting = 0;          // being opened
     waiter_list<pool_waiter> waiting[2]; // [0]: high priority, served first; [1]: normal
     bool stopped = false;
 };
@@ -611,15 +613,22 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 http_pool::http_pool(asio::any_io_executor ex, origin org, transport_options opts)
     : st_(std::make_shared<state>(std::move(ex), std::move(org), std::move(opts))) {}
 
-http_pool::~http_pool() { shutdown(); }
+http_pool::~http_pool() {
+    shutdown();
+}
 
-void http_pool::shutdown() { st_->shutdown(); }
+void http_pool::shutdown() {
+    st_->shutdown();
+}
 
-const origin& http_pool::target() const noexcept { return st_->org; }
+const origin& http_pool::target() const noexcept {
+    return st_->org;
+}
 
-asio::awaitable<result<std::optional<http_response>>>
-http_pool::send(http_request& req, steady_time deadline, request_priority prio,
-                prepare_fn prepare) {
+asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_request& req,
+                                                                      steady_time deadline,
+                                                                      request_priority prio,
+                                                                      prepare_fn prepare) {
     auto st = st_;
     bool fresh = false;
     for (;;) {

@@ -10,8 +10,7 @@ namespace glue {
 std::ostream& operator<<(std::ostream& os, const access_token& token) {
     // At most the last 4 characters, and only of a token long enough that they reveal little.
     constexpr std::size_t shown = 4, min_size_to_show = 16;
-    os << "access_token{type=" << token.token_type << ", user_id=" << token.user_id
-       << ", value=";
+    os << "access_token{type=" << token.token_type << ", user_id=" << token.user_id << ", value=";
     if (token.value.size() >= min_size_to_show) {
         os << "..." << std::string_view(token.value).substr(token.value.size() - shown);
     } else {

@@ -28,10 +28,10 @@ enum class errc {
     forbidden,            ///< 403
     rate_limited,         ///< 429 after retries
     server_error,         ///< 5xx after retries
-    http_error,           ///< any other unexpected HTTP status (redirects included: none are followed)
-    bad_response,         ///< malformed, truncated or oversized body; wrong content
-    graphql_error,        ///< the answer carried a non-empty `errors` array
-    timeout,              ///< a deadline passed
+    http_error,    ///< any other unexpected HTTP status (redirects included: none are followed)
+    bad_response,  ///< malformed, truncated or oversized body; wrong content
+    graphql_error, ///< the answer carried a non-empty `errors` array
+    timeout,       ///< a deadline passed
 };
 
 /// The category of glue::errc; its name is "glue".
@@ -52,12 +52,12 @@ struct graphql_error {
 /// because server text may echo input. Shared, immutable: every waiter of one token request
 /// sees the same diagnostics object.
 struct diagnostics {
-    int http_status = 0;                   ///< 0: no HTTP response was received
-    std::string oauth_error;               ///< RFC 6749 §5.2 `error`
-    std::string oauth_error_description;   ///< RFC 6749 §5.2 `error_description` (server text)
+    int http_status = 0;                 ///< 0: no HTTP response was received
+    std::string oauth_error;             ///< RFC 6749 §5.2 `error`
+    std::string oauth_error_description; ///< RFC 6749 §5.2 `error_description` (server text)
     std::vector<graphql_error> graphql_errors;
-    boost::json::value partial_data;       ///< `data` that came with `errors`, if any
-    std::chrono::seconds retry_after{-1};  ///< from a Retry-After header; negative: absent
+    boost::json::value partial_data;      ///< `data` that came with `errors`, if any
+    std::chrono::seconds retry_after{-1}; ///< from Retry-After (at most a year); negative: absent
 };
 
 /// What every failed glue operation throws. `code()` is a glue::errc, or

@@ -39,8 +39,9 @@ struct graphql_request {
     graphql_request() = default;
     graphql_request(std::string query, boost::json::object variables = {},
                     std::string operation_name = {})
-        : query(std::move(query)), variables(std::move(variables)),
-          operation_name(std::move(operation_name)) {}
+        : query(std::move(query))
+        , variables(std::move(variables))
+        , operation_name(std::move(operation_name)) {}
 };
 
 /// A complete GraphQL answer: one without `errors` (an answer with errors throws glue::error).

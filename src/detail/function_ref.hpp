@@ -18,14 +18,13 @@ template <class R, class... Args>
 class function_ref<R(Args...)> {
 public:
     template <class F>
-        requires(!std::is_same_v<std::remove_cvref_t<F>, function_ref> &&
-                 std::is_invocable_r_v<R, F&, Args...>)
-    function_ref(F&& f) noexcept // NOLINT(google-explicit-constructor): used like a function
-        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
-          call_([](void* obj, Args... args) -> R {
-              return (*static_cast<std::remove_reference_t<F>*>(obj))(
-                  std::forward<Args>(args)...);
-          }) {}
+    requires(!std::is_same_v<std::remove_cvref_t<F>, function_ref> &&
+             std::is_invocable_r_v<R, F&, Args...>) function_ref(F&& f)
+    noexcept // NOLINT(google-explicit-constructor): used like a function
+        : obj_(const_cast<void*>(static_cast<const void*>(std::addressof(f))))
+        , call_([](void* obj, Args... args) -> R {
+            return (*static_cast<std::remove_reference_t<F>*>(obj))(std::forward<Args>(args)...);
+        }) {}
 
     R operator()(Args... args) const { return call_(obj_, std::forward<Args>(args)...); }
 

@@ -27,12 +27,12 @@ using steady_time = std::chrono::steady_clock::time_point;
 /// Where requests go: the scheme, host and port of api_url, and its path prefix.
 struct origin {
     bool tls = false;
-    std::string host;        ///< without IPv6 brackets
+    std::string host; ///< without IPv6 brackets
     std::uint16_t port = 0;
     std::string host_header; ///< the Host header's value
     std::string base_path;   ///< api_url's path, without a trailing '/'
     bool host_is_ip = false;
-    bool loopback = false;   ///< localhost, 127.0.0.0/8 or ::1
+    bool loopback = false; ///< localhost, 127.0.0.0/8 or ::1
 };
 
 /// Parses api_url: http or https, a host, an optional port and path; no query, fragment or
@@ -40,11 +40,11 @@ struct origin {
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http);
 
 struct http_request {
-    std::string_view target;       ///< path and query
+    std::string_view target; ///< path and query
     std::string_view content_type;
     std::string_view body;
-    std::string authorization;     ///< Authorization header; empty: none
-    std::size_t body_limit = 0;    ///< largest response body accepted
+    std::string authorization;  ///< Authorization header; empty: none
+    std::size_t body_limit = 0; ///< largest response body accepted
     /// Whether the request may be sent again after a failure that left its fate unknown
     /// (a stale keep-alive connection that failed before any response byte).
     bool idempotent = true;

@@ -77,8 +77,12 @@ std::string graphql_body(const graphql_request& req);
 /// graphql_error (4xx with an errors envelope) / http_error; a malformed 2xx → bad_response.
 result<graphql_response> parse_graphql_response(http_response&& r);
 
-/// Seconds from a Retry-After value (delta-seconds or HTTP-date); negative when absent or
-/// unparseable.
+/// Longest Retry-After believed: later values are clamped, so adding one to a clock can't
+/// overflow.
+inline constexpr std::chrono::seconds max_retry_after{365LL * 24 * 3600};
+
+/// Seconds from a Retry-After value (delta-seconds, or an HTTP-date in any of its three forms,
+/// read without the C locale); at most max_retry_after; negative when absent or unparseable.
 std::chrono::seconds parse_retry_after(std::string_view value) noexcept;
 
 } // namespace glue::detail

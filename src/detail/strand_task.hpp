@@ -47,15 +47,14 @@ public:
                     task->cancel();
                 }
             });
-            boost::asio::co_spawn(
-                task->strand_, op(),
-                boost::asio::bind_cancellation_slot(
-                    task->signal_.slot(),
-                    [task, on_done = std::move(on_done)](std::exception_ptr ep, T value) {
-                        task->done_ = true;
-                        task->timer_.cancel();
-                        on_done(ep, std::move(value));
-                    }));
+            boost::asio::co_spawn(task->strand_, op(),
+                                  boost::asio::bind_cancellation_slot(
+                                      task->signal_.slot(), [task, on_done = std::move(on_done)](
+                                                                std::exception_ptr ep, T value) {
+                                          task->done_ = true;
+                                          task->timer_.cancel();
+                                          on_done(ep, std::move(value));
+                                      }));
         });
         return task;
     }
@@ -70,7 +69,8 @@ public:
 
 private:
     explicit strand_task(const boost::asio::any_io_executor& ex)
-        : strand_(boost::asio::make_strand(ex)), timer_(strand_) {}
+        : strand_(boost::asio::make_strand(ex))
+        , timer_(strand_) {}
 
     void cancel() {
         // Never emit into a finished coroutine: its last slot handler may refer to dead state.

@@ -13,8 +13,8 @@
 #include <glue/types.hpp>
 
 #include "detail/outcome.hpp"
-#include "detail/token.hpp"
 #include "detail/strand_task.hpp"
+#include "detail/token.hpp"
 #include "detail/waiter.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -67,9 +67,8 @@ class basic_token_cache {
 public:
     using clock_type = Clock;
     using time_point = steady_time;
-    using timer_type =
-        boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>,
-                                          boost::asio::any_io_executor>;
+    using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>,
+                                                         boost::asio::any_io_executor>;
     /// Fetches a token for the workspace; must finish by the deadline and honour terminal
     /// cancellation. Runs on a strand of its own, not on any caller's executor.
     using fetch_fn = std::function<boost::asio::awaitable<result<token_grant>>(
@@ -97,8 +96,7 @@ public:
     /// A usable token: the cached one, or the outcome of the workspace's one flight (started
     /// here if none is running). Completes with errc::timeout at `deadline`, or
     /// operation_aborted when the awaiting coroutine is cancelled; neither affects the flight.
-    boost::asio::awaitable<result<token_ptr>> get(std::string_view workspace,
-                                                  time_point deadline) {
+    boost::asio::awaitable<result<token_ptr>> get(std::string_view workspace, time_point deadline) {
         auto st = st_; // the cache may be destroyed while this caller waits
         std::shared_ptr<flight> f;
         {
@@ -197,7 +195,9 @@ private:
 
     struct state {
         state(boost::asio::any_io_executor e, fetch_fn f, token_cache_options o)
-            : ex(std::move(e)), fetch(std::move(f)), opts(o) {}
+            : ex(std::move(e))
+            , fetch(std::move(f))
+            , opts(o) {}
 
         const boost::asio::any_io_executor ex;
         const fetch_fn fetch;
@@ -213,7 +213,9 @@ private:
                 [st, f](std::exception_ptr ep, result<token_grant> r) {
                     st->finish(*f, publishable(ep, std::move(r)));
                 },
-                [st, f] { st->finish(*f, make_failure(errc::timeout, "token request timed out")); });
+                [st, f] {
+                    st->finish(*f, make_failure(errc::timeout, "token request timed out"));
+                });
         }
 
         static result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) {

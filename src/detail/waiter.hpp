@@ -22,8 +22,8 @@
 
 namespace glue::detail {
 
-using waiter_hook = boost::intrusive::list_base_hook<
-    boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+using waiter_hook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 template <class Timer>
 class waiter : public waiter_hook {
@@ -78,8 +78,7 @@ private:
 
 /// The owner's list of waiters (FIFO: push_back, wake front()).
 template <class Waiter>
-using waiter_list =
-    boost::intrusive::list<Waiter, boost::intrusive::constant_time_size<false>>;
+using waiter_list = boost::intrusive::list<Waiter, boost::intrusive::constant_time_size<false>>;
 
 } // namespace glue::detail
 

@@ -2,8 +2,6 @@
 #include <glue/testing/mock_server.hpp>
 
 #include "detail/protocol.hpp"
-#include "testing/mock_graphql.hpp"
-#include "testing/test_pki.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -36,6 +34,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "testing/mock_graphql.hpp"
+#include "testing/test_pki.hpp"
 #include <unistd.h>
 
 namespace glue::testing {
@@ -417,16 +417,15 @@ struct mock_server::impl {
         {
             std::lock_guard lock(mtx);
             ++token_requests_by_workspace[ws];
-            const bool is_installed = installed.count(ws) != 0 ||
-                                      (opts.any_workspace && ws.starts_with("wks_") &&
-                                       uninstalled.count(ws) == 0);
+            const bool is_installed =
+                installed.count(ws) != 0 ||
+                (opts.any_workspace && ws.starts_with("wks_") && uninstalled.count(ws) == 0);
             if (!is_installed) {
                 return oauth_error(400, "invalid_grant",
                                    "the app is not installed in this workspace");
             }
             std::string token = "glue_at_" + random_id_locked(32);
-            tokens[token] = {ws, std::chrono::steady_clock::now() + token_lifetime,
-                             generation[ws]};
+            tokens[token] = {ws, std::chrono::steady_clock::now() + token_lifetime, generation[ws]};
             body["user_id"] = app_user_id(ws);
             body["access_token"] = std::move(token);
             body["token_type"] = "Bearer";
@@ -485,9 +484,8 @@ struct mock_server::impl {
     resolved resolve(const std::string& ws, operation_type type, std::string_view field,
                      const json::object& args) {
         if (type == operation_type::query && field == "me") {
-            return {json::object{{"__typename", "User"},
-                                 {"id", app_user_id(ws)},
-                                 {"name", "Glue Test App"}},
+            return {json::object{
+                        {"__typename", "User"}, {"id", app_user_id(ws)}, {"name", "Glue Test App"}},
                     {}};
         }
         if (type == operation_type::query && field == "groups") {
@@ -512,9 +510,8 @@ struct mock_server::impl {
         const auto* input = args.if_contains("input");
         const json::object* in = input ? input->if_object() : nullptr;
         const json::value* message = in ? in->if_contains("message") : nullptr;
-        const json::value* text = message && message->is_object()
-                                      ? message->get_object().if_contains("text")
-                                      : nullptr;
+        const json::value* text =
+            message && message->is_object() ? message->get_object().if_contains("text") : nullptr;
         if (!text || !text->is_string()) {
             return {nullptr, "input.message.text is required"};
         }
@@ -608,8 +605,9 @@ struct mock_server::impl {
     std::unordered_map<std::string, thread_record> threads_by_id;
     std::optional<fault> faults[2];
     recorded_request last_requests[2];
-    std::size_t requests_total = 0, token_requests_total = 0, graphql_requests_total = 0, connections_accepted = 0,
-                concurrent = 0, max_concurrent = 0, handshakes = 0, messages_created = 0;
+    std::size_t requests_total = 0, token_requests_total = 0, graphql_requests_total = 0,
+                connections_accepted = 0, concurrent = 0, max_concurrent = 0, handshakes = 0,
+                messages_created = 0;
     std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
     mutable std::string ca_path;
 
@@ -619,16 +617,19 @@ struct mock_server::impl {
     std::optional<asio::io_context> ioc;
 };
 
-mock_server::mock_server(mock_server_options opts) : impl_(std::make_unique<impl>(std::move(opts))) {}
+mock_server::mock_server(mock_server_options opts)
+    : impl_(std::make_unique<impl>(std::move(opts))) {}
 
 mock_server::~mock_server() = default;
 
 std::string mock_server::url() const {
-    return std::string(impl_->opts.tls ? "https" : "http") + "://127.0.0.1:" +
-           std::to_string(impl_->bound_port);
+    return std::string(impl_->opts.tls ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(impl_->bound_port);
 }
 
-std::uint16_t mock_server::port() const { return impl_->bound_port; }
+std::uint16_t mock_server::port() const {
+    return impl_->bound_port;
+}
 
 glue::client_config mock_server::client_config() const {
     glue::client_config cfg;
@@ -642,7 +643,9 @@ glue::client_config mock_server::client_config() const {
     return cfg;
 }
 
-const std::string& mock_server::ca_pem() const { return impl_->pki.ca_pem; }
+const std::string& mock_server::ca_pem() const {
+    return impl_->pki.ca_pem;
+}
 
 std::string mock_server::ca_file() const {
     std::lock_guard lock(impl_->mtx);
@@ -659,7 +662,9 @@ std::string mock_server::ca_file() const {
     return impl_->ca_path;
 }
 
-void mock_server::stop() { impl_->stop(); }
+void mock_server::stop() {
+    impl_->stop();
+}
 
 void mock_server::set_fault(endpoint e, fault f) {
     std::lock_guard lock(impl_->mtx);

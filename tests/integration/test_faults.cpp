@@ -3,11 +3,11 @@
 // A misbehaving server: every call ends with a result or the right typed error, never a crash
 // or a hang.
 
-#include "support/client_fixture.hpp"
-
 #include <boost/asio/ip/tcp.hpp>
 
 #include <doctest/doctest.h>
+
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -39,140 +39,141 @@ fault with_status(int status, std::string retry_after = {}, std::string body = {
 
 TEST_SUITE("faults") {
 
-TEST_CASE("broken GraphQL responses are typed errors") {
-    client_fixture f({}, [](glue::client_config& c) { c.max_response_body_bytes = 1 << 20; });
-    f.run(f.client->fetch_token(ws)); // the token endpoint is fine
-    struct broken {
-        fault::kind kind;
-        glue::error_code expected;
-    };
-    const broken cases[] = {
-        {fault::kind::malformed_json, errc::bad_response},
-        {fault::kind::truncated_body, errc::bad_response},
-        {fault::kind::oversized_body, errc::bad_response},
-        {fault::kind::close_after_headers, errc::bad_response},
-        {fault::kind::close_without_response, asio::error::eof},
-    };
-    for (const auto& c : cases) {
-        CAPTURE(static_cast<int>(c.kind));
-        f.server.set_fault(endpoint::graphql, with_kind(c.kind));
-        auto e = f.error_of(f.client->graphql(ws, {"{ me { id } }"}));
-        CHECK(e.code() == c.expected);
+    TEST_CASE("broken GraphQL responses are typed errors") {
+        client_fixture f({}, [](glue::client_config& c) { c.max_response_body_bytes = 1 << 20; });
+        f.run(f.client->fetch_token(ws)); // the token endpoint is fine
+        struct broken {
+            fault::kind kind;
+            glue::error_code expected;
+        };
+        const broken cases[] = {
+            {fault::kind::malformed_json, errc::bad_response},
+            {fault::kind::truncated_body, errc::bad_response},
+            {fault::kind::oversized_body, errc::bad_response},
+            {fault::kind::close_after_headers, errc::bad_response},
+            {fault::kind::close_without_response, asio::error::eof},
+        };
+        for (const auto& c : cases) {
+            CAPTURE(static_cast<int>(c.kind));
+            f.server.set_fault(endpoint::graphql, with_kind(c.kind));
+            auto e = f.error_of(f.client->graphql(ws, {"{ me { id } }"}));
+            CHECK(e.code() == c.expected);
+        }
+        f.server.clear_faults();
+        CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object()); // still usable
     }
-    f.server.clear_faults();
-    CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object()); // still usable
-}
 
-TEST_CASE_FIXTURE(client_fixture, "broken token responses are typed errors") {
-    server.set_fault(endpoint::token, with_kind(fault::kind::malformed_json, 1));
-    CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-    server.set_fault(endpoint::token, with_kind(fault::kind::truncated_body, 1));
-    CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-    server.set_fault(endpoint::token, with_kind(fault::kind::oversized_body, 1));
-    CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-    CHECK(run(client->fetch_token(ws)).token_type == "Bearer");
-}
+    TEST_CASE_FIXTURE(client_fixture, "broken token responses are typed errors") {
+        server.set_fault(endpoint::token, with_kind(fault::kind::malformed_json, 1));
+        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
+        server.set_fault(endpoint::token, with_kind(fault::kind::truncated_body, 1));
+        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
+        server.set_fault(endpoint::token, with_kind(fault::kind::oversized_body, 1));
+        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
+        CHECK(run(client->fetch_token(ws)).token_type == "Bearer");
+    }
 
-TEST_CASE_FIXTURE(client_fixture, "HTTP statuses map to typed errors with their details") {
-    run(client->fetch_token(ws));
-    struct mapping {
-        int status;
-        glue::error_code expected;
-    };
-    const mapping cases[] = {{500, errc::server_error}, {502, errc::server_error},
-                             {503, errc::server_error}, {504, errc::server_error},
-                             {429, errc::rate_limited}, {403, errc::forbidden},
-                             {400, errc::graphql_error}}; // the mock's bodies are GraphQL envelopes
-    for (const auto& c : cases) {
-        CAPTURE(c.status);
-        server.set_fault(endpoint::graphql, with_status(c.status, "7"));
+    TEST_CASE_FIXTURE(client_fixture, "HTTP statuses map to typed errors with their details") {
+        run(client->fetch_token(ws));
+        struct mapping {
+            int status;
+            glue::error_code expected;
+        };
+        const mapping cases[] = {
+            {500, errc::server_error}, {502, errc::server_error}, {503, errc::server_error},
+            {504, errc::server_error}, {429, errc::rate_limited}, {403, errc::forbidden},
+            {400, errc::graphql_error}}; // the mock's bodies are GraphQL envelopes
+        for (const auto& c : cases) {
+            CAPTURE(c.status);
+            server.set_fault(endpoint::graphql, with_status(c.status, "7"));
+            auto e = error_of(client->graphql(ws, {"{ me { id } }"}));
+            CHECK(e.code() == c.expected);
+            CHECK(e.http_status() == c.status);
+            CHECK(e.details()->retry_after == 7s);
+        }
+        server.set_fault(endpoint::graphql, with_status(418, {}, "I'm a teapot"));
         auto e = error_of(client->graphql(ws, {"{ me { id } }"}));
-        CHECK(e.code() == c.expected);
-        CHECK(e.http_status() == c.status);
-        CHECK(e.details()->retry_after == 7s);
+        CHECK(e.code() == errc::http_error);
+        CHECK(e.graphql_errors().empty());
     }
-    server.set_fault(endpoint::graphql, with_status(418, {}, "I'm a teapot"));
-    auto e = error_of(client->graphql(ws, {"{ me { id } }"}));
-    CHECK(e.code() == errc::http_error);
-    CHECK(e.graphql_errors().empty());
-}
 
-TEST_CASE_FIXTURE(client_fixture, "the token endpoint's statuses map to typed errors") {
-    server.set_fault(endpoint::token, with_status(500));
-    CHECK(error_of(client->fetch_token(ws)).code() == errc::server_error);
-    server.set_fault(endpoint::token, with_status(429, "30"));
-    auto e = error_of(client->fetch_token("wks_b"));
-    CHECK(e.code() == errc::rate_limited);
-    CHECK(e.details()->retry_after == 30s);
-}
-
-TEST_CASE_FIXTURE(client_fixture, "a redirect from the token endpoint is not followed") {
-    fault redirect = with_status(302, {}, "{}");
-    server.set_fault(endpoint::token, redirect);
-    // The mock can't add a Location header, but none would be followed: one request, no more.
-    auto e = error_of(client->fetch_token(ws));
-    CHECK(e.code() == errc::http_error);
-    CHECK(e.http_status() == 302);
-    CHECK(server.requests() == 1);
-}
-
-TEST_CASE("a slow server hits the call's deadline") {
-    client_fixture f({}, [](glue::client_config& c) { c.request_timeout = 300ms; });
-    fault slow;
-    slow.delay = 3s;
-    SUBCASE("GraphQL") {
-        f.run(f.client->fetch_token(ws));
-        f.server.set_fault(endpoint::graphql, slow);
-        CHECK(f.error_of(f.client->graphql(ws, {"{ me { id } }"})).code() == errc::timeout);
+    TEST_CASE_FIXTURE(client_fixture, "the token endpoint's statuses map to typed errors") {
+        server.set_fault(endpoint::token, with_status(500));
+        CHECK(error_of(client->fetch_token(ws)).code() == errc::server_error);
+        server.set_fault(endpoint::token, with_status(429, "30"));
+        auto e = error_of(client->fetch_token("wks_b"));
+        CHECK(e.code() == errc::rate_limited);
+        CHECK(e.details()->retry_after == 30s);
     }
-    SUBCASE("token") {
-        f.server.set_fault(endpoint::token, slow);
-        CHECK(f.error_of(f.client->fetch_token(ws)).code() == errc::timeout);
-    }
-}
 
-TEST_CASE_FIXTURE(client_fixture, "a kept-alive connection the server dropped is retried once, fresh") {
-    run(client->graphql(ws, {"{ me { id } }"}));
-    CHECK(server.connections_accepted() == 1);
-    // The server reads the next request on that connection, then closes it unanswered.
-    server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
-    auto r = run(client->graphql(ws, {"{ me { id } }"}));
-    CHECK(r.data.at("me").is_object());
-    CHECK(server.graphql_requests() == 3);
-    CHECK(server.connections_accepted() == 2);
-}
-
-TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {
-    run(client->graphql(ws, {"{ me { id } }"}));
-    server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
-    glue::graphql_request send{
-        "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
-        {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
-    auto e = error_of(client->graphql(ws, std::move(send)));
-    CHECK(e.code() == asio::error::eof);
-    CHECK(server.graphql_requests() == 2);
-}
-
-TEST_CASE("a refused connection fails fast with the transport's code") {
-    asio::io_context ioc;
-    std::uint16_t port = 0;
-    {
-        // A port nobody listens on: bound, then released.
-        asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-        port = a.local_endpoint().port();
+    TEST_CASE_FIXTURE(client_fixture, "a redirect from the token endpoint is not followed") {
+        fault redirect = with_status(302, {}, "{}");
+        server.set_fault(endpoint::token, redirect);
+        // The mock can't add a Location header, but none would be followed: one request, no more.
+        auto e = error_of(client->fetch_token(ws));
+        CHECK(e.code() == errc::http_error);
+        CHECK(e.http_status() == 302);
+        CHECK(server.requests() == 1);
     }
-    glue::client_config cfg;
-    cfg.api_url = "http://127.0.0.1:" + std::to_string(port);
-    cfg.client_id = "id";
-    cfg.client_secret = "secret";
-    glue::client c(ioc.get_executor(), cfg);
-    try {
-        glue::test::run(ioc, c.fetch_token(ws));
-        FAIL("expected a failure");
-    } catch (const glue::error& e) {
-        CHECK(e.code() == asio::error::connection_refused);
-        CHECK(e.http_status() == 0);
+
+    TEST_CASE("a slow server hits the call's deadline") {
+        client_fixture f({}, [](glue::client_config& c) { c.request_timeout = 300ms; });
+        fault slow;
+        slow.delay = 3s;
+        SUBCASE("GraphQL") {
+            f.run(f.client->fetch_token(ws));
+            f.server.set_fault(endpoint::graphql, slow);
+            CHECK(f.error_of(f.client->graphql(ws, {"{ me { id } }"})).code() == errc::timeout);
+        }
+        SUBCASE("token") {
+            f.server.set_fault(endpoint::token, slow);
+            CHECK(f.error_of(f.client->fetch_token(ws)).code() == errc::timeout);
+        }
     }
-}
+
+    TEST_CASE_FIXTURE(client_fixture,
+                      "a kept-alive connection the server dropped is retried once, fresh") {
+        run(client->graphql(ws, {"{ me { id } }"}));
+        CHECK(server.connections_accepted() == 1);
+        // The server reads the next request on that connection, then closes it unanswered.
+        server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
+        auto r = run(client->graphql(ws, {"{ me { id } }"}));
+        CHECK(r.data.at("me").is_object());
+        CHECK(server.graphql_requests() == 3);
+        CHECK(server.connections_accepted() == 2);
+    }
+
+    TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {
+        run(client->graphql(ws, {"{ me { id } }"}));
+        server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
+        glue::graphql_request send{
+            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
+            {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
+        auto e = error_of(client->graphql(ws, std::move(send)));
+        CHECK(e.code() == asio::error::eof);
+        CHECK(server.graphql_requests() == 2);
+    }
+
+    TEST_CASE("a refused connection fails fast with the transport's code") {
+        asio::io_context ioc;
+        std::uint16_t port = 0;
+        {
+            // A port nobody listens on: bound, then released.
+            asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+            port = a.local_endpoint().port();
+        }
+        glue::client_config cfg;
+        cfg.api_url = "http://127.0.0.1:" + std::to_string(port);
+        cfg.client_id = "id";
+        cfg.client_secret = "secret";
+        glue::client c(ioc.get_executor(), cfg);
+        try {
+            glue::test::run(ioc, c.fetch_token(ws));
+            FAIL("expected a failure");
+        } catch (const glue::error& e) {
+            CHECK(e.code() == asio::error::connection_refused);
+            CHECK(e.http_status() == 0);
+        }
+    }
 
 } // TEST_SUITE

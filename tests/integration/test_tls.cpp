@@ -2,11 +2,11 @@
 //
 // TLS: the peer's certificate and name are checked, with the system trust store or a given CA.
 
-#include "support/client_fixture.hpp"
-
 #include <boost/asio/ssl/error.hpp>
 
 #include <doctest/doctest.h>
+
+#include "support/client_fixture.hpp"
 
 namespace {
 
@@ -15,9 +15,8 @@ using glue::test::client_fixture;
 
 constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
 
-glue::testing::mock_server_options tls(std::vector<std::string> hosts = {"localhost", "127.0.0.1",
-                                                                          "::1"},
-                                       bool expired = false) {
+glue::testing::mock_server_options
+tls(std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"}, bool expired = false) {
     glue::testing::mock_server_options o;
     o.tls = true;
     o.tls_hosts = std::move(hosts);
@@ -37,51 +36,51 @@ void check_refused(client_fixture& f) {
 
 TEST_SUITE("tls") {
 
-TEST_CASE("a server whose certificate chains to the configured CA works") {
-    client_fixture f(tls());
-    CHECK(f.cfg.api_url.starts_with("https://127.0.0.1:"));
-    CHECK(f.run(f.client->fetch_token(ws)).token_type == "Bearer");
-    CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object());
-    CHECK(f.server.tls_handshakes() == f.server.connections_accepted());
-    CHECK(f.server.connections_accepted() == 1); // one handshake, kept alive for both requests
-}
+    TEST_CASE("a server whose certificate chains to the configured CA works") {
+        client_fixture f(tls());
+        CHECK(f.cfg.api_url.starts_with("https://127.0.0.1:"));
+        CHECK(f.run(f.client->fetch_token(ws)).token_type == "Bearer");
+        CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object());
+        CHECK(f.server.tls_handshakes() == f.server.connections_accepted());
+        CHECK(f.server.connections_accepted() == 1); // one handshake, kept alive for both requests
+    }
 
-TEST_CASE("the CA can come from a file") {
-    glue::testing::mock_server server(tls());
-    asio::io_context ioc;
-    auto cfg = server.client_config();
-    cfg.ca_pem.clear();
-    cfg.ca_file = server.ca_file();
-    glue::client c(ioc.get_executor(), cfg);
-    CHECK(glue::test::run(ioc, c.fetch_token(ws)).token_type == "Bearer");
-}
+    TEST_CASE("the CA can come from a file") {
+        glue::testing::mock_server server(tls());
+        asio::io_context ioc;
+        auto cfg = server.client_config();
+        cfg.ca_pem.clear();
+        cfg.ca_file = server.ca_file();
+        glue::client c(ioc.get_executor(), cfg);
+        CHECK(glue::test::run(ioc, c.fetch_token(ws)).token_type == "Bearer");
+    }
 
-TEST_CASE("a host name is checked against the certificate's DNS names") {
-    client_fixture f(tls({"localhost"}), [](glue::client_config& c) {
-        c.api_url.replace(c.api_url.find("127.0.0.1"), 9, "localhost");
-    });
-    CHECK(f.run(f.client->fetch_token(ws)).token_type == "Bearer");
-}
+    TEST_CASE("a host name is checked against the certificate's DNS names") {
+        client_fixture f(tls({"localhost"}), [](glue::client_config& c) {
+            c.api_url.replace(c.api_url.find("127.0.0.1"), 9, "localhost");
+        });
+        CHECK(f.run(f.client->fetch_token(ws)).token_type == "Bearer");
+    }
 
-TEST_CASE("an untrusted certificate is refused") {
-    // No CA configured: the system trust store, which has never heard of the test CA.
-    client_fixture f(tls(), [](glue::client_config& c) { c.ca_pem.clear(); });
-    check_refused(f);
-}
+    TEST_CASE("an untrusted certificate is refused") {
+        // No CA configured: the system trust store, which has never heard of the test CA.
+        client_fixture f(tls(), [](glue::client_config& c) { c.ca_pem.clear(); });
+        check_refused(f);
+    }
 
-TEST_CASE("a certificate for another host is refused") {
-    client_fixture f(tls({"other.example"}));
-    check_refused(f);
-}
+    TEST_CASE("a certificate for another host is refused") {
+        client_fixture f(tls({"other.example"}));
+        check_refused(f);
+    }
 
-TEST_CASE("a certificate for another IP address is refused") {
-    client_fixture f(tls({"127.0.0.2", "localhost"}));
-    check_refused(f);
-}
+    TEST_CASE("a certificate for another IP address is refused") {
+        client_fixture f(tls({"127.0.0.2", "localhost"}));
+        check_refused(f);
+    }
 
-TEST_CASE("an expired certificate is refused") {
-    client_fixture f(tls({"127.0.0.1"}, true));
-    check_refused(f);
-}
+    TEST_CASE("an expired certificate is refused") {
+        client_fixture f(tls({"127.0.0.1"}, true));
+        check_refused(f);
+    }
 
 } // TEST_SUITE

@@ -52,7 +52,8 @@ T run(asio::io_context& ioc, asio::awaitable<T> aw, std::chrono::milliseconds li
         }
         done = true;
     });
-    run_until(ioc, [&] { return done; }, limit);
+    run_until(
+        ioc, [&] { return done; }, limit);
     if (error) {
         std::rethrow_exception(error);
     }
@@ -67,7 +68,8 @@ inline void run(asio::io_context& ioc, asio::awaitable<void> aw,
         error = e;
         done = true;
     });
-    run_until(ioc, [&] { return done; }, limit);
+    run_until(
+        ioc, [&] { return done; }, limit);
     if (error) {
         std::rethrow_exception(error);
     }

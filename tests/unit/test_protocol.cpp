@@ -681,12 +681,30 @@ TEST_SUITE("protocol") {
         CHECK(gd::parse_retry_after(http_date(now - 60)) == 0s);
     }
 
-    TEST_CASE("parse_retry_after saturates huge numbers instead of overflowing") {
-        for (std::string_view v : {"99999999999", "9223372036854775807", "9223372036854775808",
-                                   "99999999999999999999999999999999"}) {
-            CAPTURE(v);
-            CHECK(gd::parse_retry_after(v) >= std::chrono::seconds(std::int32_t(0x7fffffff)));
+    TEST_CASE("parse_retry_after reads the two obsolete HTTP-date forms too") {
+        // RFC 9110 §5.6.7: recipients accept RFC 850 and asctime dates as well.
+        CHECK(gd::parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT") == 0s);
+        CHECK(gd::parse_retry_after("Sun Nov  6 08:49:37 1994") == 0s);
+        CHECK(gd::parse_retry_after("sun, 06 nov 2094 08:49:37 gmt") > 24h);  // any case
+        CHECK(gd::parse_retry_after("Friday, 31-Dec-99 23:59:59 GMT") == 0s); // 1999
+        CHECK(gd::parse_retry_after("Sat Jan  1 00:00:00 2095") > 24h);
+        for (std::string_view bad :
+             {"Sun, 31 Feb 2094 08:49:37 GMT", "Sun, 06 Nov 2094 25:00:00 GMT",
+              "Sun, 06 Foo 2094 08:49:37 GMT", "Sun Nov 6 8:49:37 2094"}) {
+            CAPTURE(bad);
+            CHECK(gd::parse_retry_after(bad) < 0s);
         }
+    }
+
+    TEST_CASE("parse_retry_after caps values at a year, so clock arithmetic can't overflow") {
+        for (std::string_view v :
+             {"99999999999", "9223372036854775807", "9223372036854775808",
+              "99999999999999999999999999999999", "Sun, 06 Nov 2094 08:49:37 GMT"}) {
+            CAPTURE(v);
+            CHECK(gd::parse_retry_after(v) == gd::max_retry_after);
+        }
+        CHECK(gd::max_retry_after == 365 * 24h);
+        CHECK(gd::parse_retry_after("31535999") == 31535999s);
     }
 
     //------------------------------------------------------------------------------

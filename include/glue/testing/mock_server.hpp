@@ -36,12 +36,12 @@ struct fault {
         close_without_response, ///< read the request, then close
     };
     kind what = kind::none;
-    int status = 0;                      ///< with kind::none: answer with this status instead
-    std::string body;                    ///< the body for `status` (empty: a fitting default)
-    std::string retry_after;             ///< a Retry-After header, if not empty
-    std::chrono::milliseconds delay{0};  ///< wait this long before answering
+    int status = 0;                     ///< with kind::none: answer with this status instead
+    std::string body;                   ///< the body for `status` (empty: a fitting default)
+    std::string retry_after;            ///< a Retry-After header, if not empty
+    std::chrono::milliseconds delay{0}; ///< wait this long before answering
     std::size_t oversized_bytes = 64 * 1024 * 1024;
-    int times = -1;                      ///< how many requests it applies to; -1: until cleared
+    int times = -1; ///< how many requests it applies to; -1: until cleared
 };
 
 struct mock_server_options {
