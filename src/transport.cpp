@@ -150,8 +150,15 @@ namespace {
 using unlink_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-struct connection : unlink_hook {
-    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
+// One keep-alive connection. Only the holder of its lease performs I/O on it; abort() may come
+// from any thread.
+//
+// The exchange deadline is not Beast's stream timeout: Beast runs that handler on the caller's
+// executor, where it could race with the caller's own completion on a multi-threaded
+// io_context. Our deadline timer instead shuts the socket down (shutdown(2), not close: the
+// descriptor stays valid), which is safe alongside any I/O and makes it fail at once.
+struct connection : unlink_hook, std::enable_shared_from_this<connection> {
+    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) : deadline(ex) {
         if (tls_ctx) {
             tls.emplace(ex, *tls_ctx);
         } else {
@@ -166,12 +173,58 @@ struct connection : unlink_hook {
         return tls ? f(*tls) : f(*plain);
     }
 
+    /// Makes pending and later I/O on the socket fail. Thread-safe.
+    void abort() {
+        std::lock_guard lock(abort_mtx);
+        ::shutdown(tcp().socket().native_handle(), SHUT_RDWR);
+    }
+
+    /// Arms the deadline of the exchange about to start (lease holder only).
+    void begin_exchange(steady_time until) {
+        std::uint64_t tick;
+        {
+            std::lock_guard lock(abort_mtx);
+            timed_out = false;
+            tick = exchange_tick;
+        }
+        deadline.expires_at(until);
+        deadline.async_wait([weak = weak_from_this(), tick](error_code ec) {
+            auto self = weak.lock();
+            if (ec || !self) {
+                return;
+            }
+            std::lock_guard lock(self->abort_mtx);
+            if (self->exchange_tick == tick) { // not a later exchange's
+                self->timed_out = true;
+                ::shutdown(self->tcp().socket().native_handle(), SHUT_RDWR);
+            }
+        });
+    }
+
+    /// Disarms it; a deadline that fires later finds a newer tick and does nothing.
+    bool end_exchange() {
+        bool expired;
+        {
+            std::lock_guard lock(abort_mtx);
+            ++exchange_tick;
+            expired = timed_out;
+        }
+        deadline.cancel();
+        return expired;
+    }
+
     std::optional<beast::tcp_stream> plain;
     std::optional<ssl::stream<beast::tcp_stream>> tls;
     beast::flat_buffer buffer;
+    asio::steady_timer deadline;
     bool reused = false; // has carried a complete exchange before
     // Guarded by the pool's mutex: set while the connection is being opened.
     std::shared_ptr<strand_task<asio::steady_timer>> connect_task;
+
+private:
+    std::mutex abort_mtx;
+    std::uint64_t exchange_tick = 0; // guarded by abort_mtx
+    bool timed_out = false;          // guarded by abort_mtx
 };
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -330,9 +383,6 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
     /// Gives the connection back: to a waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
-        if (reuse) {
-            c->tcp().expires_never();
-        }
         std::lock_guard lock(mtx);
         if (reuse && !stopped) {
             if (auto* w = front_waiter_locked(false)) {
@@ -508,7 +558,17 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     asio::awaitable<exchange_result> exchange(Stream& s, connection& c, const http_request& req,
                                               steady_time deadline) {
         exchange_result x;
-        c.tcp().expires_at(deadline);
+        c.begin_exchange(deadline);
+        // Disarms the deadline however the exchange ends, a thrown cancellation included.
+        struct disarm {
+            connection& c;
+            exchange_result& x;
+            ~disarm() {
+                if (c.end_exchange() && x.ec) {
+                    x.ec = beast::error::timeout;
+                }
+            }
+        };
 
         http::request<http::span_body<const char>> msg{http::verb::post, req.target, 11};
         msg.set(http::field::host, org.host_header);
@@ -521,21 +581,23 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         msg.body() = std::span<const char>(req.body.data(), req.body.size());
         msg.prepare_payload();
 
-        std::size_t written = 0;
-        std::tie(x.ec, written) =
-            co_await http::async_write(s, msg, asio::as_tuple(asio::use_awaitable));
-        if (x.ec) {
-            x.nothing_written = written == 0;
-            co_return x;
-        }
-
         http::response_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
         parser.body_limit(req.body_limit);
-        std::tie(x.ec, std::ignore) =
-            co_await http::async_read(s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+        {
+            disarm guard{c, x}; // before any co_return: it may still change x.ec
+            std::size_t written = 0;
+            std::tie(x.ec, written) =
+                co_await http::async_write(s, msg, asio::as_tuple(asio::use_awaitable));
+            if (x.ec) {
+                x.nothing_written = written == 0;
+            } else {
+                std::tie(x.ec, std::ignore) = co_await http::async_read(
+                    s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+                x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
+            }
+        }
         if (x.ec) {
-            x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
             co_return x;
         }
         auto& m = parser.get();
@@ -576,10 +638,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 if (c.connect_task) {
                     tasks.push_back(c.connect_task);
                 } else {
-                    // In use by a caller, maybe on another thread: shutting the socket down
-                    // (not closing it) is safe alongside its I/O, which then fails promptly.
-                    // The caller can't close it meanwhile: that needs this mutex first.
-                    ::shutdown(c.tcp().socket().native_handle(), SHUT_RDWR);
+                    // In use by a caller, maybe on another thread: its I/O fails promptly.
+                    // The socket can't be closed meanwhile: that needs this mutex first.
+                    c.abort();
                 }
             }
         }

@@ -6,9 +6,9 @@
 // and what is handed out; how a token is fetched is a parameter (the fetch function), and so is
 // the clock, so unit tests drive every rule with a fake fetcher and a manual clock.
 //
-// Locking: one mutex guards the map and its entries; each flight has its own mutex guarding its
-// waiters and outcome, so waking 10,000 waiters of one flight never blocks lookups of other
-// workspaces. The two are never held together.
+// Locking: the entries are split over shards, each with its own mutex, so threads looking up
+// different workspaces rarely meet; each flight has its own mutex guarding its waiters and
+// outcome, so waking 10,000 waiters of one flight blocks no lookup. No two are held together.
 
 #include <glue/types.hpp>
 
@@ -23,6 +23,8 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <functional>
@@ -85,9 +87,10 @@ public:
     /// A usable cached token, or null (also once shut down). Never waits, never allocates.
     token_ptr find(std::string_view workspace) const {
         const auto now = Clock::now();
-        std::lock_guard lock(st_->mtx);
-        auto it = st_->entries.find(workspace);
-        if (it != st_->entries.end() && usable(it->second.token, now) && !st_->stopped) {
+        auto& sh = st_->shard_of(workspace);
+        std::lock_guard lock(sh.mtx);
+        auto it = sh.entries.find(workspace);
+        if (it != sh.entries.end() && usable(it->second.token, now) && !st_->stopped) {
             return it->second.token;
         }
         return {};
@@ -101,13 +104,14 @@ public:
         std::shared_ptr<flight> f;
         {
             const auto now = Clock::now();
-            std::lock_guard lock(st->mtx);
+            auto& sh = st->shard_of(workspace);
+            std::lock_guard lock(sh.mtx);
             if (st->stopped) {
                 co_return make_failure(boost::asio::error::operation_aborted);
             }
-            auto it = st->entries.find(workspace);
-            if (it == st->entries.end()) {
-                it = st->entries.emplace(std::string(workspace), entry{}).first;
+            auto it = sh.entries.find(workspace);
+            if (it == sh.entries.end()) {
+                it = sh.entries.emplace(std::string(workspace), entry{}).first;
             }
             entry& e = it->second;
             if (usable(e.token, now)) {
@@ -142,9 +146,10 @@ public:
     /// invalidate), at most once per forced_refresh_interval.
     invalidate_result invalidate(std::string_view workspace, const cached_token* rejected) {
         const auto now = Clock::now();
-        std::lock_guard lock(st_->mtx);
-        auto it = st_->entries.find(workspace);
-        if (it == st_->entries.end() || it->second.token.get() != rejected || !rejected) {
+        auto& sh = st_->shard_of(workspace);
+        std::lock_guard lock(sh.mtx);
+        auto it = sh.entries.find(workspace);
+        if (it == sh.entries.end() || it->second.token.get() != rejected || !rejected) {
             return invalidate_result::stale;
         }
         entry& e = it->second;
@@ -162,8 +167,12 @@ public:
 
     /// Number of workspaces with an entry.
     std::size_t size() const {
-        std::lock_guard lock(st_->mtx);
-        return st_->entries.size();
+        std::size_t n = 0;
+        for (auto& sh : st_->shards) {
+            std::lock_guard lock(sh.mtx);
+            n += sh.entries.size();
+        }
+        return n;
     }
 
 private:
@@ -178,7 +187,7 @@ private:
 
         const std::string workspace;
         const time_point deadline;
-        // Guarded by the cache's mutex:
+        // Guarded by the mutex of the workspace's shard:
         std::shared_ptr<strand_task<timer_type>> task;
         bool finished = false;
         // Guarded by mtx:
@@ -199,14 +208,22 @@ private:
             , fetch(std::move(f))
             , opts(o) {}
 
+        struct alignas(64) shard { // a cache line each: no false sharing between shards
+            std::mutex mtx;
+            std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
+        };
+
+        shard& shard_of(std::string_view workspace) {
+            return shards[string_hash{}(workspace) % shards.size()];
+        }
+
         const boost::asio::any_io_executor ex;
         const fetch_fn fetch;
         const token_cache_options opts;
-        mutable std::mutex mtx;
-        std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
-        bool stopped = false;
+        std::array<shard, 64> shards;
+        std::atomic<bool> stopped{false};
 
-        // Called with mtx held; spawning only posts to the flight's new strand.
+        // Called with the shard's mutex held; spawning only posts to the flight's new strand.
         static void start(const std::shared_ptr<state>& st, const std::shared_ptr<flight>& f) {
             f->task = strand_task<timer_type>::template spawn<result<token_grant>>(
                 st->ex, f->deadline, [st, f] { return st->fetch(f->workspace, f->deadline); },
@@ -245,13 +262,14 @@ private:
         // between finds the token rather than starting a second request.
         void finish(flight& f, result<token_ptr> r) {
             {
-                std::lock_guard lock(mtx);
+                auto& sh = shard_of(f.workspace);
+                std::lock_guard lock(sh.mtx);
                 if (f.finished) {
                     return;
                 }
                 f.finished = true;
-                auto it = entries.find(f.workspace);
-                if (it != entries.end() && it->second.running.get() == &f) {
+                auto it = sh.entries.find(f.workspace);
+                if (it != sh.entries.end() && it->second.running.get() == &f) {
                     if (r) {
                         it->second.token = *r;
                     }
@@ -267,10 +285,10 @@ private:
 
         void shutdown() {
             std::vector<std::shared_ptr<flight>> flights;
-            {
-                std::lock_guard lock(mtx);
-                stopped = true;
-                for (auto& [ws, e] : entries) {
+            stopped = true;
+            for (auto& sh : shards) {
+                std::lock_guard lock(sh.mtx);
+                for (auto& [ws, e] : sh.entries) {
                     if (e.running) {
                         flights.push_back(std::move(e.running));
                     }
@@ -278,7 +296,7 @@ private:
             }
             for (auto& f : flights) {
                 finish(*f, make_failure(boost::asio::error::operation_aborted));
-                f->task->stop(); // set before the flight was published, under mtx
+                f->task->stop(); // set when the flight was created, under the shard's mutex
             }
         }
     };
