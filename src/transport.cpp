@@ -469,14 +469,15 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
         auto* w = front_waiter_locked(true);
         if (ec) {
-            retire_locked(c);
-            // Whoever is first in line learns why: a refused connection fails fast.
+            // Whoever is first in line learns why: a refused connection fails fast. Woken
+            // before the slot is freed, so no connection is opened for it again.
             if (w) {
                 w->fail = ec == errc::timeout
                               ? make_failure(ec, "deadline passed while opening a connection")
                               : make_failure(ec);
                 w->wake();
             }
+            retire_locked(c);
             return;
         }
         if (w) {

@@ -462,6 +462,46 @@ TEST_SUITE("token cache") {
         CHECK(fetcher.calls == 5);
     }
 
+    TEST_CASE("two threads: a key rolls over with exactly one request per lifetime") {
+        // Many callers race the flight's completion on two threads: whoever arrives after it
+        // finds the new token, never a gap in which to start a second request.
+        asio::io_context ioc(2);
+        auto work = asio::make_work_guard(ioc);
+        fake_fetcher fetcher;
+        fetcher.lifetime = 10s; // usable for 9 s
+        glue::detail::basic_token_cache<manual_clock> cache(
+            ioc.get_executor(),
+            [&fetcher](std::string ws, steady_time deadline) {
+                return fetcher.fetch(std::move(ws), deadline);
+            },
+            {});
+        std::thread a([&] { ioc.run(); }), b([&] { ioc.run(); });
+        constexpr int rounds = 200, callers = 100;
+        std::atomic<int> done{0}, ok{0};
+        for (int round = 1; round <= rounds; ++round) {
+            for (int i = 0; i < callers; ++i) {
+                asio::co_spawn(
+                    ioc,
+                    [&]() -> asio::awaitable<void> {
+                        auto r = co_await cache.get("wks_a", manual_clock::now() + 30s);
+                        ok += r.has_value();
+                        ++done;
+                    },
+                    asio::detached);
+            }
+            while (done < round * callers) {
+                std::this_thread::yield();
+            }
+            manual_clock::advance(9s);
+        }
+        cache.shutdown();
+        work.reset();
+        a.join();
+        b.join();
+        CHECK(ok == rounds * callers);
+        CHECK(fetcher.calls == rounds);
+    }
+
     TEST_CASE("many keys on an io_context run by two threads") {
         asio::io_context ioc(2);
         fake_fetcher fetcher;
