@@ -18,13 +18,8 @@
 namespace {
 
 namespace asio = boost::asio;
+using namespace glue::test;
 namespace json = boost::json;
-using namespace std::chrono_literals;
-using glue::errc;
-using glue::test::client_fixture;
-using glue::testing::endpoint;
-
-constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
 
 std::map<std::string, std::string> form_fields(const std::string& body) {
     std::map<std::string, std::string> out;

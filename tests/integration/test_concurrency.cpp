@@ -13,26 +13,8 @@
 
 #include "support/client_fixture.hpp"
 
-namespace {
-
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
-using glue::errc;
-using glue::test::client_fixture;
-using glue::testing::endpoint;
-using glue::testing::fault;
-
-constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
-
-fault slow_once(std::chrono::milliseconds delay, int status = 0) {
-    fault f;
-    f.delay = delay;
-    f.status = status;
-    f.times = 1;
-    return f;
-}
-
-} // namespace
+using namespace glue::test;
 
 TEST_SUITE("concurrency") {
 
@@ -70,7 +52,7 @@ TEST_SUITE("concurrency") {
 
     TEST_CASE_FIXTURE(client_fixture,
                       "cancelling the caller that started the token request hurts no one") {
-        server.set_fault(endpoint::token, slow_once(300ms));
+        server.set_fault(endpoint::token, delayed(300ms, 1));
         int others_done = 0, others_ok = 0;
         auto spawn_others = [&] {
             for (int i = 0; i < 50; ++i) {
@@ -136,7 +118,9 @@ TEST_SUITE("concurrency") {
 
     TEST_CASE_FIXTURE(client_fixture,
                       "a failing token request fails every waiter alike; the next call retries") {
-        server.set_fault(endpoint::token, slow_once(200ms, 503));
+        fault failing = answering(503, {}, {}, 1);
+        failing.delay = 200ms; // long enough for all 50 callers to join the request
+        server.set_fault(endpoint::token, failing);
         std::vector<std::exception_ptr> errors;
         for (int i = 0; i < 50; ++i) {
             asio::co_spawn(ioc, client->fetch_token(ws),

@@ -9,33 +9,8 @@
 
 #include "support/client_fixture.hpp"
 
-namespace {
-
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
-using glue::errc;
-using glue::test::client_fixture;
-using glue::testing::endpoint;
-using glue::testing::fault;
-
-constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
-
-fault with_kind(fault::kind k, int times = -1) {
-    fault f;
-    f.what = k;
-    f.times = times;
-    return f;
-}
-
-fault with_status(int status, std::string retry_after = {}, std::string body = {}) {
-    fault f;
-    f.status = status;
-    f.retry_after = std::move(retry_after);
-    f.body = std::move(body);
-    return f;
-}
-
-} // namespace
+using namespace glue::test;
 
 TEST_SUITE("faults") {
 
@@ -55,7 +30,7 @@ TEST_SUITE("faults") {
         };
         for (const auto& c : cases) {
             CAPTURE(static_cast<int>(c.kind));
-            f.server.set_fault(endpoint::graphql, with_kind(c.kind));
+            f.server.set_fault(endpoint::graphql, misbehaving(c.kind));
             auto e = f.error_of(f.client->graphql(ws, {"{ me { id } }"}));
             CHECK(e.code() == c.expected);
         }
@@ -64,11 +39,11 @@ TEST_SUITE("faults") {
     }
 
     TEST_CASE_FIXTURE(client_fixture, "broken token responses are typed errors") {
-        server.set_fault(endpoint::token, with_kind(fault::kind::malformed_json, 1));
+        server.set_fault(endpoint::token, misbehaving(fault::kind::malformed_json, 1));
         CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-        server.set_fault(endpoint::token, with_kind(fault::kind::truncated_body, 1));
+        server.set_fault(endpoint::token, misbehaving(fault::kind::truncated_body, 1));
         CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-        server.set_fault(endpoint::token, with_kind(fault::kind::oversized_body, 1));
+        server.set_fault(endpoint::token, misbehaving(fault::kind::oversized_body, 1));
         CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
         CHECK(run(client->fetch_token(ws)).token_type == "Bearer");
     }
@@ -85,29 +60,29 @@ TEST_SUITE("faults") {
             {400, errc::graphql_error}}; // the mock's bodies are GraphQL envelopes
         for (const auto& c : cases) {
             CAPTURE(c.status);
-            server.set_fault(endpoint::graphql, with_status(c.status, "7"));
+            server.set_fault(endpoint::graphql, answering(c.status, "7"));
             auto e = error_of(client->graphql(ws, {"{ me { id } }"}));
             CHECK(e.code() == c.expected);
             CHECK(e.http_status() == c.status);
             CHECK(e.details()->retry_after == 7s);
         }
-        server.set_fault(endpoint::graphql, with_status(418, {}, "I'm a teapot"));
+        server.set_fault(endpoint::graphql, answering(418, {}, "I'm a teapot"));
         auto e = error_of(client->graphql(ws, {"{ me { id } }"}));
         CHECK(e.code() == errc::http_error);
         CHECK(e.graphql_errors().empty());
     }
 
     TEST_CASE_FIXTURE(client_fixture, "the token endpoint's statuses map to typed errors") {
-        server.set_fault(endpoint::token, with_status(500));
+        server.set_fault(endpoint::token, answering(500));
         CHECK(error_of(client->fetch_token(ws)).code() == errc::server_error);
-        server.set_fault(endpoint::token, with_status(429, "30"));
+        server.set_fault(endpoint::token, answering(429, "30"));
         auto e = error_of(client->fetch_token("wks_b"));
         CHECK(e.code() == errc::rate_limited);
         CHECK(e.details()->retry_after == 30s);
     }
 
     TEST_CASE_FIXTURE(client_fixture, "a redirect from the token endpoint is not followed") {
-        fault redirect = with_status(302, {}, "{}");
+        fault redirect = answering(302, {}, "{}");
         server.set_fault(endpoint::token, redirect);
         // The mock can't add a Location header, but none would be followed: one request, no more.
         auto e = error_of(client->fetch_token(ws));
@@ -136,7 +111,7 @@ TEST_SUITE("faults") {
         run(client->graphql(ws, {"{ me { id } }"}));
         CHECK(server.connections_accepted() == 1);
         // The server reads the next request on that connection, then closes it unanswered.
-        server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
+        server.set_fault(endpoint::graphql, misbehaving(fault::kind::close_without_response, 1));
         auto r = run(client->graphql(ws, {"{ me { id } }"}));
         CHECK(r.data.at("me").is_object());
         CHECK(server.graphql_requests() == 3);
@@ -145,7 +120,7 @@ TEST_SUITE("faults") {
 
     TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {
         run(client->graphql(ws, {"{ me { id } }"}));
-        server.set_fault(endpoint::graphql, with_kind(fault::kind::close_without_response, 1));
+        server.set_fault(endpoint::graphql, misbehaving(fault::kind::close_without_response, 1));
         glue::graphql_request send{
             "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
             {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};

@@ -7,25 +7,8 @@
 
 #include "support/client_fixture.hpp"
 
-namespace {
-
 namespace asio = boost::asio;
-using namespace std::chrono_literals;
-using glue::errc;
-using glue::test::client_fixture;
-using glue::testing::endpoint;
-using glue::testing::fault;
-
-constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
-
-fault delayed(std::chrono::milliseconds d, int times = -1) {
-    fault f;
-    f.delay = d;
-    f.times = times;
-    return f;
-}
-
-} // namespace
+using namespace glue::test;
 
 TEST_SUITE("lifecycle") {
 

@@ -11,9 +11,7 @@
 namespace {
 
 namespace asio = boost::asio;
-using glue::test::client_fixture;
-
-constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
+using namespace glue::test;
 
 glue::testing::mock_server_options
 tls(std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"}, bool expired = false) {

@@ -14,6 +14,41 @@
 
 namespace glue::test {
 
+// What every integration test file uses: `using namespace glue::test;` brings all of it.
+using glue::errc;
+using testing::endpoint;
+using testing::fault;
+
+/// A workspace id of the real form: wks_ and 27 base62 characters.
+inline constexpr std::string_view ws = "wks_32kbzWHxtQvfVEgwEdQduuxRTYG";
+
+/// A fault that answers late (`times` requests; -1: until cleared).
+inline fault delayed(std::chrono::milliseconds delay, int times = -1) {
+    fault f;
+    f.delay = delay;
+    f.times = times;
+    return f;
+}
+
+/// A fault that answers with `status`.
+inline fault answering(int status, std::string retry_after = {}, std::string body = {},
+                       int times = -1) {
+    fault f;
+    f.status = status;
+    f.retry_after = std::move(retry_after);
+    f.body = std::move(body);
+    f.times = times;
+    return f;
+}
+
+/// A fault that breaks the response in the way `kind` says.
+inline fault misbehaving(fault::kind kind, int times = -1) {
+    fault f;
+    f.what = kind;
+    f.times = times;
+    return f;
+}
+
 struct client_fixture {
     explicit client_fixture(testing::mock_server_options opts = {},
                             const std::function<void(client_config&)>& tweak = {})
