@@ -70,6 +70,13 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+template <class Address>
+void set_ip(origin& o, const Address& a) {
+    o.host = a.to_string();
+    o.host_is_ip = true;
+    o.loopback = a.is_loopback();
+}
+
 } // namespace
 
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) {
@@ -98,20 +105,12 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
         }
         o.loopback = iequals(o.host, "localhost");
         break;
-    case boost::urls::host_type::ipv4: {
-        auto a = u.host_ipv4_address();
-        o.host = a.to_string();
-        o.host_is_ip = true;
-        o.loopback = a.is_loopback();
+    case boost::urls::host_type::ipv4:
+        set_ip(o, u.host_ipv4_address());
         break;
-    }
-    case boost::urls::host_type::ipv6: {
-        auto a = u.host_ipv6_address();
-        o.host = a.to_string();
-        o.host_is_ip = true;
-        o.loopback = a.is_loopback();
+    case boost::urls::host_type::ipv6:
+        set_ip(o, u.host_ipv6_address());
         break;
-    }
     default:
         return make_failure(errc::invalid_argument, "api_url has no usable host");
     }

@@ -587,6 +587,11 @@ struct mock_server::impl {
 
     static std::string app_user_id(std::string_view ws) { return stable_id("usr_", ws, 0); }
 
+    std::size_t counter(std::size_t impl::*which) const {
+        std::lock_guard lock(mtx);
+        return this->*which;
+    }
+
     //--------------------------------------------------------------------------
 
     const mock_server_options opts;
@@ -711,13 +716,11 @@ recorded_request mock_server::last_request(endpoint e) const {
 }
 
 std::size_t mock_server::requests() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->requests_total;
+    return impl_->counter(&impl::requests_total);
 }
 
 std::size_t mock_server::token_requests() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->token_requests_total;
+    return impl_->counter(&impl::token_requests_total);
 }
 
 std::size_t mock_server::token_requests(std::string_view workspace) const {
@@ -727,28 +730,23 @@ std::size_t mock_server::token_requests(std::string_view workspace) const {
 }
 
 std::size_t mock_server::graphql_requests() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->graphql_requests_total;
+    return impl_->counter(&impl::graphql_requests_total);
 }
 
 std::size_t mock_server::connections_accepted() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->connections_accepted;
+    return impl_->counter(&impl::connections_accepted);
 }
 
 std::size_t mock_server::max_concurrent_connections() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->max_concurrent;
+    return impl_->counter(&impl::max_concurrent);
 }
 
 std::size_t mock_server::tls_handshakes() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->handshakes;
+    return impl_->counter(&impl::handshakes);
 }
 
 std::size_t mock_server::messages_created() const {
-    std::lock_guard lock(impl_->mtx);
-    return impl_->messages_created;
+    return impl_->counter(&impl::messages_created);
 }
 
 void mock_server::reset_counters() {
