@@ -12,6 +12,19 @@
 namespace asio = boost::asio;
 using namespace glue::test;
 
+namespace {
+
+/// A client configuration for a server of the test's own on 127.0.0.1.
+glue::client_config config_for(std::string_view scheme, std::uint16_t port) {
+    glue::client_config cfg;
+    cfg.api_url = std::string(scheme) + "://127.0.0.1:" + std::to_string(port);
+    cfg.client_id = "id";
+    cfg.client_secret = "secret";
+    return cfg;
+}
+
+} // namespace
+
 TEST_SUITE("faults") {
 
     TEST_CASE("broken GraphQL responses are typed errors") {
@@ -129,6 +142,22 @@ TEST_SUITE("faults") {
         CHECK(server.graphql_requests() == 2);
     }
 
+    TEST_CASE("a server that never finishes the TLS handshake hits connect_timeout") {
+        asio::io_context ioc;
+        // It listens (so the kernel completes TCP's handshake) but never says a word.
+        asio::ip::tcp::acceptor silent(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+        auto cfg = config_for("https", silent.local_endpoint().port());
+        cfg.connect_timeout = 300ms;
+        glue::client c(ioc.get_executor(), cfg);
+        try {
+            glue::test::run(ioc, c.fetch_token(ws));
+            FAIL("expected a failure");
+        } catch (const glue::error& e) {
+            CHECK(e.code() == errc::timeout);
+            CHECK(std::string(e.what()).find("opening a connection") != std::string::npos);
+        }
+    }
+
     TEST_CASE("a refused connection fails fast with the transport's code") {
         asio::io_context ioc;
         std::uint16_t port = 0;
@@ -137,11 +166,7 @@ TEST_SUITE("faults") {
             asio::ip::tcp::acceptor a(ioc, {asio::ip::make_address("127.0.0.1"), 0});
             port = a.local_endpoint().port();
         }
-        glue::client_config cfg;
-        cfg.api_url = "http://127.0.0.1:" + std::to_string(port);
-        cfg.client_id = "id";
-        cfg.client_secret = "secret";
-        glue::client c(ioc.get_executor(), cfg);
+        glue::client c(ioc.get_executor(), config_for("http", port));
         try {
             glue::test::run(ioc, c.fetch_token(ws));
             FAIL("expected a failure");
