@@ -12,6 +12,10 @@
 #include <optional>
 #include <string>
 
+// A GCC 12 trap for every coroutine here: a braced or lambda temporary with non-trivial members
+// inside a co_await expression is copied into the coroutine frame bitwise (its strings then point
+// into the dead original). Such objects are named locals first, callbacks included.
+
 namespace glue {
 
 namespace asio = boost::asio;
@@ -134,15 +138,15 @@ public:
             // The token is read from the cache when the request is written, so time spent
             // queued for a connection can't make it stale.
             token_ptr used;
-            auto sent =
-                co_await pool_.send(req, until, request_priority::normal, [&](http_request& r) {
-                    used = cache_->find(ws);
-                    if (!used) {
-                        return false;
-                    }
-                    r.authorization = "Bearer " + used->token.value;
-                    return true;
-                });
+            auto with_token = [&](http_request& r) {
+                used = cache_->find(ws);
+                if (!used) {
+                    return false;
+                }
+                r.authorization = "Bearer " + used->token.value;
+                return true;
+            };
+            auto sent = co_await pool_.send(req, until, request_priority::normal, with_token);
             if (!sent) {
                 co_return sent.error();
             }
@@ -220,12 +224,12 @@ private:
         req.content_type = "application/x-www-form-urlencoded";
         req.body = body;
         req.body_limit = token_response_limit;
-        steady_time sent_at{};
-        auto sent =
-            co_await self->pool_.send(req, until, request_priority::high, [&](http_request&) {
-                sent_at = std::chrono::steady_clock::now();
-                return true;
-            });
+        steady_time sent_at{}; // the expiry's anchor: when the request is written
+        auto note_time = [&](http_request&) {
+            sent_at = std::chrono::steady_clock::now();
+            return true;
+        };
+        auto sent = co_await self->pool_.send(req, until, request_priority::high, note_time);
         OPENSSL_cleanse(body.data(), body.size()); // it carries the client secret
         if (!sent) {
             co_return sent.error();
@@ -258,9 +262,6 @@ const std::shared_ptr<detail::client_impl>& checked(const std::shared_ptr<detail
 // The public operations: await the implementation, which reports failures as values, and throw
 // them as glue::error. `impl` keeps the implementation alive for the whole call, even if the
 // client object is destroyed meanwhile.
-//
-// Never hand a coroutine a braced or lambda temporary as a by-value argument: GCC 12 copies such
-// an aggregate into the coroutine frame bitwise (strings then point into the dead temporary).
 template <class T>
 asio::awaitable<T> run(std::shared_ptr<detail::client_impl> impl, std::string_view op_name,
                        asio::awaitable<detail::result<T>> op) {
