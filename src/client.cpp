@@ -143,7 +143,7 @@ public:
                 if (!used) {
                     return false;
                 }
-                r.authorization = "Bearer " + used->token.value;
+                r.authorization = used->authorization; // `used` keeps it alive
                 return true;
             };
             auto sent = co_await pool_.send(req, until, request_priority::normal, with_token);

@@ -43,7 +43,8 @@ struct http_request {
     std::string_view target; ///< path and query
     std::string_view content_type;
     std::string_view body;
-    std::string authorization;  ///< Authorization header; empty: none
+    /// Authorization header; empty: none. Must stay valid until send() completes.
+    std::string_view authorization;
     std::size_t body_limit = 0; ///< largest response body accepted
     /// Whether the request may be sent again after a failure that left its fate unknown
     /// (a stale keep-alive connection that failed before any response byte).

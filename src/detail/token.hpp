@@ -30,7 +30,8 @@ struct token_grant {
 /// A token as the cache holds it: immutable and shared by every caller that uses it.
 struct cached_token {
     access_token token;
-    steady_time usable_until; ///< expires_at minus the hard margin: never handed out after
+    steady_time usable_until;  ///< expires_at minus the hard margin: never handed out after
+    std::string authorization; ///< "Bearer <value>", made once rather than on every request
 };
 using token_ptr = std::shared_ptr<const cached_token>;
 
@@ -46,6 +47,7 @@ inline token_ptr make_cached_token(token_grant g) {
     t->token.user_id = std::move(g.user_id);
     t->token.expires_at = g.sent_at + g.lifetime;
     t->usable_until = t->token.expires_at - hard_margin(g.lifetime);
+    t->authorization = "Bearer " + t->token.value;
     return t;
 }
 
