@@ -38,14 +38,29 @@ result<void> check_config(const client_config& cfg) {
                                 "character");
         }
     }
-    if (cfg.max_connections == 0) {
-        return make_failure(errc::invalid_argument, "max_connections must be at least 1");
+    if (cfg.max_connections == 0 || cfg.max_concurrent_token_requests == 0 ||
+        cfg.max_cached_workspaces == 0 || cfg.token_retry_attempts == 0) {
+        return make_failure(errc::invalid_argument,
+                            "max_connections, max_concurrent_token_requests, "
+                            "max_cached_workspaces and token_retry_attempts must be at least 1");
+    }
+    if (!(cfg.soft_window_jitter >= 0 && cfg.soft_window_jitter <= 0.5)) {
+        return make_failure(errc::invalid_argument, "soft_window_jitter must be in [0, 0.5]");
     }
     using std::chrono::milliseconds;
     if (cfg.request_timeout <= milliseconds(0) || cfg.token_request_timeout <= milliseconds(0) ||
         cfg.connect_timeout <= milliseconds(0) ||
-        cfg.default_token_lifetime <= std::chrono::seconds(0)) {
-        return make_failure(errc::invalid_argument, "timeouts and lifetimes must be positive");
+        cfg.default_token_lifetime <= std::chrono::seconds(0) ||
+        cfg.soft_window_cap <= std::chrono::seconds(0) ||
+        cfg.refresh_min_interval < milliseconds(0) ||
+        cfg.token_retry_base_delay < milliseconds(0) ||
+        cfg.failure_backoff_initial <= milliseconds(0) ||
+        cfg.failure_backoff_max < cfg.failure_backoff_initial ||
+        cfg.permanent_failure_memory < milliseconds(0) ||
+        cfg.retry_after_cap < std::chrono::seconds(0) ||
+        cfg.forced_refresh_interval < milliseconds(0)) {
+        return make_failure(errc::invalid_argument,
+                            "timeouts, intervals and lifetimes must be positive");
     }
     return {};
 }
@@ -59,6 +74,25 @@ origin checked_origin(const client_config& cfg) {
         throw to_error(o.error(), "client");
     }
     return std::move(*o);
+}
+
+token_cache_options cache_options_of(const client_config& cfg) {
+    token_cache_options o;
+    o.flight_timeout = cfg.token_request_timeout;
+    o.forced_refresh_interval = cfg.forced_refresh_interval;
+    o.soft_window_cap = cfg.soft_window_cap;
+    o.soft_window_jitter = cfg.soft_window_jitter;
+    o.refresh_min_interval = cfg.refresh_min_interval;
+    o.retry_attempts = cfg.token_retry_attempts;
+    o.retry_base_delay = cfg.token_retry_base_delay;
+    o.backoff_initial = cfg.failure_backoff_initial;
+    o.backoff_max = cfg.failure_backoff_max;
+    o.permanent_failure_memory = cfg.permanent_failure_memory;
+    o.max_concurrent_requests = cfg.max_concurrent_token_requests;
+    o.retry_after_cap = cfg.retry_after_cap;
+    o.max_entries = cfg.max_cached_workspaces;
+    o.on_event = cfg.on_token_event;
+    return o;
 }
 
 transport_options transport_options_of(const client_config& cfg) {
@@ -85,8 +119,7 @@ public:
             [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
                 return request_token(weak, std::move(ws), dl);
             },
-            token_cache_options{impl->cfg_.token_request_timeout,
-                                impl->cfg_.forced_refresh_interval});
+            cache_options_of(impl->cfg_));
         return impl;
     }
 
@@ -139,7 +172,7 @@ public:
             // queued for a connection can't make it stale.
             token_ptr used;
             auto with_token = [&](http_request& r) {
-                used = cache_->find(ws);
+                used = cache_->peek(ws);
                 if (!used) {
                     return false;
                 }
@@ -170,6 +203,8 @@ public:
         cache_->shutdown();
         pool_.shutdown();
     }
+
+    token_cache_stats stats() const { return cache_->stats(); }
 
     const asio::any_io_executor& executor() const noexcept { return ex_; }
     const client_config& config() const noexcept { return cfg_; }
@@ -315,6 +350,10 @@ void client::shutdown() {
     if (impl_) {
         impl_->shutdown();
     }
+}
+
+token_cache_stats client::stats() const {
+    return impl_ ? impl_->stats() : token_cache_stats{};
 }
 
 asio::any_io_executor client::get_executor() const noexcept {

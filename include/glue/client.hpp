@@ -4,6 +4,7 @@
 
 #include <glue/config.hpp>
 #include <glue/error.hpp>
+#include <glue/metrics.hpp>
 #include <glue/types.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -71,6 +72,9 @@ public:
     /// Completes every call in flight with operation_aborted, closes all connections, and makes
     /// later calls fail the same way. Thread-safe; also done by the destructor.
     void shutdown();
+
+    /// The token cache's counters (see <glue/metrics.hpp>). Thread-safe.
+    token_cache_stats stats() const;
 
     boost::asio::any_io_executor get_executor() const noexcept;
     const client_config& config() const noexcept;

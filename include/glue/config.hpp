@@ -2,6 +2,8 @@
 #ifndef GLUE_CONFIG_HPP
 #define GLUE_CONFIG_HPP
 
+#include <glue/metrics.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <iosfwd>
@@ -38,10 +40,40 @@ struct client_config {
     /// before any I/O.
     std::size_t max_request_body_bytes = 8 * 1024 * 1024;
 
+    // The token cache (DESIGN.md, "Single-flight token cache"). A token is never handed out in
+    // its last min(60 s, lifetime/10) (the hard margin); inside its soft window, max(2 × hard
+    // margin, 20% of lifetime) capped at soft_window_cap, less a per-key jitter, it is still
+    // handed out while one background request refreshes it.
+
     /// Lifetime assumed when the token response has no usable `expires_in`.
     std::chrono::seconds default_token_lifetime{300};
+    std::chrono::seconds soft_window_cap{15 * 60};
+    /// Largest share of the soft window taken off at random per key, so keys don't refresh in
+    /// lockstep.
+    double soft_window_jitter = 0.10;
+    /// A refresh that brings a token already inside its soft window is not repeated sooner.
+    std::chrono::milliseconds refresh_min_interval{std::chrono::seconds(10)};
+    /// Attempts per token request on a transient failure (transport, timeout, 5xx), with
+    /// exponential backoff and full jitter starting at token_retry_base_delay.
+    unsigned token_retry_attempts = 3;
+    std::chrono::milliseconds token_retry_base_delay{200};
+    /// After a failed token request, callers without a usable token get the error at once for
+    /// a per-workspace backoff: failure_backoff_initial, doubling per failed attempt, at most
+    /// failure_backoff_max.
+    std::chrono::milliseconds failure_backoff_initial{std::chrono::seconds(1)};
+    std::chrono::milliseconds failure_backoff_max{std::chrono::seconds(60)};
+    /// How long a permanent failure (an OAuth error, another 4xx) is remembered.
+    std::chrono::milliseconds permanent_failure_memory{std::chrono::seconds(30)};
+    /// Token requests in flight at once across all workspaces (FIFO beyond that).
+    std::size_t max_concurrent_token_requests = 32;
+    /// Longest pause a Retry-After from the token endpoint can impose.
+    std::chrono::seconds retry_after_cap{600};
+    /// Workspaces cached at once; beyond it the least recently used are dropped.
+    std::size_t max_cached_workspaces = 100'000;
     /// At most one forced token refresh per workspace per this interval after a 401.
     std::chrono::milliseconds forced_refresh_interval{std::chrono::seconds(5)};
+    /// Told about refreshes, invalidations and evictions (see <glue/metrics.hpp>).
+    token_event_hook on_token_event;
 
     /// `http://` is accepted only for loopback hosts unless this is set.
     bool allow_insecure_http = false;

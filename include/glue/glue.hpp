@@ -6,6 +6,7 @@
 #include <glue/client.hpp>
 #include <glue/config.hpp>
 #include <glue/error.hpp>
+#include <glue/metrics.hpp>
 #include <glue/types.hpp>
 #include <glue/version.hpp>
 

@@ -2,17 +2,28 @@
 #ifndef GLUE_DETAIL_TOKEN_CACHE_HPP
 #define GLUE_DETAIL_TOKEN_CACHE_HPP
 
-// The single-flight token cache (DESIGN.md, "Single-flight token cache"). It decides who fetches
-// and what is handed out; how a token is fetched is a parameter (the fetch function), and so is
-// the clock, so unit tests drive every rule with a fake fetcher and a manual clock.
+// The single-flight token cache (DESIGN.md, "Single-flight token cache"). It decides who
+// fetches, when, and what is handed out; how one token request is made is a parameter (the
+// fetch function), and so is the clock, so unit tests drive every rule with a fake fetcher and
+// a manual clock.
 //
-// Locking: the entries are split over shards, each with its own mutex, so threads looking up
-// different workspaces rarely meet; each flight has its own mutex guarding its waiters and
-// outcome, so waking 10,000 waiters of one flight blocks no lookup. No two are held together.
+// Per workspace: at most one flight (token request, retried inside on transient failures);
+// a token handed out until its hard margin and refreshed ahead in its soft window; after a
+// failure, a remembered error for a backoff. Across workspaces: a FIFO cap on requests in
+// flight, a pause of the whole endpoint when it says it is overloaded, and a bound on entries
+// (LRU per shard, expired entries swept as new ones arrive).
+//
+// Locking: entries are split over shards, each with its own mutex, so threads looking up
+// different workspaces rarely meet; each flight has its own mutex for its waiters and outcome,
+// so waking 10,000 waiters blocks no lookup. Locks are never nested, except the endpoint pause's
+// inside a shard's; hooks and completions never run inside any of them.
 
+#include <glue/metrics.hpp>
 #include <glue/types.hpp>
 
+#include "detail/fifo_semaphore.hpp"
 #include "detail/outcome.hpp"
+#include "detail/protocol.hpp"
 #include "detail/strand_task.hpp"
 #include "detail/token.hpp"
 #include "detail/waiter.hpp"
@@ -21,6 +32,7 @@
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/intrusive/list.hpp>
 
 #include <algorithm>
 #include <array>
@@ -31,6 +43,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -41,10 +54,20 @@
 namespace glue::detail {
 
 struct token_cache_options {
-    /// A flight's own deadline, whoever waits for it.
     std::chrono::milliseconds flight_timeout{std::chrono::seconds(10)};
-    /// At most one forced refresh (after a 401) per workspace per this interval.
     std::chrono::milliseconds forced_refresh_interval{std::chrono::seconds(5)};
+    std::chrono::nanoseconds soft_window_cap{std::chrono::minutes(15)};
+    double soft_window_jitter = 0.10;
+    std::chrono::milliseconds refresh_min_interval{std::chrono::seconds(10)};
+    unsigned retry_attempts = 3;
+    std::chrono::milliseconds retry_base_delay{200};
+    std::chrono::milliseconds backoff_initial{std::chrono::seconds(1)};
+    std::chrono::milliseconds backoff_max{std::chrono::seconds(60)};
+    std::chrono::milliseconds permanent_failure_memory{std::chrono::seconds(30)};
+    std::size_t max_concurrent_requests = 32;
+    std::chrono::seconds retry_after_cap{600};
+    std::size_t max_entries = 100'000;
+    token_event_hook on_event;
 };
 
 enum class invalidate_result {
@@ -71,37 +94,54 @@ public:
     using time_point = steady_time;
     using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>,
                                                          boost::asio::any_io_executor>;
-    /// Fetches a token for the workspace; must finish by the deadline and honour terminal
-    /// cancellation. Runs on a strand of its own, not on any caller's executor.
+    /// One token request for the workspace; must finish by the deadline and honour terminal
+    /// cancellation. Runs on the flight's own strand, not on any caller's executor.
     using fetch_fn = std::function<boost::asio::awaitable<result<token_grant>>(
         std::string workspace, time_point deadline)>;
 
     basic_token_cache(boost::asio::any_io_executor ex, fetch_fn fetch, token_cache_options opts)
-        : st_(std::make_shared<state>(std::move(ex), std::move(fetch), opts)) {}
+        : st_(std::make_shared<state>(std::move(ex), std::move(fetch), std::move(opts))) {}
 
     ~basic_token_cache() { shutdown(); }
 
     basic_token_cache(const basic_token_cache&) = delete;
     basic_token_cache& operator=(const basic_token_cache&) = delete;
 
-    /// A usable cached token, or null (also once shut down). Never waits, never allocates.
-    token_ptr find(std::string_view workspace) const {
+    /// The hit path: a usable cached token, or null. Never waits, and allocates only to start
+    /// a refresh ahead: inside the soft window of a workspace in steady use it starts one in
+    /// the background, and the caller still gets the current token at once.
+    token_ptr find(std::string_view workspace) {
         const auto now = Clock::now();
         auto& sh = st_->shard_of(workspace);
         std::lock_guard lock(sh.mtx);
         auto it = sh.entries.find(workspace);
-        if (it != sh.entries.end() && usable(it->second.token, now) && !st_->stopped) {
-            return it->second.token;
+        if (it == sh.entries.end() || st_->stopped || !usable(it->second.token, now)) {
+            return {};
         }
-        return {};
+        return st_->hit(sh, it->second, now);
     }
 
-    /// A usable token: the cached one, or the outcome of the workspace's one flight (started
-    /// here if none is running). Completes with errc::timeout at `deadline`, or
-    /// operation_aborted when the awaiting coroutine is cancelled; neither affects the flight.
+    /// A usable cached token or null, with no side effect (for a second look at the token
+    /// the same call already found).
+    token_ptr peek(std::string_view workspace) const {
+        const auto now = Clock::now();
+        auto& sh = st_->shard_of(workspace);
+        std::lock_guard lock(sh.mtx);
+        auto it = sh.entries.find(workspace);
+        if (it == sh.entries.end() || st_->stopped || !usable(it->second.token, now)) {
+            return {};
+        }
+        return it->second.token;
+    }
+
+    /// The miss path: the outcome of the workspace's one flight (started here if none is
+    /// running), or at once the error it remembers while it backs off. Completes with
+    /// errc::timeout at `deadline`, or operation_aborted when the awaiting coroutine is
+    /// cancelled; neither affects the flight.
     boost::asio::awaitable<result<token_ptr>> get(std::string_view workspace, time_point deadline) {
         auto st = st_; // the cache may be destroyed while this caller waits
         std::shared_ptr<flight> f;
+        typename state::evictions evicted;
         {
             const auto now = Clock::now();
             auto& sh = st->shard_of(workspace);
@@ -111,18 +151,35 @@ public:
             }
             auto it = sh.entries.find(workspace);
             if (it == sh.entries.end()) {
-                it = sh.entries.emplace(std::string(workspace), entry{}).first;
+                st->make_room(sh, now, evicted);
+                it = sh.entries.try_emplace(std::string(workspace)).first;
+                it->second.key = &it->first;
             }
             entry& e = it->second;
-            if (usable(e.token, now)) {
-                co_return e.token;
+            if (usable(e.token, now)) { // arrived since the caller's find()
+                co_return st->hit(sh, e, now);
             }
+            sh.touch(e);
+            e.last_used = now;
+            ++sh.counts.misses;
             if (!e.running) {
-                e.running = std::make_shared<flight>(it->first, now + st->opts.flight_timeout);
-                state::start(st, e.running);
+                std::optional<failure> remembered;
+                if (now < e.retry_not_before && e.remembered) {
+                    remembered = *e.remembered;
+                } else {
+                    remembered = st->endpoint_pause(now);
+                }
+                if (remembered) {
+                    ++sh.counts.remembered_error_hits;
+                    st->emit_evictions(evicted);
+                    co_return *remembered;
+                }
+                st->start_flight(it->first, e, now, e.forced_pending ? "forced" : "miss");
             }
+            ++sh.counts.waiters_joined;
             f = e.running;
         }
+        st->emit_evictions(evicted);
 
         waiter_type w(co_await boost::asio::this_coro::executor);
         {
@@ -146,47 +203,86 @@ public:
     /// invalidate), at most once per forced_refresh_interval.
     invalidate_result invalidate(std::string_view workspace, const cached_token* rejected) {
         const auto now = Clock::now();
-        auto& sh = st_->shard_of(workspace);
-        std::lock_guard lock(sh.mtx);
-        auto it = sh.entries.find(workspace);
-        if (it == sh.entries.end() || it->second.token.get() != rejected || !rejected) {
-            return invalidate_result::stale;
+        auto result = invalidate_result::stale;
+        {
+            auto& sh = st_->shard_of(workspace);
+            std::lock_guard lock(sh.mtx);
+            auto it = sh.entries.find(workspace);
+            if (it != sh.entries.end() && rejected && it->second.token.get() == rejected) {
+                entry& e = it->second;
+                if (e.last_forced && now - *e.last_forced < st_->opts.forced_refresh_interval) {
+                    result = invalidate_result::throttled;
+                } else {
+                    e.token.reset();
+                    e.last_forced = now;
+                    e.forced_pending = true;
+                    result = invalidate_result::applied;
+                }
+            }
+            ++(result == invalidate_result::applied ? sh.counts.invalidations_applied
+                                                    : sh.counts.invalidations_noop);
         }
-        entry& e = it->second;
-        if (e.last_forced && now - *e.last_forced < st_->opts.forced_refresh_interval) {
-            return invalidate_result::throttled;
-        }
-        e.token.reset();
-        e.last_forced = now;
-        return invalidate_result::applied;
+        st_->emit(result == invalidate_result::applied ? token_event::kind::invalidation_applied
+                                                       : token_event::kind::invalidation_noop,
+                  workspace,
+                  result == invalidate_result::applied     ? "401"
+                  : result == invalidate_result::throttled ? "throttled"
+                                                           : "stale");
+        return result;
     }
 
     /// Completes every waiter with operation_aborted, stops every flight, and makes later
-    /// get() calls fail the same way. Thread-safe and idempotent.
+    /// calls fail the same way. Thread-safe and idempotent.
     void shutdown() { st_->shutdown(); }
 
-    /// Number of workspaces with an entry.
-    std::size_t size() const {
-        std::size_t n = 0;
-        for (auto& sh : st_->shards) {
+    /// The counters; entries and in_flight as they are now.
+    token_cache_stats stats() const {
+        token_cache_stats s;
+        for (std::size_t i = 0; i < st_->shard_count; ++i) {
+            auto& sh = st_->shards[i];
             std::lock_guard lock(sh.mtx);
-            n += sh.entries.size();
+            const auto& c = sh.counts;
+            s.hits += c.hits;
+            s.misses += c.misses;
+            s.flights += c.flights;
+            s.waiters_joined += c.waiters_joined;
+            s.refresh_aheads += c.refresh_aheads;
+            s.remembered_error_hits += c.remembered_error_hits;
+            s.invalidations_applied += c.invalidations_applied;
+            s.invalidations_noop += c.invalidations_noop;
+            s.evictions += c.evictions;
+            s.entries += sh.entries.size();
         }
-        return n;
+        const auto& r = st_->requests;
+        s.token_requests = r.sent;
+        s.failures_transient = r.transient;
+        s.failures_permanent = r.permanent;
+        s.failures_rate_limited = r.rate_limited;
+        s.in_flight = r.in_flight;
+        return s;
     }
+
+    /// Number of workspaces with an entry.
+    std::size_t size() const { return stats().entries; }
 
 private:
     using waiter_type = waiter<timer_type>;
+    using lru_hook = boost::intrusive::list_base_hook<
+        boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
     static bool usable(const token_ptr& t, time_point now) { return t && now < t->usable_until; }
 
     // One token request, shared by everyone who asks for the workspace while it runs. It
     // belongs to the cache, not to the caller that started it.
     struct flight {
-        flight(std::string ws, time_point dl) : workspace(std::move(ws)), deadline(dl) {}
+        flight(std::string ws, time_point dl, std::string_view why)
+            : workspace(std::move(ws))
+            , deadline(dl)
+            , reason(why) {}
 
         const std::string workspace;
         const time_point deadline;
+        const std::string_view reason; // "miss", "refresh_ahead" or "forced"
         // Guarded by the mutex of the workspace's shard:
         std::shared_ptr<strand_task<timer_type>> task;
         bool finished = false;
@@ -196,46 +292,222 @@ private:
         std::optional<result<token_ptr>> outcome;
     };
 
-    struct entry {
-        token_ptr token;
-        std::shared_ptr<flight> running;
-        std::optional<time_point> last_forced;
+    // A flight's result: a grant or the last failure, and how many requests failed on the way.
+    struct flight_result {
+        result<token_grant> outcome = make_failure(boost::asio::error::operation_aborted);
+        unsigned failed_requests = 0;
     };
 
-    struct state {
+    // Everything the cache knows about one workspace. Bounded: a fixed set of fields.
+    struct entry : lru_hook {
+        const std::string* key = nullptr; // the map node's own key
+        token_ptr token;
+        std::shared_ptr<flight> running;
+        time_point last_used{};          // the previous use: is the workspace in steady use?
+        time_point refresh_not_before{}; // no refresh-ahead before (min interval, backoff)
+        time_point retry_not_before{};   // until then, callers without a token get `remembered`
+        std::optional<failure> remembered;
+        unsigned failed_requests = 0; // in a row, across flights: drives the backoff
+        std::optional<time_point> last_forced;
+        bool forced_pending = false; // the next flight follows an applied 401
+    };
+
+    struct shard_counts {
+        std::uint64_t hits = 0, misses = 0, flights = 0, waiters_joined = 0, refresh_aheads = 0,
+                      remembered_error_hits = 0, invalidations_applied = 0, invalidations_noop = 0,
+                      evictions = 0;
+    };
+
+    struct state : std::enable_shared_from_this<state> {
         state(boost::asio::any_io_executor e, fetch_fn f, token_cache_options o)
             : ex(std::move(e))
             , fetch(std::move(f))
-            , opts(o) {}
+            , opts(std::move(o))
+            , shard_count(std::clamp<std::size_t>(opts.max_entries / 256, 1, max_shards))
+            , shard_capacity(std::max<std::size_t>(opts.max_entries / shard_count, 1))
+            , request_slots(std::max<std::size_t>(opts.max_concurrent_requests, 1)) {}
 
         struct alignas(64) shard { // a cache line each: no false sharing between shards
-            std::mutex mtx;
+            mutable std::mutex mtx;
             std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
+            boost::intrusive::list<entry, boost::intrusive::constant_time_size<false>> lru;
+            shard_counts counts;
+
+            void touch(entry& e) { // most recently used at the front
+                e.unlink();
+                lru.push_front(e);
+            }
         };
 
+        static constexpr std::size_t max_shards = 64;
+
         shard& shard_of(std::string_view workspace) {
-            return shards[string_hash{}(workspace) % shards.size()];
+            return shards[string_hash{}(workspace) % shard_count];
         }
 
         const boost::asio::any_io_executor ex;
         const fetch_fn fetch;
         const token_cache_options opts;
-        std::array<shard, 64> shards;
+        // Small bounds get fewer shards, so that every shard can hold some entries and the
+        // shards together never hold more than max_entries.
+        const std::size_t shard_count, shard_capacity;
+        std::array<shard, max_shards> shards;
+        fifo_semaphore<timer_type> request_slots;
         std::atomic<bool> stopped{false};
 
+        struct {
+            std::atomic<std::uint64_t> sent{0}, transient{0}, permanent{0}, rate_limited{0};
+            std::atomic<std::size_t> in_flight{0};
+        } requests;
+
+        std::mutex pause_mtx; // nested inside a shard's mutex, never the other way round
+        time_point paused_until{};
+        std::optional<failure> pause_failure;
+
+        //----------------------------------------------------------------------
+        // Entries
+
+        using evictions = std::vector<std::pair<std::string, std::string_view>>;
+
+        // Before adding an entry: sweep a few expired ones from the least recently used end,
+        // then evict while the shard is full. Entries with a flight are never dropped.
+        void make_room(shard& sh, time_point now, evictions& evicted) {
+            constexpr int sweep_per_insert = 2;
+            int looked = 0;
+            for (auto it = sh.lru.rbegin(); it != sh.lru.rend() && looked < sweep_per_insert;
+                 ++looked) {
+                entry& e = *it++;
+                if (dead(e, now)) {
+                    drop(sh, e, "expired", evicted);
+                }
+            }
+            for (auto it = sh.lru.rbegin();
+                 it != sh.lru.rend() && sh.entries.size() >= shard_capacity;) {
+                entry& e = *it++;
+                if (!e.running) {
+                    drop(sh, e, "lru", evicted);
+                }
+            }
+        }
+
+        // Nothing left worth keeping: no flight, no token that could still be used, no error
+        // still being remembered.
+        static bool dead(const entry& e, time_point now) {
+            return !e.running && (!e.token || now >= e.token->token.expires_at) &&
+                   now >= e.retry_not_before;
+        }
+
+        static void drop(shard& sh, entry& e, std::string_view why, evictions& evicted) {
+            ++sh.counts.evictions;
+            auto it = sh.entries.find(*e.key);
+            evicted.emplace_back(it->first, why);
+            sh.entries.erase(it);
+        }
+
+        void emit_evictions(const evictions& evicted) {
+            for (const auto& [ws, why] : evicted) {
+                emit(token_event::kind::eviction, ws, why);
+            }
+        }
+
+        // A caller gets the usable token of `e`. Inside the soft window of a workspace in steady
+        // use this also starts a refresh, in the background: the caller doesn't wait for it.
+        token_ptr hit(shard& sh, entry& e, time_point now) {
+            ++sh.counts.hits;
+            sh.touch(e);
+            const auto& t = *e.token;
+            // Only a workspace in use, not one touched once after a long pause, is refreshed
+            // ahead: its previous use must lie within the last soft window.
+            const bool in_use = now - e.last_used <= t.token.expires_at - t.refresh_from;
+            e.last_used = now;
+            if (now >= t.refresh_from && in_use && !e.running && now >= e.refresh_not_before &&
+                !endpoint_pause(now)) {
+                ++sh.counts.refresh_aheads;
+                start_flight(*e.key, e, now, "refresh_ahead");
+            }
+            return e.token;
+        }
+
+        //----------------------------------------------------------------------
+        // Flights
+
         // Called with the shard's mutex held; spawning only posts to the flight's new strand.
-        static void start(const std::shared_ptr<state>& st, const std::shared_ptr<flight>& f) {
-            f->task = strand_task<timer_type>::template spawn<result<token_grant>>(
-                st->ex, f->deadline, [st, f] { return st->fetch(f->workspace, f->deadline); },
-                [st, f](std::exception_ptr ep, result<token_grant> r) {
-                    st->finish(*f, publishable(ep, std::move(r)));
+        void start_flight(const std::string& ws, entry& e, time_point now, std::string_view why) {
+            auto f = std::make_shared<flight>(ws, now + opts.flight_timeout, why);
+            e.running = f;
+            ++shard_of(ws).counts.flights;
+            auto st = this->shared_from_this();
+            f->task = strand_task<timer_type>::template spawn<flight_result>(
+                ex, f->deadline, [st, f] { return st->run_flight(f); },
+                [st, f](std::exception_ptr ep, flight_result r) {
+                    st->finish(*f, st->publishable(ep, std::move(r.outcome)), r.failed_requests);
                 },
                 [st, f] {
-                    st->finish(*f, make_failure(errc::timeout, "token request timed out"));
+                    st->finish(*f, make_failure(errc::timeout, "token request timed out"), 1);
                 });
         }
 
-        static result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) {
+        // The flight: requests under the global cap, retried with backoff and full jitter
+        // while the failure is transient and time is left.
+        boost::asio::awaitable<flight_result> run_flight(std::shared_ptr<flight> f) {
+            emit(token_event::kind::refresh_start, f->workspace, f->reason);
+            flight_result r;
+            for (unsigned attempt = 1;; ++attempt) {
+                if (auto paused = endpoint_pause(Clock::now())) {
+                    r.outcome = *paused;
+                    co_return r;
+                }
+                if (auto ec = co_await request_slots.acquire(f->deadline)) {
+                    r.outcome = make_failure(ec, ec == errc::timeout
+                                                     ? "deadline passed while queued for the "
+                                                       "token endpoint"
+                                                     : std::string_view{});
+                    co_return r;
+                }
+                ++requests.sent;
+                ++requests.in_flight;
+                try {
+                    r.outcome = co_await fetch(f->workspace, f->deadline);
+                } catch (const boost::system::system_error& e) {
+                    r.outcome = make_failure(e.code());
+                }
+                --requests.in_flight;
+                request_slots.release();
+                if (r.outcome) {
+                    co_return r;
+                }
+                const auto cls = classify(r.outcome.error());
+                if (cls == failure_class::aborted) {
+                    co_return r;
+                }
+                ++r.failed_requests;
+                ++(cls == failure_class::transient         ? requests.transient
+                   : cls == failure_class::permanent       ? requests.permanent
+                   : cls == failure_class::client_rejected ? requests.permanent
+                                                           : requests.rate_limited);
+                if (cls != failure_class::transient || attempt >= opts.retry_attempts) {
+                    co_return r;
+                }
+                const auto delay = full_jitter(opts.retry_base_delay * (1u << (attempt - 1)));
+                if (Clock::now() + delay >= f->deadline) {
+                    co_return r;
+                }
+                timer_type pause(co_await boost::asio::this_coro::executor, delay);
+                auto [ec] =
+                    co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                if (ec) {
+                    co_return r; // stopped: the flight has already been finished for callers
+                }
+            }
+        }
+
+        static std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
+            thread_local std::minstd_rand rng{std::random_device{}()};
+            std::uniform_real_distribution<double> share(0.0, 1.0);
+            return std::chrono::duration_cast<std::chrono::nanoseconds>(cap * share(rng));
+        }
+
+        result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) const {
             if (ep) {
                 try {
                     std::rethrow_exception(ep);
@@ -248,7 +520,9 @@ private:
             if (!r) {
                 return r.error();
             }
-            auto t = make_cached_token(std::move(*r));
+            thread_local std::minstd_rand rng{std::random_device{}()};
+            std::uniform_real_distribution<double> jitter(0.0, opts.soft_window_jitter);
+            auto t = make_cached_token(std::move(*r), opts.soft_window_cap, jitter(rng));
             if (!usable(t, Clock::now())) {
                 return make_failure(errc::bad_response,
                                     "the token endpoint returned a token that had expired on "
@@ -260,8 +534,9 @@ private:
         // Publishes the outcome, then removes the flight, then wakes its waiters. The token is
         // stored and the flight removed in one critical section, so a caller arriving in
         // between finds the token rather than starting a second request.
-        void finish(flight& f, result<token_ptr> r) {
+        void finish(flight& f, result<token_ptr> r, unsigned failed_requests) {
             {
+                const auto now = Clock::now();
                 auto& sh = shard_of(f.workspace);
                 std::lock_guard lock(sh.mtx);
                 if (f.finished) {
@@ -270,11 +545,20 @@ private:
                 f.finished = true;
                 auto it = sh.entries.find(f.workspace);
                 if (it != sh.entries.end() && it->second.running.get() == &f) {
+                    entry& e = it->second;
                     if (r) {
-                        it->second.token = *r;
+                        succeeded(e, *r, now);
+                    } else {
+                        failed(e, r.error(), std::max(failed_requests, 1u), now);
                     }
-                    it->second.running.reset();
+                    e.running.reset();
+                    e.forced_pending = false;
                 }
+            }
+            if (r) {
+                emit(token_event::kind::refresh_success, f.workspace, f.reason);
+            } else {
+                emit(token_event::kind::refresh_failure, f.workspace, f.reason, r.error().ec);
             }
             std::lock_guard lock(f.mtx);
             f.outcome = std::move(r);
@@ -283,10 +567,88 @@ private:
             }
         }
 
+        void succeeded(entry& e, const token_ptr& t, time_point now) {
+            e.token = t;
+            e.failed_requests = 0;
+            e.remembered.reset();
+            e.retry_not_before = {};
+            // A token that arrives already inside its soft window isn't refreshed at once.
+            e.refresh_not_before =
+                now >= t->refresh_from ? now + opts.refresh_min_interval : time_point{};
+        }
+
+        // A failure never drops a usable token: it only decides how long callers without one
+        // get the error at once, and when the next request may go.
+        void failed(entry& e, const failure& why, unsigned failed_requests, time_point now) {
+            const auto cls = classify(why);
+            if (cls == failure_class::aborted) {
+                return;
+            }
+            e.failed_requests = std::min(e.failed_requests + failed_requests, 31u);
+            std::chrono::nanoseconds wait = std::min<std::chrono::nanoseconds>(
+                opts.backoff_max, opts.backoff_initial * (1u << (e.failed_requests - 1)));
+            const auto retry_after = why.diag ? why.diag->retry_after : std::chrono::seconds(-1);
+            switch (cls) {
+            case failure_class::permanent:
+                wait = opts.permanent_failure_memory;
+                break;
+            case failure_class::client_rejected:
+                wait = opts.permanent_failure_memory;
+                pause_endpoint(now + wait, why);
+                break;
+            case failure_class::rate_limited:
+                if (retry_after.count() >= 0) {
+                    wait = std::min<std::chrono::nanoseconds>(retry_after, opts.retry_after_cap);
+                }
+                break;
+            case failure_class::overloaded:
+                wait = std::min<std::chrono::nanoseconds>(retry_after, opts.retry_after_cap);
+                pause_endpoint(now + wait, why);
+                break;
+            default:
+                break;
+            }
+            e.remembered = why;
+            e.retry_not_before = now + wait;
+            e.refresh_not_before = e.retry_not_before;
+        }
+
+        //----------------------------------------------------------------------
+        // The endpoint as a whole
+
+        void pause_endpoint(time_point until, const failure& why) {
+            std::lock_guard lock(pause_mtx);
+            if (until > paused_until) {
+                paused_until = until;
+                pause_failure = why;
+            }
+        }
+
+        std::optional<failure> endpoint_pause(time_point now) {
+            std::lock_guard lock(pause_mtx);
+            if (now < paused_until) {
+                return pause_failure;
+            }
+            return std::nullopt;
+        }
+
+        //----------------------------------------------------------------------
+
+        void emit(token_event::kind what, std::string_view ws, std::string_view reason,
+                  error_code ec = {}) const {
+            if (opts.on_event) {
+                try {
+                    opts.on_event(token_event{what, ws, reason, ec});
+                } catch (...) { // a hook must not throw; if it does, the cache carries on
+                }
+            }
+        }
+
         void shutdown() {
             std::vector<std::shared_ptr<flight>> flights;
             stopped = true;
-            for (auto& sh : shards) {
+            for (std::size_t i = 0; i < shard_count; ++i) {
+                auto& sh = shards[i];
                 std::lock_guard lock(sh.mtx);
                 for (auto& [ws, e] : sh.entries) {
                     if (e.running) {
@@ -295,7 +657,7 @@ private:
                 }
             }
             for (auto& f : flights) {
-                finish(*f, make_failure(boost::asio::error::operation_aborted));
+                finish(*f, make_failure(boost::asio::error::operation_aborted), 0);
                 f->task->stop(); // set when the flight was created, under the shard's mutex
             }
         }

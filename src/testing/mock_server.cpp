@@ -245,6 +245,24 @@ struct mock_server::impl {
             }
             tcp_layer.expires_after(std::chrono::seconds(30));
             request req = parser.release();
+            // Token requests being answered right now, delays included.
+            struct in_progress {
+                impl* self;
+                bool token;
+                in_progress(impl* s, bool t) : self(s), token(t) {
+                    if (token) {
+                        std::lock_guard lock(self->mtx);
+                        self->max_token_concurrency =
+                            std::max(self->max_token_concurrency, ++self->token_concurrency);
+                    }
+                }
+                ~in_progress() {
+                    if (token) {
+                        std::lock_guard lock(self->mtx);
+                        --self->token_concurrency;
+                    }
+                }
+            } counted(this, req.target() == "/oauth/token");
             auto [res, f] = handle(req);
             if (f && f->delay.count() > 0) {
                 asio::steady_timer timer(co_await asio::this_coro::executor, f->delay);
@@ -328,6 +346,10 @@ struct mock_server::impl {
                 auto res = faulty(f, e);
                 if (!res) {
                     res = e == endpoint::token ? handle_token(req) : handle_graphql(req);
+                }
+                if (e == endpoint::graphql && res->result_int() == 401) {
+                    std::lock_guard lock(mtx);
+                    ++unauthorized_total;
                 }
                 return {std::move(*res), f};
             }
@@ -610,6 +632,7 @@ struct mock_server::impl {
     std::unordered_map<std::string, thread_record> threads_by_id;
     std::optional<fault> faults[2];
     recorded_request last_requests[2];
+    std::size_t token_concurrency = 0, max_token_concurrency = 0, unauthorized_total = 0;
     std::size_t requests_total = 0, token_requests_total = 0, graphql_requests_total = 0,
                 connections_accepted = 0, concurrent = 0, max_concurrent = 0, handshakes = 0,
                 messages_created = 0;
@@ -745,6 +768,14 @@ std::size_t mock_server::tls_handshakes() const {
     return impl_->counter(&impl::handshakes);
 }
 
+std::size_t mock_server::max_concurrent_token_requests() const {
+    return impl_->counter(&impl::max_token_concurrency);
+}
+
+std::size_t mock_server::unauthorized_responses() const {
+    return impl_->counter(&impl::unauthorized_total);
+}
+
 std::size_t mock_server::messages_created() const {
     return impl_->counter(&impl::messages_created);
 }
@@ -758,6 +789,8 @@ void mock_server::reset_counters() {
     impl_->max_concurrent = impl_->concurrent;
     impl_->handshakes = 0;
     impl_->messages_created = 0;
+    impl_->unauthorized_total = 0;
+    impl_->max_token_concurrency = impl_->token_concurrency;
     impl_->token_requests_by_workspace.clear();
 }
 

@@ -16,6 +16,39 @@
 namespace asio = boost::asio;
 using namespace glue::test;
 
+namespace {
+
+/// 50 callers wait for one token request that the endpoint refuses: all get the same error.
+void fail_token_requests_together(client_fixture& f) {
+    fault refusing = answering(400, {}, R"({"error":"invalid_grant"})", 1);
+    refusing.delay = 200ms; // long enough for all 50 callers to join the request
+    f.server.set_fault(endpoint::token, refusing);
+    std::vector<std::exception_ptr> errors;
+    for (int i = 0; i < 50; ++i) {
+        asio::co_spawn(f.ioc, f.client->fetch_token(ws),
+                       [&](std::exception_ptr e, glue::access_token) { errors.push_back(e); });
+    }
+    glue::test::run_until(f.ioc, [&] { return errors.size() == 50; });
+    CHECK(f.server.token_requests() == 1);
+    std::shared_ptr<const glue::diagnostics> first;
+    for (auto& e : errors) {
+        REQUIRE(e);
+        try {
+            std::rethrow_exception(e);
+        } catch (const glue::error& err) {
+            CHECK(err.code() == errc::oauth_error);
+            CHECK(err.oauth_error() == "invalid_grant");
+            CHECK(err.http_status() == 400);
+            if (!first) {
+                first = err.details();
+            }
+            CHECK(err.details() == first); // the same error object for everyone
+        }
+    }
+}
+
+} // namespace
+
 TEST_SUITE("concurrency") {
 
     TEST_CASE("20,000 calls over 200 workspaces on two threads make exactly 200 token requests") {
@@ -116,34 +149,22 @@ TEST_SUITE("concurrency") {
         CHECK(server.token_requests() == 1);
     }
 
-    TEST_CASE_FIXTURE(client_fixture,
-                      "a failing token request fails every waiter alike; the next call retries") {
-        fault failing = answering(503, {}, {}, 1);
-        failing.delay = 200ms; // long enough for all 50 callers to join the request
-        server.set_fault(endpoint::token, failing);
-        std::vector<std::exception_ptr> errors;
-        for (int i = 0; i < 50; ++i) {
-            asio::co_spawn(ioc, client->fetch_token(ws),
-                           [&](std::exception_ptr e, glue::access_token) { errors.push_back(e); });
+    TEST_CASE("a failing token request fails every waiter alike, and is remembered") {
+        SUBCASE("for 30 s") {
+            client_fixture f;
+            fail_token_requests_together(f);
+            // Remembered: the next call gets the same refusal at once, without a request.
+            CHECK(f.error_of(f.client->fetch_token(ws)).oauth_error() == "invalid_grant");
+            CHECK(f.server.token_requests() == 1);
         }
-        glue::test::run_until(ioc, [&] { return errors.size() == 50; });
-        CHECK(server.token_requests() == 1);
-        std::shared_ptr<const glue::diagnostics> first;
-        for (auto& e : errors) {
-            REQUIRE(e);
-            try {
-                std::rethrow_exception(e);
-            } catch (const glue::error& err) {
-                CHECK(err.code() == errc::server_error);
-                CHECK(err.http_status() == 503);
-                if (!first) {
-                    first = err.details();
-                }
-                CHECK(err.details() == first); // the same error object for everyone
-            }
+        SUBCASE("or not at all, when configured so") {
+            client_fixture f({}, [](glue::client_config& c) {
+                c.permanent_failure_memory = std::chrono::milliseconds(0);
+            });
+            fail_token_requests_together(f);
+            CHECK(f.run(f.client->fetch_token(ws)).token_type == "Bearer");
+            CHECK(f.server.token_requests() == 2);
         }
-        CHECK(run(client->fetch_token(ws)).token_type == "Bearer");
-        CHECK(server.token_requests() == 2);
     }
 
     TEST_CASE_FIXTURE(client_fixture,

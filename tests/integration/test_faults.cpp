@@ -51,14 +51,22 @@ TEST_SUITE("faults") {
         CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object()); // still usable
     }
 
-    TEST_CASE_FIXTURE(client_fixture, "broken token responses are typed errors") {
-        server.set_fault(endpoint::token, misbehaving(fault::kind::malformed_json, 1));
-        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-        server.set_fault(endpoint::token, misbehaving(fault::kind::truncated_body, 1));
-        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-        server.set_fault(endpoint::token, misbehaving(fault::kind::oversized_body, 1));
-        CHECK(error_of(client->fetch_token(ws)).code() == errc::bad_response);
-        CHECK(run(client->fetch_token(ws)).token_type == "Bearer");
+    TEST_CASE_FIXTURE(
+        client_fixture,
+        "a broken token response is retried, then a typed error once retries run out") {
+        int n = 0;
+        for (auto kind : {fault::kind::malformed_json, fault::kind::truncated_body,
+                          fault::kind::oversized_body}) {
+            CAPTURE(static_cast<int>(kind));
+            const auto before = server.token_requests();
+            server.set_fault(endpoint::token, misbehaving(kind, 1));
+            CHECK(run(client->fetch_token("wks_t" + std::to_string(++n))).token_type == "Bearer");
+            CHECK(server.token_requests() == before + 2);
+            server.set_fault(endpoint::token, misbehaving(kind, 3)); // every attempt
+            auto e = error_of(client->fetch_token("wks_t" + std::to_string(++n)));
+            CHECK(e.code() == errc::bad_response);
+            CHECK(server.token_requests() == before + 5);
+        }
     }
 
     TEST_CASE_FIXTURE(client_fixture, "HTTP statuses map to typed errors with their details") {

@@ -7,9 +7,13 @@
 #include "detail/protocol.hpp"
 #include "detail/token.hpp"
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/json.hpp>
 
 #include <doctest/doctest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <chrono>
 #include <cstdint>
@@ -412,23 +416,90 @@ TEST_SUITE("protocol") {
     TEST_CASE("make_cached_token anchors expiry at sent_at and subtracts the hard margin") {
         for (auto lifetime : {3s, 600s, 3600s}) {
             CAPTURE(lifetime.count());
-            const auto t = gd::make_cached_token({"tok", "Bearer", "usr_1", lifetime, sent_at});
+            const auto t =
+                gd::make_cached_token({"tok", "Bearer", "usr_1", lifetime, sent_at}, 15min, 0);
             REQUIRE(t != nullptr);
             CHECK(t->token.value == "tok");
             CHECK(t->token.token_type == "Bearer");
             CHECK(t->token.user_id == "usr_1");
             CHECK(t->token.expires_at == sent_at + lifetime);
             CHECK(t->usable_until == t->token.expires_at - gd::hard_margin(lifetime));
+            CHECK(t->authorization == "Bearer tok");
         }
+    }
+
+    TEST_CASE("the soft window is max(2 x hard margin, 20% of lifetime), capped") {
+        CHECK(gd::soft_window(3s, 15min) == 600ms);     // 2 x 300 ms
+        CHECK(gd::soft_window(100s, 15min) == 20s);     // 20%
+        CHECK(gd::soft_window(3600s, 15min) == 720s);   // 20%
+        CHECK(gd::soft_window(86400s, 15min) == 15min); // capped
+        CHECK(gd::soft_window(gd::max_token_lifetime, 15min) == 15min);
+        CHECK(gd::soft_window(3600s, 5min) == 5min); // the cap is a parameter
+    }
+
+    TEST_CASE("the soft window starts refreshes ahead, shortened by the jitter") {
+        const auto full = gd::make_cached_token({"t", "Bearer", "", 3600s, sent_at}, 15min, 0);
+        CHECK(full->refresh_from == full->token.expires_at - 720s);
+        const auto jittered =
+            gd::make_cached_token({"t", "Bearer", "", 3600s, sent_at}, 15min, 0.1);
+        CHECK(jittered->refresh_from == jittered->token.expires_at - 648s); // 720 s less 10%
+        // However much is taken off, the window still opens before the hard margin.
+        const auto most = gd::make_cached_token({"t", "Bearer", "", 3s, sent_at}, 15min, 0.99);
+        CHECK(most->refresh_from <= most->usable_until);
     }
 
     TEST_CASE("the longest lifetime does not overflow steady_clock arithmetic") {
         const auto now = std::chrono::steady_clock::now();
-        const auto t = gd::make_cached_token({"tok", "Bearer", "", gd::max_token_lifetime, now});
+        const auto t =
+            gd::make_cached_token({"tok", "Bearer", "", gd::max_token_lifetime, now}, 15min, 0.1);
         CHECK(t->token.expires_at > now);
         CHECK(t->token.expires_at - now == gd::max_token_lifetime);
         CHECK(t->usable_until == t->token.expires_at - 60s);
         CHECK(t->usable_until > now + 19 * 365 * 24h);
+        CHECK(t->refresh_from < t->usable_until);
+        CHECK(t->refresh_from >= t->token.expires_at - 15min);
+    }
+
+    //------------------------------------------------------------------------------
+    // How token failures are treated
+
+    TEST_CASE("token request failures are classified") {
+        using gd::failure_class;
+        auto with = [](errc e, int status, std::string oauth = {},
+                       std::chrono::seconds retry_after = std::chrono::seconds(-1)) {
+            glue::diagnostics d;
+            d.http_status = status;
+            d.oauth_error = std::move(oauth);
+            d.retry_after = retry_after;
+            return gd::make_failure(make_error_code(e), "", std::move(d));
+        };
+        CHECK(gd::classify(gd::make_failure(boost::asio::error::operation_aborted)) ==
+              failure_class::aborted);
+        CHECK(gd::classify(gd::make_failure(boost::asio::error::connection_refused)) ==
+              failure_class::transient);
+        CHECK(gd::classify(gd::make_failure(errc::timeout)) == failure_class::transient);
+        CHECK(gd::classify(gd::make_failure(errc::bad_response)) == failure_class::transient);
+        CHECK(gd::classify(with(errc::server_error, 500)) == failure_class::transient);
+        CHECK(gd::classify(with(errc::server_error, 503)) == failure_class::transient);
+        CHECK(gd::classify(with(errc::server_error, 503, "", 5s)) == failure_class::overloaded);
+        CHECK(gd::classify(with(errc::server_error, 502, "", 5s)) == failure_class::transient);
+        CHECK(gd::classify(with(errc::rate_limited, 429)) == failure_class::rate_limited);
+        CHECK(gd::classify(with(errc::oauth_error, 400, "invalid_grant")) ==
+              failure_class::permanent);
+        CHECK(gd::classify(with(errc::oauth_error, 400, "invalid_request")) ==
+              failure_class::permanent);
+        CHECK(gd::classify(with(errc::oauth_error, 401, "invalid_client")) ==
+              failure_class::client_rejected);
+        CHECK(gd::classify(with(errc::oauth_error, 400, "unauthorized_client")) ==
+              failure_class::client_rejected);
+        CHECK(gd::classify(with(errc::http_error, 404)) == failure_class::permanent);
+        CHECK(gd::classify(with(errc::http_error, 302)) == failure_class::permanent);
+        const glue::error_code refused_certificate(
+            static_cast<int>(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_CERTIFICATE_VERIFY_FAILED)),
+            boost::asio::error::get_ssl_category());
+        CHECK(gd::classify(gd::make_failure(refused_certificate)) == failure_class::permanent);
+        CHECK(gd::classify(gd::make_failure(boost::asio::ssl::error::stream_truncated)) ==
+              failure_class::transient);
     }
 
     //------------------------------------------------------------------------------

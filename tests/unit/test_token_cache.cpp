@@ -3,12 +3,7 @@
 // The single-flight token cache's rules, driven by a fake fetcher and a manual clock: no
 // network, no sleeps.
 
-#include "detail/token_cache.hpp"
-
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <doctest/doctest.h>
@@ -16,131 +11,19 @@
 #include <set>
 #include <thread>
 
-#include "support/test_support.hpp"
+#include "support/cache_fixture.hpp"
 
-namespace {
-
-namespace asio = boost::asio;
-using namespace std::chrono_literals;
-using glue::errc;
-using glue::detail::failure;
-using glue::detail::invalidate_result;
-using glue::detail::make_failure;
-using glue::detail::result;
-using glue::detail::steady_time;
-using glue::detail::token_grant;
-using glue::detail::token_ptr;
-using glue::test::manual_clock;
-
-using token_result = result<token_ptr>;
-
-/// Stands in for the token endpoint: counts requests, answers with `respond`, and with `hold`
-/// keeps each request open until release() (or until the cache cancels it).
-struct fake_fetcher {
-    using hold_waiter = glue::detail::waiter<asio::steady_timer>;
-
-    std::atomic<int> calls{0};
-    std::atomic<int> cancelled{0};
-    std::atomic<bool> hold{false};
-    std::chrono::seconds lifetime{3600};
-    std::function<result<token_grant>(const std::string& ws)> respond;
-
-    std::mutex mtx;
-    glue::detail::waiter_list<hold_waiter> held;
-
-    asio::awaitable<result<token_grant>> fetch(std::string ws, steady_time) {
-        const int n = ++calls;
-        const auto sent_at = manual_clock::now();
-        if (hold) {
-            hold_waiter w(co_await asio::this_coro::executor);
-            {
-                std::lock_guard lock(mtx);
-                held.push_back(w);
-            }
-            if (auto ec = co_await w.wait(mtx, steady_time::max())) {
-                ++cancelled;
-                co_return make_failure(ec);
-            }
-        }
-        if (respond) {
-            co_return respond(ws);
-        }
-        co_return token_grant{"token-" + ws + "-" + std::to_string(n), "Bearer", "usr_app",
-                              lifetime, sent_at};
-    }
-
-    std::size_t holding() {
-        std::lock_guard lock(mtx);
-        return static_cast<std::size_t>(std::distance(held.begin(), held.end()));
-    }
-
-    void release() {
-        std::lock_guard lock(mtx);
-        while (!held.empty()) {
-            held.front().wake();
-        }
-    }
-};
-
-struct cache_fixture {
-    using cache_type = glue::detail::basic_token_cache<manual_clock>;
-
-    asio::io_context ioc;
-    fake_fetcher fetcher;
-    cache_type cache{ioc.get_executor(),
-                     [this](std::string ws, steady_time deadline) {
-                         return fetcher.fetch(std::move(ws), deadline);
-                     },
-                     glue::detail::token_cache_options{}};
-    std::vector<token_result> results;
-
-    ~cache_fixture() {
-        // Let every coroutine finish before the fetcher they use goes away.
-        cache.shutdown();
-        fetcher.release();
-        ioc.restart();
-        ioc.run_for(5s);
-    }
-
-    asio::awaitable<token_result> get(std::string ws, std::chrono::milliseconds timeout = 30s) {
-        co_return co_await cache.get(ws, manual_clock::now() + timeout);
-    }
-
-    /// Starts a get() whose outcome lands in `results`; `slot` can cancel it.
-    void spawn_get(const std::string& ws, std::chrono::milliseconds timeout = 30s,
-                   asio::cancellation_slot slot = {}) {
-        asio::co_spawn(
-            ioc, get(ws, timeout),
-            asio::bind_cancellation_slot(slot, [this](std::exception_ptr e, token_result r) {
-                REQUIRE_FALSE(e);
-                results.push_back(std::move(r));
-            }));
-    }
-
-    token_ptr get_now(const std::string& ws) {
-        auto r = glue::test::run(ioc, get(ws));
-        REQUIRE(r.has_value());
-        return *r;
-    }
-
-    void run_until(const std::function<bool()>& done) { glue::test::run_until(ioc, done); }
-};
-
-bool has_error(const token_result& r, glue::error_code ec) {
-    return r.has_error() && r.error().ec == ec;
-}
-
-} // namespace
+using namespace glue::test;
 
 TEST_SUITE("token cache") {
 
     TEST_CASE_FIXTURE(cache_fixture, "a cached token is returned without a request") {
         auto first = get_now("wks_a");
         CHECK(fetcher.calls == 1);
-        CHECK(cache.find("wks_a") == first);
+        CHECK(cache->find("wks_a") == first);
         CHECK(get_now("wks_a") == first);
         CHECK(fetcher.calls == 1);
-        CHECK(cache.find("wks_b") == nullptr);
+        CHECK(cache->find("wks_b") == nullptr);
         CHECK(first->token.value == "token-wks_a-1");
         CHECK(first->token.user_id == "usr_app");
     }
@@ -152,8 +35,8 @@ TEST_SUITE("token cache") {
         CHECK(fetcher.calls == 2);
         CHECK(a->token.value == "token-wks_a-1");
         CHECK(b->token.value == "token-wks_b-2");
-        CHECK(cache.find("wks_a") == a);
-        CHECK(cache.find("wks_b") == b);
+        CHECK(cache->find("wks_a") == a);
+        CHECK(cache->find("wks_b") == b);
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "concurrent callers for a key share exactly one request") {
@@ -172,14 +55,10 @@ TEST_SUITE("token cache") {
         }
     }
 
-    TEST_CASE_FIXTURE(cache_fixture,
-                      "every waiter gets the same error and the next call fetches again") {
+    TEST_CASE_FIXTURE(cache_fixture, "every waiter gets the same error, which is then remembered") {
         fetcher.hold = true;
-        fetcher.respond = [](const std::string&) -> result<token_grant> {
-            glue::diagnostics d;
-            d.http_status = 401;
-            d.oauth_error = "invalid_client";
-            return make_failure(make_error_code(errc::oauth_error), "refused", d);
+        fetcher.respond = [](const std::string&, int, steady_time) -> result<token_grant> {
+            return endpoint_failure(errc::oauth_error, 400, "invalid_grant");
         };
         for (int i = 0; i < 50; ++i) {
             spawn_get("wks_a");
@@ -191,19 +70,24 @@ TEST_SUITE("token cache") {
         for (const auto& r : results) {
             REQUIRE(has_error(r, errc::oauth_error));
             CHECK(r.error().diag == results.front().error().diag); // the same diagnostics object
-            CHECK(r.error().diag->oauth_error == "invalid_client");
+            CHECK(r.error().diag->oauth_error == "invalid_grant");
         }
-        CHECK(cache.find("wks_a") == nullptr);
+        CHECK(cache->find("wks_a") == nullptr);
 
+        // A permanent failure is remembered for 30 s: callers get it at once, with no request.
         fetcher.hold = false;
         fetcher.respond = nullptr;
+        manual_clock::advance(29s);
+        CHECK(has_error(get_result("wks_a"), errc::oauth_error));
+        CHECK(fetcher.calls == 1);
+        manual_clock::advance(1s);
         CHECK(get_now("wks_a")->token.value == "token-wks_a-2");
         CHECK(fetcher.calls == 2);
     }
 
     TEST_CASE_FIXTURE(cache_fixture,
                       "a fetch that throws fails its waiters instead of hanging them") {
-        fetcher.respond = [](const std::string&) -> result<token_grant> {
+        fetcher.respond = [](const std::string&, int, steady_time) -> result<token_grant> {
             throw std::runtime_error("boom");
         };
         auto r = glue::test::run(ioc, get("wks_a"));
@@ -230,7 +114,7 @@ TEST_SUITE("token cache") {
             CHECK(results[i].has_value());
         }
         CHECK(fetcher.calls == 1);
-        CHECK(cache.find("wks_a") != nullptr); // and its token was cached
+        CHECK(cache->find("wks_a") != nullptr); // and its token was cached
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "every cancellation type ends a wait") {
@@ -248,7 +132,7 @@ TEST_SUITE("token cache") {
                 [this]() -> asio::awaitable<token_result> {
                     co_await asio::this_coro::reset_cancellation_state(
                         asio::enable_total_cancellation());
-                    co_return co_await cache.get("wks_a", manual_clock::now() + 30s);
+                    co_return co_await cache->get("wks_a", manual_clock::now() + 30s);
                 },
                 asio::bind_cancellation_slot(cancel.slot(),
                                              [this](std::exception_ptr, token_result r) {
@@ -276,7 +160,10 @@ TEST_SUITE("token cache") {
         }
         run_until([&] { return fetcher.cancelled == 1; }); // the fetch itself was stopped
         fetcher.hold = false;
-        CHECK(get_now("wks_a")->token.value == "token-wks_a-2"); // the next call starts afresh
+        CHECK(has_error(get_result("wks_a"), errc::timeout)); // remembered for 1 s
+        CHECK(fetcher.calls == 1);
+        manual_clock::advance(1s);
+        CHECK(get_now("wks_a")->token.value == "token-wks_a-2"); // then a new request
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "a waiter with an earlier deadline times out alone") {
@@ -298,23 +185,31 @@ TEST_SUITE("token cache") {
             fetcher.lifetime = 3600s;
             get_now("wks_a");
             manual_clock::advance(3539s);
-            CHECK(cache.find("wks_a") != nullptr);
+            CHECK(cache->find("wks_a") != nullptr);
             manual_clock::advance(1s);
-            CHECK(cache.find("wks_a") == nullptr);
+            CHECK(cache->find("wks_a") == nullptr);
         }
-        SUBCASE("three seconds: reused for 2.7 s, not fetched in a loop") {
+        SUBCASE("three seconds: usable for 2.7 s") {
             fetcher.lifetime = 3s;
             get_now("wks_a");
-            for (int i = 0; i < 26; ++i) {
-                get_now("wks_a");
-                manual_clock::advance(100ms);
-            }
-            CHECK(fetcher.calls == 1);
-            manual_clock::advance(100ms); // 2.7 s
-            CHECK(cache.find("wks_a") == nullptr);
-            get_now("wks_a");
-            CHECK(fetcher.calls == 2);
+            manual_clock::advance(2699ms);
+            CHECK(cache->find("wks_a") != nullptr);
+            manual_clock::advance(1ms);
+            CHECK(cache->find("wks_a") == nullptr);
         }
+    }
+
+    TEST_CASE_FIXTURE(cache_fixture, "a three-second token is reused, not fetched in a loop") {
+        // Used every 100 ms for 10 s: refreshed ahead once per 2.4 s (its soft window opens
+        // 0.6 s before expiry), and no caller ever waits after the first.
+        fetcher.lifetime = 3s;
+        for (int i = 0; i <= 100; ++i) {
+            get_now("wks_a");
+            settle(); // lets a refresh started by this call finish
+            manual_clock::advance(100ms);
+        }
+        CHECK(fetcher.calls == 5); // at 0, 2.4, 4.8, 7.2 and 9.6 s
+        CHECK(cache->stats().misses == 1);
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "expiry is anchored at the moment the request was sent") {
@@ -328,9 +223,9 @@ TEST_SUITE("token cache") {
         const auto& token = *results.front().value();
         CHECK(token.token.expires_at == manual_clock::now() - 5s + 100s);
         manual_clock::advance(84s); // 89 s after sending
-        CHECK(cache.find("wks_a") != nullptr);
+        CHECK(cache->find("wks_a") != nullptr);
         manual_clock::advance(1s); // 90 s: inside the margin
-        CHECK(cache.find("wks_a") == nullptr);
+        CHECK(cache->find("wks_a") == nullptr);
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "the longest lifetime neither overflows nor expires early") {
@@ -339,7 +234,7 @@ TEST_SUITE("token cache") {
         CHECK(t->token.expires_at > manual_clock::now() + 19 * 365 * 24h);
         CHECK(t->usable_until == t->token.expires_at - 60s);
         manual_clock::advance(24h * 365);
-        CHECK(cache.find("wks_a") == t);
+        CHECK(cache->find("wks_a") == t);
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "a token already expired on arrival is not handed out") {
@@ -351,29 +246,30 @@ TEST_SUITE("token cache") {
         fetcher.release();
         run_until([&] { return results.size() == 1; });
         CHECK(has_error(results.front(), errc::bad_response));
-        CHECK(cache.find("wks_a") == nullptr);
+        CHECK(cache->find("wks_a") == nullptr);
     }
 
     TEST_CASE_FIXTURE(cache_fixture,
                       "401: compare and invalidate, at most one forced refresh per 5 s") {
         auto t1 = get_now("wks_a");
-        CHECK(cache.invalidate("wks_b", t1.get()) == invalidate_result::stale); // another key
-        CHECK(cache.invalidate("wks_a", nullptr) == invalidate_result::stale);
-        CHECK(cache.invalidate("wks_a", t1.get()) == invalidate_result::applied);
-        CHECK(cache.find("wks_a") == nullptr);
-        CHECK(cache.invalidate("wks_a", t1.get()) == invalidate_result::stale); // already dropped
+        CHECK(cache->invalidate("wks_b", t1.get()) == invalidate_result::stale); // another key
+        CHECK(cache->invalidate("wks_a", nullptr) == invalidate_result::stale);
+        CHECK(cache->invalidate("wks_a", t1.get()) == invalidate_result::applied);
+        CHECK(cache->find("wks_a") == nullptr);
+        CHECK(cache->invalidate("wks_a", t1.get()) == invalidate_result::stale); // already dropped
 
         auto t2 = get_now("wks_a");
         CHECK(t2 != t1);
         CHECK(fetcher.calls == 2);
-        CHECK(cache.invalidate("wks_a", t1.get()) == invalidate_result::stale); // a late 401 for t1
-        CHECK(cache.find("wks_a") == t2);
+        CHECK(cache->invalidate("wks_a", t1.get()) ==
+              invalidate_result::stale); // a late 401 for t1
+        CHECK(cache->find("wks_a") == t2);
 
         manual_clock::advance(4s);
-        CHECK(cache.invalidate("wks_a", t2.get()) == invalidate_result::throttled);
-        CHECK(cache.find("wks_a") == t2); // kept: refetching now would only loop
+        CHECK(cache->invalidate("wks_a", t2.get()) == invalidate_result::throttled);
+        CHECK(cache->find("wks_a") == t2); // kept: refetching now would only loop
         manual_clock::advance(1s);
-        CHECK(cache.invalidate("wks_a", t2.get()) == invalidate_result::applied);
+        CHECK(cache->invalidate("wks_a", t2.get()) == invalidate_result::applied);
         CHECK(get_now("wks_a") != t2);
         CHECK(fetcher.calls == 3);
     }
@@ -387,10 +283,10 @@ TEST_SUITE("token cache") {
                 ioc,
                 [&]() -> asio::awaitable<void> {
                     // What graphql() does with a 401: invalidate, then get a token again.
-                    if (cache.invalidate("wks_a", t1.get()) == invalidate_result::applied) {
+                    if (cache->invalidate("wks_a", t1.get()) == invalidate_result::applied) {
                         ++applied;
                     }
-                    auto r = co_await cache.get("wks_a", manual_clock::now() + 30s);
+                    auto r = co_await cache->get("wks_a", manual_clock::now() + 30s);
                     REQUIRE(r.has_value());
                     retried.push_back(*r);
                 },
@@ -416,7 +312,7 @@ TEST_SUITE("token cache") {
             asio::co_spawn(
                 s,
                 [&, s]() -> asio::awaitable<void> {
-                    auto r = co_await cache.get("wks_a", manual_clock::now() + 30s);
+                    auto r = co_await cache->get("wks_a", manual_clock::now() + 30s);
                     CHECK(r.has_value());
                     on_own_strand += s.running_in_this_thread();
                     ++done;
@@ -436,7 +332,7 @@ TEST_SUITE("token cache") {
             spawn_get("wks_b");
         }
         run_until([&] { return fetcher.holding() == 2; });
-        cache.shutdown();
+        cache->shutdown();
         run_until([&] { return results.size() == 20 && fetcher.cancelled == 2; });
         for (const auto& r : results) {
             CHECK(has_error(r, asio::error::operation_aborted));

@@ -120,6 +120,10 @@ public:
     std::size_t connections_accepted() const;
     std::size_t max_concurrent_connections() const;
     std::size_t tls_handshakes() const;
+    /// The most token requests ever being answered at the same time (delays included).
+    std::size_t max_concurrent_token_requests() const;
+    /// 401s the GraphQL endpoint answered (a rejected, expired or missing token).
+    std::size_t unauthorized_responses() const;
     /// Messages sendMessage created (an upsert through uniqueBy creates none).
     std::size_t messages_created() const;
     void reset_counters();

@@ -1,0 +1,100 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The token lifecycle end to end: refreshed ahead under steady traffic, the cap on token
+// requests in flight, and recovery from a failing token endpoint.
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "support/client_fixture.hpp"
+
+namespace asio = boost::asio;
+using namespace glue::test;
+
+TEST_SUITE("token lifecycle") {
+
+    TEST_CASE("a 4 s token under 10 s of traffic from 8 loops: no failure, no 401, 2-6 requests") {
+        glue::testing::mock_server_options opts;
+        opts.token_lifetime = 4s;
+        client_fixture f(opts);
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        std::atomic<int> ok{0}, failed{0}, loops_done{0};
+        for (int loop = 0; loop < 8; ++loop) {
+            asio::co_spawn(
+                f.ioc,
+                [&]() -> asio::awaitable<void> {
+                    asio::steady_timer pace(co_await asio::this_coro::executor);
+                    while (std::chrono::steady_clock::now() < end) {
+                        try {
+                            co_await f.client->graphql(ws, {"{ me { id } }"});
+                            ++ok;
+                        } catch (const glue::error&) {
+                            ++failed;
+                        }
+                        pace.expires_after(2ms);
+                        co_await pace.async_wait(asio::use_awaitable);
+                    }
+                    ++loops_done;
+                },
+                asio::detached);
+        }
+        glue::test::run_until(
+            f.ioc, [&] { return loops_done == 8; }, 30s);
+        MESSAGE("calls: " << ok.load() << ", token requests: " << f.server.token_requests(ws));
+        CHECK(failed == 0);
+        CHECK(ok > 1000);
+        CHECK(f.server.unauthorized_responses() == 0); // never an expired token on the wire
+        CHECK(f.server.token_requests(ws) >= 2);
+        CHECK(f.server.token_requests(ws) <= 6);
+        CHECK(f.client->stats().refresh_aheads >= 1);
+    }
+
+    TEST_CASE("5,000 cold workspaces at once: at most 32 token requests at the server at a time") {
+        client_fixture f;
+        f.server.set_fault(endpoint::token, delayed(10ms)); // so requests overlap
+        constexpr int workspaces = 5000;
+        std::vector<std::string> ids; // a call refers to its id until it completes
+        for (int i = 0; i < workspaces; ++i) {
+            ids.push_back("wks_cold" + std::to_string(i));
+        }
+        int ok = 0, done = 0;
+        for (const auto& id : ids) {
+            asio::co_spawn(f.ioc, f.client->fetch_token(id),
+                           [&](std::exception_ptr e, glue::access_token) {
+                               ++done;
+                               ok += !e;
+                           });
+        }
+        glue::test::run_until(
+            f.ioc, [&] { return done == workspaces; }, 60s);
+        CHECK(ok == workspaces);
+        CHECK(f.server.token_requests() == workspaces);
+        MESSAGE("most token requests at once: " << f.server.max_concurrent_token_requests());
+        CHECK(f.server.max_concurrent_token_requests() <= 32);
+        CHECK(f.server.max_concurrent_token_requests() >= 2);
+    }
+
+    TEST_CASE_FIXTURE(
+        client_fixture,
+        "the token endpoint fails twice with 503 then recovers: every caller succeeds") {
+        server.set_fault(endpoint::token, answering(503, {}, {}, 2));
+        int ok = 0, done = 0;
+        for (int i = 0; i < 100; ++i) {
+            asio::co_spawn(ioc, client->fetch_token(ws),
+                           [&](std::exception_ptr e, glue::access_token) {
+                               ++done;
+                               ok += !e;
+                           });
+        }
+        glue::test::run_until(ioc, [&] { return done == 100; });
+        CHECK(ok == 100);
+        CHECK(server.token_requests() == 3); // retried inside the one flight
+        CHECK(client->stats().failures_transient == 2);
+    }
+
+} // TEST_SUITE
