@@ -76,12 +76,41 @@ enum class invalidate_result {
     throttled ///< it does, but a forced refresh happened too recently: don't refetch
 };
 
-/// Transparent hashing so lookups by string_view don't allocate.
-struct string_hash {
+/// A workspace id as a map key, stored inside the map's node when short (real ids are 31
+/// characters): a lookup then reads no memory beyond the node it compares against.
+class workspace_key {
+public:
+    explicit workspace_key(std::string_view id) : size_(id.size()) {
+        if (size_ > inline_size) {
+            heap_ = std::make_unique<char[]>(size_);
+        }
+        std::copy(id.begin(), id.end(), data());
+    }
+
+    std::string_view view() const noexcept { return {data(), size_}; }
+    operator std::string_view() const noexcept { return view(); }
+
+private:
+    static constexpr std::size_t inline_size = 40;
+
+    char* data() noexcept { return heap_ ? heap_.get() : inline_; }
+    const char* data() const noexcept { return heap_ ? heap_.get() : inline_; }
+
+    std::size_t size_;
+    std::unique_ptr<char[]> heap_;
+    char inline_[inline_size];
+};
+
+/// Hashing and comparison by string_view, so lookups don't build a key.
+struct key_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept {
         return std::hash<std::string_view>{}(s);
     }
+};
+struct key_equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
 };
 
 template <class Clock>
@@ -152,7 +181,7 @@ public:
             auto it = sh.entries.find(workspace);
             if (it == sh.entries.end()) {
                 st->make_room(sh, now, evicted);
-                it = sh.entries.try_emplace(std::string(workspace)).first;
+                it = sh.entries.try_emplace(workspace_key(workspace)).first;
                 it->second.key = &it->first;
             }
             entry& e = it->second;
@@ -242,7 +271,7 @@ public:
             auto& sh = st_->shards[i];
             std::lock_guard lock(sh.mtx);
             const auto& c = sh.counts;
-            s.hits += c.hits;
+            s.hits += sh.hits;
             s.misses += c.misses;
             s.flights += c.flights;
             s.waiters_joined += c.waiters_joined;
@@ -300,7 +329,7 @@ private:
 
     // Everything the cache knows about one workspace. Bounded: a fixed set of fields.
     struct entry : lru_hook {
-        const std::string* key = nullptr; // the map node's own key
+        const workspace_key* key = nullptr; // the map node's own key
         token_ptr token;
         std::shared_ptr<flight> running;
         time_point last_used{};          // the previous use: is the workspace in steady use?
@@ -313,7 +342,7 @@ private:
     };
 
     struct shard_counts {
-        std::uint64_t hits = 0, misses = 0, flights = 0, waiters_joined = 0, refresh_aheads = 0,
+        std::uint64_t misses = 0, flights = 0, waiters_joined = 0, refresh_aheads = 0,
                       remembered_error_hits = 0, invalidations_applied = 0, invalidations_noop = 0,
                       evictions = 0;
     };
@@ -329,7 +358,8 @@ private:
 
         struct alignas(64) shard { // a cache line each: no false sharing between shards
             mutable std::mutex mtx;
-            std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
+            std::uint64_t hits = 0; // beside the mutex: a hit writes just the line it locks
+            std::unordered_map<workspace_key, entry, key_hash, key_equal> entries;
             boost::intrusive::list<entry, boost::intrusive::constant_time_size<false>> lru;
             shard_counts counts;
 
@@ -342,7 +372,7 @@ private:
         static constexpr std::size_t max_shards = 64;
 
         shard& shard_of(std::string_view workspace) {
-            return shards[string_hash{}(workspace) % shard_count];
+            return shards[key_hash{}(workspace) % shard_count];
         }
 
         const boost::asio::any_io_executor ex;
@@ -400,7 +430,7 @@ private:
         static void drop(shard& sh, entry& e, std::string_view why, evictions& evicted) {
             ++sh.counts.evictions;
             auto it = sh.entries.find(*e.key);
-            evicted.emplace_back(it->first, why);
+            evicted.emplace_back(it->first.view(), why);
             sh.entries.erase(it);
         }
 
@@ -413,13 +443,18 @@ private:
         // A caller gets the usable token of `e`. Inside the soft window of a workspace in steady
         // use this also starts a refresh, in the background: the caller doesn't wait for it.
         token_ptr hit(shard& sh, entry& e, time_point now) {
-            ++sh.counts.hits;
-            sh.touch(e);
+            ++sh.hits;
             const auto& t = *e.token;
             // Only a workspace in use, not one touched once after a long pause, is refreshed
             // ahead: its previous use must lie within the last soft window.
-            const bool in_use = now - e.last_used <= t.token.expires_at - t.refresh_from;
-            e.last_used = now;
+            const auto window = t.token.expires_at - t.refresh_from;
+            const bool in_use = now - e.last_used <= window;
+            // Recorded only every 1/16 of the window: most hits then write nothing but the
+            // shard's own line, which keeps two threads from passing cache lines back and forth.
+            if (now - e.last_used >= window / 16) {
+                e.last_used = now;
+                sh.touch(e);
+            }
             if (now >= t.refresh_from && in_use && !e.running && now >= e.refresh_not_before &&
                 !endpoint_pause(now)) {
                 ++sh.counts.refresh_aheads;
@@ -432,8 +467,8 @@ private:
         // Flights
 
         // Called with the shard's mutex held; spawning only posts to the flight's new strand.
-        void start_flight(const std::string& ws, entry& e, time_point now, std::string_view why) {
-            auto f = std::make_shared<flight>(ws, now + opts.flight_timeout, why);
+        void start_flight(std::string_view ws, entry& e, time_point now, std::string_view why) {
+            auto f = std::make_shared<flight>(std::string(ws), now + opts.flight_timeout, why);
             e.running = f;
             ++shard_of(ws).counts.flights;
             auto st = this->shared_from_this();
