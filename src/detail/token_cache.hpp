@@ -40,6 +40,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -404,20 +405,27 @@ private:
         void make_room(shard& sh, time_point now, evictions& evicted) {
             constexpr int sweep_per_insert = 2;
             int looked = 0;
-            for (auto it = sh.lru.rbegin(); it != sh.lru.rend() && looked < sweep_per_insert;
-                 ++looked) {
-                entry& e = *it++;
-                if (dead(e, now)) {
-                    drop(sh, e, "expired", evicted);
+            for (entry* e = oldest(sh); e && looked < sweep_per_insert; ++looked) {
+                entry* newer = next_newer(sh, *e); // taken before `e` may go
+                if (dead(*e, now)) {
+                    drop(sh, *e, "expired", evicted);
                 }
+                e = newer;
             }
-            for (auto it = sh.lru.rbegin();
-                 it != sh.lru.rend() && sh.entries.size() >= shard_capacity;) {
-                entry& e = *it++;
-                if (!e.running) {
-                    drop(sh, e, "lru", evicted);
+            for (entry* e = oldest(sh); e && sh.entries.size() >= shard_capacity;) {
+                entry* newer = next_newer(sh, *e);
+                if (!e->running) {
+                    drop(sh, *e, "lru", evicted);
                 }
+                e = newer;
             }
+        }
+
+        static entry* oldest(shard& sh) { return sh.lru.empty() ? nullptr : &sh.lru.back(); }
+
+        static entry* next_newer(shard& sh, entry& e) {
+            auto it = sh.lru.iterator_to(e);
+            return it == sh.lru.begin() ? nullptr : &*std::prev(it);
         }
 
         // Nothing left worth keeping: no flight, no token that could still be used, no error
@@ -499,15 +507,25 @@ private:
                                                      : std::string_view{});
                     co_return r;
                 }
-                ++requests.sent;
-                ++requests.in_flight;
-                try {
-                    r.outcome = co_await fetch(f->workspace, f->deadline);
-                } catch (const boost::system::system_error& e) {
-                    r.outcome = make_failure(e.code());
+                {
+                    // Gives the slot back however the request ends, a throwing fetch included.
+                    struct slot {
+                        state& st;
+                        explicit slot(state& s) : st(s) {
+                            ++st.requests.sent;
+                            ++st.requests.in_flight;
+                        }
+                        ~slot() {
+                            --st.requests.in_flight;
+                            st.request_slots.release();
+                        }
+                    } held(*this);
+                    try {
+                        r.outcome = co_await fetch(f->workspace, f->deadline);
+                    } catch (const boost::system::system_error& e) {
+                        r.outcome = make_failure(e.code());
+                    }
                 }
-                --requests.in_flight;
-                request_slots.release();
                 if (r.outcome) {
                     co_return r;
                 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -335,6 +336,20 @@ TEST_SUITE("token lifecycle") {
             expected.push_back(key(i));
         }
         CHECK(fetcher.order == expected);
+    }
+
+    TEST_CASE_FIXTURE(cache_fixture, "a request that throws gives its slot back") {
+        auto o = exact_options();
+        o.max_concurrent_requests = 1;
+        configure(o);
+        fetcher.respond = [&](const std::string& ws, int n, steady_time sent) {
+            if (ws == "wks_a") {
+                throw std::runtime_error("boom");
+            }
+            return result<token_grant>(fetcher.grant(ws, n, sent));
+        };
+        CHECK(has_error(get_result("wks_a"), errc::bad_response));
+        CHECK(get_now("wks_b")->token.value == "token-wks_b-2"); // the one slot is free again
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "a 429's Retry-After pauses that workspace") {
