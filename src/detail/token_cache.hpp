@@ -140,29 +140,11 @@ public:
     /// The hit path: a usable cached token, or null. Never waits, and allocates only to start
     /// a refresh ahead: inside the soft window of a workspace in steady use it starts one in
     /// the background, and the caller still gets the current token at once.
-    token_ptr find(std::string_view workspace) {
-        const auto now = Clock::now();
-        auto& sh = st_->shard_of(workspace);
-        std::lock_guard lock(sh.mtx);
-        auto it = sh.entries.find(workspace);
-        if (it == sh.entries.end() || st_->stopped || !usable(it->second.token, now)) {
-            return {};
-        }
-        return st_->hit(sh, it->second, now);
-    }
+    token_ptr find(std::string_view workspace) { return lookup(workspace, true); }
 
     /// A usable cached token or null, with no side effect (for a second look at the token
     /// the same call already found).
-    token_ptr peek(std::string_view workspace) const {
-        const auto now = Clock::now();
-        auto& sh = st_->shard_of(workspace);
-        std::lock_guard lock(sh.mtx);
-        auto it = sh.entries.find(workspace);
-        if (it == sh.entries.end() || st_->stopped || !usable(it->second.token, now)) {
-            return {};
-        }
-        return it->second.token;
-    }
+    token_ptr peek(std::string_view workspace) const { return lookup(workspace, false); }
 
     /// The miss path: the outcome of the workspace's one flight (started here if none is
     /// running), or at once the error it remembers while it backs off. Completes with
@@ -297,6 +279,17 @@ public:
 
 private:
     using waiter_type = waiter<timer_type>;
+
+    token_ptr lookup(std::string_view workspace, bool as_use) const {
+        const auto now = Clock::now();
+        auto& sh = st_->shard_of(workspace);
+        std::lock_guard lock(sh.mtx);
+        auto it = sh.entries.find(workspace);
+        if (it == sh.entries.end() || st_->stopped || !usable(it->second.token, now)) {
+            return {};
+        }
+        return as_use ? st_->hit(sh, it->second, now) : it->second.token;
+    }
     using lru_hook = boost::intrusive::list_base_hook<
         boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 

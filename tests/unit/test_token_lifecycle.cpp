@@ -199,43 +199,27 @@ TEST_SUITE("token lifecycle") {
     TEST_CASE_FIXTURE(cache_fixture,
                       "after a failed flight the error is remembered for a backoff") {
         fetcher.respond = always(endpoint_failure(errc::server_error, 502));
-        spawn_get("wks_a");
-        drive([&] { return results.size() == 1; }, 1ms);
-        CHECK(has_error(results.front(), errc::server_error));
-        CHECK(fetcher.calls == 3);
-        // 3 failed requests: 1 s doubled twice.
-        const auto failed_at = manual_clock::now();
-        for (int i = 0; i < 100; ++i) {
+        // One flight (three failed requests), then callers get its error at once, with no
+        // request, for `backoff`; after it the next caller starts a new flight.
+        auto fail_then_back_off = [&](int calls_after, std::chrono::seconds backoff) {
+            results.clear();
+            spawn_get("wks_a");
+            drive([&] { return results.size() == 1; }, 1ms);
+            CHECK(has_error(results.front(), errc::server_error));
+            CHECK(fetcher.calls == calls_after);
+            const auto failed_at = manual_clock::now();
+            for (int i = 0; i < 10; ++i) {
+                CHECK(has_error(get_result("wks_a"), errc::server_error));
+            }
+            manual_clock::advance(failed_at + backoff - manual_clock::now() - 2ms);
             CHECK(has_error(get_result("wks_a"), errc::server_error));
-        }
-        CHECK(fetcher.calls == 3);
-        CHECK(cache->stats().remembered_error_hits == 100);
-        manual_clock::advance(failed_at + 4s - manual_clock::now() - 2ms);
-        CHECK(has_error(get_result("wks_a"), errc::server_error));
-        CHECK(fetcher.calls == 3);
-        manual_clock::advance(3ms);
-
-        // The next flight fails 3 more times: 1 s doubled five times is 32 s.
-        results.clear();
-        spawn_get("wks_a");
-        drive([&] { return results.size() == 1; }, 1ms);
-        CHECK(fetcher.calls == 6);
-        const auto again_at = manual_clock::now();
-        manual_clock::advance(again_at + 32s - manual_clock::now() - 2ms);
-        CHECK(has_error(get_result("wks_a"), errc::server_error));
-        CHECK(fetcher.calls == 6);
-        manual_clock::advance(3ms);
-
-        // ...and from then on the backoff stays at its 60 s cap.
-        results.clear();
-        spawn_get("wks_a");
-        drive([&] { return results.size() == 1; }, 1ms);
-        CHECK(fetcher.calls == 9);
-        const auto capped_at = manual_clock::now();
-        manual_clock::advance(capped_at + 60s - manual_clock::now() - 2ms);
-        CHECK(has_error(get_result("wks_a"), errc::server_error));
-        CHECK(fetcher.calls == 9);
-        manual_clock::advance(3ms);
+            CHECK(fetcher.calls == calls_after);
+            manual_clock::advance(3ms);
+        };
+        fail_then_back_off(3, 4s); // 1 s doubled per failed request: twice
+        CHECK(cache->stats().remembered_error_hits == 11);
+        fail_then_back_off(6, 32s); // five times
+        fail_then_back_off(9, 60s); // and from then on the cap
         fetcher.respond = nullptr;
         CHECK(get_now("wks_a")->token.value == "token-wks_a-10");
     }
