@@ -40,6 +40,12 @@ public:
             return "the GraphQL response carried errors";
         case errc::timeout:
             return "deadline exceeded";
+        case errc::decode_error:
+            return "the response data does not match the requested type";
+        case errc::repeated_cursor:
+            return "pagination: the server repeated a cursor";
+        case errc::too_many_pages:
+            return "pagination: more pages than the limit";
         }
         return "unknown glue error";
     }

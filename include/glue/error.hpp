@@ -28,10 +28,13 @@ enum class errc {
     forbidden,            ///< 403
     rate_limited,         ///< 429 after retries
     server_error,         ///< 5xx after retries
-    http_error,    ///< any other unexpected HTTP status (redirects included: none are followed)
-    bad_response,  ///< malformed, truncated or oversized body; wrong content
-    graphql_error, ///< the answer carried a non-empty `errors` array
-    timeout,       ///< a deadline passed
+    http_error,      ///< any other unexpected HTTP status (redirects included: none are followed)
+    bad_response,    ///< malformed, truncated or oversized body; wrong content
+    graphql_error,   ///< the answer carried a non-empty `errors` array
+    timeout,         ///< a deadline passed
+    decode_error,    ///< `data` does not match the requested C++ type (see diagnostics::json_path)
+    repeated_cursor, ///< pagination: the server handed out a cursor it had handed out before
+    too_many_pages,  ///< pagination: more pages than the caller's limit
 };
 
 /// The category of glue::errc; its name is "glue".
@@ -58,6 +61,9 @@ struct diagnostics {
     std::vector<graphql_error> graphql_errors;
     boost::json::value partial_data;      ///< `data` that came with `errors`, if any
     std::chrono::seconds retry_after{-1}; ///< from Retry-After (at most a year); negative: absent
+    /// errc::decode_error: where in the response the value that did not fit is, as a JSON
+    /// Pointer-like path from `data` (e.g. "/groups/nodes/3/name").
+    std::string json_path;
 };
 
 /// What every failed glue operation throws. `code()` is a glue::errc, or
