@@ -320,6 +320,7 @@ struct mock_server::impl {
             break;
         }
         case fault::kind::close_without_response:
+        case fault::kind::close_after_processing:
         case fault::kind::none:
             break;
         }
@@ -344,6 +345,10 @@ struct mock_server::impl {
                 target == (e == endpoint::token ? "/oauth/token" : "/public/graphql")) {
                 auto f = take_fault(e, req);
                 auto res = faulty(f, e);
+                if (!res && f && f->what == fault::kind::close_without_response) {
+                    // Never sent: the request must leave no trace beyond being counted.
+                    res = json_response(500, {});
+                }
                 if (!res) {
                     res = e == endpoint::token ? handle_token(req) : handle_graphql(req);
                 }

@@ -28,12 +28,16 @@ enum class endpoint { token, graphql };
 /// How the next answers of an endpoint misbehave.
 struct fault {
     enum class kind {
-        none,                   ///< the normal answer (after `delay`), or `status` with `body`
-        malformed_json,         ///< status 200 with a body that is not JSON
-        truncated_body,         ///< Content-Length promises more than is sent, then close
-        oversized_body,         ///< a body of `oversized_bytes`
-        close_after_headers,    ///< send the headers, then close
-        close_without_response, ///< read the request, then close
+        none,                ///< the normal answer (after `delay`), or `status` with `body`
+        malformed_json,      ///< status 200 with a body that is not JSON
+        truncated_body,      ///< Content-Length promises more than is sent, then close
+        oversized_body,      ///< a body of `oversized_bytes`
+        close_after_headers, ///< send the headers, then close
+        /// Read the request, then close without processing it: nothing happens on the server.
+        close_without_response,
+        /// Read and process the request (a sendMessage creates its message, counters count
+        /// it), then close without answering: the client can't know that it took effect.
+        close_after_processing,
     };
     kind what = kind::none;
     int status = 0;                     ///< with kind::none: answer with this status instead
