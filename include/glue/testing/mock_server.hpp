@@ -64,6 +64,9 @@ struct mock_server_options {
 
     std::chrono::seconds token_lifetime{3600};
     std::size_t groups_per_workspace = 5;
+    /// The largest `first` or `last` a connection accepts; above it the field fails. Without
+    /// either, a connection returns min(50, max_page_size) items, as Glue documents.
+    std::size_t max_page_size = 100;
 
     /// The server certificate's host names and IP addresses (TLS only).
     std::vector<std::string> tls_hosts = {"localhost", "127.0.0.1", "::1"};
@@ -111,6 +114,10 @@ public:
     void set_expires_in(boost::json::value raw);
     void install_workspace(std::string_view workspace);
     void uninstall_workspace(std::string_view workspace);
+    /// While set, every connection misbehaves: its pageInfo says hasNextPage and
+    /// hasPreviousPage are true, and endCursor (startCursor) is the same cursor on every page,
+    /// the one the first forward (backward) page of that size would end (start) with.
+    void set_repeat_cursor(bool on);
 
     /// The last request an endpoint received (empty if none).
     recorded_request last_request(endpoint e) const;
