@@ -25,7 +25,9 @@
 #include <atomic>
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -218,6 +220,18 @@ resolved connection(const json::array& items, std::string_view type, const json:
             {}};
 }
 
+// ISO 8601 in UTC with milliseconds, the form GraphQL APIs commonly use for DateTime.
+std::string iso8601(std::chrono::system_clock::time_point t) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
+    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    ::gmtime_r(&secs, &tm);
+    char text[40];
+    const std::size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::snprintf(text + n, sizeof text - n, ".%03dZ", static_cast<int>(ms.count() % 1000));
+    return text;
+}
+
 } // namespace
 
 struct mock_server::impl {
@@ -229,10 +243,25 @@ struct mock_server::impl {
 
     struct message_record {
         std::string id, text, thread_id;
+        std::chrono::system_clock::time_point created_at;
     };
 
     struct thread_record {
         std::string id, subject;
+        bool chat = false; // a persistent chat (threadType chat) rather than a subject thread
+        std::chrono::system_clock::time_point created_at;
+        std::uint64_t last_message = 0; // the workspace's clock at its latest message
+    };
+
+    // What sendMessage changes in a workspace, and its seeded threads.
+    struct workspace_state {
+        std::vector<thread_record> threads;                     // in creation order
+        std::unordered_map<std::string, std::size_t> thread_at; // id -> index in threads
+        std::unordered_map<std::string, message_record> messages;
+        // Upsert keys (threadBy, uniqueBy) and recipient sets (a chat each) -> ids.
+        std::unordered_map<std::string, std::string> thread_by, unique_by, chats;
+        // Orders last messages: timestamps of quick successive sends can tie.
+        std::uint64_t clock = 0;
     };
 
     struct fault_slot {
@@ -613,18 +642,24 @@ struct mock_server::impl {
     resolved resolve(const std::string& ws, operation_type type, std::string_view field,
                      const json::object& args) {
         if (type == operation_type::query && field == "me") {
-            return {json::object{
-                        {"__typename", "User"}, {"id", app_user_id(ws)}, {"name", "Glue Test App"}},
-                    {}};
+            return {me_json(ws), {}};
         }
         if (type == operation_type::query && field == "groups") {
             json::array groups;
             for (std::size_t i = 0; i < opts.groups_per_workspace; ++i) {
-                groups.push_back(json::object{{"__typename", "Group"},
-                                              {"id", stable_id("grp_", ws, i)},
-                                              {"name", "Group " + std::to_string(i + 1)}});
+                groups.push_back(group_json(ws, i));
             }
             return connection(groups, "Group", args, page_rules());
+        }
+        if (type == operation_type::query && field == "threads") {
+            return thread_list(ws, args);
+        }
+        if (type == operation_type::query && field == "node") {
+            const json::value* id = args.if_contains("id");
+            if (!id || !id->is_string()) {
+                return {nullptr, "Argument \"id\" of type \"ID!\" is required."};
+            }
+            return {node(ws, id->get_string()), {}};
         }
         if (type == operation_type::mutation && field == "sendMessage") {
             return send_message(ws, args);
@@ -635,8 +670,117 @@ struct mock_server::impl {
 
     paging page_rules() const { return {opts.max_page_size, repeat_cursor.load()}; }
 
+    // threads(first, after, last, before, order: createdAt | lastMessage)
+    resolved thread_list(const std::string& ws, const json::object& args) {
+        bool by_last_message = false;
+        if (const json::value* order = args.if_contains("order"); order && !order->is_null()) {
+            const json::string* name = order->if_string();
+            if (!name || (*name != "createdAt" && *name != "lastMessage")) {
+                return {nullptr, "Argument \"order\" has invalid value " + json::serialize(*order) +
+                                     ": expected createdAt or lastMessage."};
+            }
+            by_last_message = *name == "lastMessage";
+        }
+        json::array items;
+        {
+            std::lock_guard lock(mtx);
+            const auto& w = workspace_locked(ws);
+            std::vector<const thread_record*> order;
+            for (const auto& t : w.threads) {
+                order.push_back(&t);
+            }
+            if (by_last_message) {
+                std::ranges::sort(order, std::greater{}, &thread_record::last_message);
+            }
+            for (const auto* t : order) {
+                items.push_back(thread_json(*t));
+            }
+        }
+        return connection(items, "Thread", args, page_rules());
+    }
+
+    // Relay's node(id:): whatever the workspace holds under that id, or null.
+    json::value node(const std::string& ws, std::string_view id) {
+        if (id == ws) {
+            // Glue: a workspace's id is also the id of its General group.
+            return json::object{{"__typename", "Group"}, {"id", ws}, {"name", "General"}};
+        }
+        if (id == app_user_id(ws)) {
+            return me_json(ws);
+        }
+        if (id.starts_with("grp_")) {
+            for (std::size_t i = 0; i < opts.groups_per_workspace; ++i) {
+                if (stable_id("grp_", ws, i) == id) {
+                    return group_json(ws, i);
+                }
+            }
+            return nullptr;
+        }
+        std::lock_guard lock(mtx);
+        const auto& w = workspace_locked(ws);
+        if (auto it = w.thread_at.find(std::string(id)); it != w.thread_at.end()) {
+            return thread_json(w.threads[it->second]);
+        }
+        if (auto it = w.messages.find(std::string(id)); it != w.messages.end()) {
+            return message_json(it->second);
+        }
+        return nullptr;
+    }
+
+    static json::object me_json(std::string_view ws) {
+        return json::object{
+            {"__typename", "User"}, {"id", app_user_id(ws)}, {"name", "Glue Test App"}};
+    }
+
+    static json::object group_json(std::string_view ws, std::size_t i) {
+        return json::object{{"__typename", "Group"},
+                            {"id", stable_id("grp_", ws, i)},
+                            {"name", "Group " + std::to_string(i + 1)}};
+    }
+
+    static json::object thread_json(const thread_record& t) {
+        return json::object{
+            {"__typename", "Thread"},
+            {"id", t.id},
+            {"subject", t.subject},
+            {"threadType", t.chat ? "chat" : "thread"},
+            {"isPeristentChat", t.chat}, // sic: the spelling in Glue's documentation
+            {"createdAt", iso8601(t.created_at)}};
+    }
+
+    static json::object message_json(const message_record& m) {
+        return json::object{{"__typename", "Message"},
+                            {"id", m.id},
+                            {"text", m.text},
+                            {"createdAt", iso8601(m.created_at)}};
+    }
+
+    // The workspace's state, seeded with its threads on first use.
+    workspace_state& workspace_locked(const std::string& ws) {
+        auto [it, added] = spaces.try_emplace(ws);
+        if (added) {
+            // Seeded threads predate anything sendMessage creates, an hour apart.
+            const std::chrono::system_clock::time_point epoch =
+                std::chrono::sys_days{std::chrono::year{2024} / 1 / 1};
+            for (std::size_t i = 0; i < opts.threads_per_workspace; ++i) {
+                add_thread_locked(it->second, stable_id("thr_", ws, i),
+                                  "Thread " + std::to_string(i + 1), false,
+                                  epoch + std::chrono::hours(i));
+            }
+        }
+        return it->second;
+    }
+
+    static std::size_t add_thread_locked(workspace_state& w, std::string id, std::string subject,
+                                         bool chat, std::chrono::system_clock::time_point when) {
+        w.thread_at[id] = w.threads.size();
+        w.threads.push_back({std::move(id), std::move(subject), chat, when, ++w.clock});
+        return w.threads.size() - 1;
+    }
+
     // sendMessage(input: {threadID? thread?: {recipients subject threadBy} message: {text
-    // uniqueBy attachments}}): uniqueBy and threadBy upsert, as Glue describes them.
+    // uniqueBy attachments}}): uniqueBy and threadBy upsert, as Glue describes them; without a
+    // subject (or threadBy) the message goes to the recipients' chat, one per recipient set.
     resolved send_message(const std::string& ws, const json::object& args) {
         const auto* input = args.if_contains("input");
         const json::object* in = input ? input->if_object() : nullptr;
@@ -654,43 +798,77 @@ struct mock_server::impl {
             return v && v->is_string() ? std::string(v->get_string()) : std::string();
         };
         const json::value* thread_in = in->if_contains("thread");
-        std::string thread_id = string_at(input, "threadID");
+        const std::string thread_id = string_at(input, "threadID");
+        const auto now = std::chrono::system_clock::now();
         std::lock_guard lock(mtx);
-        if (thread_id.empty()) {
+        auto& w = workspace_locked(ws);
+        std::size_t thread = 0;
+        if (!thread_id.empty()) {
+            auto it = w.thread_at.find(thread_id);
+            // Glue's answer to an unknown threadID is undocumented; the mock adopts the thread.
+            thread = it != w.thread_at.end() ? it->second
+                                             : add_thread_locked(w, thread_id, "", false, now);
+        } else {
             if (!thread_in || !thread_in->is_object()) {
                 return {nullptr, "either input.threadID or input.thread is required"};
             }
+            std::string subject = string_at(thread_in, "subject");
             const std::string thread_by = string_at(thread_in, "threadBy");
-            std::string& id = thread_by.empty() ? thread_id : thread_by_key[ws + "|" + thread_by];
-            if (id.empty()) {
-                id = "thr_" + random_id_locked(27);
-                threads_by_id[id] = {id, string_at(thread_in, "subject")};
+            const bool chat = subject.empty() && thread_by.empty();
+            // The id a repeat call finds again; none: every call makes a new thread.
+            std::string* key = !thread_by.empty() ? &w.thread_by[thread_by]
+                               : chat             ? &w.chats[recipients_key(*thread_in)]
+                                                  : nullptr;
+            if (key && !key->empty()) {
+                thread = w.thread_at.at(*key);
+            } else {
+                std::string id = "thr_" + random_id_locked(27);
+                if (key) {
+                    *key = id;
+                }
+                thread = add_thread_locked(w, std::move(id), std::move(subject), chat, now);
             }
-            thread_id = id;
-        } else if (!threads_by_id.count(thread_id)) {
-            threads_by_id[thread_id] = {thread_id, ""};
         }
         const std::string unique_by = string_at(message, "uniqueBy");
-        std::string message_id;
-        if (!unique_by.empty()) {
-            message_id = unique_by_key[ws + "|" + unique_by];
-        }
-        if (message_id.empty()) {
-            message_id = "msg_" + random_id_locked(27);
+        std::string* existing = unique_by.empty() ? nullptr : &w.unique_by[unique_by];
+        const message_record* m = nullptr;
+        if (existing && !existing->empty()) {
+            auto& updated = w.messages.at(*existing); // an upsert updates the text
+            updated.text = text->get_string();
+            m = &updated;
+        } else {
+            std::string id = "msg_" + random_id_locked(27);
+            if (existing) {
+                *existing = id;
+            }
+            m = &(w.messages[id] = message_record{id, std::string(text->get_string()),
+                                                  w.threads[thread].id, now});
+            w.threads[thread].last_message = ++w.clock;
             ++messages_created;
-            if (!unique_by.empty()) {
-                unique_by_key[ws + "|" + unique_by] = message_id;
+            ++messages_created_by_workspace[ws];
+        }
+        return {json::object{{"__typename", "SendMessagePayload"},
+                             {"thread", thread_json(w.threads[thread])},
+                             {"message", message_json(*m)}},
+                {}};
+    }
+
+    // The recipients as a set: the same ones in any order name the same chat.
+    static std::string recipients_key(const json::value& thread_in) {
+        std::vector<std::string> ids;
+        if (const auto* r = thread_in.get_object().if_contains("recipients"); r && r->is_array()) {
+            for (const auto& id : r->get_array()) {
+                if (id.is_string()) {
+                    ids.emplace_back(id.get_string());
+                }
             }
         }
-        const auto& thread = threads_by_id[thread_id];
-        return {json::object{{"__typename", "SendMessagePayload"},
-                             {"thread", json::object{{"__typename", "Thread"},
-                                                     {"id", thread.id},
-                                                     {"subject", thread.subject}}},
-                             {"message", json::object{{"__typename", "Message"},
-                                                      {"id", message_id},
-                                                      {"text", text->get_string()}}}},
-                {}};
+        std::ranges::sort(ids);
+        std::string key;
+        for (const auto& id : ids) {
+            key += id + ",";
+        }
+        return key;
     }
 
     //--------------------------------------------------------------------------
@@ -737,8 +915,7 @@ struct mock_server::impl {
     std::set<std::string> installed, uninstalled;
     std::unordered_map<std::string, issued_token> tokens;
     std::unordered_map<std::string, std::uint64_t> generation; // bumped by revoke_tokens()
-    std::unordered_map<std::string, std::string> thread_by_key, unique_by_key;
-    std::unordered_map<std::string, thread_record> threads_by_id;
+    std::unordered_map<std::string, workspace_state> spaces;
     std::atomic<bool> repeat_cursor{false};
     std::optional<fault> faults[2];
     recorded_request last_requests[2];
@@ -747,6 +924,7 @@ struct mock_server::impl {
                 connections_accepted = 0, concurrent = 0, max_concurrent = 0, handshakes = 0,
                 messages_created = 0;
     std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
+    std::unordered_map<std::string, std::size_t> messages_created_by_workspace;
     mutable std::string ca_path;
 
     // Declared last: destroyed first, so sessions never outlive the state they use.
@@ -894,6 +1072,12 @@ std::size_t mock_server::messages_created() const {
     return impl_->counter(&impl::messages_created);
 }
 
+std::size_t mock_server::messages_created(std::string_view workspace) const {
+    std::lock_guard lock(impl_->mtx);
+    auto it = impl_->messages_created_by_workspace.find(std::string(workspace));
+    return it == impl_->messages_created_by_workspace.end() ? 0 : it->second;
+}
+
 void mock_server::reset_counters() {
     std::lock_guard lock(impl_->mtx);
     impl_->requests_total = 0;
@@ -906,6 +1090,7 @@ void mock_server::reset_counters() {
     impl_->unauthorized_total = 0;
     impl_->max_token_concurrency = impl_->token_concurrency;
     impl_->token_requests_by_workspace.clear();
+    impl_->messages_created_by_workspace.clear();
 }
 
 } // namespace glue::testing

@@ -64,6 +64,9 @@ struct mock_server_options {
 
     std::chrono::seconds token_lifetime{3600};
     std::size_t groups_per_workspace = 5;
+    /// Threads every workspace starts with (subject "Thread 1", …; threadType "thread"), with
+    /// stable ids like the groups'. sendMessage adds the threads and chats it creates.
+    std::size_t threads_per_workspace = 3;
     /// The largest `first` or `last` a connection accepts; above it the field fails. Without
     /// either, a connection returns min(50, max_page_size) items, as Glue documents.
     std::size_t max_page_size = 100;
@@ -137,6 +140,7 @@ public:
     std::size_t unauthorized_responses() const;
     /// Messages sendMessage created (an upsert through uniqueBy creates none).
     std::size_t messages_created() const;
+    std::size_t messages_created(std::string_view workspace) const;
     void reset_counters();
 
 private:
