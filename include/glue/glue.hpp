@@ -5,6 +5,7 @@
 // Umbrella header: everything a user of glue::client needs.
 #include <glue/client.hpp>
 #include <glue/config.hpp>
+#include <glue/decode.hpp>
 #include <glue/error.hpp>
 #include <glue/metrics.hpp>
 #include <glue/types.hpp>
