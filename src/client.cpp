@@ -1,11 +1,23 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/client.hpp>
 
+#include "detail/backoff.hpp"
 #include "detail/http.hpp"
 #include "detail/protocol.hpp"
 #include "detail/token_cache.hpp"
+#include "detail/waiter.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/system_executor.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <openssl/crypto.h>
 
@@ -150,18 +162,19 @@ public:
             co_return make_failure(errc::invalid_argument,
                                    "the GraphQL request is larger than max_request_body_bytes");
         }
-        const auto until = deadline();
+        const auto until = std::chrono::steady_clock::now() +
+                           (request.timeout.count() > 0 ? request.timeout : cfg_.request_timeout);
+        const unsigned attempts =
+            request.retry_attempts > 0 ? request.retry_attempts : cfg_.graphql_retry_attempts;
         http_request req;
         req.target = graphql_target_;
         req.content_type = "application/json";
         req.body = body;
         req.body_limit = cfg_.max_response_body_bytes;
-        // Only a query may be sent twice without the caller saying so.
-        req.idempotent =
-            graphql_operation_kind(request.query, request.operation_name) == operation_kind::query;
+        req.idempotent = request.idempotent || may_send_twice(request);
 
         bool retried_401 = false;
-        for (;;) {
+        for (unsigned attempt = 1;; ++attempt) {
             if (!cache_->find(ws)) {
                 auto t = co_await cache_->get(ws, until);
                 if (!t) {
@@ -180,28 +193,55 @@ public:
                 return true;
             };
             auto sent = co_await pool_.send(req, until, request_priority::normal, with_token);
-            if (!sent) {
-                co_return sent.error();
-            }
-            if (!*sent) {
+            if (sent && !*sent) {
+                --attempt;
                 continue; // the token expired while waiting for a connection: get a new one
             }
-            http_response& resp = **sent;
-            if (resp.status == 401 && !retried_401) {
-                retried_401 = true;
-                // Drop the token only if it is still the cached one; then refetch (through the
-                // normal single flight) and retry once, unless a forced refresh just happened.
-                if (cache_->invalidate(ws, used.get()) != invalidate_result::throttled) {
-                    continue;
+            // Retry, after `wait`, when the outcome may be retried, attempts remain, and the
+            // wait ends before the deadline; else this outcome is the answer.
+            std::optional<std::chrono::nanoseconds> wait;
+            if (!sent) {
+                const failure& f = sent.error();
+                if (retryable(f) && (req.idempotent || f.unsent)) {
+                    wait = backoff_delay(cfg_.graphql_retry_base_delay, attempt,
+                                         cfg_.graphql_retry_max_delay);
+                }
+            } else {
+                const http_response& resp = **sent;
+                if (resp.status == 401 && !retried_401) {
+                    retried_401 = true;
+                    // Drop the token only if it is still the cached one; then refetch (through
+                    // the normal single flight) and retry once, unless a forced refresh just
+                    // happened. Not counted as an attempt.
+                    if (cache_->invalidate(ws, used.get()) != invalidate_result::throttled) {
+                        --attempt;
+                        continue;
+                    }
+                }
+                if (req.idempotent) {
+                    wait = retry_wait(resp, attempt);
                 }
             }
-            co_return parse_graphql_response(std::move(resp));
+            if (!wait || attempt >= attempts || std::chrono::steady_clock::now() + *wait >= until) {
+                if (!sent) {
+                    co_return sent.error();
+                }
+                co_return parse_graphql_response(std::move(**sent));
+            }
+            if (!co_await sleep(*wait)) {
+                co_return make_failure(asio::error::operation_aborted);
+            }
         }
     }
 
     void shutdown() {
         cache_->shutdown();
         pool_.shutdown();
+        std::lock_guard lock(sleep_mtx_);
+        stopped_ = true;
+        while (!sleepers_.empty()) {
+            sleepers_.front().wake();
+        }
     }
 
     token_cache_stats stats() const { return cache_->stats(); }
@@ -218,6 +258,50 @@ private:
         , graphql_target_(pool_.target().base_path + "/public/graphql") {}
 
     steady_time deadline() const { return std::chrono::steady_clock::now() + cfg_.request_timeout; }
+
+    // Transport failures worth another try: not a cancellation, a deadline, a malformed
+    // answer (glue's own codes), a TLS handshake refused, or an unknown host.
+    static bool retryable(const failure& f) {
+        const auto& ec = f.ec;
+        return ec != asio::error::operation_aborted && ec.category() != glue_category() &&
+               ec.category() != asio::error::get_ssl_category() &&
+               ec != asio::error::host_not_found;
+    }
+
+    // How long to wait before sending again after this answer; none: don't.
+    std::optional<std::chrono::nanoseconds> retry_wait(const http_response& r,
+                                                       unsigned attempt) const {
+        switch (r.status) {
+        case 429:
+        case 503:
+            if (auto after = parse_retry_after(r.retry_after); after.count() >= 0) {
+                return after;
+            }
+            [[fallthrough]];
+        case 500:
+        case 502:
+        case 504:
+            return backoff_delay(cfg_.graphql_retry_base_delay, attempt,
+                                 cfg_.graphql_retry_max_delay);
+        default:
+            return std::nullopt;
+        }
+    }
+
+    // Waits `d` before a retry. False when cut short: cancelled, or the client shut down.
+    asio::awaitable<bool> sleep(std::chrono::nanoseconds d) {
+        sleeper w(co_await asio::this_coro::executor);
+        {
+            std::lock_guard lock(sleep_mtx_);
+            if (stopped_) {
+                co_return false;
+            }
+            sleepers_.push_back(w);
+        }
+        // A sleeper is woken only by shutdown(); the "timeout" is the sleep ending.
+        co_return co_await w.wait(sleep_mtx_, std::chrono::steady_clock::now() + d) ==
+            errc::timeout;
+    }
 
     static result<void> check_request(const graphql_request& r) {
         if (r.query.empty()) {
@@ -277,6 +361,11 @@ private:
     http_pool pool_;
     const std::string token_target_, graphql_target_;
     std::optional<token_cache> cache_; // set by create(): its fetcher needs weak_from_this()
+
+    using sleeper = waiter<asio::steady_timer>;
+    std::mutex sleep_mtx_;
+    waiter_list<sleeper> sleepers_; // calls waiting to retry
+    bool stopped_ = false;
 };
 
 } // namespace detail
@@ -312,7 +401,83 @@ asio::awaitable<T> run(std::shared_ptr<detail::client_impl> impl, std::string_vi
     co_return std::move(*r);
 }
 
+// The any-completion-token operations: the same implementation coroutine, spawned on a strand of
+// the client's executor (so a cancellation emitted from another thread is handed to it safely),
+// with every cancellation type let through, completing on the handler's own executor.
+template <class T>
+void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
+            asio::any_completion_handler<void(error_code, T)> h,
+            asio::awaitable<detail::result<T>> op) {
+    if (!impl) {
+        // Never inside the initiating call; then on the handler's executor.
+        auto ex = asio::get_associated_executor(h, asio::system_executor());
+        asio::post(asio::system_executor(), [ex, h = std::move(h)]() mutable {
+            asio::dispatch(ex, [h = std::move(h)]() mutable {
+                std::move(h)(make_error_code(errc::invalid_argument), T{});
+            });
+        });
+        return;
+    }
+    auto strand = asio::make_strand(impl->executor());
+    auto slot = asio::get_associated_cancellation_slot(h);
+    auto work = asio::prefer(asio::get_associated_executor(h, impl->executor()),
+                             asio::execution::outstanding_work.tracked);
+    auto done = [h = std::move(h), work = std::move(work), diag](std::exception_ptr ep,
+                                                                 detail::result<T> r) mutable {
+        error_code ec;
+        T value{};
+        if (ep) {
+            try {
+                std::rethrow_exception(ep);
+            } catch (const boost::system::system_error& e) {
+                ec = e.code();
+            } catch (...) {
+                ec = make_error_code(boost::system::errc::not_enough_memory);
+            }
+        } else if (!r) {
+            ec = r.error().ec;
+        } else {
+            value = std::move(*r);
+        }
+        if (diag) {
+            *diag = !ep && !r && r.error().diag ? *r.error().diag : diagnostics{};
+        }
+        asio::dispatch(work, [h = std::move(h), ec, value = std::move(value)]() mutable {
+            std::move(h)(ec, std::move(value));
+        });
+    };
+    asio::co_spawn(
+        strand, std::move(op),
+        asio::bind_executor(strand, asio::bind_cancellation_slot(slot, std::move(done))));
+}
+
+asio::awaitable<detail::result<access_token>>
+fetch_token_op(std::shared_ptr<detail::client_impl> impl, std::string ws) {
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    co_return co_await impl->fetch_token(ws);
+}
+
+asio::awaitable<detail::result<graphql_response>>
+graphql_op(std::shared_ptr<detail::client_impl> impl, std::string ws, graphql_request req) {
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    co_return co_await impl->graphql(ws, std::move(req));
+}
+
 } // namespace
+
+void client::launch_fetch_token(std::shared_ptr<detail::client_impl> impl, std::string ws,
+                                diagnostics* diag, token_handler h) {
+    auto op = impl ? fetch_token_op(impl, std::move(ws))
+                   : asio::awaitable<detail::result<access_token>>();
+    launch<access_token>(impl, diag, std::move(h), std::move(op));
+}
+
+void client::launch_graphql(std::shared_ptr<detail::client_impl> impl, std::string ws,
+                            graphql_request request, diagnostics* diag, graphql_handler h) {
+    auto op = impl ? graphql_op(impl, std::move(ws), std::move(request))
+                   : asio::awaitable<detail::result<graphql_response>>();
+    launch<graphql_response>(impl, diag, std::move(h), std::move(op));
+}
 
 client::client(asio::any_io_executor ex, client_config cfg)
     : impl_(detail::client_impl::create(std::move(ex), std::move(cfg))) {}

@@ -695,7 +695,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
     for (;;) {
         auto leased = co_await st->acquire(deadline, prio, fresh);
         if (!leased) {
-            co_return leased.error();
+            failure f = leased.error();
+            f.unsent = true; // no connection: nothing was written
+            co_return f;
         }
         connection_ptr c = std::move(*leased);
         if (!prepare(req)) {
@@ -727,7 +729,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             fresh = true;
             continue;
         }
-        co_return map_transport_error(x.ec);
+        failure f = map_transport_error(x.ec);
+        f.unsent = x.nothing_written;
+        co_return f;
     }
 }
 

@@ -3,15 +3,20 @@
 #define GLUE_CLIENT_HPP
 
 #include <glue/config.hpp>
+#include <glue/decode.hpp>
 #include <glue/error.hpp>
 #include <glue/metrics.hpp>
 #include <glue/types.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace glue {
 
@@ -69,6 +74,56 @@ public:
     boost::asio::awaitable<graphql_response> graphql(std::string_view workspace_id,
                                                      graphql_request request);
 
+    /// graphql() decoding `data` into T with glue::decode (Boost.JSON conversions: described
+    /// structs, containers, std::optional, or your own tag_invoke). Throws what graphql()
+    /// throws, and glue::error with errc::decode_error naming the JSON path of a value that
+    /// doesn't fit.
+    template <class T>
+    boost::asio::awaitable<T> graphql(std::string_view workspace_id, graphql_request request) {
+        graphql_response r = co_await graphql(workspace_id, std::move(request));
+        co_return glue::decode<T>(r.data);
+    }
+
+    /// \name Any completion token
+    /// fetch_token() and graphql() in the Asio style, for callbacks, `use_future`, `deferred`,
+    /// `use_awaitable`, `as_tuple(...)` and the rest. The handler's signature is
+    /// `void(glue::error_code, T)`: failures come as an error_code, never as an exception. Pass a
+    /// glue::diagnostics to get what the server said (HTTP status, OAuth error, GraphQL errors
+    /// and partial data); it is written before the handler runs and must outlive the operation.
+    ///
+    /// The workspace id and request are copied, so nothing needs to outlive the call. The
+    /// operation runs on the handler's associated executor (by default the client's) and
+    /// completes there.
+    ///
+    /// Per-operation cancellation: the handler's associated cancellation slot is honoured for
+    /// terminal, partial and total cancellation alike. A cancelled operation completes promptly
+    /// with boost::asio::error::operation_aborted; the connection it was using is closed, not
+    /// reused, and a token request it was waiting for goes on for other callers. Emit the signal
+    /// on the operation's executor.
+    /// @{
+    template <class CompletionToken>
+    auto async_fetch_token(std::string_view workspace_id, CompletionToken&& token) {
+        return async_fetch_token_impl(workspace_id, nullptr, std::forward<CompletionToken>(token));
+    }
+    template <class CompletionToken>
+    auto async_fetch_token(std::string_view workspace_id, diagnostics& diag,
+                           CompletionToken&& token) {
+        return async_fetch_token_impl(workspace_id, &diag, std::forward<CompletionToken>(token));
+    }
+    template <class CompletionToken>
+    auto async_graphql(std::string_view workspace_id, graphql_request request,
+                       CompletionToken&& token) {
+        return async_graphql_impl(workspace_id, std::move(request), nullptr,
+                                  std::forward<CompletionToken>(token));
+    }
+    template <class CompletionToken>
+    auto async_graphql(std::string_view workspace_id, graphql_request request, diagnostics& diag,
+                       CompletionToken&& token) {
+        return async_graphql_impl(workspace_id, std::move(request), &diag,
+                                  std::forward<CompletionToken>(token));
+    }
+    /// @}
+
     /// Completes every call in flight with operation_aborted, closes all connections, and makes
     /// later calls fail the same way. Thread-safe; also done by the destructor.
     void shutdown();
@@ -80,6 +135,39 @@ public:
     const client_config& config() const noexcept;
 
 private:
+    using token_handler = boost::asio::any_completion_handler<void(error_code, access_token)>;
+    using graphql_handler = boost::asio::any_completion_handler<void(error_code, graphql_response)>;
+
+    // Compiled once, in src/: the templates above only wrap the handler.
+    // The operations hold the implementation, so a deferred operation initiated after the
+    // client was destroyed completes with operation_aborted (a moved-from client: with
+    // errc::invalid_argument).
+    static void launch_fetch_token(std::shared_ptr<detail::client_impl> impl,
+                                   std::string workspace_id, diagnostics* diag, token_handler h);
+    static void launch_graphql(std::shared_ptr<detail::client_impl> impl, std::string workspace_id,
+                               graphql_request request, diagnostics* diag, graphql_handler h);
+
+    template <class CompletionToken>
+    auto async_fetch_token_impl(std::string_view workspace_id, diagnostics* diag,
+                                CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, access_token)>(
+            [impl = impl_](auto handler, std::string ws, diagnostics* d) {
+                launch_fetch_token(impl, std::move(ws), d, token_handler(std::move(handler)));
+            },
+            token, std::string(workspace_id), diag);
+    }
+
+    template <class CompletionToken>
+    auto async_graphql_impl(std::string_view workspace_id, graphql_request request,
+                            diagnostics* diag, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, void(error_code, graphql_response)>(
+            [impl = impl_](auto handler, std::string ws, graphql_request req, diagnostics* d) {
+                launch_graphql(impl, std::move(ws), std::move(req), d,
+                               graphql_handler(std::move(handler)));
+            },
+            token, std::string(workspace_id), std::move(request), diag);
+    }
+
     std::shared_ptr<detail::client_impl> impl_;
 };
 

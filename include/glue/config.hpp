@@ -31,6 +31,16 @@ struct client_config {
     /// Deadline for opening a connection: name resolution, TCP connect and TLS handshake.
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
 
+    /// Attempts per graphql() call (1: no retries), within request_timeout. Retried: 429 and
+    /// 503 (after Retry-After when given, if it ends before the deadline), 500, 502, 503, 504
+    /// and transport failures (after an exponential backoff with full jitter from
+    /// graphql_retry_base_delay, at most graphql_retry_max_delay). Queries and idempotent
+    /// requests are retried; other mutations only when they certainly were not sent. A 401's
+    /// one token refresh and retry is separate and not counted here.
+    unsigned graphql_retry_attempts = 4;
+    std::chrono::milliseconds graphql_retry_base_delay{100};
+    std::chrono::milliseconds graphql_retry_max_delay{std::chrono::seconds(10)};
+
     /// Keep-alive HTTP/1.1 connections per origin (GraphQL and token requests share them).
     std::size_t max_connections = 64;
     /// Largest accepted response header block and body.

@@ -36,6 +36,16 @@ struct graphql_request {
     boost::json::object variables;
     std::string operation_name;
 
+    /// Sending the request twice does no harm, so a mutation may be retried after a failure
+    /// that leaves its fate unknown (a dropped connection, a 5xx). Queries are retried anyway,
+    /// and so is a `sendMessage(input: $input)` whose input carries message.uniqueBy (and
+    /// thread.threadBy when it creates a thread): Glue upserts those.
+    bool idempotent = false;
+    /// Overall deadline of this call; zero: client_config::request_timeout.
+    std::chrono::milliseconds timeout{0};
+    /// Attempts for this call; zero: client_config::graphql_retry_attempts.
+    unsigned retry_attempts = 0;
+
     graphql_request() = default;
     graphql_request(std::string query, boost::json::object variables = {},
                     std::string operation_name = {})

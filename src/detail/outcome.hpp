@@ -21,13 +21,16 @@ struct failure {
     std::string_view message;
     /// What the server said; null when nothing.
     std::shared_ptr<const diagnostics> diag;
+    /// Transport: the request certainly never reached the server (no connection, or not one
+    /// byte written), so sending it again can't do anything twice.
+    bool unsent = false;
 };
 
 template <class T>
 using result = boost::system::result<T, failure>;
 
 inline failure make_failure(error_code ec, std::string_view message = {}) {
-    return failure{ec, message, nullptr};
+    return failure{ec, message, nullptr, false};
 }
 
 inline failure make_failure(errc e, std::string_view message = {}) {
@@ -35,7 +38,7 @@ inline failure make_failure(errc e, std::string_view message = {}) {
 }
 
 inline failure make_failure(error_code ec, std::string_view message, diagnostics diag) {
-    return failure{ec, message, std::make_shared<const diagnostics>(std::move(diag))};
+    return failure{ec, message, std::make_shared<const diagnostics>(std::move(diag)), false};
 }
 
 /// The glue::error for `f`; `operation` names the public call ("fetch_token", "graphql").

@@ -81,6 +81,13 @@ enum class operation_kind { query, mutation, subscription, unknown };
 operation_kind graphql_operation_kind(std::string_view document,
                                       std::string_view operation_name) noexcept;
 
+/// Whether sending the request twice can't do twice what it does: a query, or a mutation
+/// whose every top-level field is a Glue `sendMessage(input: $var)` upsert (message.uniqueBy,
+/// and thread.threadBy when it creates a thread). The input must come as a variable, as Glue
+/// asks; a literal input, a fragment or a directive at the top level counts as unsafe.
+/// The caller's graphql_request::idempotent is not considered here.
+bool may_send_twice(const graphql_request& req) noexcept;
+
 /// {"query":…, "variables":…, "operationName":…}, leaving out empty variables and name.
 std::string graphql_body(const graphql_request& req);
 

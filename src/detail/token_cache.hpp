@@ -21,6 +21,7 @@
 #include <glue/metrics.hpp>
 #include <glue/types.hpp>
 
+#include "detail/backoff.hpp"
 #include "detail/fifo_semaphore.hpp"
 #include "detail/outcome.hpp"
 #include "detail/protocol.hpp"
@@ -534,7 +535,8 @@ private:
                 if (cls != failure_class::transient || attempt >= opts.retry_attempts) {
                     co_return r;
                 }
-                const auto delay = full_jitter(opts.retry_base_delay * (1u << (attempt - 1)));
+                const auto delay = backoff_delay(opts.retry_base_delay, attempt,
+                                                 std::chrono::nanoseconds::max() / 4);
                 if (Clock::now() + delay >= f->deadline) {
                     co_return r;
                 }
@@ -545,12 +547,6 @@ private:
                     co_return r; // stopped: the flight has already been finished for callers
                 }
             }
-        }
-
-        static std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
-            thread_local std::minstd_rand rng{std::random_device{}()};
-            std::uniform_real_distribution<double> share(0.0, 1.0);
-            return std::chrono::duration_cast<std::chrono::nanoseconds>(cap * share(rng));
         }
 
         result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) const {
