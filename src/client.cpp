@@ -9,6 +9,7 @@
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -403,7 +404,7 @@ asio::awaitable<T> run(std::shared_ptr<detail::client_impl> impl, std::string_vi
 
 // The any-completion-token operations: the same implementation coroutine, spawned on a strand of
 // the client's executor (so a cancellation emitted from another thread is handed to it safely),
-// with every cancellation type let through, completing on the handler's own executor.
+// completing on the handler's own executor.
 template <class T>
 void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
             asio::any_completion_handler<void(error_code, T)> h,
@@ -419,11 +420,21 @@ void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
         return;
     }
     auto strand = asio::make_strand(impl->executor());
+    // Every cancellation type the caller emits becomes terminal inside: Beast's operations
+    // filter out the others, and the client stays usable whichever it is (a cancelled call's
+    // connection is closed, not reused). The bridge is handed to the strand, where the
+    // operation runs.
+    auto bridge = std::make_shared<asio::cancellation_signal>();
     auto slot = asio::get_associated_cancellation_slot(h);
+    if (slot.is_connected()) {
+        slot.assign([bridge, strand](asio::cancellation_type) {
+            asio::dispatch(strand, [bridge] { bridge->emit(asio::cancellation_type::terminal); });
+        });
+    }
     auto work = asio::prefer(asio::get_associated_executor(h, impl->executor()),
                              asio::execution::outstanding_work.tracked);
-    auto done = [h = std::move(h), work = std::move(work), diag](std::exception_ptr ep,
-                                                                 detail::result<T> r) mutable {
+    auto done = [h = std::move(h), work = std::move(work), diag, slot,
+                 bridge](std::exception_ptr ep, detail::result<T> r) mutable {
         error_code ec;
         T value{};
         if (ep) {
@@ -442,24 +453,25 @@ void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
         if (diag) {
             *diag = !ep && !r && r.error().diag ? *r.error().diag : diagnostics{};
         }
-        asio::dispatch(work, [h = std::move(h), ec, value = std::move(value)]() mutable {
+        asio::dispatch(work, [h = std::move(h), slot, ec, value = std::move(value)]() mutable {
+            if (slot.is_connected()) {
+                slot.clear(); // on the caller's executor, where it emits
+            }
             std::move(h)(ec, std::move(value));
         });
     };
     asio::co_spawn(
         strand, std::move(op),
-        asio::bind_executor(strand, asio::bind_cancellation_slot(slot, std::move(done))));
+        asio::bind_executor(strand, asio::bind_cancellation_slot(bridge->slot(), std::move(done))));
 }
 
 asio::awaitable<detail::result<access_token>>
 fetch_token_op(std::shared_ptr<detail::client_impl> impl, std::string ws) {
-    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     co_return co_await impl->fetch_token(ws);
 }
 
 asio::awaitable<detail::result<graphql_response>>
 graphql_op(std::shared_ptr<detail::client_impl> impl, std::string ws, graphql_request req) {
-    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
     co_return co_await impl->graphql(ws, std::move(req));
 }
 

@@ -95,6 +95,13 @@ diagnostics response_diagnostics(const http_response& r) {
 
 //------------------------------------------------------------------------------
 
+bool is_plain_id(std::string_view id) noexcept {
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return !is_control(u) && c != ' ' && u < 0x80;
+    });
+}
+
 result<void> check_workspace_id(std::string_view id, bool strict) {
     if (id.empty()) {
         return make_failure(errc::invalid_argument, "workspace id is empty");
@@ -102,13 +109,9 @@ result<void> check_workspace_id(std::string_view id, bool strict) {
     if (id.size() > max_workspace_id_size) {
         return make_failure(errc::invalid_argument, "workspace id is too long");
     }
-    for (char c : id) {
-        const auto u = static_cast<unsigned char>(c);
-        if (is_control(u) || c == ' ' || u >= 0x80) {
-            return make_failure(errc::invalid_argument,
-                                "workspace id contains a space, a control or a non-ASCII "
-                                "character");
-        }
+    if (!is_plain_id(id)) {
+        return make_failure(errc::invalid_argument,
+                            "workspace id contains a space, a control or a non-ASCII character");
     }
     if (strict) {
         constexpr std::string_view prefix = "wks_";

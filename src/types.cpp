@@ -1,6 +1,10 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/types.hpp>
 
+#include "detail/outcome.hpp"
+
+#include <boost/json/parse.hpp>
+
 #include <chrono>
 #include <ostream>
 #include <string_view>
@@ -19,6 +23,28 @@ std::ostream& operator<<(std::ostream& os, const access_token& token) {
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(
         token.expires_at - std::chrono::steady_clock::now());
     return os << ", expires_in=" << left.count() << "s}";
+}
+
+boost::json::object parse_variables(std::string_view json_text) {
+    if (json_text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        return {};
+    }
+    boost::json::error_code ec;
+    boost::json::value v = boost::json::parse(json_text, ec);
+    if (ec) {
+        throw detail::to_error(detail::make_failure(errc::invalid_argument,
+                                                    "the GraphQL variables are not valid JSON"),
+                               "parse_variables");
+    }
+    if (v.is_null()) {
+        return {};
+    }
+    if (!v.is_object()) {
+        throw detail::to_error(detail::make_failure(errc::invalid_argument,
+                                                    "the GraphQL variables are not a JSON object"),
+                               "parse_variables");
+    }
+    return std::move(v.get_object());
 }
 
 } // namespace glue

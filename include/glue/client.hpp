@@ -32,8 +32,9 @@ class client_impl;
 /// on the awaiting coroutine's executor, never inside a lock.
 ///
 /// \par Per-operation cancellation
-/// Both operations honour the awaiting coroutine's cancellation slot (what `||` and co_spawn
-/// with a bound slot emit), for every cancellation type. A cancelled call completes at once
+/// Both operations honour terminal cancellation from the awaiting coroutine's cancellation slot
+/// (what `||` and co_spawn with a bound slot deliver under a coroutine's default filter); the
+/// async_ forms below honour every cancellation type. A cancelled call completes at once
 /// with boost::asio::error::operation_aborted. Cancelling a call never affects other calls: a
 /// token request it was waiting for goes on for the others, and a connection it was using is
 /// closed rather than reused. As with any Asio operation, emit the cancellation on the
@@ -99,7 +100,7 @@ public:
     /// terminal, partial and total cancellation alike. A cancelled operation completes promptly
     /// with boost::asio::error::operation_aborted; the connection it was using is closed, not
     /// reused, and a token request it was waiting for goes on for other callers. Emit the signal
-    /// on the operation's executor.
+    /// on the handler's executor, where the operation completes.
     /// @{
     template <class CompletionToken>
     auto async_fetch_token(std::string_view workspace_id, CompletionToken&& token) {

@@ -8,6 +8,8 @@
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
 #include <glue/metrics.hpp>
+#include <glue/operations.hpp>
+#include <glue/pagination.hpp>
 #include <glue/types.hpp>
 #include <glue/version.hpp>
 

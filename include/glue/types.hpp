@@ -8,6 +8,7 @@
 #include <chrono>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace glue {
@@ -53,6 +54,12 @@ struct graphql_request {
         , variables(std::move(variables))
         , operation_name(std::move(operation_name)) {}
 };
+
+/// GraphQL variables from JSON text (a command line's --variables, a file): an object, or
+/// empty text or `null` for none. Throws glue::error (errc::invalid_argument) for text that is
+/// not JSON or a value that is not an object (variables are always an object in GraphQL over
+/// HTTP).
+boost::json::object parse_variables(std::string_view json_text);
 
 /// A complete GraphQL answer: one without `errors` (an answer with errors throws glue::error).
 struct graphql_response {

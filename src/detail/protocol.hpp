@@ -28,6 +28,9 @@ namespace glue::detail {
 
 inline constexpr std::size_t max_workspace_id_size = 128;
 
+/// Printable ASCII without spaces: what any Glue id (usr_…, thr_…) is made of.
+bool is_plain_id(std::string_view id) noexcept;
+
 /// Non-empty, at most max_workspace_id_size, printable ASCII without spaces; with `strict`,
 /// also of the form wks_<base62>.
 result<void> check_workspace_id(std::string_view id, bool strict);

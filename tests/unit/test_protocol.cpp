@@ -651,6 +651,69 @@ TEST_SUITE("protocol") {
     }
 
     //------------------------------------------------------------------------------
+    // may_send_twice
+
+    TEST_CASE("may_send_twice: queries, and sendMessage upserts through a variable") {
+        const auto send = [](json::object input, std::string_view doc = {}) {
+            return glue::graphql_request(
+                doc.empty() ? std::string("mutation S($in: SendMessageInput!) { sendMessage(input: "
+                                          "$in) { message { id } } }")
+                            : std::string(doc),
+                json::object{{"in", std::move(input)}});
+        };
+        const json::object unique{{"text", "t"}, {"uniqueBy", "k"}};
+        const json::object plain{{"text", "t"}};
+
+        CHECK(gd::may_send_twice(glue::graphql_request("{ me { id } }")));
+        CHECK(gd::may_send_twice(glue::graphql_request("query Q { groups { nodes { id } } }")));
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("mutation { other }")));
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("subscription { s }")));
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("{ a } { b }")));
+
+        // Into an existing thread: uniqueBy is enough.
+        CHECK(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}})));
+        CHECK_FALSE(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", plain}})));
+        CHECK_FALSE(gd::may_send_twice(
+            send({{"threadID", "thr_1"}, {"message", {{"text", "t"}, {"uniqueBy", ""}}}})));
+        // Creating a thread also needs threadBy.
+        const json::object recipients{{"recipients", json::array{"grp_1"}}, {"subject", "s"}};
+        json::object by = recipients;
+        by["threadBy"] = "b";
+        CHECK_FALSE(gd::may_send_twice(send({{"thread", recipients}, {"message", unique}})));
+        CHECK(gd::may_send_twice(send({{"thread", by}, {"message", unique}})));
+        // An alias, several upserts, or anything else beside them.
+        CHECK(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}},
+                                      "mutation($in: SendMessageInput!) { a: sendMessage(input: "
+                                      "$in) { message { id } } b: sendMessage(input: $in) { "
+                                      "thread { id } } }")));
+        CHECK_FALSE(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}},
+                                            "mutation($in: SendMessageInput!) { "
+                                            "sendMessage(input: $in) { message { id } } other }")));
+        // What the text can't show is not trusted: a literal input, a directive, a fragment.
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request(
+            R"(mutation { sendMessage(input: {threadID: "thr_1", message: {text: "t", uniqueBy: "k"}}) { message { id } } })")));
+        CHECK_FALSE(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}},
+                                            "mutation($in: SendMessageInput!, $b: Boolean!) { "
+                                            "sendMessage(input: $in) @include(if: $b) { "
+                                            "message { id } } }")));
+        CHECK_FALSE(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}},
+                                            "mutation($in: SendMessageInput!) { ...F } fragment F "
+                                            "on Mutation { sendMessage(input: $in) { message { "
+                                            "id } } }")));
+        // A variable that isn't there.
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request(
+            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }")));
+        // The operation the request names.
+        auto two = send({{"threadID", "thr_1"}, {"message", unique}},
+                        "mutation Safe($in: SendMessageInput!) { sendMessage(input: $in) { "
+                        "message { id } } } mutation Unsafe { other }");
+        two.operation_name = "Safe";
+        CHECK(gd::may_send_twice(two));
+        two.operation_name = "Unsafe";
+        CHECK_FALSE(gd::may_send_twice(two));
+    }
+
+    //------------------------------------------------------------------------------
     // graphql_operation_kind
 
     TEST_CASE("graphql_operation_kind tells the kind of a single operation") {

@@ -1,0 +1,111 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_OPERATIONS_HPP
+#define GLUE_OPERATIONS_HPP
+
+// Typed helpers for the operations Glue documents (glue-api.md §4-5). Each one builds a GraphQL
+// request and runs it through client::graphql(), so retries, 401 handling and errors are the
+// raw call's. Fields Glue leaves undocumented are optional here.
+
+#include <glue/client.hpp>
+#include <glue/pagination.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/describe/class.hpp>
+#include <boost/json/value.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glue {
+
+/// A Glue user (`usr_…`), e.g. the app's own user in a workspace.
+struct user {
+    std::string id;
+    std::optional<std::string> name;
+};
+
+/// A group (`grp_…`; a workspace id stands for its General group).
+struct group {
+    std::string id;
+    std::string name;
+};
+
+/// A thread or chat (`thr_…`).
+struct thread {
+    std::string id;
+    std::optional<std::string> subject;
+    std::optional<std::string> type;       ///< `threadType`: "thread" or "chat"
+    std::optional<bool> persistent_chat;   ///< `isPeristentChat` (Glue's spelling)
+    std::optional<std::string> created_at; ///< `createdAt`, ISO 8601
+};
+
+struct message {
+    std::string id;
+    std::string text;
+};
+
+BOOST_DESCRIBE_STRUCT(user, (), (id, name))
+BOOST_DESCRIBE_STRUCT(group, (), (id, name))
+BOOST_DESCRIBE_STRUCT(thread, (), (id, subject, type, persistent_chat, created_at))
+BOOST_DESCRIBE_STRUCT(message, (), (id, text))
+
+/// The order of threads(): by creation (oldest first) or by latest message (newest first).
+enum class thread_order { created_at, last_message };
+
+/// sendMessage's input. Give thread_id to post into an existing thread, or `thread` to post to
+/// recipients: without a subject it goes to their chat, with one it starts a thread.
+struct send_message_input {
+    struct thread_input {
+        std::vector<std::string> recipients; ///< user, group or workspace ids
+        std::string subject;                 ///< empty: none
+        std::string thread_by;               ///< upsert key for the thread; empty: none
+    };
+    struct message_input {
+        std::string text; ///< markdown
+        /// Upsert key: a repeat with the same key updates the message instead of posting it
+        /// again. With it (and thread_by when a thread is created), the call is idempotent
+        /// and retried like a query.
+        std::string unique_by;
+        std::vector<std::string> attachments; ///< fil_… ids
+    };
+
+    std::string thread_id;
+    std::optional<thread_input> thread;
+    message_input message;
+};
+
+struct send_message_result {
+    glue::thread thread;
+    glue::message message;
+};
+BOOST_DESCRIBE_STRUCT(send_message_result, (), (thread, message))
+
+/// The app's own user in the workspace (`me`).
+boost::asio::awaitable<user> me(client& c, std::string_view workspace_id);
+
+/// Every group in the workspace, page by page.
+boost::asio::awaitable<std::vector<group>> groups(client& c, std::string_view workspace_id,
+                                                  page_options opts = {});
+
+/// Every thread the app can see, in `order`, page by page.
+boost::asio::awaitable<std::vector<thread>> threads(client& c, std::string_view workspace_id,
+                                                    thread_order order = thread_order::created_at,
+                                                    page_options opts = {});
+
+/// Relay's node(id:): the object with that id with `selection` selected (GraphQL fields,
+/// inline fragments such as `... on Thread { subject }`), or null when there is none.
+boost::asio::awaitable<boost::json::value> node(client& c, std::string_view workspace_id,
+                                                std::string_view id,
+                                                std::string_view selection = "__typename id");
+
+/// Posts a message (sendMessage). Throws glue::error (errc::invalid_argument) before any I/O
+/// for empty text, neither thread_id nor thread recipients, or an id with a space or a control
+/// character.
+boost::asio::awaitable<send_message_result> send_message(client& c, std::string_view workspace_id,
+                                                         send_message_input input);
+
+} // namespace glue
+
+#endif
