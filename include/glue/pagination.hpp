@@ -23,7 +23,12 @@
 
 namespace glue {
 
+/// Not an aggregate, for the reason graphql_request isn't (see <glue/types.hpp>): it is a
+/// defaulted argument of coroutines, so `co_await glue::groups(c, ws)` builds one inside a
+/// co_await expression.
 struct page_options {
+    page_options() {}
+
     /// Items per page, sent as the `first` variable.
     std::size_t page_size = 50;
     /// Fetching more pages than this fails with errc::too_many_pages.

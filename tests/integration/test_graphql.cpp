@@ -360,6 +360,14 @@ TEST_SUITE("graphql") {
             auto me = f.run(glue::me(*f.client, ws));
             CHECK(me.id.starts_with("usr_"));
         }
+        SUBCASE("defaulted arguments inside a co_await expression (the GCC 12 trap)") {
+            auto walk = [&]() -> asio::awaitable<std::size_t> {
+                auto groups = co_await glue::groups(*f.client, ws);
+                auto threads = co_await glue::threads(*f.client, ws);
+                co_return groups.size() + threads.size();
+            };
+            CHECK(f.run(walk()) == 5 + 3); // the mock's default groups and threads
+        }
         SUBCASE("send_message, threads in order, node") {
             glue::send_message_input in;
             in.thread.emplace();
