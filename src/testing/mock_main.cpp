@@ -11,7 +11,6 @@
 #include <glue/testing/mock_server.hpp>
 
 #include <cerrno>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -19,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include <pthread.h>
+#include "testing/serve.hpp"
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,33 +85,12 @@ int main(int argc, char** argv) {
             return usage("unknown argument");
         }
     }
-    const bool serve = i >= argc;
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    if (serve) {
-        // Blocked before the server's threads start, so only sigwait() below sees them.
-        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-    }
     try {
+        if (i >= argc) {
+            return glue::testing::detail::serve_until_signalled(opts, std::cout);
+        }
         glue::testing::mock_server server(opts);
-        if (!serve) {
-            return run_command(server, argv + i);
-        }
-        const auto cfg = server.client_config();
-        std::cout << "mock Glue API at " << server.url() << "\n"
-                  << "  GLUE_API_URL=" << cfg.api_url << "\n"
-                  << "  GLUE_CLIENT_ID=" << cfg.client_id << "\n"
-                  << "  GLUE_CLIENT_SECRET=" << cfg.client_secret << "  (a test credential)\n"
-                  << "  GLUE_REDIRECT_URI=" << cfg.redirect_uri << "\n";
-        if (opts.tls) {
-            std::cout << "  GLUE_CA_FILE=" << server.ca_file() << "\n";
-        }
-        std::cout << "Ctrl-C stops it." << std::endl;
-        int sig = 0;
-        sigwait(&stop_signals, &sig);
-        return 0;
+        return run_command(server, argv + i);
     } catch (const std::exception& e) {
         std::cerr << "glue-mock-server: " << e.what() << "\n";
         return 1;

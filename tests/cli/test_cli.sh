@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The `glue` command end to end against glue-mock-server on 127.0.0.1: what it prints, where,
+# its exit codes, and that it never prints the client secret or a token unless asked.
+#
+#   test_cli.sh GLUE GLUE_MOCK_SERVER
+set -euo pipefail
+glue=$1
+mock=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+check() { # check DESCRIPTION COMMAND...
+    if "${@:2}"; then echo "ok: $1"; else echo "FAILED: $1"; failures=$((failures + 1)); fi
+}
+
+# Every command has --help.
+for cmd in token query bulk mock-server demo; do
+    check "$cmd --help" "$glue" "$cmd" --help >/dev/null
+done
+check "no command is an error" bash -c "! '$glue' >/dev/null 2>&1"
+
+# Against the mock server; glue-mock-server sets GLUE_* for the command it runs.
+ws=wks_32kbzWHxtQvfVEgwEdQduuxRTYG
+cat >"$work/script.sh" <<SCRIPT
+set -u
+"$glue" token -w $ws >"$work/token.out" 2>&1; echo \$? >"$work/token.rc"
+"$glue" token -w $ws --show-token >"$work/token_shown.out" 2>&1
+"$glue" query -w $ws '{ me { id name } }' >"$work/query.out" 2>"$work/query.err"; echo \$? >"$work/query.rc"
+"$glue" query -w $ws '{ nope }' >"$work/bad_query.out" 2>"$work/bad_query.err"; echo \$? >"$work/bad_query.rc"
+"$glue" query -w $ws '{ me { id } }' --variables '[1]' >/dev/null 2>"$work/bad_vars.err"; echo \$? >"$work/bad_vars.rc"
+printf '%s\n' wks_A wks_B '# a comment' '' wks_C wks_D >"$work/ok.txt"
+"$glue" bulk --workspaces "$work/ok.txt" '{ me { id } }' -c 2 --out "$work/ok.jsonl" 2>"$work/ok.err"; echo \$? >"$work/ok.rc"
+printf '%s\n' wks_A 'bad id' wks_C | "$glue" bulk --workspaces - --file "$work/q.graphql" >"$work/mixed.jsonl" 2>"$work/mixed.err"; echo \$? >"$work/mixed.rc"
+echo "\$GLUE_CLIENT_SECRET" >"$work/secret"
+SCRIPT
+echo '{ me { id } }' >"$work/q.graphql"
+"$mock" -- bash "$work/script.sh"
+secret=$(cat "$work/secret")
+
+check "token exits 0" test "$(cat "$work/token.rc")" = 0
+check "token prints the user id" grep -q '^user_id  *usr_' "$work/token.out"
+check "token hides the token" bash -c "! grep -q 'glue_at_' '$work/token.out'"
+check "--show-token shows it" grep -q '^token  *glue_at_' "$work/token_shown.out"
+check "query prints the data as JSON" grep -q '^{"me":{"id":"usr_' "$work/query.out"
+check "query exits 0" test "$(cat "$work/query.rc")" = 0
+check "a GraphQL error exits 1" test "$(cat "$work/bad_query.rc")" = 1
+check "a GraphQL error is said on stderr" grep -q '^glue: .*graphql' "$work/bad_query.err"
+check "variables that are not an object are refused" test "$(cat "$work/bad_vars.rc")" = 1
+check "... in one line" test "$(wc -l <"$work/bad_vars.err")" = 1
+check "bulk exits 0 when all succeed" test "$(cat "$work/ok.rc")" = 0
+check "bulk writes a line per workspace" test "$(wc -l <"$work/ok.jsonl")" = 4
+check "bulk lines carry workspace, ok and data" \
+    grep -q '^{"workspace":"wks_A","ok":true,"data":{"me":{"id":"usr_' "$work/ok.jsonl"
+check "bulk summarises on stderr" grep -q 'token requests  4' "$work/ok.err"
+check "bulk exits 1 when one fails" test "$(cat "$work/mixed.rc")" = 1
+check "the failure is a typed line" \
+    grep -q '"ok":false,"error":{"class":"invalid_argument"' "$work/mixed.jsonl"
+check "the others still succeed" test "$(grep -c '"ok":true' "$work/mixed.jsonl")" = 2
+check "the summary counts errors by class" grep -q 'invalid_argument *1' "$work/mixed.err"
+check "the client secret is never printed" bash -c "! grep -rqF -- '$secret' '$work'/*.out '$work'/*.err '$work'/*.jsonl"
+check "no token is printed without --show-token" \
+    bash -c "! grep -q 'glue_at_' '$work'/ok.jsonl '$work'/mixed.jsonl '$work'/*.err '$work'/query.out"
+
+# The demo, scaled down: every call succeeds with one token request per workspace.
+check "demo" "$glue" demo --calls 3000 --workspaces 100 --concurrency 128
+
+((failures == 0)) || { echo "$failures failed"; exit 1; }
