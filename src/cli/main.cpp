@@ -105,6 +105,29 @@ struct query_flags {
     }
 };
 
+// A failure as one line: what() (client text, never a secret), then what the server said,
+// apart and with any control characters blanked so it stays one line.
+std::string one_line(const glue::error& e) {
+    std::string line = e.what();
+    std::string said;
+    if (!e.oauth_error().empty()) {
+        said = "oauth error " + e.oauth_error();
+    }
+    for (const auto& g : e.graphql_errors()) {
+        said += said.empty() ? "graphql errors: " : "; ";
+        said += g.message;
+    }
+    if (!said.empty()) {
+        for (char& c : said) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                c = ' ';
+            }
+        }
+        line += " [server: " + said + "]";
+    }
+    return line;
+}
+
 // Runs `op` on a fresh io_context to completion, rethrowing what it throws.
 template <class F>
 void run(F op) {
@@ -324,14 +347,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const glue::error& e) {
-        // what() never holds a secret or server text; the server's own words follow, apart.
-        std::cerr << "glue: " << e.what() << "\n";
-        if (!e.oauth_error().empty()) {
-            std::cerr << "  oauth error: " << e.oauth_error() << "\n";
-        }
-        for (const auto& g : e.graphql_errors()) {
-            std::cerr << "  graphql error: " << g.message << "\n";
-        }
+        std::cerr << "glue: " << one_line(e) << "\n";
         return 1;
     } catch (const std::exception& e) {
         std::cerr << "glue: " << e.what() << "\n";

@@ -44,7 +44,8 @@ check "--show-token shows it" grep -q '^token  *glue_at_' "$work/token_shown.out
 check "query prints the data as JSON" grep -q '^{"me":{"id":"usr_' "$work/query.out"
 check "query exits 0" test "$(cat "$work/query.rc")" = 0
 check "a GraphQL error exits 1" test "$(cat "$work/bad_query.rc")" = 1
-check "a GraphQL error is said on stderr" grep -q '^glue: .*graphql' "$work/bad_query.err"
+check "a GraphQL error is said on stderr" grep -q '^glue: .*graphql errors: .*nope' "$work/bad_query.err"
+check "... in one line" test "$(wc -l <"$work/bad_query.err")" = 1
 check "variables that are not an object are refused" test "$(cat "$work/bad_vars.rc")" = 1
 check "... in one line" test "$(wc -l <"$work/bad_vars.err")" = 1
 check "bulk exits 0 when all succeed" test "$(cat "$work/ok.rc")" = 0
