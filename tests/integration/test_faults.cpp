@@ -78,7 +78,7 @@ TEST_SUITE("faults") {
         const mapping cases[] = {
             {500, errc::server_error}, {502, errc::server_error}, {503, errc::server_error},
             {504, errc::server_error}, {429, errc::rate_limited}, {403, errc::forbidden},
-            {400, errc::graphql_error}}; // the mock's bodies are GraphQL envelopes
+            {400, errc::graphql_error}};             // the mock's bodies are GraphQL envelopes
         glue::graphql_request once("{ me { id } }"); // the mapping, not the retries
         once.retry_attempts = 1;
         for (const auto& c : cases) {
