@@ -163,8 +163,7 @@ public:
             co_return make_failure(errc::invalid_argument,
                                    "the GraphQL request is larger than max_request_body_bytes");
         }
-        const auto until = std::chrono::steady_clock::now() +
-                           (request.timeout.count() > 0 ? request.timeout : cfg_.request_timeout);
+        const auto until = deadline(request.timeout);
         const unsigned attempts =
             request.retry_attempts > 0 ? request.retry_attempts : cfg_.graphql_retry_attempts;
         http_request req;
@@ -258,7 +257,11 @@ private:
         , token_target_(pool_.target().base_path + "/oauth/token")
         , graphql_target_(pool_.target().base_path + "/public/graphql") {}
 
-    steady_time deadline() const { return std::chrono::steady_clock::now() + cfg_.request_timeout; }
+    // A call's deadline: `timeout` from now, or request_timeout when it is zero.
+    steady_time deadline(std::chrono::milliseconds timeout = {}) const {
+        return std::chrono::steady_clock::now() +
+               (timeout.count() > 0 ? timeout : cfg_.request_timeout);
+    }
 
     // Transport failures worth another try: not a cancellation, a deadline, a malformed
     // answer (glue's own codes), a TLS handshake refused, or an unknown host.
@@ -308,15 +311,8 @@ private:
         if (r.query.empty()) {
             return make_failure(errc::invalid_argument, "the GraphQL query is empty");
         }
-        // A GraphQL Name (spec §2.1.9).
-        const auto& name = r.operation_name;
-        for (std::size_t i = 0; i < name.size(); ++i) {
-            const char c = name[i];
-            const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                            (i > 0 && c >= '0' && c <= '9');
-            if (!ok) {
-                return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
-            }
+        if (!r.operation_name.empty() && !is_graphql_name(r.operation_name)) {
+            return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
         }
         return {};
     }

@@ -2,6 +2,7 @@
 #include <glue/pagination.hpp>
 
 #include "detail/outcome.hpp"
+#include "detail/protocol.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -17,27 +18,12 @@ namespace {
     throw detail::to_error(detail::make_failure(e, message), "pager");
 }
 
-bool is_graphql_name(std::string_view s) {
-    if (s.empty()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const char c = s[i];
-        const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (i > 0 && c >= '0' && c <= '9');
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
 std::vector<std::string> split_path(std::string_view path) {
     std::vector<std::string> out;
     for (;;) {
         const auto dot = path.find('.');
         const auto name = path.substr(0, dot);
-        if (!is_graphql_name(name)) {
+        if (!detail::is_graphql_name(name)) {
             fail(errc::invalid_argument,
                  "the connection path must be field names separated by dots");
         }
@@ -61,7 +47,8 @@ pager::pager(client& c, std::string workspace_id, graphql_request request,
     if (opts_.page_size == 0 || opts_.max_pages == 0) {
         fail(errc::invalid_argument, "page_size and max_pages must be at least 1");
     }
-    if (!is_graphql_name(opts_.first_variable) || !is_graphql_name(opts_.after_variable)) {
+    if (!detail::is_graphql_name(opts_.first_variable) ||
+        !detail::is_graphql_name(opts_.after_variable)) {
         fail(errc::invalid_argument, "the page variables must be GraphQL names");
     }
 }

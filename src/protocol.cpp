@@ -579,6 +579,21 @@ std::vector<graphql_error> parse_errors(const json::array& errors) {
 
 } // namespace
 
+bool is_graphql_name(std::string_view s) noexcept {
+    if (s.empty()) {
+        return false;
+    }
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const bool ok = c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (i > 0 && c >= '0' && c <= '9');
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 namespace {
 
 // The operation a request runs: the one named `operation_name`, or the only one.

@@ -77,6 +77,9 @@ failure_class classify(const failure& f) noexcept;
 //------------------------------------------------------------------------------
 // GraphQL endpoint
 
+/// A GraphQL Name (spec §2.1.9): [_A-Za-z][_0-9A-Za-z]*.
+bool is_graphql_name(std::string_view s) noexcept;
+
 enum class operation_kind { query, mutation, subscription, unknown };
 
 /// The kind of operation a request will run: the one named `operation_name`, or the only
