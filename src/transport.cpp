@@ -18,14 +18,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/span_body.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/intrusive/list.hpp>
 #include <boost/url/parse.hpp>
 
@@ -33,6 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include <cerrno>
+#include <charconv>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -149,15 +148,11 @@ namespace {
 using unlink_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-// One keep-alive connection. Only the holder of its lease performs I/O on it; abort() may come
-// from any thread.
-//
-// The exchange deadline is not Beast's stream timeout: Beast runs that handler on the caller's
-// executor, where it could race with the caller's own completion on a multi-threaded
-// io_context. Our deadline timer instead shuts the socket down (shutdown(2), not close: the
-// descriptor stays valid), which is safe alongside any I/O and makes it fail at once.
-struct connection : unlink_hook, std::enable_shared_from_this<connection> {
-    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) : deadline(ex) {
+// One keep-alive connection. Only the holder of its lease performs I/O on it; the pool may
+// abort it from any thread (shutdown(2), not close: the descriptor stays valid, so that is safe
+// alongside the holder's I/O and makes it fail at once).
+struct connection : unlink_hook {
+    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
         if (tls_ctx) {
             tls.emplace(ex, *tls_ctx);
         } else {
@@ -165,65 +160,24 @@ struct connection : unlink_hook, std::enable_shared_from_this<connection> {
         }
     }
 
-    beast::tcp_stream& tcp() { return tls ? tls->next_layer() : *plain; }
+    tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 
     template <class F>
     decltype(auto) with_stream(F&& f) {
         return tls ? f(*tls) : f(*plain);
     }
 
-    /// Makes pending and later I/O on the socket fail. Thread-safe.
-    void abort() {
-        std::lock_guard lock(abort_mtx);
-        ::shutdown(tcp().socket().native_handle(), SHUT_RDWR);
-    }
+    /// Makes pending and later I/O on the socket fail (pool mutex held).
+    void abort() { ::shutdown(socket().native_handle(), SHUT_RDWR); }
 
-    /// Arms the deadline of the exchange about to start (lease holder only).
-    void begin_exchange(steady_time until) {
-        std::uint64_t tick;
-        {
-            std::lock_guard lock(abort_mtx);
-            timed_out = false;
-            tick = exchange_tick;
-        }
-        deadline.expires_at(until);
-        deadline.async_wait([weak = weak_from_this(), tick](error_code ec) {
-            auto self = weak.lock();
-            if (ec || !self) {
-                return;
-            }
-            std::lock_guard lock(self->abort_mtx);
-            if (self->exchange_tick == tick) { // not a later exchange's
-                self->timed_out = true;
-                ::shutdown(self->tcp().socket().native_handle(), SHUT_RDWR);
-            }
-        });
-    }
-
-    /// Disarms it; a deadline that fires later finds a newer tick and does nothing.
-    bool end_exchange() {
-        bool expired;
-        {
-            std::lock_guard lock(abort_mtx);
-            ++exchange_tick;
-            expired = timed_out;
-        }
-        deadline.cancel();
-        return expired;
-    }
-
-    std::optional<beast::tcp_stream> plain;
-    std::optional<ssl::stream<beast::tcp_stream>> tls;
-    beast::flat_buffer buffer;
-    asio::steady_timer deadline;
-    bool reused = false; // has carried a complete exchange before
-    // Guarded by the pool's mutex: set while the connection is being opened.
-    std::shared_ptr<strand_task<asio::steady_timer>> connect_task;
-
-private:
-    std::mutex abort_mtx;
-    std::uint64_t exchange_tick = 0; // guarded by abort_mtx
-    bool timed_out = false;          // guarded by abort_mtx
+    std::optional<tcp::socket> plain;
+    std::optional<ssl::stream<tcp::socket>> tls;
+    beast::flat_buffer buffer; // response bytes read ahead of the parser
+    std::string out;           // the request being written, reused for the next one
+    bool reused = false;       // has carried a complete exchange before
+    // Guarded by the pool's mutex:
+    std::shared_ptr<strand_task<asio::steady_timer>> connect_task; // set while opening
+    steady_time exchange_deadline{}; // while leased: when the exchange must be over
 };
 
 using connection_ptr = std::shared_ptr<connection>;
@@ -236,7 +190,7 @@ bool is_stale(connection& c) {
         return true;
     }
     char byte;
-    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    const auto n = ::recv(c.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0) {
         return errno != EAGAIN && errno != EWOULDBLOCK;
     }
@@ -266,8 +220,83 @@ struct exchange_result {
     bool keep_alive = false;
 };
 
+// Parses a response straight into an http_response: no field container, the three headers the
+// client reads kept, the body appended as it arrives (chunked or not).
+class response_parser final : public http::basic_parser<false> {
+public:
+    explicit response_parser(http_response& r) : r_(r) {}
+
+private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
+                         error_code& ec) override {
+        ec = http::error::bad_version; // never called for a response parser
+    }
+    void on_response_impl(int code, beast::string_view, int, error_code&) override {
+        r_.status = static_cast<unsigned>(code);
+    }
+    void on_field_impl(http::field f, beast::string_view, beast::string_view value,
+                       error_code&) override {
+        // The first of a repeated field counts, as with a field container's operator[].
+        auto keep = [&](std::string& to) {
+            if (to.empty()) {
+                to.assign(value.data(), value.size());
+            }
+        };
+        switch (f) {
+        case http::field::content_type:
+            keep(r_.content_type);
+            break;
+        case http::field::www_authenticate:
+            keep(r_.www_authenticate);
+            break;
+        case http::field::retry_after:
+            keep(r_.retry_after);
+            break;
+        default:
+            break;
+        }
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        if (length) {
+            r_.body.reserve(static_cast<std::size_t>(*length)); // within body_limit by now
+        }
+    }
+    std::size_t on_body_impl(beast::string_view part, error_code&) override {
+        r_.body.append(part.data(), part.size());
+        return part.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part,
+                                   error_code&) override {
+        r_.body.append(part.data(), part.size());
+        return part.size();
+    }
+    void on_finish_impl(error_code&) override {}
+
+    http_response& r_;
+};
+
+// The request in one contiguous buffer, so it leaves in one write (one TLS record when small).
+// `fixed` holds the headers every request of the pool carries, each ending in CRLF. Header
+// values were checked for control characters before they got here.
+void serialize_request(std::string& out, std::string_view fixed, const http_request& req) {
+    char length[24];
+    const auto n = std::to_chars(length, length + sizeof length, req.body.size()).ptr - length;
+    out.clear();
+    out.reserve(req.target.size() + fixed.size() + req.content_type.size() +
+                req.authorization.size() + req.body.size() + 96);
+    out.append("POST ").append(req.target).append(" HTTP/1.1\r\n").append(fixed);
+    out.append("Content-Type: ").append(req.content_type).append("\r\n");
+    if (!req.authorization.empty()) {
+        out.append("Authorization: ").append(req.authorization).append("\r\n");
+    }
+    out.append("Content-Length: ").append(length, static_cast<std::size_t>(n));
+    out.append("\r\n\r\n").append(req.body);
+}
+
 failure map_transport_error(error_code ec) {
-    if (ec == beast::error::timeout) {
+    if (ec == errc::timeout) {
         return make_failure(errc::timeout, "deadline passed during the HTTP exchange");
     }
     if (ec == http::error::body_limit) {
@@ -294,8 +323,12 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     using timer = asio::steady_timer;
 
     struct pool_waiter : waiter<timer> {
-        using waiter::waiter;
-        bool fresh = false; ///< only a newly opened connection will do
+        pool_waiter(const asio::any_io_executor& ex, steady_time d, bool f)
+            : waiter(ex)
+            , deadline(d)
+            , fresh(f) {}
+        steady_time deadline; ///< of the exchange the connection is for
+        bool fresh;           ///< only a newly opened connection will do
         connection_ptr conn;
         std::optional<failure> fail;
     };
@@ -304,10 +337,13 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         : ex(std::move(e))
         , org(std::move(o))
         , opts(std::move(opt))
-        , port_string(std::to_string(org.port)) {
+        , port_string(std::to_string(org.port))
+        , deadline_timer(ex) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
+        fixed_headers = "Host: " + org.host_header + "\r\nUser-Agent: " + opts.user_agent +
+                        "\r\nAccept: application/json\r\n";
         if (org.tls) {
             tls_ctx = make_tls_context();
         }
@@ -340,25 +376,31 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
     asio::awaitable<result<connection_ptr>> acquire(steady_time deadline, request_priority prio,
                                                     bool fresh) {
-        pool_waiter w(co_await asio::this_coro::executor);
-        w.fresh = fresh;
+        std::unique_lock lock(mtx);
+        for (;;) {
+            if (stopped) {
+                co_return make_failure(asio::error::operation_aborted);
+            }
+            if (fresh || idle.empty()) {
+                break;
+            }
+            connection_ptr c = std::move(idle.back());
+            idle.pop_back();
+            lease_locked(*c, deadline);
+            lock.unlock();
+            if (!is_stale(*c)) {
+                co_return c;
+            }
+            release(std::move(c), false);
+            lock.lock();
+        }
+        lock.unlock();
+        // The slow path: wait for a connection to come back or to be opened.
+        pool_waiter w(co_await asio::this_coro::executor, deadline, fresh);
         {
-            std::unique_lock lock(mtx);
-            for (;;) {
-                if (stopped) {
-                    co_return make_failure(asio::error::operation_aborted);
-                }
-                if (fresh || idle.empty()) {
-                    break;
-                }
-                connection_ptr c = std::move(idle.back());
-                idle.pop_back();
-                lock.unlock();
-                if (!is_stale(*c)) {
-                    co_return c;
-                }
-                retire(std::move(c));
-                lock.lock();
+            std::lock_guard relock(mtx);
+            if (stopped) {
+                co_return make_failure(asio::error::operation_aborted);
             }
             if (fresh && !idle.empty() && open >= opts.max_connections) {
                 // Make room for the fresh connection by closing the oldest idle one.
@@ -383,10 +425,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     /// Gives the connection back: to a waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
         std::lock_guard lock(mtx);
+        unlease_locked(*c);
         if (reuse && !stopped) {
             if (auto* w = front_waiter_locked(false)) {
-                w->conn = std::move(c);
-                w->wake();
+                hand_over_locked(*w, std::move(c));
                 return;
             }
             if (!front_waiter_locked(true)) {
@@ -398,9 +440,71 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         retire_locked(std::move(c));
     }
 
-    void retire(connection_ptr c) {
+    void hand_over_locked(pool_waiter& w, connection_ptr c) {
+        lease_locked(*c, w.deadline);
+        w.conn = std::move(c);
+        w.wake();
+    }
+
+    //--------------------------------------------------------------------------
+    // Exchange deadlines: one timer for the whole pool, armed for the earliest deadline of the
+    // leased connections. Leasing a connection only records its deadline (later than the armed
+    // one, nearly always), so a request arms and cancels no timer of its own. With nothing
+    // leased the timer is cancelled: an idle client keeps no work on the io_context.
+
+    static constexpr steady_time not_leased{};
+    static constexpr steady_time aborted = steady_time::max();
+
+    void lease_locked(connection& c, steady_time deadline) {
+        c.exchange_deadline = deadline;
+        ++leased;
+        if (deadline < armed_until) {
+            arm_locked(deadline);
+        }
+    }
+
+    void unlease_locked(connection& c) {
+        if (c.exchange_deadline == not_leased) {
+            return;
+        }
+        c.exchange_deadline = not_leased;
+        if (--leased == 0 && armed_until != aborted) {
+            armed_until = aborted;
+            deadline_timer.cancel();
+        }
+    }
+
+    void arm_locked(steady_time at) {
+        armed_until = at;
+        deadline_timer.expires_at(at);
+        deadline_timer.async_wait([weak = weak_from_this()](error_code ec) {
+            if (auto self = weak.lock(); self && !ec) {
+                self->deadline_reached();
+            }
+        });
+    }
+
+    // Aborts the exchanges whose deadline has passed (their I/O fails at once; the caller sees
+    // the time and reports a timeout) and re-arms for the next one.
+    void deadline_reached() {
         std::lock_guard lock(mtx);
-        retire_locked(std::move(c));
+        const auto now = std::chrono::steady_clock::now();
+        auto next = aborted;
+        for (auto& c : all) {
+            if (c.exchange_deadline == not_leased || c.exchange_deadline == aborted) {
+                continue;
+            }
+            if (c.exchange_deadline <= now) {
+                c.exchange_deadline = aborted;
+                c.abort();
+            } else {
+                next = std::min(next, c.exchange_deadline);
+            }
+        }
+        armed_until = aborted;
+        if (next != aborted && !stopped) {
+            arm_locked(next);
+        }
     }
 
     // The socket is closed by the connection's destructor, once the last reference goes.
@@ -431,7 +535,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
             auto self = shared_from_this();
             c->connect_task = strand_task<timer>::spawn<error_code>(
-                ex, deadline, [self, c, deadline] { return self->establish(*c, deadline); },
+                ex, deadline, [self, c] { return self->establish(*c); },
                 [self, c, deadline](std::exception_ptr ep, error_code ec) {
                     if (ep) {
                         ec = asio::error::operation_aborted;
@@ -480,8 +584,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             return;
         }
         if (w) {
-            w->conn = c;
-            w->wake();
+            hand_over_locked(*w, c);
         } else {
             idle.push_back(c);
         }
@@ -490,9 +593,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     //--------------------------------------------------------------------------
     // Opening a connection (on the connect task's strand)
 
-    asio::awaitable<error_code> establish(connection& c, steady_time deadline) {
-        auto& stream = c.tcp();
-        stream.expires_at(deadline);
+    // The connect task's deadline cancels it (terminal), which ends whichever step is running.
+    asio::awaitable<error_code> establish(connection& c) {
+        auto& socket = c.socket();
         std::vector<tcp::endpoint> endpoints;
         if (org.host_is_ip) {
             endpoints.emplace_back(asio::ip::make_address(org.host), org.port);
@@ -510,33 +613,29 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
         error_code ec = asio::error::host_not_found;
         for (const auto& ep : endpoints) {
-            std::tie(ec) = co_await stream.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-            if (!ec || ec == asio::error::operation_aborted || ec == beast::error::timeout) {
+            std::tie(ec) = co_await socket.async_connect(ep, asio::as_tuple(asio::use_awaitable));
+            if (!ec || ec == asio::error::operation_aborted) {
                 break;
             }
-            stream.socket().close(); // try the next address on a new socket
+            socket.close(); // try the next address on a new socket
         }
         if (ec) {
-            co_return ec == beast::error::timeout ? make_error_code(errc::timeout) : ec;
+            co_return ec;
         }
-        stream.socket().set_option(tcp::no_delay(true), ec);
+        socket.set_option(tcp::no_delay(true), ec);
         if (c.tls) {
             if (auto e = prepare_tls(*c.tls)) {
                 co_return e;
             }
             std::tie(ec) = co_await c.tls->async_handshake(ssl::stream_base::client,
                                                            asio::as_tuple(asio::use_awaitable));
-            if (ec) {
-                co_return ec == beast::error::timeout ? make_error_code(errc::timeout) : ec;
-            }
         }
-        stream.expires_never();
-        co_return error_code{};
+        co_return ec;
     }
 
     // SNI (names only: RFC 6066 forbids IP literals) and the peer check that OpenSSL performs
     // during the handshake: host name against DNS SANs, or IP address against IP SANs.
-    error_code prepare_tls(ssl::stream<beast::tcp_stream>& s) const {
+    error_code prepare_tls(ssl::stream<tcp::socket>& s) const {
         SSL* handle = s.native_handle();
         int ok = 0;
         if (org.host_is_ip) {
@@ -554,59 +653,36 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     //--------------------------------------------------------------------------
     // One request and its response (on the caller's coroutine)
 
+    // The caller holds the lease, so the pool's deadline timer covers this exchange.
     template <class Stream>
     asio::awaitable<exchange_result> exchange(Stream& s, connection& c, const http_request& req,
                                               steady_time deadline) {
         exchange_result x;
-        c.begin_exchange(deadline);
-        // Disarms the deadline however the exchange ends, a thrown cancellation included.
-        struct disarm {
-            connection& c;
-            exchange_result& x;
-            ~disarm() {
-                if (c.end_exchange() && x.ec) {
-                    x.ec = beast::error::timeout;
-                }
-            }
-        };
-
-        http::request<http::span_body<const char>> msg{http::verb::post, req.target, 11};
-        msg.set(http::field::host, org.host_header);
-        msg.set(http::field::user_agent, opts.user_agent);
-        msg.set(http::field::accept, "application/json");
-        msg.set(http::field::content_type, req.content_type);
-        if (!req.authorization.empty()) {
-            msg.set(http::field::authorization, req.authorization);
-        }
-        msg.body() = std::span<const char>(req.body.data(), req.body.size());
-        msg.prepare_payload();
-
-        http::response_parser<http::string_body> parser;
+        serialize_request(c.out, fixed_headers, req);
+        response_parser parser(x.response);
         parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
         parser.body_limit(req.body_limit);
-        {
-            disarm guard{c, x}; // before any co_return: it may still change x.ec
-            std::size_t written = 0;
-            std::tie(x.ec, written) =
-                co_await http::async_write(s, msg, asio::as_tuple(asio::use_awaitable));
-            if (x.ec) {
-                x.nothing_written = written == 0;
-            } else {
-                std::tie(x.ec, std::ignore) = co_await http::async_read(
-                    s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
-                x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
-            }
+        std::size_t written = 0;
+        std::tie(x.ec, written) =
+            co_await asio::async_write(s, asio::buffer(c.out), asio::as_tuple(asio::use_awaitable));
+        if (c.out.capacity() > 64 * 1024) {
+            std::string().swap(c.out); // don't keep a large body's buffer for every connection
         }
         if (x.ec) {
+            x.nothing_written = written == 0;
+        } else {
+            std::tie(x.ec, std::ignore) = co_await http::async_read(
+                s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
+            x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
+        }
+        if (x.ec) {
+            if (x.ec != asio::error::operation_aborted &&
+                std::chrono::steady_clock::now() >= deadline) {
+                x.ec = make_error_code(errc::timeout); // the deadline timer aborted it
+            }
             co_return x;
         }
-        auto& m = parser.get();
-        x.response.status = m.result_int();
-        x.response.content_type = m[http::field::content_type];
-        x.response.www_authenticate = m[http::field::www_authenticate];
-        x.response.retry_after = m[http::field::retry_after];
-        x.response.body = std::move(m.body());
-        x.keep_alive = m.keep_alive() && !m.need_eof() && c.buffer.size() == 0;
+        x.keep_alive = parser.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
         co_return x;
     }
 
@@ -622,6 +698,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 return;
             }
             stopped = true;
+            armed_until = aborted;
+            deadline_timer.cancel();
             for (auto& list : waiting) {
                 while (!list.empty()) {
                     auto& w = list.front();
@@ -658,6 +736,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     const origin org;
     transport_options opts;
     const std::string port_string;
+    std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::unique_ptr<ssl::context> tls_ctx;
 
     std::mutex mtx;
@@ -665,6 +744,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     boost::intrusive::list<connection, boost::intrusive::constant_time_size<false>> all;
     std::size_t open = 0;                // idle, in use, or being opened
     std::size_t connecting = 0;          // being opened
+    std::size_t leased = 0;              // handed to a caller for an exchange
+    timer deadline_timer;
+    steady_time armed_until = aborted; // the deadline timer's expiry; aborted: not armed
     waiter_list<pool_waiter> waiting[2]; // [0]: high priority, served first; [1]: normal
     bool stopped = false;
 };

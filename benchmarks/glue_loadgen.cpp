@@ -1,0 +1,253 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// glue_loadgen: N GraphQL calls spread over W workspaces at concurrency C through glue::client,
+// a token per workspace through its cache. The same work as the peers in benchmarks/peers/ (see
+// their README for the contract); benchmarks/run.sh runs them side by side.
+//
+//   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
+//                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
+//
+// The last line of its output is one JSON object with what it measured.
+
+#include <glue/glue.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+    std::string url, ca_file;
+    std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
+    std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
+    long timeout_s = 300;
+};
+
+[[noreturn]] void usage(const char* why) {
+    std::fprintf(stderr,
+                 "glue_loadgen: %s\n"
+                 "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
+                 "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
+                 "[--client-secret S] [--redirect-uri URI] [--timeout-s S]\n",
+                 why);
+    std::exit(2);
+}
+
+std::size_t to_count(std::string_view s, const char* name) {
+    std::size_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || end != s.data() + s.size() || v == 0) {
+        std::fprintf(stderr, "glue_loadgen: %s must be a positive integer\n", name);
+        std::exit(2);
+    }
+    return v;
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (i + 1 >= argc) {
+            usage("every option takes a value");
+        }
+        const std::string_view v = argv[++i];
+        if (a == "--url") {
+            o.url = v;
+        } else if (a == "--ca-file") {
+            o.ca_file = v;
+        } else if (a == "--client-id") {
+            o.client_id = v;
+        } else if (a == "--client-secret") {
+            o.client_secret = v;
+        } else if (a == "--redirect-uri") {
+            o.redirect_uri = v;
+        } else if (a == "--requests") {
+            o.requests = to_count(v, "--requests");
+        } else if (a == "--workspaces") {
+            o.workspaces = to_count(v, "--workspaces");
+        } else if (a == "--connections") {
+            o.connections = to_count(v, "--connections");
+        } else if (a == "--threads") {
+            o.threads = to_count(v, "--threads");
+        } else if (a == "--timeout-s") {
+            o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
+        } else {
+            usage("unknown option");
+        }
+    }
+    if (o.url.empty()) {
+        usage("--url is required");
+    }
+    return o;
+}
+
+// Resident set size now, from /proc (KiB).
+long rss_kib() {
+    std::ifstream statm("/proc/self/statm");
+    long pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// Shared by the workers, which may run on several threads.
+struct run_state {
+    run_state(const options& o, const std::vector<std::string>& ws, const glue::graphql_request& r)
+        : opt(o)
+        , workspaces(ws)
+        , request(r) {}
+
+    const options& opt;
+    const std::vector<std::string>& workspaces;
+    const glue::graphql_request& request;
+    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> failures{0};
+    std::mutex mtx;
+    std::vector<float> latencies_ms; // guarded by mtx; merged once per worker
+    std::string first_error;         // guarded by mtx
+};
+
+asio::awaitable<void> worker(glue::client& c, run_state& st) {
+    std::vector<float> mine;
+    mine.reserve(st.opt.requests / st.opt.connections + 1);
+    std::string error;
+    for (;;) {
+        const std::size_t k = st.next.fetch_add(1, std::memory_order_relaxed);
+        if (k >= st.opt.requests) {
+            break;
+        }
+        const auto start = clock_type::now();
+        try {
+            auto r = co_await c.graphql(st.workspaces[k % st.workspaces.size()], st.request);
+            if (!r.data.is_object()) {
+                throw std::runtime_error("no data");
+            }
+        } catch (const std::exception& e) {
+            st.failures.fetch_add(1, std::memory_order_relaxed);
+            if (error.empty()) {
+                error = e.what();
+            }
+        }
+        mine.push_back(std::chrono::duration<float, std::milli>(clock_type::now() - start).count());
+    }
+    std::lock_guard lock(st.mtx);
+    st.latencies_ms.insert(st.latencies_ms.end(), mine.begin(), mine.end());
+    if (st.first_error.empty()) {
+        st.first_error = std::move(error);
+    }
+}
+
+double percentile(std::vector<float>& v, double p) {
+    if (v.empty()) {
+        return 0;
+    }
+    const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
+    const auto at = v.begin() + static_cast<std::ptrdiff_t>(std::min(k, v.size() - 1));
+    std::nth_element(v.begin(), at, v.end());
+    return *at;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const options opt = parse(argc, argv);
+
+    std::vector<std::string> workspaces;
+    workspaces.reserve(opt.workspaces);
+    for (std::size_t i = 0; i < opt.workspaces; ++i) {
+        workspaces.push_back("wks_bench" + std::to_string(i));
+    }
+    const glue::graphql_request request("query { me { id } }");
+
+    asio::io_context ioc(static_cast<int>(opt.threads));
+    glue::client_config cfg;
+    cfg.api_url = opt.url;
+    cfg.client_id = opt.client_id;
+    cfg.client_secret = opt.client_secret;
+    cfg.redirect_uri = opt.redirect_uri;
+    cfg.ca_file = opt.ca_file;
+    cfg.max_connections = opt.connections;
+    cfg.max_cached_workspaces = std::max(cfg.max_cached_workspaces, opt.workspaces);
+    cfg.max_concurrent_token_requests = opt.connections;
+
+    std::optional<glue::client> client;
+    try {
+        client.emplace(ioc.get_executor(), cfg);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "glue_loadgen: %s\n", e.what());
+        return 2;
+    }
+
+    run_state st{opt, workspaces, request};
+    st.latencies_ms.reserve(opt.requests);
+    const long rss_start = rss_kib(); // after the big allocations above: the cache's growth shows
+
+    // Bounded: when the time is up the client shuts down, which ends every call still going.
+    asio::steady_timer limit(ioc, std::chrono::seconds(opt.timeout_s));
+    bool timed_out = false;
+    limit.async_wait([&](glue::error_code ec) {
+        if (!ec) {
+            timed_out = true;
+            client->shutdown();
+        }
+    });
+    std::atomic<std::size_t> running{std::min(opt.connections, opt.requests)};
+    const auto started = clock_type::now();
+    for (std::size_t i = 0, n = running.load(); i < n; ++i) {
+        asio::co_spawn(ioc, worker(*client, st), [&](std::exception_ptr) {
+            if (running.fetch_sub(1) == 1) {
+                limit.cancel(); // the last worker is done: let run() return
+            }
+        });
+    }
+    std::vector<std::thread> extra;
+    for (std::size_t i = 1; i < opt.threads; ++i) {
+        extra.emplace_back([&] { ioc.run(); });
+    }
+    ioc.run();
+    for (auto& t : extra) {
+        t.join();
+    }
+    const double wall = std::chrono::duration<double>(clock_type::now() - started).count();
+
+    const auto stats = client->stats();
+    const std::size_t done = st.latencies_ms.size();
+    const std::size_t failures = st.failures.load() + (opt.requests - done);
+    if (!st.first_error.empty()) {
+        std::fprintf(stderr, "glue_loadgen: first failure: %s\n", st.first_error.c_str());
+    }
+    std::printf("{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
+                "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
+                "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
+                "\"rss_kib\":%ld}\n",
+                opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
+                static_cast<double>(done) / wall, percentile(st.latencies_ms, 0.50),
+                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start,
+                rss_kib());
+    if (timed_out) {
+        std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
+        return 1;
+    }
+    return 0;
+}
