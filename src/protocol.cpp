@@ -649,6 +649,12 @@ operation_kind graphql_operation_kind(std::string_view document,
 }
 
 bool may_send_twice(const graphql_request& req) noexcept {
+    // A document that never says `mutation` or `subscription` holds only queries (keywords are
+    // case-sensitive): the common case, answered without parsing the document.
+    const std::string_view q = req.query;
+    if (q.find("mutation") == q.npos && q.find("subscription") == q.npos) {
+        return true;
+    }
     try {
         auto op = selected_operation(req.query, req.operation_name);
         if (!op) {
@@ -673,16 +679,60 @@ bool may_send_twice(const graphql_request& req) noexcept {
     }
 }
 
+namespace {
+
+// Appends `s` as a JSON string, escaped as RFC 8259 §7 requires (and no more).
+void append_json_string(std::string& out, std::string_view s) {
+    constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    std::size_t plain = 0; // start of the run not yet copied
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        out.append(s.substr(plain, i - plain));
+        plain = i + 1;
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        default:
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 0xf];
+        }
+    }
+    out.append(s.substr(plain));
+    out += '"';
+}
+
+} // namespace
+
 std::string graphql_body(const graphql_request& req) {
-    std::string body = R"({"query":)";
-    body += json::serialize(json::string_view(req.query));
+    std::string body;
+    body.reserve(req.query.size() + req.operation_name.size() + 48);
+    body += R"({"query":)";
+    append_json_string(body, req.query);
     if (!req.variables.empty()) {
         body += R"(,"variables":)";
         body += json::serialize(req.variables);
     }
     if (!req.operation_name.empty()) {
         body += R"(,"operationName":)";
-        body += json::serialize(json::string_view(req.operation_name));
+        append_json_string(body, req.operation_name);
     }
     body += '}';
     return body;
@@ -706,6 +756,20 @@ result<graphql_response> parse_graphql_response(http_response&& r) {
             }
         }
     }
+    if (is_success(r.status) && obj && !errors) {
+        // The common case first, without building diagnostics it won't need.
+        if (auto* data = obj->if_contains("data")) {
+            graphql_response out;
+            out.data = std::move(*data);
+            if (auto* x = obj->if_contains("extensions"); x && x->is_object()) {
+                out.extensions = std::move(x->get_object());
+            }
+            return out;
+        }
+        return make_failure(make_error_code(errc::bad_response),
+                            "the GraphQL response has neither data nor errors",
+                            response_diagnostics(r));
+    }
     diagnostics d = response_diagnostics(r);
     if (errors) {
         d.graphql_errors = parse_errors(*errors);
@@ -724,21 +788,8 @@ result<graphql_response> parse_graphql_response(http_response&& r) {
         return make_failure(make_error_code(errc::bad_response),
                             "the GraphQL response is not a JSON object", std::move(d));
     }
-    if (errors) {
-        return make_failure(make_error_code(errc::graphql_error), "the GraphQL response has errors",
-                            std::move(d));
-    }
-    auto* data = obj->if_contains("data");
-    if (!data) {
-        return make_failure(make_error_code(errc::bad_response),
-                            "the GraphQL response has neither data nor errors", std::move(d));
-    }
-    graphql_response out;
-    out.data = std::move(*data);
-    if (auto* x = obj->if_contains("extensions"); x && x->is_object()) {
-        out.extensions = std::move(x->get_object());
-    }
-    return out;
+    return make_failure(make_error_code(errc::graphql_error), "the GraphQL response has errors",
+                        std::move(d));
 }
 
 namespace {

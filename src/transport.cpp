@@ -11,6 +11,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -212,14 +214,6 @@ auto async_resolve_cancellable(tcp::resolver& resolver, const std::string& host,
         token);
 }
 
-struct exchange_result {
-    error_code ec;
-    bool got_response_bytes = false; ///< some of the response arrived before the failure
-    bool nothing_written = false;    ///< the failure came before the first request byte left
-    http_response response;
-    bool keep_alive = false;
-};
-
 // Parses a response straight into an http_response: no field container, the three headers the
 // client reads kept, the body appended as it arrives (chunked or not).
 class response_parser final : public http::basic_parser<false> {
@@ -267,8 +261,7 @@ private:
         return part.size();
     }
     void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part,
-                                   error_code&) override {
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part, error_code&) override {
         r_.body.append(part.data(), part.size());
         return part.size();
     }
@@ -293,6 +286,46 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
     }
     out.append("Content-Length: ").append(length, static_cast<std::size_t>(n));
     out.append("\r\n\r\n").append(req.body);
+}
+
+// One request and its response on a leased connection: write, then read until the response
+// is complete. A composed operation rather than a coroutine, so an exchange costs one
+// (recycled) allocation instead of a coroutine frame per step. The stream is chosen at each
+// step; the connection keeps its TLS or plain stream for its whole life.
+struct exchange_op {
+    enum class step { start, written, read };
+    connection& c;
+    response_parser& parser;
+    step at = step::start;
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}, std::size_t n = 0) {
+        switch (at) {
+        case step::start:
+            at = step::written;
+            c.with_stream(
+                [&](auto& s) { asio::async_write(s, asio::buffer(c.out), std::move(self)); });
+            return;
+        case step::written:
+            if (ec) {
+                self.complete(ec, n); // n: how much of the request left
+                return;
+            }
+            at = step::read;
+            c.with_stream([&](auto& s) { http::async_read(s, c.buffer, parser, std::move(self)); });
+            return;
+        case step::read:
+            self.complete(ec, std::size_t(-1)); // the request left whole
+            return;
+        }
+    }
+};
+
+/// Completes with (error, bytes of the request written when the write failed, else -1).
+template <class Token>
+auto async_exchange(connection& c, response_parser& parser, Token&& token) {
+    return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, parser}, token,
+                                                                     c.socket());
 }
 
 failure map_transport_error(error_code ec) {
@@ -374,52 +407,64 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     //--------------------------------------------------------------------------
     // Acquiring and releasing connections
 
-    asio::awaitable<result<connection_ptr>> acquire(steady_time deadline, request_priority prio,
-                                                    bool fresh) {
+    /// The fast path, no coroutine: a live idle connection leased for `deadline`. Empty when
+    /// there is none to take (or `fresh` asks for a new one).
+    std::optional<result<connection_ptr>> try_acquire(steady_time deadline, bool fresh) {
         std::unique_lock lock(mtx);
         for (;;) {
             if (stopped) {
-                co_return make_failure(asio::error::operation_aborted);
+                return make_failure(asio::error::operation_aborted);
             }
             if (fresh || idle.empty()) {
-                break;
+                return std::nullopt;
             }
             connection_ptr c = std::move(idle.back());
             idle.pop_back();
             lease_locked(*c, deadline);
             lock.unlock();
             if (!is_stale(*c)) {
-                co_return c;
+                return c;
             }
             release(std::move(c), false);
             lock.lock();
         }
-        lock.unlock();
-        // The slow path: wait for a connection to come back or to be opened.
-        pool_waiter w(co_await asio::this_coro::executor, deadline, fresh);
-        {
-            std::lock_guard relock(mtx);
-            if (stopped) {
-                co_return make_failure(asio::error::operation_aborted);
+    }
+
+    /// The slow path: waits in line for a connection to come back or to be opened.
+    asio::awaitable<result<connection_ptr>> acquire(steady_time deadline, request_priority prio,
+                                                    bool fresh) {
+        for (;;) {
+            if (auto r = try_acquire(deadline, fresh)) {
+                co_return std::move(*r);
             }
-            if (fresh && !idle.empty() && open >= opts.max_connections) {
-                // Make room for the fresh connection by closing the oldest idle one.
-                retire_locked(std::move(idle.front()));
-                idle.erase(idle.begin());
+            pool_waiter w(co_await asio::this_coro::executor, deadline, fresh);
+            {
+                std::lock_guard lock(mtx);
+                if (stopped) {
+                    co_return make_failure(asio::error::operation_aborted);
+                }
+                if (!fresh && !idle.empty()) {
+                    continue; // one came back meanwhile
+                }
+                if (fresh && !idle.empty() && open >= opts.max_connections) {
+                    // Make room for the fresh connection by closing the oldest idle one.
+                    retire_locked(std::move(idle.front()));
+                    idle.erase(idle.begin());
+                }
+                waiting[prio == request_priority::high ? 0 : 1].push_back(w);
+                start_connects_locked();
             }
-            waiting[prio == request_priority::high ? 0 : 1].push_back(w);
-            start_connects_locked();
+            auto ec = co_await w.wait(mtx, deadline);
+            if (ec) {
+                co_return make_failure(ec, ec == errc::timeout
+                                               ? "deadline passed while waiting for a connection"
+                                               : std::string_view{});
+            }
+            if (w.conn) {
+                co_return std::move(w.conn);
+            }
+            co_return *w.fail;
         }
-        auto ec = co_await w.wait(mtx, deadline);
-        if (ec) {
-            co_return make_failure(ec, ec == errc::timeout
-                                           ? "deadline passed while waiting for a connection"
-                                           : std::string_view{});
-        }
-        if (w.conn) {
-            co_return std::move(w.conn);
-        }
-        co_return *w.fail;
     }
 
     /// Gives the connection back: to a waiter, to the idle list, or closed.
@@ -653,39 +698,6 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     //--------------------------------------------------------------------------
     // One request and its response (on the caller's coroutine)
 
-    // The caller holds the lease, so the pool's deadline timer covers this exchange.
-    template <class Stream>
-    asio::awaitable<exchange_result> exchange(Stream& s, connection& c, const http_request& req,
-                                              steady_time deadline) {
-        exchange_result x;
-        serialize_request(c.out, fixed_headers, req);
-        response_parser parser(x.response);
-        parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-        parser.body_limit(req.body_limit);
-        std::size_t written = 0;
-        std::tie(x.ec, written) =
-            co_await asio::async_write(s, asio::buffer(c.out), asio::as_tuple(asio::use_awaitable));
-        if (c.out.capacity() > 64 * 1024) {
-            std::string().swap(c.out); // don't keep a large body's buffer for every connection
-        }
-        if (x.ec) {
-            x.nothing_written = written == 0;
-        } else {
-            std::tie(x.ec, std::ignore) = co_await http::async_read(
-                s, c.buffer, parser, asio::as_tuple(asio::use_awaitable));
-            x.got_response_bytes = parser.got_some() || c.buffer.size() != 0;
-        }
-        if (x.ec) {
-            if (x.ec != asio::error::operation_aborted &&
-                std::chrono::steady_clock::now() >= deadline) {
-                x.ec = make_error_code(errc::timeout); // the deadline timer aborted it
-            }
-            co_return x;
-        }
-        x.keep_alive = parser.keep_alive() && !parser.need_eof() && c.buffer.size() == 0;
-        co_return x;
-    }
-
     //--------------------------------------------------------------------------
     // Shutdown
 
@@ -742,11 +754,11 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     std::mutex mtx;
     std::vector<connection_ptr> idle; // back: most recently used
     boost::intrusive::list<connection, boost::intrusive::constant_time_size<false>> all;
-    std::size_t open = 0;                // idle, in use, or being opened
-    std::size_t connecting = 0;          // being opened
-    std::size_t leased = 0;              // handed to a caller for an exchange
+    std::size_t open = 0;       // idle, in use, or being opened
+    std::size_t connecting = 0; // being opened
+    std::size_t leased = 0;     // handed to a caller for an exchange
     timer deadline_timer;
-    steady_time armed_until = aborted; // the deadline timer's expiry; aborted: not armed
+    steady_time armed_until = aborted;   // the deadline timer's expiry; aborted: not armed
     waiter_list<pool_waiter> waiting[2]; // [0]: high priority, served first; [1]: normal
     bool stopped = false;
 };
@@ -768,6 +780,13 @@ const origin& http_pool::target() const noexcept {
     return st_->org;
 }
 
+// GCC 12 pairs the inlined aligned_alloc inside Asio's frame allocator with the frame's
+// operator delete and warns; that delete does release the block through Asio's matching
+// aligned_delete.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_request& req,
                                                                       steady_time deadline,
                                                                       request_priority prio,
@@ -775,46 +794,68 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
     auto st = st_;
     bool fresh = false;
     for (;;) {
-        auto leased = co_await st->acquire(deadline, prio, fresh);
+        auto leased = st->try_acquire(deadline, fresh);
         if (!leased) {
-            failure f = leased.error();
+            auto waited = co_await st->acquire(deadline, prio, fresh);
+            leased.emplace(std::move(waited));
+        }
+        if (!*leased) {
+            failure f = leased->error();
             f.unsent = true; // no connection: nothing was written
             co_return f;
         }
-        connection_ptr c = std::move(*leased);
+        connection_ptr c = std::move(**leased);
         if (!prepare(req)) {
             st->release(std::move(c), true);
             co_return std::nullopt;
         }
-        exchange_result x;
+        http_response response;
+        serialize_request(c->out, st->fixed_headers, req);
+        response_parser parser(response);
+        parser.header_limit(static_cast<std::uint32_t>(st->opts.header_limit));
+        parser.body_limit(req.body_limit);
+        error_code ec;
+        std::size_t written = 0;
         try {
-            x = co_await c->with_stream(
-                [&](auto& s) { return st->exchange(s, *c, req, deadline); });
+            std::tie(ec, written) =
+                co_await async_exchange(*c, parser, asio::as_tuple(asio::deferred));
         } catch (const boost::system::system_error& e) {
-            x.ec = e.code(); // cancelled before an operation could start
-            x.got_response_bytes = true;
+            ec = e.code(); // cancelled before an operation could start
         }
-        if (!x.ec) {
+        if (c->out.capacity() > 64 * 1024) {
+            std::string().swap(c->out); // don't keep a large body's buffer for every connection
+        }
+        if (!ec) {
             c->reused = true;
-            st->release(std::move(c), x.keep_alive);
-            co_return std::optional<http_response>(std::move(x.response));
+            const bool keep_alive =
+                parser.keep_alive() && !parser.need_eof() && c->buffer.size() == 0;
+            st->release(std::move(c), keep_alive);
+            co_return std::optional<http_response>(std::move(response));
         }
         const bool was_reused = c->reused;
+        const bool got_response_bytes = parser.got_some() || c->buffer.size() != 0;
         st->release(std::move(c), false);
-        if (x.ec == asio::error::operation_aborted || st->is_stopped()) {
+        if (ec == asio::error::operation_aborted || st->is_stopped()) {
             co_return make_failure(asio::error::operation_aborted);
         }
+        const bool nothing_written = written == 0;
         // A kept-alive connection the server closed just as we reused it: nothing of the
         // response came back, so send it again, once, on a fresh connection.
-        if (was_reused && !fresh && !x.got_response_bytes &&
-            (req.idempotent || x.nothing_written) && std::chrono::steady_clock::now() < deadline) {
+        if (was_reused && !fresh && !got_response_bytes && (req.idempotent || nothing_written) &&
+            std::chrono::steady_clock::now() < deadline) {
             fresh = true;
             continue;
         }
-        failure f = map_transport_error(x.ec);
-        f.unsent = x.nothing_written;
+        if (std::chrono::steady_clock::now() >= deadline) {
+            ec = make_error_code(errc::timeout); // the pool's deadline timer aborted it
+        }
+        failure f = map_transport_error(ec);
+        f.unsent = nothing_written;
         co_return f;
     }
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 } // namespace glue::detail

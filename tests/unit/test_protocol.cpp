@@ -668,7 +668,11 @@ TEST_SUITE("protocol") {
         CHECK(gd::may_send_twice(glue::graphql_request("query Q { groups { nodes { id } } }")));
         CHECK_FALSE(gd::may_send_twice(glue::graphql_request("mutation { other }")));
         CHECK_FALSE(gd::may_send_twice(glue::graphql_request("subscription { s }")));
-        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("{ a } { b }")));
+        // A document that never says `mutation` can't change anything, valid or not.
+        CHECK(gd::may_send_twice(glue::graphql_request("{ a } { b }")));
+        // One that does is parsed, and an ambiguous one is not retried.
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("{ a } mutation { b }")));
+        CHECK_FALSE(gd::may_send_twice(glue::graphql_request("query { mutation }", {}, "Other")));
 
         // Into an existing thread: uniqueBy is enough.
         CHECK(gd::may_send_twice(send({{"threadID", "thr_1"}, {"message", unique}})));
