@@ -184,12 +184,28 @@ struct connection : unlink_hook {
 
 using connection_ptr = std::shared_ptr<connection>;
 
+/// Which connection a request may go out on.
+enum class lease_kind {
+    /// Any idle one. If the server closed it meanwhile, the request fails before any response
+    /// byte and goes again on a fresh connection: fine for a request that may be sent twice,
+    /// and it spares every request a system call.
+    idle,
+    /// An idle one that shows no sign of having been closed (peeked first): for a request that
+    /// must not be sent twice, so a connection the server closed is not where it fails.
+    checked,
+    /// Only a newly opened one: the second try after a stale connection.
+    fresh,
+};
+
 /// A keep-alive connection that sat idle may have been closed by the server. Peek without
 /// blocking: EOF or an error means stale; bytes nobody asked for mean a desynchronised plain
 /// connection (on TLS they may be a session ticket or an alert, so only EOF counts there).
-bool is_stale(connection& c) {
+bool is_stale(connection& c, lease_kind kind) {
     if (c.buffer.size() != 0) {
         return true;
+    }
+    if (kind != lease_kind::checked) {
+        return false;
     }
     char byte;
     const auto n = ::recv(c.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -409,20 +425,20 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
     /// The fast path, no coroutine: a live idle connection leased for `deadline`. Empty when
     /// there is none to take (or `fresh` asks for a new one).
-    std::optional<result<connection_ptr>> try_acquire(steady_time deadline, bool fresh) {
+    std::optional<result<connection_ptr>> try_acquire(steady_time deadline, lease_kind kind) {
         std::unique_lock lock(mtx);
         for (;;) {
             if (stopped) {
                 return make_failure(asio::error::operation_aborted);
             }
-            if (fresh || idle.empty()) {
+            if (kind == lease_kind::fresh || idle.empty()) {
                 return std::nullopt;
             }
             connection_ptr c = std::move(idle.back());
             idle.pop_back();
             lease_locked(*c, deadline);
             lock.unlock();
-            if (!is_stale(*c)) {
+            if (!is_stale(*c, kind)) {
                 return c;
             }
             release(std::move(c), false);
@@ -431,10 +447,12 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     }
 
     /// The slow path: waits in line for a connection to come back or to be opened.
+    /// A connection handed over by release() was just in use, so it needs no check.
     asio::awaitable<result<connection_ptr>> acquire(steady_time deadline, request_priority prio,
-                                                    bool fresh) {
+                                                    lease_kind kind) {
+        const bool fresh = kind == lease_kind::fresh;
         for (;;) {
-            if (auto r = try_acquire(deadline, fresh)) {
+            if (auto r = try_acquire(deadline, kind)) {
                 co_return std::move(*r);
             }
             pool_waiter w(co_await asio::this_coro::executor, deadline, fresh);
@@ -792,11 +810,11 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
                                                                       request_priority prio,
                                                                       prepare_fn prepare) {
     auto st = st_;
-    bool fresh = false;
+    auto kind = req.idempotent ? lease_kind::idle : lease_kind::checked;
     for (;;) {
-        auto leased = st->try_acquire(deadline, fresh);
+        auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
-            auto waited = co_await st->acquire(deadline, prio, fresh);
+            auto waited = co_await st->acquire(deadline, prio, kind);
             leased.emplace(std::move(waited));
         }
         if (!*leased) {
@@ -841,9 +859,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         const bool nothing_written = written == 0;
         // A kept-alive connection the server closed just as we reused it: nothing of the
         // response came back, so send it again, once, on a fresh connection.
-        if (was_reused && !fresh && !got_response_bytes && (req.idempotent || nothing_written) &&
-            std::chrono::steady_clock::now() < deadline) {
-            fresh = true;
+        if (was_reused && kind != lease_kind::fresh && !got_response_bytes &&
+            (req.idempotent || nothing_written) && std::chrono::steady_clock::now() < deadline) {
+            kind = lease_kind::fresh;
             continue;
         }
         if (std::chrono::steady_clock::now() >= deadline) {

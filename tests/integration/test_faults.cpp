@@ -7,6 +7,8 @@
 
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "support/client_fixture.hpp"
 
 namespace asio = boost::asio;
@@ -139,6 +141,33 @@ TEST_SUITE("faults") {
         CHECK(r.data.at("me").is_object());
         CHECK(server.graphql_requests() == 3);
         CHECK(server.connections_accepted() == 2);
+    }
+
+    TEST_CASE("a connection the server closed while idle: a query goes again, a mutation avoids "
+              "it") {
+        glue::testing::mock_server_options opts;
+        opts.idle_timeout = 100ms;
+        client_fixture f(opts);
+        f.run(f.client->graphql(ws, {"{ me { id } }"}));
+        const auto accepted = f.server.connections_accepted();
+        std::this_thread::sleep_for(300ms); // the server closes the idle connection
+
+        // A query takes the idle connection without a look: it fails before any response byte
+        // and goes again, once, on a fresh connection.
+        CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object());
+        CHECK(f.server.connections_accepted() == accepted + 1);
+        std::this_thread::sleep_for(300ms);
+
+        // A mutation that must not go twice looks first (a peek), so it never lands on the dead
+        // connection: it is sent once, on a fresh one, and succeeds.
+        const auto requests = f.server.graphql_requests();
+        glue::graphql_request send{
+            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
+            {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
+        CHECK(f.run(f.client->graphql(ws, std::move(send))).data.is_object());
+        CHECK(f.server.graphql_requests() == requests + 1);
+        CHECK(f.server.messages_created(ws) == 1);
+        CHECK(f.server.connections_accepted() == accepted + 2);
     }
 
     TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {

@@ -74,8 +74,8 @@ struct mock_server_options {
     /// The server certificate's host names and IP addresses (TLS only).
     std::vector<std::string> tls_hosts = {"localhost", "127.0.0.1", "::1"};
     bool tls_expired = false;
-    /// Seconds an idle keep-alive connection stays open (0: until the client closes it).
-    std::chrono::seconds idle_timeout{60};
+    /// How long an idle keep-alive connection stays open (0: until the client closes it).
+    std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
 };
 
 /// A request as the server received it.
