@@ -7,7 +7,11 @@
 //   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
 //                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
 //
-// The last line of its output is one JSON object with what it measured.
+// Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
+// GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
+// `glue-mock-server -- glue_loadgen ...`. The last line of its output is one JSON object with
+// what it measured, heap allocations per call among it (counted by this program's own global
+// operator new).
 
 #include <glue/glue.hpp>
 
@@ -31,12 +35,18 @@
 #include <thread>
 #include <vector>
 
+#include "heap_count.hpp"
 #include <unistd.h>
 
 namespace asio = boost::asio;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
+
+std::string from_env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+}
 
 struct options {
     std::string url, ca_file;
@@ -67,6 +77,15 @@ std::size_t to_count(std::string_view s, const char* name) {
 
 options parse(int argc, char** argv) {
     options o;
+    o.url = from_env("GLUE_API_URL");
+    o.ca_file = from_env("GLUE_CA_FILE");
+    o.redirect_uri = from_env("GLUE_REDIRECT_URI");
+    if (auto id = from_env("GLUE_CLIENT_ID"); !id.empty()) {
+        o.client_id = id;
+    }
+    if (auto secret = from_env("GLUE_CLIENT_SECRET"); !secret.empty()) {
+        o.client_secret = secret;
+    }
     for (int i = 1; i < argc; ++i) {
         const std::string_view a = argv[i];
         if (i + 1 >= argc) {
@@ -202,6 +221,7 @@ int main(int argc, char** argv) {
     run_state st{opt, workspaces, request};
     st.latencies_ms.reserve(opt.requests);
     const long rss_start = rss_kib(); // after the big allocations above: the cache's growth shows
+    const auto allocations_start = glue_bench::allocations_so_far();
 
     // Bounded: when the time is up the client shuts down, which ends every call still going.
     asio::steady_timer limit(ioc, std::chrono::seconds(opt.timeout_s));
@@ -230,6 +250,7 @@ int main(int argc, char** argv) {
         t.join();
     }
     const double wall = std::chrono::duration<double>(clock_type::now() - started).count();
+    const auto allocations = glue_bench::allocations_so_far() - allocations_start;
 
     const auto stats = client->stats();
     const std::size_t done = st.latencies_ms.size();
@@ -240,11 +261,11 @@ int main(int argc, char** argv) {
     std::printf("{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
                 "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
                 "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
-                "\"rss_kib\":%ld}\n",
+                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f}\n",
                 opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
                 static_cast<double>(done) / wall, percentile(st.latencies_ms, 0.50),
-                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start,
-                rss_kib());
+                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start, rss_kib(),
+                static_cast<double>(allocations) / static_cast<double>(opt.requests));
     if (timed_out) {
         std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
         return 1;

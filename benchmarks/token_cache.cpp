@@ -20,32 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "heap_count.hpp"
 #include <benchmark/benchmark.h>
-
-//------------------------------------------------------------------------------
-// Every heap allocation in this program is counted.
-
-namespace {
-std::atomic<std::uint64_t> allocations{0};
-}
-
-void* operator new(std::size_t size) {
-    ++allocations;
-    if (void* p = std::malloc(size == 0 ? 1 : size)) {
-        return p;
-    }
-    throw std::bad_alloc();
-}
-// GCC takes free() on what our operator new returned for a mismatch; here it is the match.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void operator delete(void* p) noexcept {
-    std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-    std::free(p);
-}
-#pragma GCC diagnostic pop
 
 //------------------------------------------------------------------------------
 
@@ -125,7 +101,7 @@ void BM_cache_hit(benchmark::State& state) {
     per_lookup_ns.reserve(1 << 16);
     std::size_t k = static_cast<std::size_t>(state.thread_index()) * 7919 % c.size();
     std::size_t misses = 0, in_batch = 0;
-    const auto allocs_before = allocations.load();
+    const auto allocs_before = glue_bench::allocations_so_far();
     auto batch_start = clock_type::now();
     for (auto _ : state) {
         if (++k == c.size()) {
@@ -146,7 +122,7 @@ void BM_cache_hit(benchmark::State& state) {
     }
     // Allocations are counted process-wide, so with two threads both see the sum: halve it
     // through kAvgThreads like the per-thread latencies.
-    const auto allocs = allocations.load() - allocs_before;
+    const auto allocs = glue_bench::allocations_so_far() - allocs_before;
     const auto avg = benchmark::Counter::kAvgThreads;
     state.SetItemsProcessed(state.iterations());
     state.counters["allocs_per_hit"] = benchmark::Counter(

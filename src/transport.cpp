@@ -230,7 +230,7 @@ auto async_resolve_cancellable(tcp::resolver& resolver, const std::string& host,
         token);
 }
 
-// Parses a response straight into an http_response: no field container, the three headers the
+// Parses a response straight into an http_response: no field container, the one header the
 // client reads kept, the body appended as it arrives (chunked or not).
 class response_parser final : public http::basic_parser<false> {
 public:
@@ -246,24 +246,9 @@ private:
     }
     void on_field_impl(http::field f, beast::string_view, beast::string_view value,
                        error_code&) override {
-        // The first of a repeated field counts, as with a field container's operator[].
-        auto keep = [&](std::string& to) {
-            if (to.empty()) {
-                to.assign(value.data(), value.size());
-            }
-        };
-        switch (f) {
-        case http::field::content_type:
-            keep(r_.content_type);
-            break;
-        case http::field::www_authenticate:
-            keep(r_.www_authenticate);
-            break;
-        case http::field::retry_after:
-            keep(r_.retry_after);
-            break;
-        default:
-            break;
+        // Retry-After is the one header the client reads; the first of repeated ones counts.
+        if (f == http::field::retry_after && r_.retry_after.empty()) {
+            r_.retry_after.assign(value.data(), value.size());
         }
     }
     void on_header_impl(error_code&) override {}

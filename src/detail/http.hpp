@@ -54,9 +54,7 @@ struct http_request {
 struct http_response {
     unsigned status = 0;
     std::string body;
-    std::string content_type;
-    std::string www_authenticate;
-    std::string retry_after;
+    std::string retry_after; ///< the Retry-After header's value, if any
 };
 
 struct transport_options {

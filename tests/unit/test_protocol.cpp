@@ -41,7 +41,6 @@ gd::http_response response(unsigned status, std::string body, std::string retry_
     gd::http_response r;
     r.status = status;
     r.body = std::move(body);
-    r.content_type = "application/json";
     r.retry_after = std::move(retry_after);
     return r;
 }
