@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The throughput benchmark in one command: glue_loadgen against wrk (the ceiling) and the peers
+# (Node undici, Go net/http + x/oauth2, Python aiohttp), all against a local nginx, plain and TLS,
+# then a scale run and the token-cache microbenchmark; writes benchmarks/RESULTS.md between its
+# <!-- run.sh:begin --> and <!-- run.sh:end --> markers.
+#
+#   benchmarks/run.sh                  full run (about 10-15 minutes on 2 cores)
+#   benchmarks/run.sh --quick          smoke run (about 1-2 minutes)
+#   benchmarks/run.sh --quick --no-write --only wrk,glue
+#   benchmarks/run.sh --help           all of benchmarks/harness.py's options
+#
+# From nothing on Debian 12: installs the packages it needs (only those missing, after an
+# apt-get update; sudo when not root), builds the default preset through scripts/setup,
+# installs the Node peer's packages (npm ci) and builds the Go peer, then hands over to
+# benchmarks/harness.py with every argument. One option is run.sh's own and must come first:
+#   --no-build   skip scripts/setup (use build/default as it is)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=1
+if [ "${1:-}" = "--no-build" ]; then
+    build=0
+    shift
+fi
+
+packages=(nginx-light wrk golang-go golang-golang-x-oauth2-dev python3-aiohttp openssl)
+# node is preinstalled on some machines (not from Debian); Debian's nodejs + npm otherwise.
+if ! command -v node >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+    packages+=(npm)
+fi
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "run.sh: installing ${missing[*]}" >&2
+    sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+if ((build)); then
+    scripts/setup # the default preset, benchmarks included
+fi
+
+# The peers. A peer that fails to build is reported by the harness as "not run", not fatal.
+node_dir=benchmarks/peers/node
+if [ -f "$node_dir/package-lock.json" ]; then
+    if [ ! -d "$node_dir/node_modules" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules" ]; then
+        echo "run.sh: npm ci in $node_dir" >&2
+        if (cd "$node_dir" && npm ci --no-audit --no-fund); then
+            touch "$node_dir/node_modules"
+        else
+            echo "run.sh: npm ci failed; node-undici will not run" >&2
+        fi
+    fi
+fi
+if [ -f benchmarks/peers/go/loadgen.go ]; then
+    mkdir -p build/peers
+    echo "run.sh: go build -> build/peers/go-loadgen" >&2
+    if ! GO111MODULE=off GOPATH=/usr/share/gocode go build -o build/peers/go-loadgen benchmarks/peers/go/loadgen.go; then
+        rm -f build/peers/go-loadgen
+        echo "run.sh: go build failed; go-net-http will not run" >&2
+    fi
+fi
+
+# /usr/bin/python3 on purpose: Debian's python3-aiohttp belongs to it, not to a python3 earlier
+# on PATH (pyenv, venv).
+export GLUE_BENCH_ENTRY="benchmarks/run.sh"
+((build)) || GLUE_BENCH_ENTRY+=" --no-build"
+exec /usr/bin/python3 benchmarks/harness.py "$@"
