@@ -167,6 +167,7 @@ public:
                 st->make_room(sh, now, evicted);
                 it = sh.entries.try_emplace(workspace_key(workspace)).first;
                 it->second.key = &it->first;
+                st->total_entries.fetch_add(1, std::memory_order_relaxed);
             }
             entry& e = it->second;
             if (usable(e.token, now)) { // arrived since the caller's find()
@@ -348,7 +349,6 @@ private:
             , fetch(std::move(f))
             , opts(std::move(o))
             , shard_count(std::clamp<std::size_t>(opts.max_entries / 256, 1, max_shards))
-            , shard_capacity(std::max<std::size_t>(opts.max_entries / shard_count, 1))
             , request_slots(std::max<std::size_t>(opts.max_concurrent_requests, 1)) {}
 
         struct alignas(64) shard { // a cache line each: no false sharing between shards
@@ -373,10 +373,13 @@ private:
         const boost::asio::any_io_executor ex;
         const fetch_fn fetch;
         const token_cache_options opts;
-        // Small bounds get fewer shards, so that every shard can hold some entries and the
-        // shards together never hold more than max_entries.
-        const std::size_t shard_count, shard_capacity;
+        // Small bounds get fewer shards, so that every shard holds a fair number of entries.
+        const std::size_t shard_count;
         std::array<shard, max_shards> shards;
+        // Entries in all shards together. The bound is on this, not on each shard: the hash
+        // never spreads workspaces exactly evenly, and a per-shard share would start evicting
+        // before the cache holds max_entries. Written only when an entry comes or goes.
+        std::atomic<std::size_t> total_entries{0};
         fifo_semaphore<timer_type> request_slots;
         std::atomic<bool> stopped{false};
 
@@ -395,7 +398,8 @@ private:
         using evictions = std::vector<std::pair<std::string, std::string_view>>;
 
         // Before adding an entry: sweep a few expired ones from the least recently used end,
-        // then evict while the shard is full. Entries with a flight are never dropped.
+        // then, while the cache is full, evict this shard's least recently used. Entries with a
+        // flight are never dropped (so the bound may be passed while they all have one).
         void make_room(shard& sh, time_point now, evictions& evicted) {
             constexpr int sweep_per_insert = 2;
             int looked = 0;
@@ -406,7 +410,8 @@ private:
                 }
                 e = newer;
             }
-            for (entry* e = oldest(sh); e && sh.entries.size() >= shard_capacity;) {
+            for (entry* e = oldest(sh);
+                 e && total_entries.load(std::memory_order_relaxed) >= opts.max_entries;) {
                 entry* newer = next_newer(sh, *e);
                 if (!e->running) {
                     drop(sh, *e, "lru", evicted);
@@ -429,8 +434,9 @@ private:
                    now >= e.retry_not_before;
         }
 
-        static void drop(shard& sh, entry& e, std::string_view why, evictions& evicted) {
+        void drop(shard& sh, entry& e, std::string_view why, evictions& evicted) {
             ++sh.counts.evictions;
+            total_entries.fetch_sub(1, std::memory_order_relaxed);
             auto it = sh.entries.find(*e.key);
             evicted.emplace_back(it->first.view(), why);
             sh.entries.erase(it);

@@ -446,6 +446,25 @@ TEST_SUITE("token lifecycle") {
         CHECK(log.count(kind::eviction, "expired") == 10);
     }
 
+    TEST_CASE_FIXTURE(cache_fixture, "a bound of 10,000 holds 10,000 workspaces before evicting") {
+        // The bound is on the whole cache, not on each shard's share of it: hashing never
+        // spreads ids evenly over the shards.
+        auto o = exact_options();
+        o.max_entries = 10'000;
+        configure(o);
+        for (int i = 0; i < 10'000; ++i) {
+            spawn_get(key(i));
+        }
+        run_until([&] { return results.size() == 10'000; });
+        CHECK(cache->size() == 10'000);
+        CHECK(cache->stats().evictions == 0);
+
+        spawn_get(key(10'000));
+        run_until([&] { return results.size() == 10'001; });
+        CHECK(cache->size() == 10'000);
+        CHECK(cache->stats().evictions == 1);
+    }
+
     TEST_CASE_FIXTURE(cache_fixture,
                       "1,000,000 workspaces with a bound of 10,000 keep at most 10,000 entries") {
         auto o = exact_options();
