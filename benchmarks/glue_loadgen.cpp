@@ -6,6 +6,7 @@
 //
 //   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
 //                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
+//                [--rss-sample-ms 1000]
 //
 // Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
 // GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
@@ -25,6 +26,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -53,6 +55,7 @@ struct options {
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
     long timeout_s = 300;
+    long rss_sample_ms = 0; // 0: no RSS samples
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -60,7 +63,7 @@ struct options {
                  "glue_loadgen: %s\n"
                  "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
                  "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
-                 "[--client-secret S] [--redirect-uri URI] [--timeout-s S]\n",
+                 "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS]\n",
                  why);
     std::exit(2);
 }
@@ -110,6 +113,8 @@ options parse(int argc, char** argv) {
             o.connections = to_count(v, "--connections");
         } else if (a == "--threads") {
             o.threads = to_count(v, "--threads");
+        } else if (a == "--rss-sample-ms") {
+            o.rss_sample_ms = static_cast<long>(to_count(v, "--rss-sample-ms"));
         } else if (a == "--timeout-s") {
             o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
         } else {
@@ -135,22 +140,21 @@ struct run_state {
     run_state(const options& o, const std::vector<std::string>& ws, const glue::graphql_request& r)
         : opt(o)
         , workspaces(ws)
-        , request(r) {}
+        , request(r)
+        // Written in full now (-1: not done), so recording a latency later grows no memory and
+        // the RSS figures show the client alone.
+        , latencies_ms(o.requests, -1.0f) {}
 
     const options& opt;
     const std::vector<std::string>& workspaces;
     const glue::graphql_request& request;
-    std::atomic<std::size_t> next{0};
-    std::atomic<std::size_t> failures{0};
+    std::atomic<std::size_t> next{0}, done{0}, failures{0};
+    std::vector<float> latencies_ms; // [k]: call k's, written by whoever made it
     std::mutex mtx;
-    std::vector<float> latencies_ms; // guarded by mtx; merged once per worker
-    std::string first_error;         // guarded by mtx
+    std::string first_error; // guarded by mtx
 };
 
 asio::awaitable<void> worker(glue::client& c, run_state& st) {
-    std::vector<float> mine;
-    mine.reserve(st.opt.requests / st.opt.connections + 1);
-    std::string error;
     for (;;) {
         const std::size_t k = st.next.fetch_add(1, std::memory_order_relaxed);
         if (k >= st.opt.requests) {
@@ -164,18 +168,63 @@ asio::awaitable<void> worker(glue::client& c, run_state& st) {
             }
         } catch (const std::exception& e) {
             st.failures.fetch_add(1, std::memory_order_relaxed);
-            if (error.empty()) {
-                error = e.what();
+            std::lock_guard lock(st.mtx);
+            if (st.first_error.empty()) {
+                st.first_error = e.what();
             }
         }
-        mine.push_back(std::chrono::duration<float, std::milli>(clock_type::now() - start).count());
-    }
-    std::lock_guard lock(st.mtx);
-    st.latencies_ms.insert(st.latencies_ms.end(), mine.begin(), mine.end());
-    if (st.first_error.empty()) {
-        st.first_error = std::move(error);
+        st.latencies_ms[k] =
+            std::chrono::duration<float, std::milli>(clock_type::now() - start).count();
+        st.done.fetch_add(1, std::memory_order_relaxed);
     }
 }
+
+// RSS every `every` until stopped: (calls done, KiB) pairs, to see whether memory stays flat.
+class rss_sampler {
+public:
+    rss_sampler(const run_state& st, std::chrono::milliseconds every) {
+        if (every.count() > 0) {
+            thread_ = std::thread([this, &st, every] {
+                std::unique_lock lock(mtx_);
+                while (!cv_.wait_for(lock, every, [this] { return stop_; })) {
+                    samples_.emplace_back(st.done.load(), rss_kib());
+                }
+            });
+        }
+    }
+    ~rss_sampler() { stop(); }
+
+    void stop() {
+        {
+            std::lock_guard lock(mtx_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+    /// After stop(): `,"rss_samples":[[calls,kib],...]`, or nothing when not sampling.
+    std::string json() const {
+        if (samples_.empty()) {
+            return {};
+        }
+        std::string out = ",\"rss_samples\":[";
+        for (const auto& [calls, kib] : samples_) {
+            out += '[' + std::to_string(calls) + ',' + std::to_string(kib) + "],";
+        }
+        out.back() = ']';
+        return out;
+    }
+
+private:
+    std::mutex mtx_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::vector<std::pair<std::size_t, long>> samples_;
+    std::thread thread_;
+};
 
 double percentile(std::vector<float>& v, double p) {
     if (v.empty()) {
@@ -219,7 +268,6 @@ int main(int argc, char** argv) {
     }
 
     run_state st{opt, workspaces, request};
-    st.latencies_ms.reserve(opt.requests);
     const long rss_start = rss_kib(); // after the big allocations above: the cache's growth shows
     const auto allocations_start = glue_bench::allocations_so_far();
 
@@ -234,6 +282,7 @@ int main(int argc, char** argv) {
     });
     std::atomic<std::size_t> running{std::min(opt.connections, opt.requests)};
     const auto started = clock_type::now();
+    rss_sampler sampler(st, std::chrono::milliseconds(opt.rss_sample_ms));
     for (std::size_t i = 0, n = running.load(); i < n; ++i) {
         asio::co_spawn(ioc, worker(*client, st), [&](std::exception_ptr) {
             if (running.fetch_sub(1) == 1) {
@@ -251,21 +300,25 @@ int main(int argc, char** argv) {
     }
     const double wall = std::chrono::duration<double>(clock_type::now() - started).count();
     const auto allocations = glue_bench::allocations_so_far() - allocations_start;
+    const long rss_end = rss_kib();
+    sampler.stop();
 
     const auto stats = client->stats();
-    const std::size_t done = st.latencies_ms.size();
+    const std::size_t done = st.done.load();
     const std::size_t failures = st.failures.load() + (opt.requests - done);
+    std::erase_if(st.latencies_ms, [](float ms) { return ms < 0; }); // calls never made
     if (!st.first_error.empty()) {
         std::fprintf(stderr, "glue_loadgen: first failure: %s\n", st.first_error.c_str());
     }
     std::printf("{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
                 "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
                 "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
-                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f}\n",
+                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f%s}\n",
                 opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
                 static_cast<double>(done) / wall, percentile(st.latencies_ms, 0.50),
-                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start, rss_kib(),
-                static_cast<double>(allocations) / static_cast<double>(opt.requests));
+                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start, rss_end,
+                static_cast<double>(allocations) / static_cast<double>(opt.requests),
+                sampler.json().c_str());
     if (timed_out) {
         std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
         return 1;

@@ -76,6 +76,8 @@ TARGET_RSS_PER_WORKSPACE_KIB = 1.0
 # "Wall time grows linearly": the time per workspace at the largest size may be at most this
 # many times the time per workspace at the smallest (this VM drifts 10-30% between runs).
 TARGET_LINEAR_SLACK = 1.3
+SOAK_LIMIT_S = 60          # the soak run's bound (issue: at most 60 s)
+SOAK_FLAT_KIB = 1024       # RSS may move this much after warm-up and still count as flat
 
 
 def rel(path: Path) -> str:
@@ -714,6 +716,55 @@ def run_scale(nginx: Nginx, cfg: argparse.Namespace, ca_file: Path) -> list[dict
     return rows
 
 
+def run_soak(nginx: Nginx, cfg: argparse.Namespace) -> dict:
+    """One long glue run with its RSS sampled every second: does memory stay flat?"""
+    argv = [str(rel(GLUE_LOADGEN)), "--url", nginx.url("plain"), "--requests", str(cfg.soak_requests),
+            "--workspaces", str(cfg.workspaces), "--connections", str(cfg.connections),
+            "--rss-sample-ms", "1000", "--timeout-s", str(SOAK_LIMIT_S)]
+    nginx.reset_counts("plain")
+    res = run_child(argv, SOAK_LIMIT_S + 30)
+    time.sleep(0.1)
+    soak = {"argv": shlex.join(argv), "ok": False, "error": "",
+            "token_server": nginx.count("token", "plain"), "maxrss_kib": res.maxrss_kib}
+    if res.timed_out:
+        soak["error"] = "killed: it outlived its own time limit"
+    elif res.exit_code not in (0, 1):  # 1: its own time limit ran out, still a report
+        soak["error"] = f"exit code {res.exit_code}: {tail(res.stderr or res.stdout, 3)}"
+    else:
+        try:
+            run = Run(contender="glue", mode="plain", round=0)
+            parse_loadgen(res.stdout, run)
+            samples = [(int(c), int(k)) for c, k in run.extra.get("rss_samples", [])]
+            soak.update(ok=True, wall_s=run.wall_s, req_s=run.req_s, failures=run.failures,
+                        requests=run.requests, stopped_by_limit=res.exit_code == 1, samples=samples)
+            soak.update(soak_verdict(samples, cfg.soak_requests))
+        except (ValueError, KeyError, TypeError) as e:
+            soak["error"] = f"unreadable output ({e}): {tail(res.stdout, 2)}"
+    if soak["ok"]:
+        log(f"  soak: {soak['requests']:,} calls in {soak['wall_s']:.1f} s, RSS after warm-up "
+            f"{fmt_kib(soak.get('rss_warm_kib'))} → {fmt_kib(soak.get('rss_end_kib'))}")
+    else:
+        log(f"  soak: FAILED: {soak['error']}")
+    return soak
+
+
+def soak_verdict(samples: list[tuple[int, int]], requests: int) -> dict:
+    """Warm-up: the samples before 10% of the calls. Flat: after it, RSS moves by no more than
+    SOAK_FLAT_KIB (allocator noise), and the least-squares slope per 100,000 calls is reported."""
+    warm = [(c, k) for c, k in samples if c >= requests * 0.1]
+    if len(warm) < 3:
+        return {"flat": None}
+    rss = [k for _, k in warm]
+    n = len(warm)
+    mc = sum(c for c, _ in warm) / n
+    mk = sum(rss) / n
+    var = sum((c - mc) ** 2 for c, _ in warm)
+    slope = sum((c - mc) * (k - mk) for c, k in warm) / var if var else 0.0
+    return {"flat": max(rss) - min(rss) <= SOAK_FLAT_KIB, "rss_warm_kib": rss[0], "rss_end_kib": rss[-1],
+            "rss_min_kib": min(rss), "rss_max_kib": max(rss), "kib_per_100k": slope * 100_000,
+            "samples_after_warmup": n}
+
+
 def run_micro(cfg: argparse.Namespace, tmp: Path) -> dict:
     why = _not_executable(GLUE_MICRO)
     if why:
@@ -984,6 +1035,50 @@ def evaluate_targets(summaries: dict[str, dict], scale: list[dict] | None,
     return rows
 
 
+def soak_targets(soak: dict | None, cfg: argparse.Namespace) -> list[tuple[str, str, str]]:
+    label = (f"soak: RSS flat after warm-up over {cfg.soak_requests:,} calls (≤ {SOAK_LIMIT_S} s; "
+             f"moves ≤ {SOAK_FLAT_KIB / 1024:g} MiB after the first 10% of the calls)")
+    if soak is None:
+        return []
+    if not soak.get("ok") or soak.get("flat") is None:
+        return [(label, soak.get("error") or "too few samples", "not measured")]
+    measured = (f"{fmt_kib(soak['rss_min_kib'])} to {fmt_kib(soak['rss_max_kib'])} after warm-up; "
+                f"{soak['kib_per_100k']:+.1f} KiB per 100k calls")
+    return [(label, measured, "**met**" if soak["flat"] else "**not met**")]
+
+
+def soak_section(soak: dict | None, cfg: argparse.Namespace) -> list[str]:
+    if soak is None:
+        return ["Not run (--skip-soak, or glue not run)."]
+    if not soak.get("ok"):
+        return [f"Failed: {soak['error']}."]
+    out = [f"`glue_loadgen --requests {cfg.soak_requests} --workspaces {cfg.workspaces} "
+           f"--connections {cfg.connections} --rss-sample-ms 1000 --timeout-s {SOAK_LIMIT_S}` over plain "
+           f"HTTP: {soak['requests']:,} calls in {soak['wall_s']:.1f} s ({fmt_int(soak['req_s'])} req/s), "
+           f"{soak['failures']:,} failures, {soak['token_server']:,} token requests (server count), "
+           f"peak RSS {fmt_kib(soak['maxrss_kib'])}."
+           + (" Its 60 s limit stopped it first; the calls not made count as failures." if soak.get("stopped_by_limit") else "")]
+    if soak.get("flat") is None:
+        out.append("")
+        out.append("Too few RSS samples after warm-up to judge.")
+        return out
+    out.append("")
+    out.append(f"RSS after warm-up (the first 10% of the calls): {fmt_kib(soak['rss_warm_kib'])} at first, "
+               f"{fmt_kib(soak['rss_end_kib'])} at the end, between {fmt_kib(soak['rss_min_kib'])} and "
+               f"{fmt_kib(soak['rss_max_kib'])} over {soak['samples_after_warmup']} samples; least-squares "
+               f"slope {soak['kib_per_100k']:+.1f} KiB per 100,000 calls. "
+               + ("**Flat.**" if soak["flat"] else "**Not flat.**"))
+    out.append("")
+    points = soak["samples"]
+    step = max(1, len(points) // 12)
+    shown = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
+    out.append("| calls done | RSS |")
+    out.append("|---:|---:|")
+    for calls, kib in shown:
+        out.append(f"| {calls:,} | {fmt_kib(kib)} |")
+    return out
+
+
 def rss_per_workspace(scale: list[dict]) -> tuple[float | None, str]:
     """KiB per cached workspace at the largest size, and how it was worked out."""
     ok = [r for r in scale if r["ok"]]
@@ -1013,7 +1108,8 @@ def linear_growth(scale: list[dict]) -> float | None:
 
 
 def render(cfg, command: str, started: datetime.datetime, elapsed_s: float, notes: dict,
-           names: list[str], skipped: dict[str, str], runs: list[Run], scale, micro) -> str:
+           names: list[str], skipped: dict[str, str], runs: list[Run], scale, micro,
+           soak=None) -> str:
     summaries = {mode: summarise(runs, names, mode) for mode in ("plain", "tls")}
     out = []
     out.append("## Throughput against wrk and the peers (`benchmarks/run.sh`)")
@@ -1058,7 +1154,7 @@ def render(cfg, command: str, started: datetime.datetime, elapsed_s: float, note
     out.append("")
     out.append("| target | measured | |")
     out.append("|---|---|---|")
-    for target, measured, verdict in evaluate_targets(summaries, scale, cfg):
+    for target, measured, verdict in evaluate_targets(summaries, scale, cfg) + soak_targets(soak, cfg):
         out.append(f"| {target} | {measured} | {verdict} |")
     out.append("")
 
@@ -1137,6 +1233,11 @@ def render(cfg, command: str, started: datetime.datetime, elapsed_s: float, note
         if growth is not None:
             out.append(f"Time per workspace at {cfg.scale_sizes[-1]:,} over that at {cfg.scale_sizes[0]:,}: "
                        f"{growth:.2f}× (1.00 is exactly linear).")
+    out.append("")
+
+    out.append("### Soak: RSS over a long run")
+    out.append("")
+    out.extend(soak_section(soak, cfg))
     out.append("")
 
     out.append("### Microbenchmark: token cache hit path")
@@ -1233,6 +1334,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-write", action="store_true", help="print the report; leave RESULTS.md alone")
     p.add_argument("--skip-scale", action="store_true", help="no scale run")
     p.add_argument("--skip-micro", action="store_true", help="no microbenchmark")
+    p.add_argument("--skip-soak", action="store_true", help="no soak run")
+    p.add_argument("--soak-requests", type=int,
+                   help="calls in the soak run, bounded to 60 s (default 1,000,000; --quick: 100,000)")
     p.add_argument("--timeout", type=float, help="per-run timeout in seconds (default: 60 + 1 s per 1,000 calls)")
     cfg = p.parse_args(argv)
     cfg.rounds = cfg.rounds or (1 if cfg.quick else 3)
@@ -1241,7 +1345,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     cfg.workspaces = cfg.workspaces or 1_000
     cfg.wrk_seconds = cfg.wrk_seconds or (2 if cfg.quick else 5)
     cfg.scale_sizes = [1_000, 3_000, 10_000] if cfg.quick else [10_000, 30_000, 100_000]
-    for name in ("rounds", "requests", "tls_requests", "workspaces", "connections", "wrk_seconds"):
+    cfg.soak_requests = cfg.soak_requests or (100_000 if cfg.quick else 1_000_000)
+    for name in ("rounds", "requests", "tls_requests", "workspaces", "connections", "wrk_seconds",
+                 "soak_requests"):
         if getattr(cfg, name) <= 0:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if cfg.only:
@@ -1290,6 +1396,7 @@ def main(argv: list[str]) -> int:
     notes = machine_notes()
     runs: list[Run] = []
     scale = None
+    soak = None
     micro = None
     tmp = Path(tempfile.mkdtemp(prefix="glue-bench-"))
     os.chmod(tmp, 0o755)
@@ -1311,6 +1418,9 @@ def main(argv: list[str]) -> int:
             if cfg.scale_skipped is None:
                 log(f"scale: {', '.join(f'{w:,}' for w in cfg.scale_sizes)} workspaces")
                 scale = run_scale(nginx, cfg, ca_file)
+                if not cfg.skip_soak:
+                    log(f"soak: {cfg.soak_requests:,} calls, RSS sampled every second, at most {SOAK_LIMIT_S} s")
+                    soak = run_soak(nginx, cfg)
         finally:
             nginx.stop()
         # After nginx is gone, so that its worker does not share the cores with the benchmark.
@@ -1320,7 +1430,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     block = render(cfg, command, started, time.monotonic() - t0, notes, cfg.names, skipped,
-                   runs, scale, micro)
+                   runs, scale, micro, soak)
     if cfg.no_write:
         print(block)
     else:

@@ -35,7 +35,6 @@
 #include <cerrno>
 #include <charconv>
 #include <mutex>
-#include <span>
 #include <vector>
 
 #include <sys/socket.h>
