@@ -911,6 +911,23 @@ TEST_SUITE("protocol") {
         }
     }
 
+    TEST_CASE("parse_origin: only loopback addresses and the name localhost count as loopback") {
+        for (std::string_view url : {"HTTP://LOCALHOST:1", "http://LocalHost",
+                                     "http://127.255.255.254", "http://[0:0:0:0:0:0:0:1]:8080"}) {
+            CAPTURE(url);
+            CHECK(origin_of(url).loopback);
+        }
+        // What merely looks local, or resolves to a loopback address only through a resolver's
+        // leniency (numeric and hex host forms are names to a URL parser), is not.
+        for (std::string_view url : {"HTTP://GLUE.EXAMPLE.COM", "http://0.0.0.0", "http://[::]",
+                                     "http://localhost.glue.example.com", "http://localhost-glue",
+                                     "http://2130706433", "http://0x7f.1", "http://127.1"}) {
+            CAPTURE(url);
+            CHECK(fails_with(gd::parse_origin(url, false), errc::invalid_argument));
+            CHECK_FALSE(origin_of(url, true).loopback);
+        }
+    }
+
     TEST_CASE("parse_origin refuses URLs it can't use safely") {
         for (std::string_view url :
              {"ftp://x", "not a url", "", "api.gluegroups.com", "//api.gluegroups.com", "https://",
