@@ -118,6 +118,13 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
     if (o.host.empty()) {
         return make_failure(errc::invalid_argument, "api_url has no host");
     }
+    // After a host the path is empty or starts with '/' (RFC 3986 §3.3). Boost.URL 1.81 reads a
+    // name that starts with an IPv4 address ("127.0.0.1.example.com") as that address followed
+    // by a path (boostorg/url#755): we would connect to the wrong host, loopback even.
+    if (!u.encoded_path().empty() && !u.encoded_path().starts_with('/')) {
+        return make_failure(errc::invalid_argument,
+                            "api_url's host can't be read (a name starting with an IPv4 address?)");
+    }
     const std::uint16_t default_port = o.tls ? 443 : 80;
     o.port = default_port;
     if (u.has_port() && !u.port().empty()) {

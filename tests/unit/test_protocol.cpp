@@ -928,6 +928,26 @@ TEST_SUITE("protocol") {
         }
     }
 
+    TEST_CASE(
+        "parse_origin refuses a host name that starts with an IPv4 address, not misreads it") {
+        // Boost.URL 1.81 parses these as the address followed by a path (boostorg/url#755):
+        // "http://127.0.0.1.glue.example.com" came out as plain HTTP to loopback, port 80.
+        for (std::string_view url :
+             {"http://127.0.0.1.glue.example.com", "http://127.0.0.1.nip.io:8080/base",
+              "https://10.0.0.1.glue.example.com", "https://1.2.3.4x", "https://[::1]x"}) {
+            for (bool insecure : {false, true}) {
+                CAPTURE(url);
+                CAPTURE(insecure);
+                CHECK(fails_with(gd::parse_origin(url, insecure), errc::invalid_argument));
+            }
+        }
+        // A name with an address further in is an ordinary name.
+        const auto o = origin_of("https://glue.10.0.0.1.example.com/v1");
+        CHECK(o.host == "glue.10.0.0.1.example.com");
+        CHECK_FALSE(o.host_is_ip);
+        CHECK(o.base_path == "/v1");
+    }
+
     TEST_CASE("parse_origin refuses URLs it can't use safely") {
         for (std::string_view url :
              {"ftp://x", "not a url", "", "api.gluegroups.com", "//api.gluegroups.com", "https://",
