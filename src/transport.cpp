@@ -32,8 +32,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <limits>
 #include <mutex>
 #include <span>
 #include <vector>
@@ -822,7 +824,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         http_response response;
         serialize_request(c->out, st->fixed_headers, req);
         response_parser parser(response);
-        parser.header_limit(static_cast<std::uint32_t>(st->opts.header_limit));
+        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+            st->opts.header_limit, std::numeric_limits<std::uint32_t>::max())));
         parser.body_limit(req.body_limit);
         error_code ec;
         std::size_t written = 0;

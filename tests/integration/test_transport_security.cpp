@@ -599,6 +599,15 @@ TEST_SUITE("transport security") {
         CHECK(glue::test::run(ioc, c.graphql(ws, {"{ me { id } }"}), 10s).data.is_object());
     }
 
+    TEST_CASE("a header limit beyond 4 GiB is not cut down to its low 32 bits") {
+        raw_server server(glue_like);
+        asio::io_context ioc;
+        auto cfg = config_for("http", server.port());
+        cfg.max_response_header_bytes = (std::size_t(1) << 32) + 16; // "no limit", in effect
+        glue::client c(ioc.get_executor(), cfg);
+        CHECK(glue::test::run(ioc, c.graphql(ws, {"{ me { id } }"}), 10s).data.is_object());
+    }
+
     TEST_CASE("the token endpoint has its own 64 KiB body limit") {
         constexpr std::size_t limit = 64 * 1024;
         struct size_case {
