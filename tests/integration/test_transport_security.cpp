@@ -356,7 +356,8 @@ TEST_SUITE("transport security") {
             cfg.ca_pem = ca ? *ca : std::string(); // empty: the system trust store
             glue::client c(ioc.get_executor(), cfg);
             auto e = error_of(ioc, c.fetch_token(ws));
-            CAPTURE(e.what());
+            const std::string what = e.what();
+            CAPTURE(what);
             CHECK(e.code().category() == asio::error::get_ssl_category());
             CHECK(e.http_status() == 0);
         }
@@ -425,7 +426,8 @@ TEST_SUITE("transport security") {
             glue::client c(ioc.get_executor(), cfg);
             if (v.refused) {
                 auto e = error_of(ioc, c.fetch_token(ws));
-                CAPTURE(e.what());
+                const std::string what = e.what();
+                CAPTURE(what);
                 CHECK(e.code().category() == asio::error::get_ssl_category());
                 CHECK(e.http_status() == 0);
                 CHECK(eventually([&] { return server.failed_handshakes() == 1; }));
