@@ -32,8 +32,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <limits>
 #include <mutex>
 #include <vector>
 
@@ -116,6 +118,13 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
     }
     if (o.host.empty()) {
         return make_failure(errc::invalid_argument, "api_url has no host");
+    }
+    // After a host the path is empty or starts with '/' (RFC 3986 §3.3). Boost.URL 1.81 reads a
+    // name that starts with an IPv4 address ("127.0.0.1.example.com") as that address followed
+    // by a path (boostorg/url#755): we would connect to the wrong host, loopback even.
+    if (!u.encoded_path().empty() && !u.encoded_path().starts_with('/')) {
+        return make_failure(errc::invalid_argument,
+                            "api_url's host can't be read (a name starting with an IPv4 address?)");
     }
     const std::uint16_t default_port = o.tls ? 443 : 80;
     o.port = default_port;
@@ -814,7 +823,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         http_response response;
         serialize_request(c->out, st->fixed_headers, req);
         response_parser parser(response);
-        parser.header_limit(static_cast<std::uint32_t>(st->opts.header_limit));
+        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+            st->opts.header_limit, std::numeric_limits<std::uint32_t>::max())));
         parser.body_limit(req.body_limit);
         error_code ec;
         std::size_t written = 0;

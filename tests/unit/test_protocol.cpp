@@ -911,6 +911,43 @@ TEST_SUITE("protocol") {
         }
     }
 
+    TEST_CASE("parse_origin: only loopback addresses and the name localhost count as loopback") {
+        for (std::string_view url : {"HTTP://LOCALHOST:1", "http://LocalHost",
+                                     "http://127.255.255.254", "http://[0:0:0:0:0:0:0:1]:8080"}) {
+            CAPTURE(url);
+            CHECK(origin_of(url).loopback);
+        }
+        // What merely looks local, or resolves to a loopback address only through a resolver's
+        // leniency (numeric and hex host forms are names to a URL parser), is not.
+        for (std::string_view url : {"HTTP://GLUE.EXAMPLE.COM", "http://0.0.0.0", "http://[::]",
+                                     "http://localhost.glue.example.com", "http://localhost-glue",
+                                     "http://2130706433", "http://0x7f.1", "http://127.1"}) {
+            CAPTURE(url);
+            CHECK(fails_with(gd::parse_origin(url, false), errc::invalid_argument));
+            CHECK_FALSE(origin_of(url, true).loopback);
+        }
+    }
+
+    TEST_CASE(
+        "parse_origin refuses a host name that starts with an IPv4 address, not misreads it") {
+        // Boost.URL 1.81 parses these as the address followed by a path (boostorg/url#755):
+        // "http://127.0.0.1.glue.example.com" came out as plain HTTP to loopback, port 80.
+        for (std::string_view url :
+             {"http://127.0.0.1.glue.example.com", "http://127.0.0.1.nip.io:8080/base",
+              "https://10.0.0.1.glue.example.com", "https://1.2.3.4x", "https://[::1]x"}) {
+            for (bool insecure : {false, true}) {
+                CAPTURE(url);
+                CAPTURE(insecure);
+                CHECK(fails_with(gd::parse_origin(url, insecure), errc::invalid_argument));
+            }
+        }
+        // A name with an address further in is an ordinary name.
+        const auto o = origin_of("https://glue.10.0.0.1.example.com/v1");
+        CHECK(o.host == "glue.10.0.0.1.example.com");
+        CHECK_FALSE(o.host_is_ip);
+        CHECK(o.base_path == "/v1");
+    }
+
     TEST_CASE("parse_origin refuses URLs it can't use safely") {
         for (std::string_view url :
              {"ftp://x", "not a url", "", "api.gluegroups.com", "//api.gluegroups.com", "https://",
