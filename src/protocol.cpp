@@ -154,15 +154,17 @@ std::string form_encode(std::span<const form_field> fields) {
 }
 
 result<std::vector<std::pair<std::string, std::string>>> form_decode(std::string_view body) {
+    std::vector<std::pair<std::string, std::string>> fields;
+    // Before parse_query: Boost.URL 1.81 reads an empty input's data() as a C string (strlen on
+    // a pointer that need not point at a NUL, or be null).
+    if (body.empty()) {
+        return fields;
+    }
     if (!boost::urls::parse_query(body)) { // checked first: the view below would throw
         return make_failure(errc::invalid_argument, "malformed form body");
     }
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
-    std::vector<std::pair<std::string, std::string>> fields;
-    if (body.empty()) {
-        return fields;
-    }
     for (auto p : boost::urls::params_view(body, opts)) {
         fields.emplace_back(std::move(p.key), std::move(p.value));
     }
