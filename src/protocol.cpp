@@ -155,17 +155,20 @@ std::string form_encode(std::span<const form_field> fields) {
 
 result<std::vector<std::pair<std::string, std::string>>> form_decode(std::string_view body) {
     std::vector<std::pair<std::string, std::string>> fields;
-    // Before parse_query: Boost.URL 1.81 reads an empty input's data() as a C string (strlen on
-    // a pointer that need not point at a NUL, or be null).
     if (body.empty()) {
         return fields;
     }
-    if (!boost::urls::parse_query(body)) { // checked first: the view below would throw
+    // Boost.URL 1.81's parse_query (under params_view too) checks the grammar on the view but
+    // then takes the text to iterate from data() as a C string, measured with strlen: a view
+    // with no NUL right after it is read past its end, or as more fields than it holds. A copy
+    // ends with a NUL, and a NUL inside fails the grammar first.
+    const std::string text(body);
+    if (!boost::urls::parse_query(text)) { // checked first: the view below would throw
         return make_failure(errc::invalid_argument, "malformed form body");
     }
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
-    for (auto p : boost::urls::params_view(body, opts)) {
+    for (auto p : boost::urls::params_view(text, opts)) {
         fields.emplace_back(std::move(p.key), std::move(p.value));
     }
     return fields;
