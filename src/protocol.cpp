@@ -878,14 +878,17 @@ std::chrono::seconds parse_retry_after(std::string_view value) noexcept {
     if (value.empty()) {
         return std::chrono::seconds(-1);
     }
-    std::int64_t seconds = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (end == value.data() + value.size() && ec == std::errc::result_out_of_range) {
-        return max_retry_after;
-    }
-    if (ec == std::errc() && end == value.data() + value.size()) {
-        return seconds < 0 ? std::chrono::seconds(-1)
-                           : std::min(std::chrono::seconds(seconds), max_retry_after);
+    // delta-seconds is 1*DIGIT: from_chars would take a sign too, and "-99999999999999999999"
+    // (out of range) for a year.
+    if (value.front() >= '0' && value.front() <= '9') {
+        std::int64_t seconds = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (end == value.data() + value.size() && ec == std::errc::result_out_of_range) {
+            return max_retry_after;
+        }
+        if (ec == std::errc() && end == value.data() + value.size()) {
+            return std::min(std::chrono::seconds(seconds), max_retry_after);
+        }
     }
     try {
         const auto when = parse_http_date(value);

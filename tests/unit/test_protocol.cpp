@@ -827,6 +827,18 @@ TEST_SUITE("protocol") {
         }
     }
 
+    TEST_CASE("parse_retry_after: a negative number is no delay, however long") {
+        // Found by fuzz/graphql_response: "-0" was 0 s, and a negative number too long for an
+        // int64 was a year.
+        for (std::string_view v :
+             {"-0", "-00", " -0 ", "-99999999999999999999", "-9223372036854775809"}) {
+            CAPTURE(v);
+            CHECK(gd::parse_retry_after(v) == -1s);
+        }
+        CHECK(gd::parse_retry_after("0") == 0s);
+        CHECK(gd::parse_retry_after("99999999999999999999") == gd::max_retry_after);
+    }
+
     TEST_CASE("parse_retry_after reads an HTTP-date relative to now") {
         const auto now = std::time(nullptr);
         const auto in_an_hour = gd::parse_retry_after(http_date(now + 3600));
