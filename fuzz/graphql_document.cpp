@@ -12,8 +12,11 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -70,6 +73,35 @@ bool is_utf8(std::string_view s) {
     return true;
 }
 
+// Equal JSON, numbers that are no integer within a few ulps: Boost.JSON 1.81 reads a decimal
+// to the nearest double or next to it, so a number read back from the exact text written for
+// it may differ in its last bit.
+bool same_json(const json::value& a, const json::value& b) {
+    if (a.is_double() && b.is_double()) {
+        const double x = a.get_double(), y = b.get_double();
+        return x == y || std::fabs(x - y) <= 4 * std::numeric_limits<double>::epsilon() *
+                                                 std::max(std::fabs(x), std::fabs(y));
+    }
+    if (a.kind() != b.kind()) {
+        return false;
+    }
+    if (a.is_array()) {
+        const auto &x = a.get_array(), &y = b.get_array();
+        return x.size() == y.size() && std::equal(x.begin(), x.end(), y.begin(), same_json);
+    }
+    if (a.is_object()) {
+        const auto &x = a.get_object(), &y = b.get_object();
+        if (x.size() != y.size()) {
+            return false;
+        }
+        return std::all_of(x.begin(), x.end(), [&](const auto& kv) {
+            const auto* other = y.if_contains(kv.key());
+            return other && same_json(kv.value(), *other);
+        });
+    }
+    return a == b;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -122,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (req.variables.empty()) {
             FUZZ_CHECK(!o.contains("variables"));
         } else {
-            FUZZ_CHECK(o.at("variables").as_object() == req.variables);
+            FUZZ_CHECK(same_json(o.at("variables"), json::value(req.variables)));
         }
     }
     return 0;
