@@ -3,6 +3,9 @@
 // The wire formats as pure functions: input checks, the token request and response, the GraphQL
 // request and response, Retry-After and api_url parsing. No network, no sockets.
 
+#include <glue/error.hpp>
+#include <glue/types.hpp>
+
 #include "detail/http.hpp"
 #include "detail/protocol.hpp"
 #include "detail/token.hpp"
@@ -547,6 +550,22 @@ TEST_SUITE("protocol") {
         const auto vars_only = body_object({"{ a }", {{"x", 1}}});
         CHECK(vars_only.size() == 2);
         CHECK_FALSE(vars_only.contains("operationName"));
+    }
+
+    TEST_CASE("parse_variables refuses a number beyond a double, which would go out as Infinity") {
+        // Found by fuzz/graphql_document: Boost.JSON 1.81 reads 1e400 as infinity and writes
+        // it back as `Infinity`, so the request body was not JSON.
+        for (std::string_view text : {R"({"a": 1e400})", R"({"a": [{"b": -1e999}]})"}) {
+            CAPTURE(text);
+            try {
+                glue::parse_variables(text);
+                FAIL("no error");
+            } catch (const glue::error& e) {
+                CHECK(e.code() == glue::errc::invalid_argument);
+            }
+        }
+        const auto v = glue::parse_variables(R"({"a": 1e300, "b": [2.5]})");
+        CHECK(json::parse(gd::graphql_body({"{ a }", v})).at("variables") == v);
     }
 
     TEST_CASE("graphql_body escapes quotes, backslashes, newlines, controls and keeps unicode") {
