@@ -154,16 +154,21 @@ std::string form_encode(std::span<const form_field> fields) {
 }
 
 result<std::vector<std::pair<std::string, std::string>>> form_decode(std::string_view body) {
-    if (!boost::urls::parse_query(body)) { // checked first: the view below would throw
-        return make_failure(errc::invalid_argument, "malformed form body");
-    }
-    boost::urls::encoding_opts opts;
-    opts.space_as_plus = true;
     std::vector<std::pair<std::string, std::string>> fields;
     if (body.empty()) {
         return fields;
     }
-    for (auto p : boost::urls::params_view(body, opts)) {
+    // Boost.URL 1.81's parse_query (under params_view too) checks the grammar on the view but
+    // then takes the text to iterate from data() as a C string, measured with strlen: a view
+    // with no NUL right after it is read past its end, or as more fields than it holds. A copy
+    // ends with a NUL, and a NUL inside fails the grammar first.
+    const std::string text(body);
+    if (!boost::urls::parse_query(text)) { // checked first: the view below would throw
+        return make_failure(errc::invalid_argument, "malformed form body");
+    }
+    boost::urls::encoding_opts opts;
+    opts.space_as_plus = true;
+    for (auto p : boost::urls::params_view(text, opts)) {
         fields.emplace_back(std::move(p.key), std::move(p.value));
     }
     return fields;
@@ -873,14 +878,17 @@ std::chrono::seconds parse_retry_after(std::string_view value) noexcept {
     if (value.empty()) {
         return std::chrono::seconds(-1);
     }
-    std::int64_t seconds = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-    if (end == value.data() + value.size() && ec == std::errc::result_out_of_range) {
-        return max_retry_after;
-    }
-    if (ec == std::errc() && end == value.data() + value.size()) {
-        return seconds < 0 ? std::chrono::seconds(-1)
-                           : std::min(std::chrono::seconds(seconds), max_retry_after);
+    // delta-seconds is 1*DIGIT: from_chars would take a sign too, and "-99999999999999999999"
+    // (out of range) for a year.
+    if (value.front() >= '0' && value.front() <= '9') {
+        std::int64_t seconds = 0;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+        if (end == value.data() + value.size() && ec == std::errc::result_out_of_range) {
+            return max_retry_after;
+        }
+        if (ec == std::errc() && end == value.data() + value.size()) {
+            return std::min(std::chrono::seconds(seconds), max_retry_after);
+        }
     }
     try {
         const auto when = parse_http_date(value);

@@ -3,6 +3,9 @@
 // The wire formats as pure functions: input checks, the token request and response, the GraphQL
 // request and response, Retry-After and api_url parsing. No network, no sockets.
 
+#include <glue/error.hpp>
+#include <glue/types.hpp>
+
 #include "detail/http.hpp"
 #include "detail/protocol.hpp"
 #include "detail/token.hpp"
@@ -256,6 +259,24 @@ TEST_SUITE("protocol") {
         CHECK(decode("").empty());
         const decoded_fields expected = {{"a", ""}, {"b", "2"}, {"c", ""}};
         CHECK(decode("a&b=2&c=") == expected);
+    }
+
+    TEST_CASE("form_decode of an empty body reads nothing, not even a NUL after it") {
+        // Found by fuzz/form_roundtrip: Boost.URL's parse_query took an empty view's data() for
+        // a C string, so a null data() crashed and any other read past the view.
+        CHECK(decode(std::string_view()).empty());
+        const char no_nul[1] = {'&'};
+        CHECK(decode(std::string_view(no_nul, 0)).empty());
+    }
+
+    TEST_CASE("form_decode reads only the view it is given") {
+        // Found by fuzz/form_roundtrip: Boost.URL 1.81's parse_query measures its input with
+        // strlen, so a view that is a prefix of a longer string was decoded as the whole string.
+        const std::string s = "a=1&b=2";
+        const decoded_fields expected = {{"a", "1"}, {"b", ""}};
+        CHECK(decode(std::string_view(s).substr(0, 5)) == expected);
+        const char no_nul[3] = {'x', '=', 'y'};
+        CHECK(decode(std::string_view(no_nul, 3)) == decoded_fields{{"x", "y"}});
     }
 
     TEST_CASE("form_decode rejects malformed percent-encoding") {
@@ -529,6 +550,22 @@ TEST_SUITE("protocol") {
         const auto vars_only = body_object({"{ a }", {{"x", 1}}});
         CHECK(vars_only.size() == 2);
         CHECK_FALSE(vars_only.contains("operationName"));
+    }
+
+    TEST_CASE("parse_variables refuses a number beyond a double, which would go out as Infinity") {
+        // Found by fuzz/graphql_document: Boost.JSON 1.81 reads 1e400 as infinity and writes
+        // it back as `Infinity`, so the request body was not JSON.
+        for (std::string_view text : {R"({"a": 1e400})", R"({"a": [{"b": -1e999}]})"}) {
+            CAPTURE(text);
+            try {
+                glue::parse_variables(text);
+                FAIL("no error");
+            } catch (const glue::error& e) {
+                CHECK(e.code() == glue::errc::invalid_argument);
+            }
+        }
+        const auto v = glue::parse_variables(R"({"a": 1e300, "b": [2.5]})");
+        CHECK(json::parse(gd::graphql_body({"{ a }", v})).at("variables") == v);
     }
 
     TEST_CASE("graphql_body escapes quotes, backslashes, newlines, controls and keeps unicode") {
@@ -807,6 +844,18 @@ TEST_SUITE("protocol") {
             CAPTURE(v);
             CHECK(gd::parse_retry_after(v) < 0s);
         }
+    }
+
+    TEST_CASE("parse_retry_after: a negative number is no delay, however long") {
+        // Found by fuzz/graphql_response: "-0" was 0 s, and a negative number too long for an
+        // int64 was a year.
+        for (std::string_view v :
+             {"-0", "-00", " -0 ", "-99999999999999999999", "-9223372036854775809"}) {
+            CAPTURE(v);
+            CHECK(gd::parse_retry_after(v) == -1s);
+        }
+        CHECK(gd::parse_retry_after("0") == 0s);
+        CHECK(gd::parse_retry_after("99999999999999999999") == gd::max_retry_after);
     }
 
     TEST_CASE("parse_retry_after reads an HTTP-date relative to now") {

@@ -94,7 +94,15 @@ concept user_try_value_to = requires(const boost::json::value& v) {
 };
 
 template <class T>
-concept user_converted = user_value_to<T> || user_try_value_to<T>;
+struct is_optional : std::false_type {};
+template <class U>
+struct is_optional<std::optional<U>> : std::true_type {};
+
+// Boost.JSON declares its own tag_invoke for std::optional<U>, which the lookups above find:
+// std::optional is decode's own (its U decoded by these rules, failures with their full path),
+// so that overload doesn't count as the user's.
+template <class T>
+concept user_converted = (user_value_to<T> || user_try_value_to<T>)&&!is_optional<T>::value;
 
 template <class T>
 concept character = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> ||
@@ -112,11 +120,6 @@ concept described_enum = std::is_enum_v<T> && boost::describe::has_describe_enum
 template <class T>
 concept described_class =
     std::is_class_v<T> && !std::is_union_v<T> && boost::describe::has_describe_members<T>::value;
-
-template <class T>
-struct is_optional : std::false_type {};
-template <class U>
-struct is_optional<std::optional<U>> : std::true_type {};
 
 template <class T>
 struct is_vector : std::false_type {};
