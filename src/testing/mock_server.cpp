@@ -22,6 +22,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <cstdio>
@@ -400,7 +401,9 @@ struct mock_server::impl {
                 co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
             }
             if (f && f->what != fault::kind::none) {
-                co_await misbehave(stream, *f);
+                if (co_await misbehave(stream, *f, res, req.keep_alive())) {
+                    continue; // a well-formed answer after all: the connection lives on
+                }
                 break;
             }
             res.keep_alive(req.keep_alive());
@@ -416,13 +419,32 @@ struct mock_server::impl {
         closed();
     }
 
+    // The status line and fields of `res`, without the blank line that ends the header.
+    static std::string head_of(const response& res) {
+        std::string head = "HTTP/1.1 " + std::to_string(res.result_int()) + " " +
+                           std::string(res.reason()) + "\r\n";
+        for (const auto& field : res) {
+            head.append(field.name_string()).append(": ").append(field.value()).append("\r\n");
+        }
+        return head;
+    }
+
+    // Answers as `f` says instead of with `res`, the normal answer. True when the answer was
+    // complete and well-formed and the connection may carry the next request.
     template <class Stream>
-    asio::awaitable<void> misbehave(Stream& stream, const fault& f) {
+    asio::awaitable<bool> misbehave(Stream& stream, const fault& f, const response& res,
+                                    bool keep_alive) {
         auto send = [&stream](std::string data) -> asio::awaitable<error_code> {
             auto [ec, n] = co_await asio::async_write(stream, asio::buffer(data),
                                                       asio::as_tuple(asio::use_awaitable));
             co_return ec;
         };
+        auto pause = [](std::chrono::milliseconds d) -> asio::awaitable<void> {
+            asio::steady_timer timer(co_await asio::this_coro::executor, d);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        };
+        auto& socket = beast::get_lowest_layer(stream).socket();
+        error_code ignored;
         const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
         switch (f.what) {
         case fault::kind::malformed_json: {
@@ -450,11 +472,90 @@ struct mock_server::impl {
             }
             break;
         }
+        case fault::kind::oversized_headers: {
+            if (co_await send(head_of(res))) {
+                break;
+            }
+            // Filler fields of 1,000 bytes each, 64 fields to a write.
+            std::string block;
+            for (int i = 0; i < 64; ++i) {
+                block += "X-Filler-" + std::to_string(i) + ": " + std::string(984, 'f') + "\r\n";
+            }
+            bool failed = false;
+            for (std::size_t sent = 0; sent < f.oversized_bytes && !failed; sent += block.size()) {
+                failed = static_cast<bool>(co_await send(block)); // the client gave up
+            }
+            if (!failed) { // then the normal answer's body
+                co_await send("Content-Length: " + std::to_string(res.body().size()) +
+                              "\r\nConnection: close\r\n\r\n" + res.body());
+            }
+            break;
+        }
+        case fault::kind::reset_mid_body: {
+            const std::string& body = res.body();
+            const std::string part = body.substr(0, body.size() / 2);
+            if (co_await send(head_of(res) + "Content-Length: " + std::to_string(body.size()) +
+                              "\r\n\r\n" + part)) {
+                break;
+            }
+            co_await pause(f.write_interval); // so the client has read what came
+            // An abortive close: the peer gets a RST, not a FIN.
+            socket.set_option(tcp::socket::linger(true, 0), ignored);
+            socket.close(ignored);
+            break;
+        }
+        case fault::kind::chunked: {
+            socket.set_option(tcp::no_delay(true), ignored); // each write its own segment
+            if (co_await send(head_of(res) + "Transfer-Encoding: chunked\r\n" +
+                              (keep_alive ? "" : "Connection: close\r\n") + "\r\n")) {
+                co_return false;
+            }
+            // Three chunks (the first with an extension), each size line, first half and
+            // second half written apart; then the last chunk in two writes.
+            const std::string& body = res.body();
+            const std::size_t piece = std::max<std::size_t>(1, (body.size() + 2) / 3);
+            for (std::size_t at = 0; at < body.size(); at += piece) {
+                const std::string data = body.substr(at, piece);
+                char size[20];
+                std::snprintf(size, sizeof size, "%zx", data.size());
+                const std::string line = std::string(size) + (at == 0 ? ";glue=mock" : "") + "\r\n";
+                const std::array<std::string, 3> parts = {line, data.substr(0, data.size() / 2),
+                                                          data.substr(data.size() / 2) + "\r\n"};
+                for (const auto& part : parts) {
+                    co_await pause(f.write_interval);
+                    if (co_await send(part)) {
+                        co_return false;
+                    }
+                }
+            }
+            co_await pause(f.write_interval);
+            if (co_await send("0\r\n")) {
+                co_return false;
+            }
+            co_await pause(f.write_interval);
+            co_return !co_await send("\r\n") && keep_alive;
+        }
+        case fault::kind::slow_body: {
+            const std::string& body = res.body();
+            if (co_await send(head_of(res) + "Content-Length: " + std::to_string(body.size()) +
+                              "\r\nConnection: close\r\n\r\n")) {
+                break;
+            }
+            socket.set_option(tcp::no_delay(true), ignored);
+            for (char c : body) {
+                co_await pause(f.write_interval);
+                if (co_await send(std::string(1, c))) {
+                    break; // the client gave up
+                }
+            }
+            break;
+        }
         case fault::kind::close_without_response:
         case fault::kind::close_after_processing:
         case fault::kind::none:
             break;
         }
+        co_return false;
     }
 
     void closed() {

@@ -38,13 +38,27 @@ struct fault {
         /// Read and process the request (a sendMessage creates its message, counters count
         /// it), then close without answering: the client can't know that it took effect.
         close_after_processing,
+        /// Send the headers (with the right Content-Length) and part of the normal body, then
+        /// an abortive close (SO_LINGER 0): the client's read fails with ECONNRESET.
+        reset_mid_body,
+        /// The normal answer with about `oversized_bytes` of filler fields in its header block.
+        oversized_headers,
+        /// The normal answer with Transfer-Encoding: chunked, in several chunks written one at
+        /// a time `write_interval` apart; the last chunk ("0\r\n\r\n") is split over two
+        /// writes. The connection is kept alive when the request asks for it.
+        chunked,
+        /// The headers of the normal answer at once, then its body one byte every
+        /// `write_interval`, then close.
+        slow_body,
     };
     kind what = kind::none;
     int status = 0;                     ///< with kind::none: answer with this status instead
     std::string body;                   ///< the body for `status` (empty: a fitting default)
     std::string retry_after;            ///< a Retry-After header, if not empty
     std::chrono::milliseconds delay{0}; ///< wait this long before answering
-    std::size_t oversized_bytes = 64 * 1024 * 1024;
+    std::size_t oversized_bytes = 64 * 1024 * 1024; ///< oversized_body, oversized_headers
+    /// chunked and slow_body: the pause between two writes.
+    std::chrono::milliseconds write_interval{10};
     int times = -1; ///< how many requests it applies to; -1: until cleared
 };
 
