@@ -57,6 +57,11 @@ result<void> check_config(const client_config& cfg) {
                             "max_connections, max_concurrent_token_requests, "
                             "max_cached_workspaces and token_retry_attempts must be at least 1");
     }
+    if (cfg.max_response_header_bytes == 0 || cfg.max_response_body_bytes == 0 ||
+        cfg.max_request_body_bytes == 0) {
+        // Zero would make every request or every response fail.
+        return make_failure(errc::invalid_argument, "size limits must be at least 1 byte");
+    }
     if (!(cfg.soft_window_jitter >= 0 && cfg.soft_window_jitter <= 0.5)) {
         return make_failure(errc::invalid_argument, "soft_window_jitter must be in [0, 0.5]");
     }
@@ -136,7 +141,9 @@ public:
         return impl;
     }
 
-    asio::awaitable<result<access_token>> fetch_token(std::string_view ws) {
+    // The workspace id is copied into the coroutine: an awaitable made from a temporary id may
+    // be started later (co_spawn), after the caller's string is gone.
+    asio::awaitable<result<access_token>> fetch_token(std::string ws) {
         if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
             co_return ok.error();
         }
@@ -150,8 +157,7 @@ public:
         co_return (*t)->token;
     }
 
-    asio::awaitable<result<graphql_response>> graphql(std::string_view ws,
-                                                      graphql_request request) {
+    asio::awaitable<result<graphql_response>> graphql(std::string ws, graphql_request request) {
         if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
             co_return ok.error();
         }
@@ -314,6 +320,12 @@ private:
         if (!r.operation_name.empty() && !is_graphql_name(r.operation_name)) {
             return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
         }
+        for (const auto& kv : r.variables) {
+            if (!all_finite(kv.value())) {
+                return make_failure(errc::invalid_argument,
+                                    "a number in the GraphQL variables is infinite or NaN");
+            }
+        }
         return {};
     }
 
@@ -463,12 +475,12 @@ void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
 
 asio::awaitable<detail::result<access_token>>
 fetch_token_op(std::shared_ptr<detail::client_impl> impl, std::string ws) {
-    co_return co_await impl->fetch_token(ws);
+    co_return co_await impl->fetch_token(std::move(ws));
 }
 
 asio::awaitable<detail::result<graphql_response>>
 graphql_op(std::shared_ptr<detail::client_impl> impl, std::string ws, graphql_request req) {
-    co_return co_await impl->graphql(ws, std::move(req));
+    co_return co_await impl->graphql(std::move(ws), std::move(req));
 }
 
 } // namespace
@@ -510,13 +522,14 @@ client& client::operator=(client&& other) noexcept {
 
 asio::awaitable<access_token> client::fetch_token(std::string_view workspace_id) {
     const auto& impl = checked(impl_, "fetch_token");
-    return run<access_token>(impl, "fetch_token", impl->fetch_token(workspace_id));
+    return run<access_token>(impl, "fetch_token", impl->fetch_token(std::string(workspace_id)));
 }
 
 asio::awaitable<graphql_response> client::graphql(std::string_view workspace_id,
                                                   graphql_request request) {
     const auto& impl = checked(impl_, "graphql");
-    return run<graphql_response>(impl, "graphql", impl->graphql(workspace_id, std::move(request)));
+    return run<graphql_response>(impl, "graphql",
+                                 impl->graphql(std::string(workspace_id), std::move(request)));
 }
 
 void client::shutdown() {

@@ -726,6 +726,20 @@ void append_json_string(std::string& out, std::string_view s) {
 
 } // namespace
 
+bool all_finite(const json::value& v) noexcept {
+    if (const auto* d = v.if_double()) {
+        return std::isfinite(*d);
+    }
+    if (const auto* a = v.if_array()) {
+        return std::all_of(a->begin(), a->end(), [](const auto& x) { return all_finite(x); });
+    }
+    if (const auto* o = v.if_object()) {
+        return std::all_of(o->begin(), o->end(),
+                           [](const auto& kv) { return all_finite(kv.value()); });
+    }
+    return true;
+}
+
 std::string graphql_body(const graphql_request& req) {
     std::string body;
     body.reserve(req.query.size() + req.operation_name.size() + 48);

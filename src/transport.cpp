@@ -262,7 +262,9 @@ private:
     void on_header_impl(error_code&) override {}
     void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
         if (length) {
-            r_.body.reserve(static_cast<std::size_t>(*length)); // within body_limit by now
+            // Within body_limit by now, but a server's word is no reason to take a large limit
+            // up front: beyond 64 KiB the body grows as it arrives.
+            r_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 64 * 1024)));
         }
     }
     std::size_t on_body_impl(beast::string_view part, error_code&) override {

@@ -2,6 +2,7 @@
 #include <glue/types.hpp>
 
 #include "detail/outcome.hpp"
+#include "detail/protocol.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -27,26 +28,6 @@ std::ostream& operator<<(std::ostream& os, const access_token& token) {
     return os << ", expires_in=" << left.count() << "s}";
 }
 
-namespace {
-
-// Boost.JSON 1.81 reads a number too large for a double (1e400) as infinity, and serializes it
-// as `Infinity`, which is not JSON: the request body would be malformed.
-bool all_finite(const boost::json::value& v) {
-    if (const auto* d = v.if_double()) {
-        return std::isfinite(*d);
-    }
-    if (const auto* a = v.if_array()) {
-        return std::all_of(a->begin(), a->end(), all_finite);
-    }
-    if (const auto* o = v.if_object()) {
-        return std::all_of(o->begin(), o->end(),
-                           [](const auto& kv) { return all_finite(kv.value()); });
-    }
-    return true;
-}
-
-} // namespace
-
 boost::json::object parse_variables(std::string_view json_text) {
     if (json_text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return {};
@@ -66,7 +47,7 @@ boost::json::object parse_variables(std::string_view json_text) {
                                                     "the GraphQL variables are not a JSON object"),
                                "parse_variables");
     }
-    if (!all_finite(v)) {
+    if (!detail::all_finite(v)) {
         throw detail::to_error(
             detail::make_failure(errc::invalid_argument,
                                  "a number in the GraphQL variables is too large for a double"),

@@ -60,7 +60,7 @@ public:
     /// Throws glue::error: errc::invalid_argument (before any I/O) for an empty, overlong or
     /// malformed id; errc::oauth_error with oauth_error() when the token endpoint refuses;
     /// errc::timeout; operation_aborted when cancelled; the transport's code otherwise.
-    /// `workspace_id` is referenced until the returned awaitable completes.
+    /// `workspace_id` is copied: the returned awaitable may be started after it is gone.
     boost::asio::awaitable<access_token> fetch_token(std::string_view workspace_id);
 
     /// Runs a GraphQL operation in the workspace with its access token. A 401 drops the token
@@ -71,7 +71,7 @@ public:
     /// errc::unauthorized, forbidden, rate_limited, server_error, http_error with
     /// http_status(); errc::bad_response for a malformed, truncated or oversized body;
     /// errc::timeout when request_timeout passes; operation_aborted when cancelled.
-    /// `workspace_id` is referenced until the returned awaitable completes.
+    /// `workspace_id` is copied: the returned awaitable may be started after it is gone.
     boost::asio::awaitable<graphql_response> graphql(std::string_view workspace_id,
                                                      graphql_request request);
 

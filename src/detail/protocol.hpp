@@ -80,6 +80,11 @@ failure_class classify(const failure& f) noexcept;
 /// A GraphQL Name (spec §2.1.9): [_A-Za-z][_0-9A-Za-z]*.
 bool is_graphql_name(std::string_view s) noexcept;
 
+/// No number in `v` is infinite or NaN. Boost.JSON 1.81 reads a number too large for a double
+/// (1e400) as infinity and writes it back as `Infinity`, which is not JSON: a request body with
+/// one would be malformed.
+bool all_finite(const boost::json::value& v) noexcept;
+
 enum class operation_kind { query, mutation, subscription, unknown };
 
 /// The kind of operation a request will run: the one named `operation_name`, or the only

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <map>
 
 #include "support/client_fixture.hpp"
@@ -143,6 +144,19 @@ TEST_SUITE("client") {
         CHECK(std::string(e.what()).find("nope") == std::string::npos);
     }
 
+    TEST_CASE_FIXTURE(client_fixture, "an awaitable made from a temporary id can start later") {
+        // Asio's awaitables are lazy: this one starts after the caller's string is gone, so the
+        // call must hold its own copy of the id.
+        auto later = [&] {
+            const std::string id = std::string("wks_Later") + "LaterLaterLater";
+            return client->fetch_token(id);
+        }();
+        const std::string reuse = std::string("wks_Noise") + "NoiseNoiseNoise"; // same size
+        run(std::move(later));
+        CHECK(server.token_requests("wks_LaterLaterLaterLater") == 1);
+        CHECK(server.token_requests(reuse) == 0);
+    }
+
     TEST_CASE_FIXTURE(client_fixture, "bad input is refused before any I/O") {
         const std::string too_long(200, 'a');
         const std::string_view with_nul("wks_a\0b", 7);
@@ -157,6 +171,11 @@ TEST_SUITE("client") {
         CHECK(error_of(client->graphql(ws, {""})).code() == errc::invalid_argument);
         glue::graphql_request bad_name{"query Q { me { id } }", {}, "Q-1"};
         CHECK(error_of(client->graphql(ws, std::move(bad_name))).code() == errc::invalid_argument);
+        // An infinite number would go out as `Infinity`, which is not JSON.
+        glue::graphql_request infinite{
+            "query Q($n: Float) { me { id } }",
+            {{"n", {{"deep", {1.0, std::numeric_limits<double>::infinity()}}}}}};
+        CHECK(error_of(client->graphql(ws, std::move(infinite))).code() == errc::invalid_argument);
         CHECK(server.connections_accepted() == 0);
         CHECK(server.requests() == 0);
     }
