@@ -720,7 +720,7 @@ def run_soak(nginx: Nginx, cfg: argparse.Namespace) -> dict:
     """One long glue run with its RSS sampled every second: does memory stay flat?"""
     argv = [str(rel(GLUE_LOADGEN)), "--url", nginx.url("plain"), "--requests", str(cfg.soak_requests),
             "--workspaces", str(cfg.workspaces), "--connections", str(cfg.connections),
-            "--rss-sample-ms", "1000", "--timeout-s", str(SOAK_LIMIT_S)]
+            "--rss-sample-ms", "100" if cfg.quick else "1000", "--timeout-s", str(SOAK_LIMIT_S)]
     nginx.reset_counts("plain")
     res = run_child(argv, SOAK_LIMIT_S + 30)
     time.sleep(0.1)
@@ -1053,7 +1053,7 @@ def soak_section(soak: dict | None, cfg: argparse.Namespace) -> list[str]:
     if not soak.get("ok"):
         return [f"Failed: {soak['error']}."]
     out = [f"`glue_loadgen --requests {cfg.soak_requests} --workspaces {cfg.workspaces} "
-           f"--connections {cfg.connections} --rss-sample-ms 1000 --timeout-s {SOAK_LIMIT_S}` over plain "
+           f"--connections {cfg.connections} --rss-sample-ms {100 if cfg.quick else 1000} --timeout-s {SOAK_LIMIT_S}` over plain "
            f"HTTP: {soak['requests']:,} calls in {soak['wall_s']:.1f} s ({fmt_int(soak['req_s'])} req/s), "
            f"{soak['failures']:,} failures, {soak['token_server']:,} token requests (server count), "
            f"peak RSS {fmt_kib(soak['maxrss_kib'])}."
@@ -1152,6 +1152,10 @@ def render(cfg, command: str, started: datetime.datetime, elapsed_s: float, note
 
     out.append("### Targets")
     out.append("")
+    if cfg.quick:
+        out.append("A --quick run is a smoke run: with so few calls, start-up and the token requests "
+                   "weigh on glue's figures. Judge the targets on a full run.")
+        out.append("")
     out.append("| target | measured | |")
     out.append("|---|---|---|")
     for target, measured, verdict in evaluate_targets(summaries, scale, cfg) + soak_targets(soak, cfg):
