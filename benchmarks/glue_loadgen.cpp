@@ -16,6 +16,8 @@
 
 #include <glue/glue.hpp>
 
+#include "detail/percentile.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -226,16 +228,6 @@ private:
     std::thread thread_;
 };
 
-double percentile(std::vector<float>& v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-    const auto at = v.begin() + static_cast<std::ptrdiff_t>(std::min(k, v.size() - 1));
-    std::nth_element(v.begin(), at, v.end());
-    return *at;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -315,8 +307,9 @@ int main(int argc, char** argv) {
                 "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
                 "\"rss_kib\":%ld,\"allocations_per_call\":%.2f%s}\n",
                 opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
-                static_cast<double>(done) / wall, percentile(st.latencies_ms, 0.50),
-                percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start, rss_end,
+                static_cast<double>(done) / wall, glue::detail::percentile(st.latencies_ms, 0.50),
+                glue::detail::percentile(st.latencies_ms, 0.99), opt.threads, stats.entries,
+                rss_start, rss_end,
                 static_cast<double>(allocations) / static_cast<double>(opt.requests),
                 sampler.json().c_str());
     if (timed_out) {

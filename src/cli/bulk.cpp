@@ -1,6 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "cli/bulk.hpp"
 
+#include "detail/percentile.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -118,16 +120,6 @@ asio::awaitable<void> progress_loop(bulk_state& st, clock_type::time_point start
     draw_progress(st, started, true);
 }
 
-double percentile(std::vector<float>& v, double p) {
-    if (v.empty()) {
-        return 0;
-    }
-    const auto k = static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-    const auto at = v.begin() + static_cast<std::ptrdiff_t>(std::min(k, v.size() - 1));
-    std::nth_element(v.begin(), at, v.end());
-    return *at;
-}
-
 void rethrow_if(std::exception_ptr e) {
     if (e) {
         std::rethrow_exception(e);
@@ -157,8 +149,8 @@ bulk_report run_bulk(asio::io_context& ioc, client& c, const bulk_job& job) {
     r.failed = st.failed;
     r.wall = clock_type::now() - started;
     r.token_requests = c.stats().token_requests - tokens_before;
-    r.p50_ms = percentile(st.latencies_ms, 0.50);
-    r.p99_ms = percentile(st.latencies_ms, 0.99);
+    r.p50_ms = detail::percentile(st.latencies_ms, 0.50);
+    r.p99_ms = detail::percentile(st.latencies_ms, 0.99);
     r.errors_by_class = std::move(st.errors_by_class);
     return r;
 }
