@@ -265,6 +265,14 @@ glue::error error_of(asio::io_context& ioc, asio::awaitable<T> aw) {
     throw; // not reached
 }
 
+/// The call failed in the TLS handshake: an SSL error, and no HTTP status (nothing was sent).
+void check_refused_by_tls(const glue::error& e) {
+    const std::string what = e.what();
+    CAPTURE(what);
+    CHECK(e.code().category() == asio::error::get_ssl_category());
+    CHECK(e.http_status() == 0);
+}
+
 /// Polls `cond` for up to `limit`.
 bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 2s) {
     const auto until = std::chrono::steady_clock::now() + limit;
@@ -355,11 +363,7 @@ TEST_SUITE("transport security") {
             auto cfg = config_for("https", server.port());
             cfg.ca_pem = ca ? *ca : std::string(); // empty: the system trust store
             glue::client c(ioc.get_executor(), cfg);
-            auto e = error_of(ioc, c.fetch_token(ws));
-            const std::string what = e.what();
-            CAPTURE(what);
-            CHECK(e.code().category() == asio::error::get_ssl_category());
-            CHECK(e.http_status() == 0);
+            check_refused_by_tls(error_of(ioc, c.fetch_token(ws)));
         }
         CHECK(eventually([&] { return server.failed_handshakes() == 2; }));
         CHECK(server.requests().empty());
@@ -382,9 +386,7 @@ TEST_SUITE("transport security") {
         client_fixture f(opts, [](glue::client_config& c) {
             c.api_url.replace(c.api_url.find("127.0.0.1"), 9, "localhost");
         });
-        auto e = f.error_of(f.client->fetch_token(ws));
-        CHECK(e.code().category() == asio::error::get_ssl_category());
-        CHECK(e.http_status() == 0);
+        check_refused_by_tls(f.error_of(f.client->fetch_token(ws)));
         CHECK(f.server.requests() == 0);
     }
 
@@ -425,11 +427,7 @@ TEST_SUITE("transport security") {
             cfg.ca_pem = pki.ca_pem;
             glue::client c(ioc.get_executor(), cfg);
             if (v.refused) {
-                auto e = error_of(ioc, c.fetch_token(ws));
-                const std::string what = e.what();
-                CAPTURE(what);
-                CHECK(e.code().category() == asio::error::get_ssl_category());
-                CHECK(e.http_status() == 0);
+                check_refused_by_tls(error_of(ioc, c.fetch_token(ws)));
                 CHECK(eventually([&] { return server.failed_handshakes() == 1; }));
                 CHECK(server.handshakes() == 0);
                 CHECK(server.requests().empty());
