@@ -53,7 +53,7 @@ inline detail::http_response response_from(std::string_view in) {
 /// text, and never anything the server sent.
 inline void check_error_text(const detail::failure& f, std::string_view operation) {
     const error e = detail::to_error(f, operation);
-    std::string context = "glue::client::" + std::string(operation);
+    std::string context = "glue::" + std::string(operation);
     if (f.diag && f.diag->http_status != 0) {
         context += " (HTTP " + std::to_string(f.diag->http_status) + ")";
     }

@@ -96,6 +96,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             FUZZ_CHECK(f.ec == glue::errc::server_error);
         }
     }
-    glue::fuzz::check_error_text(f, "graphql");
+    glue::fuzz::check_error_text(f, "client::graphql");
     return 0;
 }

@@ -64,6 +64,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(f.diag->oauth_error == "invalid_client" ||
                    f.diag->oauth_error == "unauthorized_client");
     }
-    glue::fuzz::check_error_text(f, "fetch_token");
+    glue::fuzz::check_error_text(f, "client::fetch_token");
     return 0;
 }

@@ -521,14 +521,14 @@ client& client::operator=(client&& other) noexcept {
 }
 
 asio::awaitable<access_token> client::fetch_token(std::string_view workspace_id) {
-    const auto& impl = checked(impl_, "fetch_token");
-    return run<access_token>(impl, "fetch_token", impl->fetch_token(std::string(workspace_id)));
+    const auto& impl = checked(impl_, "client::fetch_token");
+    return run<access_token>(impl, "client::fetch_token", impl->fetch_token(std::string(workspace_id)));
 }
 
 asio::awaitable<graphql_response> client::graphql(std::string_view workspace_id,
                                                   graphql_request request) {
-    const auto& impl = checked(impl_, "graphql");
-    return run<graphql_response>(impl, "graphql",
+    const auto& impl = checked(impl_, "client::graphql");
+    return run<graphql_response>(impl, "client::graphql",
                                  impl->graphql(std::string(workspace_id), std::move(request)));
 }
 

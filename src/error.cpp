@@ -46,6 +46,14 @@ public:
             return "pagination: the server repeated a cursor";
         case errc::too_many_pages:
             return "pagination: more pages than the limit";
+        case errc::bad_signature:
+            return "the webhook signature does not match its body";
+        case errc::state_mismatch:
+            return "the OAuth state does not match the one sent";
+        case errc::authorization_denied:
+            return "the authorization request was denied";
+        case errc::missing_code:
+            return "the OAuth callback carries no authorization code";
         }
         return "unknown glue error";
     }
@@ -87,7 +95,7 @@ namespace detail {
 
 error to_error(const failure& f, std::string_view operation) {
     // Only client-generated text goes into what(): server text may echo input.
-    std::string context = "glue::client::";
+    std::string context = "glue::";
     context.append(operation);
     if (f.diag && f.diag->http_status != 0) {
         context += " (HTTP " + std::to_string(f.diag->http_status) + ")";

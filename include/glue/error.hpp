@@ -35,6 +35,10 @@ enum class errc {
     decode_error,    ///< `data` does not match the requested C++ type (see diagnostics::json_path)
     repeated_cursor, ///< pagination: the server handed out a cursor it had handed out before
     too_many_pages,  ///< pagination: more pages than the caller's limit
+    bad_signature,   ///< a webhook's X-Glue-Event-Signature does not match its body
+    state_mismatch,  ///< an OAuth callback's `state` is missing or not the one sent
+    authorization_denied, ///< the OAuth callback carries an `error` (see oauth_error())
+    missing_code,         ///< the OAuth callback has neither a `code` nor an `error`
 };
 
 /// The category of glue::errc; its name is "glue".

@@ -12,5 +12,6 @@
 #include <glue/pagination.hpp>
 #include <glue/types.hpp>
 #include <glue/version.hpp>
+#include <glue/webhook.hpp>
 
 #endif

@@ -201,6 +201,14 @@ std::string error_class(const error_code& ec) {
             return "repeated_cursor";
         case errc::too_many_pages:
             return "too_many_pages";
+        case errc::bad_signature:
+            return "bad_signature";
+        case errc::state_mismatch:
+            return "state_mismatch";
+        case errc::authorization_denied:
+            return "authorization_denied";
+        case errc::missing_code:
+            return "missing_code";
         }
     }
     if (ec == asio::error::operation_aborted) {

@@ -41,7 +41,8 @@ inline failure make_failure(error_code ec, std::string_view message, diagnostics
     return failure{ec, message, std::make_shared<const diagnostics>(std::move(diag)), false};
 }
 
-/// The glue::error for `f`; `operation` names the public call ("fetch_token", "graphql").
+/// The glue::error for `f`; `operation` names the public call after "glue::" ("client::graphql",
+/// "webhook::parse"), which starts what().
 error to_error(const failure& f, std::string_view operation);
 
 /// Lets result<T>::value() throw glue::error.

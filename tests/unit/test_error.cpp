@@ -30,10 +30,12 @@ namespace {
 using glue::errc;
 using namespace std::chrono_literals;
 
-constexpr errc all_errcs[] = {errc::invalid_argument, errc::oauth_error,  errc::unauthorized,
-                              errc::forbidden,        errc::rate_limited, errc::server_error,
-                              errc::http_error,       errc::bad_response, errc::graphql_error,
-                              errc::timeout};
+constexpr errc all_errcs[] = {
+    errc::invalid_argument, errc::oauth_error,   errc::unauthorized,   errc::forbidden,
+    errc::rate_limited,     errc::server_error,  errc::http_error,     errc::bad_response,
+    errc::graphql_error,    errc::timeout,       errc::decode_error,   errc::repeated_cursor,
+    errc::too_many_pages,   errc::bad_signature, errc::state_mismatch, errc::authorization_denied,
+    errc::missing_code};
 
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
@@ -106,6 +108,8 @@ TEST_SUITE("error") {
     TEST_CASE("errc values keep their documented numbering") {
         CHECK(static_cast<int>(errc::invalid_argument) == 1);
         CHECK(static_cast<int>(errc::timeout) == 10);
+        CHECK(static_cast<int>(errc::too_many_pages) == 13);
+        CHECK(static_cast<int>(errc::missing_code) == 17);
     }
 
     TEST_CASE("an error_code made from an errc compares equal to that errc only") {
@@ -166,7 +170,7 @@ TEST_SUITE("error") {
         const auto f = glue::detail::make_failure(glue::make_error_code(errc::oauth_error),
                                                   "the token request failed", std::move(d));
 
-        const auto e = glue::detail::to_error(f, "fetch_token");
+        const auto e = glue::detail::to_error(f, "client::fetch_token");
         const std::string_view what = e.what();
         CAPTURE(what);
         CHECK(e.code() == errc::oauth_error);
@@ -179,7 +183,8 @@ TEST_SUITE("error") {
     }
 
     TEST_CASE("to_error without a response leaves the HTTP status out") {
-        const auto e = glue::detail::to_error(glue::detail::make_failure(errc::timeout), "graphql");
+        const auto e =
+            glue::detail::to_error(glue::detail::make_failure(errc::timeout), "client::graphql");
         const std::string_view what = e.what();
         CAPTURE(what);
         CHECK(e.code() == errc::timeout);
