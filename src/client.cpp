@@ -179,9 +179,12 @@ public:
         req.body_limit = cfg_.max_response_body_bytes;
         req.idempotent = request.idempotent || may_send_twice(request);
 
-        bool retried_401 = false;
+        // A caller's own token, made into a header once; then the cache is left alone.
+        const std::string own_authorization =
+            request.access_token.empty() ? std::string() : "Bearer " + request.access_token;
+        bool retried_401 = !own_authorization.empty();
         for (unsigned attempt = 1;; ++attempt) {
-            if (!cache_->find(ws)) {
+            if (own_authorization.empty() && !cache_->find(ws)) {
                 auto t = co_await cache_->get(ws, until);
                 if (!t) {
                     co_return t.error();
@@ -191,6 +194,10 @@ public:
             // queued for a connection can't make it stale.
             token_ptr used;
             auto with_token = [&](http_request& r) {
+                if (!own_authorization.empty()) {
+                    r.authorization = own_authorization;
+                    return true;
+                }
                 used = cache_->peek(ws);
                 if (!used) {
                     return false;
@@ -320,6 +327,13 @@ private:
         if (!r.operation_name.empty() && !is_graphql_name(r.operation_name)) {
             return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
         }
+        // It goes into the Authorization header (RFC 6750 §2.1: visible ASCII).
+        if (!r.access_token.empty() &&
+            (r.access_token.size() > max_grant_value_size || !is_plain_id(r.access_token))) {
+            return make_failure(errc::invalid_argument,
+                                "access_token is longer than 4096 or has a space, control or "
+                                "non-ASCII character");
+        }
         for (const auto& kv : r.variables) {
             if (!all_finite(kv.value())) {
                 return make_failure(errc::invalid_argument,
@@ -337,32 +351,118 @@ private:
         if (!self) {
             co_return make_failure(asio::error::operation_aborted);
         }
-        const auto& cfg = self->cfg_;
-        std::vector<form_field> fields = {{"grant_type", "client_credentials"},
-                                          {"client_id", cfg.client_id},
-                                          {"client_secret", cfg.client_secret}};
-        if (!cfg.redirect_uri.empty()) {
-            fields.emplace_back("redirect_uri", cfg.redirect_uri);
+        std::vector<form_field> fields = {{"grant_type", "client_credentials"}};
+        if (!self->cfg_.redirect_uri.empty()) {
+            fields.emplace_back("redirect_uri", self->cfg_.redirect_uri);
         }
         fields.emplace_back("subject", ws);
-        std::string body = form_encode(fields);
+        token_post post;
+        auto sent = co_await self->post_token_form(fields, until, request_priority::high,
+                                                   /*idempotent=*/true, post);
+        if (!sent) {
+            co_return sent.error();
+        }
+        co_return parse_token_response(*sent, self->cfg_.default_token_lifetime, post.steady);
+    }
+
+public:
+    // Arguments are copied into the coroutines, as for fetch_token.
+    asio::awaitable<result<oauth::token_set>>
+    exchange_code(std::string code, std::string redirect_uri, std::string verifier) {
+        if (auto ok = check_grant_value(code); !ok) {
+            co_return ok.error();
+        }
+        if (redirect_uri.empty()) {
+            redirect_uri = cfg_.redirect_uri;
+        }
+        if (redirect_uri.empty() || !is_header_safe(redirect_uri)) {
+            co_return make_failure(errc::invalid_argument,
+                                   "the code exchange needs the authorization request's "
+                                   "redirect_uri, without control characters");
+        }
+        if (!verifier.empty() && !is_code_verifier(verifier)) {
+            co_return make_failure(errc::invalid_argument,
+                                   "a PKCE code verifier is 43 to 128 characters of "
+                                   "[A-Za-z0-9-._~]");
+        }
+        std::vector<form_field> fields = {
+            {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", redirect_uri}};
+        if (!verifier.empty()) {
+            fields.emplace_back("code_verifier", verifier);
+        }
+        co_return co_await grant(std::move(fields));
+    }
+
+    asio::awaitable<result<oauth::token_set>> refresh(std::string refresh_token) {
+        if (auto ok = check_grant_value(refresh_token); !ok) {
+            co_return ok.error();
+        }
+        std::vector<form_field> fields = {{"grant_type", "refresh_token"},
+                                          {"refresh_token", refresh_token}};
+        co_return co_await grant(std::move(fields));
+    }
+
+public:
+    // The authorization-code and refresh-token grants (RFC 6749 §4.1.3, §6). A code or a
+    // rotating refresh token works once, so the request is sent again only when it certainly
+    // never left (a refused connection), never after a failure that leaves its fate unknown.
+    asio::awaitable<result<oauth::token_set>> grant(std::vector<form_field> fields) {
+        const steady_time until = deadline(cfg_.token_request_timeout);
+        for (unsigned attempt = 1;; ++attempt) {
+            token_post post;
+            auto sent = co_await post_token_form(fields, until, request_priority::normal,
+                                                 /*idempotent=*/false, post);
+            if (sent) {
+                co_return parse_token_set(*sent, cfg_.default_token_lifetime, post.wall);
+            }
+            const auto wait = backoff_delay(cfg_.token_retry_base_delay, attempt,
+                                            cfg_.token_retry_base_delay * 16);
+            if (!retryable(sent.error()) || !sent.error().unsent ||
+                attempt >= cfg_.token_retry_attempts ||
+                std::chrono::steady_clock::now() + wait >= until) {
+                co_return sent.error();
+            }
+            if (!co_await sleep(wait)) {
+                co_return make_failure(asio::error::operation_aborted);
+            }
+        }
+    }
+
+private:
+    // When a token request was written: a grant's expiry is anchored there.
+    struct token_post {
+        steady_time steady{};
+        std::chrono::system_clock::time_point wall{};
+    };
+
+    // POSTs `fields` and the client's credentials (client_secret_post) to the token endpoint,
+    // by `until`. Only an `idempotent` request (the client-credentials grant) is sent again
+    // after a stale keep-alive connection failed it; the others go on a checked connection.
+    asio::awaitable<result<http_response>> post_token_form(std::span<const form_field> fields,
+                                                           steady_time until, request_priority prio,
+                                                           bool idempotent, token_post& post) {
+        std::vector<form_field> all(fields.begin(), fields.end());
+        all.emplace_back("client_id", cfg_.client_id);
+        all.emplace_back("client_secret", cfg_.client_secret);
+        std::string body = form_encode(all);
 
         http_request req;
-        req.target = self->token_target_;
+        req.target = token_target_;
         req.content_type = "application/x-www-form-urlencoded";
         req.body = body;
         req.body_limit = token_response_limit;
-        steady_time sent_at{}; // the expiry's anchor: when the request is written
-        auto note_time = [&](http_request&) {
-            sent_at = std::chrono::steady_clock::now();
+        req.idempotent = idempotent;
+        auto note_time = [&post](http_request&) {
+            post.steady = std::chrono::steady_clock::now();
+            post.wall = std::chrono::system_clock::now();
             return true;
         };
-        auto sent = co_await self->pool_.send(req, until, request_priority::high, note_time);
+        auto sent = co_await pool_.send(req, until, prio, note_time);
         OPENSSL_cleanse(body.data(), body.size()); // it carries the client secret
         if (!sent) {
             co_return sent.error();
         }
-        co_return parse_token_response(**sent, cfg.default_token_lifetime, sent_at);
+        co_return std::move(**sent); // note_time never declines
     }
 
     const asio::any_io_executor ex_;
@@ -522,7 +622,8 @@ client& client::operator=(client&& other) noexcept {
 
 asio::awaitable<access_token> client::fetch_token(std::string_view workspace_id) {
     const auto& impl = checked(impl_, "client::fetch_token");
-    return run<access_token>(impl, "client::fetch_token", impl->fetch_token(std::string(workspace_id)));
+    return run<access_token>(impl, "client::fetch_token",
+                             impl->fetch_token(std::string(workspace_id)));
 }
 
 asio::awaitable<graphql_response> client::graphql(std::string_view workspace_id,
@@ -530,6 +631,21 @@ asio::awaitable<graphql_response> client::graphql(std::string_view workspace_id,
     const auto& impl = checked(impl_, "client::graphql");
     return run<graphql_response>(impl, "client::graphql",
                                  impl->graphql(std::string(workspace_id), std::move(request)));
+}
+
+asio::awaitable<oauth::token_set> client::exchange_code(std::string_view code,
+                                                        std::string_view redirect_uri,
+                                                        std::string_view code_verifier) {
+    const auto& impl = checked(impl_, "client::exchange_code");
+    return run<oauth::token_set>(impl, "client::exchange_code",
+                                 impl->exchange_code(std::string(code), std::string(redirect_uri),
+                                                     std::string(code_verifier)));
+}
+
+asio::awaitable<oauth::token_set> client::refresh(std::string_view refresh_token) {
+    const auto& impl = checked(impl_, "client::refresh");
+    return run<oauth::token_set>(impl, "client::refresh",
+                                 impl->refresh(std::string(refresh_token)));
 }
 
 void client::shutdown() {

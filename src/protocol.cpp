@@ -136,6 +136,23 @@ bool is_header_safe(std::string_view s) noexcept {
     return true;
 }
 
+result<void> check_grant_value(std::string_view value) {
+    if (value.empty() || value.size() > max_grant_value_size || !is_plain_id(value)) {
+        return make_failure(errc::invalid_argument,
+                            "an authorization code or refresh token is empty, longer than 4096, "
+                            "or has a space, control or non-ASCII character");
+    }
+    return {};
+}
+
+bool is_code_verifier(std::string_view verifier) noexcept {
+    return verifier.size() >= 43 && verifier.size() <= 128 &&
+           std::all_of(verifier.begin(), verifier.end(), [](char c) {
+               return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                      c == '-' || c == '.' || c == '_' || c == '~';
+           });
+}
+
 //------------------------------------------------------------------------------
 
 std::string form_encode(std::span<const form_field> fields) {
@@ -211,12 +228,14 @@ std::chrono::seconds token_lifetime(const json::value* expires_in,
     return std::chrono::seconds(static_cast<std::int64_t>(seconds));
 }
 
-result<token_grant> parse_token_response(const http_response& r,
-                                         std::chrono::seconds default_lifetime,
-                                         steady_time sent_at) {
+namespace {
+
+// The JSON object of a successful token response (RFC 6749 §5.1) with a usable Bearer
+// access_token, or the failure the response describes (§5.2 errors become oauth_error).
+result<json::object> token_object(const http_response& r) {
     json::error_code jec;
-    const json::value v = parse_json(r.body, jec);
-    const json::object* obj = !jec ? v.if_object() : nullptr;
+    json::value v = parse_json(r.body, jec);
+    json::object* obj = !jec ? v.if_object() : nullptr;
 
     if (!is_success(r.status)) {
         diagnostics d = response_diagnostics(r);
@@ -238,28 +257,81 @@ result<token_grant> parse_token_response(const http_response& r,
         return make_failure(make_error_code(errc::bad_response),
                             "the token response is not a JSON object", response_diagnostics(r));
     }
-    token_grant g;
-    g.value = string_member(*obj, "access_token");
+    const std::string value = string_member(*obj, "access_token");
     // The token goes into an Authorization header: visible ASCII only (RFC 6750 §2.1).
-    bool ok = !g.value.empty();
-    for (char c : g.value) {
-        ok = ok && c > 0x20 && c < 0x7f;
-    }
+    const bool ok = !value.empty() && std::all_of(value.begin(), value.end(),
+                                                  [](char c) { return c > 0x20 && c < 0x7f; });
     if (!ok) {
         return make_failure(make_error_code(errc::bad_response),
                             "the token response has no usable access_token",
                             response_diagnostics(r));
     }
-    g.token_type = obj->contains("token_type") ? string_member(*obj, "token_type") : "Bearer";
-    if (!iequals(g.token_type, "bearer")) {
+    if (obj->contains("token_type") && !iequals(string_member(*obj, "token_type"), "bearer")) {
         return make_failure(make_error_code(errc::bad_response),
                             "the token response's token_type is not Bearer",
                             response_diagnostics(r));
     }
+    return std::move(*obj);
+}
+
+std::string token_type_of(const json::object& o) {
+    return o.contains("token_type") ? string_member(o, "token_type") : "Bearer";
+}
+
+} // namespace
+
+result<token_grant> parse_token_response(const http_response& r,
+                                         std::chrono::seconds default_lifetime,
+                                         steady_time sent_at) {
+    auto obj = token_object(r);
+    if (!obj) {
+        return obj.error();
+    }
+    token_grant g;
+    g.value = string_member(*obj, "access_token");
+    g.token_type = token_type_of(*obj);
     g.user_id = string_member(*obj, "user_id");
     g.lifetime = token_lifetime(obj->if_contains("expires_in"), default_lifetime);
     g.sent_at = sent_at;
     return g;
+}
+
+result<oauth::token_set> parse_token_set(const http_response& r,
+                                         std::chrono::seconds default_lifetime,
+                                         std::chrono::system_clock::time_point sent_at) {
+    auto obj = token_object(r);
+    if (!obj) {
+        return obj.error();
+    }
+    oauth::token_set t;
+    t.access_token = string_member(*obj, "access_token");
+    t.token_type = token_type_of(*obj);
+    t.refresh_token = string_member(*obj, "refresh_token");
+    t.user_id = string_member(*obj, "user_id");
+    t.expires_at = sent_at + token_lifetime(obj->if_contains("expires_in"), default_lifetime);
+    // RFC 6749 says space-separated; Glue joins scopes with commas elsewhere, and Linear's
+    // docs once showed an array. Each form is read; anything else is ignored.
+    if (const json::value* scope = obj->if_contains("scope")) {
+        auto add = [&t](std::string_view s) {
+            while (!s.empty()) {
+                const std::size_t end = std::min(s.find_first_of(" ,"), s.size());
+                if (end > 0) {
+                    t.scopes.emplace_back(s.substr(0, end));
+                }
+                s.remove_prefix(std::min(end + 1, s.size()));
+            }
+        };
+        if (scope->is_string()) {
+            add(scope->get_string());
+        } else if (scope->is_array()) {
+            for (const auto& s : scope->get_array()) {
+                if (s.is_string()) {
+                    add(s.get_string());
+                }
+            }
+        }
+    }
+    return t;
 }
 
 failure_class classify(const failure& f) noexcept {

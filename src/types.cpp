@@ -1,4 +1,5 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include <glue/oauth.hpp>
 #include <glue/types.hpp>
 
 #include "detail/outcome.hpp"
@@ -14,15 +15,23 @@
 
 namespace glue {
 
-std::ostream& operator<<(std::ostream& os, const access_token& token) {
-    // At most the last 4 characters, and only of a token long enough that they reveal little.
+namespace {
+
+// At most the last 4 characters, and only of a token long enough that they reveal little.
+void print_redacted(std::ostream& os, std::string_view secret) {
     constexpr std::size_t shown = 4, min_size_to_show = 16;
-    os << "access_token{type=" << token.token_type << ", user_id=" << token.user_id << ", value=";
-    if (token.value.size() >= min_size_to_show) {
-        os << "..." << std::string_view(token.value).substr(token.value.size() - shown);
+    if (secret.size() >= min_size_to_show) {
+        os << "..." << secret.substr(secret.size() - shown);
     } else {
-        os << "(redacted)";
+        os << (secret.empty() ? "(none)" : "(redacted)");
     }
+}
+
+} // namespace
+
+std::ostream& operator<<(std::ostream& os, const access_token& token) {
+    os << "access_token{type=" << token.token_type << ", user_id=" << token.user_id << ", value=";
+    print_redacted(os, token.value);
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(
         token.expires_at - std::chrono::steady_clock::now());
     return os << ", expires_in=" << left.count() << "s}";
@@ -55,5 +64,24 @@ boost::json::object parse_variables(std::string_view json_text) {
     }
     return std::move(v.get_object());
 }
+
+namespace oauth {
+
+std::ostream& operator<<(std::ostream& os, const token_set& tokens) {
+    os << "token_set{type=" << tokens.token_type << ", user_id=" << tokens.user_id
+       << ", access_token=";
+    print_redacted(os, tokens.access_token);
+    os << ", refresh_token=";
+    print_redacted(os, tokens.refresh_token);
+    os << ", scopes=";
+    for (std::size_t i = 0; i < tokens.scopes.size(); ++i) {
+        os << (i ? "," : "") << tokens.scopes[i];
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+        tokens.expires_at - std::chrono::system_clock::now());
+    return os << ", expires_in=" << left.count() << "s}";
+}
+
+} // namespace oauth
 
 } // namespace glue

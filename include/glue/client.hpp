@@ -6,6 +6,7 @@
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
 #include <glue/metrics.hpp>
+#include <glue/oauth.hpp>
 #include <glue/types.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -84,6 +85,33 @@ public:
         graphql_response r = co_await graphql(workspace_id, std::move(request));
         co_return glue::decode<T>(r.data);
     }
+
+    /// \name The authorization-code flow (see <glue/oauth.hpp>)
+    /// Both go to the token endpoint through the same connections, limits and error mapping as
+    /// fetch_token(), within token_request_timeout, and honour the awaiting coroutine's
+    /// cancellation. Their arguments are copied. A code (and a rotating refresh token) works
+    /// once, so neither request is sent twice unless it certainly never reached the server
+    /// (a refused connection: then up to token_retry_attempts).
+    ///
+    /// Throws glue::error: errc::invalid_argument before any I/O for an empty, overlong (over
+    /// 4096) or non-printable code or refresh token, a missing redirect_uri or a malformed
+    /// verifier; errc::oauth_error with oauth_error() when the server refuses ("invalid_grant":
+    /// an unknown, expired or used code or refresh token, another redirect_uri, a wrong
+    /// verifier); errc::bad_response for an answer without a usable access_token;
+    /// errc::timeout; operation_aborted when cancelled; the transport's code otherwise.
+    /// @{
+
+    /// Exchanges an authorization code (oauth::parse_callback) for the installation's token set
+    /// (RFC 6749 §4.1.3). `redirect_uri` must be the authorization request's (empty:
+    /// client_config::redirect_uri); `code_verifier` is the PKCE verifier, if PKCE was used.
+    boost::asio::awaitable<oauth::token_set> exchange_code(std::string_view code,
+                                                           std::string_view redirect_uri = {},
+                                                           std::string_view code_verifier = {});
+
+    /// A new token set for a refresh token (RFC 6749 §6). The answer may carry a new refresh
+    /// token that replaces the old one: store the whole set.
+    boost::asio::awaitable<oauth::token_set> refresh(std::string_view refresh_token);
+    /// @}
 
     /// \name Any completion token
     /// fetch_token() and graphql() in the Asio style, for callbacks, `use_future`, `deferred`,

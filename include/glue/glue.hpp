@@ -8,6 +8,7 @@
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
 #include <glue/metrics.hpp>
+#include <glue/oauth.hpp>
 #include <glue/operations.hpp>
 #include <glue/pagination.hpp>
 #include <glue/types.hpp>

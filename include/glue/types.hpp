@@ -46,6 +46,10 @@ struct graphql_request {
     std::chrono::milliseconds timeout{0};
     /// Attempts for this call; zero: client_config::graphql_retry_attempts.
     unsigned retry_attempts = 0;
+    /// Non-empty: sent as the Bearer token instead of the workspace's client-credentials token,
+    /// e.g. an installation's oauth::token_set::access_token. The cache is not consulted, so a
+    /// 401 is not retried: it throws errc::unauthorized (refresh the set and call again).
+    std::string access_token;
 
     graphql_request() = default;
     graphql_request(std::string query, boost::json::object variables = {},

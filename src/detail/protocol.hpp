@@ -6,6 +6,7 @@
 // the token request's form body and response (RFC 6749 §4.4, §5), the GraphQL request body and
 // response (GraphQL over HTTP). Unit tests and fuzzers call these directly.
 
+#include <glue/oauth.hpp>
 #include <glue/types.hpp>
 
 #include "detail/http.hpp"
@@ -38,6 +39,15 @@ result<void> check_workspace_id(std::string_view id, bool strict);
 /// True when `s` can be sent as an HTTP header value: no control characters (CR, LF, NUL…).
 bool is_header_safe(std::string_view s) noexcept;
 
+inline constexpr std::size_t max_grant_value_size = 4096;
+
+/// An authorization code or refresh token the client will send: non-empty, at most
+/// max_grant_value_size, printable ASCII without spaces (RFC 6749 allows no more).
+result<void> check_grant_value(std::string_view value);
+
+/// RFC 7636 §4.1: 43 to 128 characters of [A-Za-z0-9-._~].
+bool is_code_verifier(std::string_view verifier) noexcept;
+
 //------------------------------------------------------------------------------
 // OAuth token endpoint
 
@@ -61,6 +71,13 @@ std::chrono::seconds token_lifetime(const boost::json::value* expires_in,
 result<token_grant> parse_token_response(const http_response& r,
                                          std::chrono::seconds default_lifetime,
                                          steady_time sent_at);
+
+/// An authorization_code or refresh_token grant's response (RFC 6749 §5.1) as a token set, or
+/// the failure it describes, as parse_token_response. `scope` may be a space- or
+/// comma-separated string or an array of them.
+result<oauth::token_set> parse_token_set(const http_response& r,
+                                         std::chrono::seconds default_lifetime,
+                                         std::chrono::system_clock::time_point sent_at);
 
 /// How a failed token request is treated.
 enum class failure_class {
