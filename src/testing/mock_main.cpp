@@ -2,11 +2,15 @@
 //
 // glue-mock-server: the mock Glue API on 127.0.0.1, stand-alone.
 //
-//   glue-mock-server [--tls] [--port N] [--threads N]            serve until interrupted
-//   glue-mock-server [--tls] [...] -- COMMAND [ARGS...]          run COMMAND against it
+//   glue-mock-server [OPTIONS]                          serve until interrupted
+//   glue-mock-server [OPTIONS] -- COMMAND [ARGS...]     run COMMAND against it
 //
-// With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI (and
-// GLUE_CA_FILE with --tls) point the command at the server, and its exit status is returned.
+// OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
+// where events are POSTed), --webhook-secret S (the key of their signatures).
+//
+// With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
+// GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
+// exit status is returned.
 
 #include <glue/testing/mock_server.hpp>
 
@@ -29,16 +33,21 @@ namespace {
 
 int usage(const char* why) {
     std::cerr << "glue-mock-server: " << why << "\n"
-              << "usage: glue-mock-server [--tls] [--port N] [--threads N] [-- COMMAND ARGS...]\n";
+              << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
+              << "                        [--webhook-secret S] [-- COMMAND ARGS...]\n"
+              << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
+              << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n";
     return 2;
 }
 
-int run_command(const glue::testing::mock_server& server, char** argv) {
+int run_command(const glue::testing::mock_server& server, const std::string& webhook_secret,
+                char** argv) {
     const auto cfg = server.client_config();
     ::setenv("GLUE_API_URL", cfg.api_url.c_str(), 1);
     ::setenv("GLUE_CLIENT_ID", cfg.client_id.c_str(), 1);
     ::setenv("GLUE_CLIENT_SECRET", cfg.client_secret.c_str(), 1);
     ::setenv("GLUE_REDIRECT_URI", cfg.redirect_uri.c_str(), 1);
+    ::setenv("GLUE_WEBHOOK_SECRET", webhook_secret.c_str(), 1);
     if (!cfg.ca_pem.empty()) {
         ::setenv("GLUE_CA_FILE", server.ca_file().c_str(), 1);
     }
@@ -81,6 +90,10 @@ int main(int argc, char** argv) {
             } else {
                 opts.threads = static_cast<unsigned>(v);
             }
+        } else if (arg == "--webhook-url" && i + 1 < argc) {
+            opts.webhook_url = argv[++i];
+        } else if (arg == "--webhook-secret" && i + 1 < argc) {
+            opts.webhook_secret = argv[++i];
         } else {
             return usage("unknown argument");
         }
@@ -90,7 +103,7 @@ int main(int argc, char** argv) {
             return glue::testing::detail::serve_until_signalled(opts, std::cout);
         }
         glue::testing::mock_server server(opts);
-        return run_command(server, argv + i);
+        return run_command(server, opts.webhook_secret, argv + i);
     } catch (const std::exception& e) {
         std::cerr << "glue-mock-server: " << e.what() << "\n";
         return 1;

@@ -1,5 +1,6 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/testing/mock_server.hpp>
+#include <glue/webhook.hpp>
 
 #include "detail/protocol.hpp"
 
@@ -8,6 +9,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -20,6 +22,12 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url.hpp>
+
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -33,7 +41,9 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <ranges>
 #include <set>
+#include <stdexcept>
 #include <thread>
 #include <unordered_map>
 
@@ -73,6 +83,14 @@ std::string oauth_error_body(std::string_view error, std::string_view descriptio
     o["error"] = error;
     o["error_description"] = description;
     return json::serialize(o);
+}
+
+// The page a browser shows when the authorize request can't be redirected anywhere safe.
+response text_response(unsigned status, std::string body) {
+    response res{static_cast<http::status>(status), 11};
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = std::move(body);
+    return res;
 }
 
 std::string graphql_error_body(std::string_view message) {
@@ -221,6 +239,77 @@ resolved connection(const json::array& items, std::string_view type, const json:
             {}};
 }
 
+// BASE64URL(SHA256(verifier)) without padding: the S256 code challenge (RFC 7636 §4.2).
+std::string s256_challenge(std::string_view verifier) {
+    constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
+    std::string out;
+    std::uint32_t bits = 0;
+    int held = 0;
+    for (const unsigned char byte : digest) {
+        bits = (bits << 8) | byte;
+        for (held += 8; held >= 6; held -= 6) {
+            out += alphabet[(bits >> (held - 6)) & 63];
+        }
+    }
+    if (held > 0) {
+        out += alphabet[(bits << (6 - held)) & 63];
+    }
+    return out;
+}
+
+// RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; an S256 challenge is 43
+// base64url characters, a subset.
+bool is_pkce_text(std::string_view s, std::size_t min, std::size_t max, bool base64url_only) {
+    const auto allowed = [&](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_' ||
+               (!base64url_only && (c == '.' || c == '~'));
+    };
+    return s.size() >= min && s.size() <= max && std::ranges::all_of(s, allowed);
+}
+
+// Where webhooks go: tests receive them on the loopback interface, over plain HTTP.
+struct webhook_target {
+    tcp::endpoint endpoint;
+    std::string host;   // the Host header
+    std::string target; // path and query
+};
+
+std::optional<webhook_target> parse_webhook_url(const std::string& url) {
+    if (url.empty()) {
+        return std::nullopt;
+    }
+    const auto u = boost::urls::parse_uri(url); // a std::string: NUL-terminated, as 1.81 wants
+    if (!u || u->scheme_id() != boost::urls::scheme::http ||
+        u->host_type() != boost::urls::host_type::ipv4 || u->host_address() != "127.0.0.1" ||
+        u->port_number() == 0 || u->has_userinfo() || u->has_fragment()) {
+        throw std::invalid_argument("mock_server: the webhook URL must be "
+                                    "http://127.0.0.1:<port>/<path>, not " +
+                                    url);
+    }
+    webhook_target t;
+    t.endpoint = {asio::ip::make_address_v4("127.0.0.1"), u->port_number()};
+    t.host = "127.0.0.1:" + std::to_string(u->port_number());
+    t.target = u->encoded_target();
+    if (!t.target.starts_with('/')) {
+        t.target.insert(0, "/");
+    }
+    return t;
+}
+
+// Webhook payloads mirror the GraphQL entities, without GraphQL's __typename.
+json::value without_typename(json::value v) {
+    if (auto* o = v.if_object()) {
+        o->erase("__typename");
+        for (auto& member : *o) {
+            member.value() = without_typename(std::move(member.value()));
+        }
+    }
+    return v;
+}
+
 // ISO 8601 in UTC with milliseconds, the form GraphQL APIs commonly use for DateTime.
 std::string iso8601(std::chrono::system_clock::time_point t) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch());
@@ -240,10 +329,25 @@ struct mock_server::impl {
         std::string workspace;
         std::chrono::steady_clock::time_point expires_at;
         std::uint64_t generation; // the workspace's revocation generation when issued
+        std::uint64_t grant = 0;  // the authorization it comes from; 0: client credentials
+    };
+
+    // An authorization code and what GET /oauth/authorize bound it to.
+    struct code_record {
+        std::string client_id, redirect_uri, challenge, workspace;
+        std::vector<std::string> scopes;
+        std::chrono::steady_clock::time_point expires_at;
+        std::uint64_t grant = 0; // non-zero once exchanged: the grant its tokens belong to
+    };
+
+    struct refresh_record {
+        std::string client_id, workspace;
+        std::vector<std::string> scopes;
+        std::uint64_t grant;
     };
 
     struct message_record {
-        std::string id, text, thread_id;
+        std::string id, text, thread_id, user_id;
         std::chrono::system_clock::time_point created_at;
     };
 
@@ -259,6 +363,7 @@ struct mock_server::impl {
         std::vector<thread_record> threads;                     // in creation order
         std::unordered_map<std::string, std::size_t> thread_at; // id -> index in threads
         std::unordered_map<std::string, message_record> messages;
+        std::vector<std::string> message_order; // ids, in creation order
         // Upsert keys (threadBy, uniqueBy) and recipient sets (a chat each) -> ids.
         std::unordered_map<std::string, std::string> thread_by, unique_by, chats;
         // Orders last messages: timestamps of quick successive sends can tie.
@@ -269,7 +374,10 @@ struct mock_server::impl {
         std::optional<fault> f;
     };
 
-    explicit impl(mock_server_options o) : opts(std::move(o)), rng(std::random_device{}()) {
+    explicit impl(mock_server_options o)
+        : opts(std::move(o))
+        , rng(std::random_device{}())
+        , hook(parse_webhook_url(opts.webhook_url)) {
         token_lifetime = opts.token_lifetime;
         installed.insert(opts.workspaces.begin(), opts.workspaces.end());
         if (opts.tls) {
@@ -304,12 +412,20 @@ struct mock_server::impl {
         if (!ioc) {
             return;
         }
+        {
+            std::lock_guard state_lock(mtx);
+            stopped = true; // no delivery is posted to the io_context from now on
+        }
         ioc->stop();
         for (auto& t : threads) {
             t.join();
         }
         threads.clear();
-        ioc.reset(); // destroys every session, closing its socket
+        ioc.reset(); // destroys every session and pending delivery, closing their sockets
+        {
+            std::lock_guard state_lock(mtx);
+            pending_webhooks = 0; // dropped with the io_context
+        }
         if (!ca_path.empty()) {
             std::remove(ca_path.c_str());
             ca_path.clear();
@@ -591,6 +707,10 @@ struct mock_server::impl {
                 return {std::move(*res), f};
             }
         }
+        if (req.method() == http::verb::get &&
+            target.substr(0, target.find('?')) == "/oauth/authorize") {
+            return {handle_authorize(target), std::nullopt};
+        }
         return {json_response(404, graphql_error_body("not found")), std::nullopt};
     }
 
@@ -637,13 +757,24 @@ struct mock_server::impl {
         return res;
     }
 
+    static response oauth_error(unsigned status, std::string_view error,
+                                std::string_view description) {
+        response res = json_response(status, oauth_error_body(error, description));
+        res.set(http::field::cache_control, "no-store");
+        return res;
+    }
+
+    // RFC 6749 §5.1: tokens must not be cached on the way.
+    static response token_response(const json::object& body) {
+        response res = json_response(200, json::serialize(body));
+        res.set(http::field::cache_control, "no-store");
+        res.set(http::field::pragma, "no-cache");
+        return res;
+    }
+
+    using form_map = std::map<std::string, std::string>;
+
     response handle_token(const request& req) {
-        auto oauth_error = [](unsigned status, std::string_view error,
-                              std::string_view description) {
-            response res = json_response(status, oauth_error_body(error, description));
-            res.set(http::field::cache_control, "no-store");
-            return res;
-        };
         if (req[http::field::content_type].find("application/x-www-form-urlencoded") ==
             std::string_view::npos) {
             return oauth_error(400, "invalid_request",
@@ -653,16 +784,28 @@ struct mock_server::impl {
         if (!fields) {
             return oauth_error(400, "invalid_request", "malformed form body");
         }
-        std::map<std::string, std::string> form(fields->begin(), fields->end());
-        if (form["grant_type"] != "client_credentials") {
+        form_map form(fields->begin(), fields->end());
+        const std::string grant_type = form["grant_type"];
+        if (grant_type != "client_credentials" && grant_type != "authorization_code" &&
+            grant_type != "refresh_token") {
             return oauth_error(400, "unsupported_grant_type",
-                               "only client_credentials is supported here");
+                               "supported: client_credentials, authorization_code, refresh_token");
         }
         if (form["client_id"] != opts.client_id || form["client_secret"] != opts.client_secret) {
             response res = oauth_error(401, "invalid_client", "client authentication failed");
             res.set(http::field::www_authenticate, R"(Basic realm="glue")");
             return res;
         }
+        if (grant_type == "authorization_code") {
+            return code_grant(form);
+        }
+        if (grant_type == "refresh_token") {
+            return refresh_grant(form);
+        }
+        return client_credentials_grant(form);
+    }
+
+    response client_credentials_grant(form_map& form) {
         const auto& uris = opts.redirect_uris;
         if (std::find(uris.begin(), uris.end(), form["redirect_uri"]) == uris.end()) {
             return oauth_error(400, "invalid_request", "redirect_uri is not registered");
@@ -671,32 +814,220 @@ struct mock_server::impl {
         if (ws.empty()) {
             return oauth_error(400, "invalid_request", "subject is required");
         }
+        std::lock_guard lock(mtx);
+        ++token_requests_by_workspace[ws];
+        if (!is_installed_locked(ws)) {
+            return oauth_error(400, "invalid_grant", "the app is not installed in this workspace");
+        }
+        return token_response(json::object{{"user_id", app_user_id(ws)},
+                                           {"access_token", access_token_locked(ws, 0)},
+                                           {"token_type", "Bearer"},
+                                           {"expires_in", expires_in_locked()}});
+    }
 
-        json::object body;
-        {
-            std::lock_guard lock(mtx);
-            ++token_requests_by_workspace[ws];
-            const bool is_installed =
-                installed.count(ws) != 0 ||
-                (opts.any_workspace && ws.starts_with("wks_") && uninstalled.count(ws) == 0);
-            if (!is_installed) {
+    // RFC 6749 §4.1.3 and RFC 7636 §4.6.
+    response code_grant(form_map& form) {
+        std::lock_guard lock(mtx);
+        auto it = codes.find(form["code"]);
+        if (it == codes.end() || it->second.client_id != form["client_id"]) {
+            return oauth_error(400, "invalid_grant", "unknown authorization code");
+        }
+        code_record& code = it->second;
+        ++token_requests_by_workspace[code.workspace];
+        if (code.grant != 0) {
+            // §4.1.2: a code used twice may have been stolen; what it gave is taken back.
+            revoked_grants.insert(code.grant);
+            return oauth_error(400, "invalid_grant", "the authorization code was already used");
+        }
+        if (std::chrono::steady_clock::now() >= code.expires_at) {
+            return oauth_error(400, "invalid_grant", "the authorization code has expired");
+        }
+        if (form["redirect_uri"] != code.redirect_uri) {
+            return oauth_error(400, "invalid_grant",
+                               "redirect_uri differs from the authorization request's");
+        }
+        if (const auto verifier = form.find("code_verifier"); code.challenge.empty()) {
+            if (verifier != form.end()) {
                 return oauth_error(400, "invalid_grant",
-                                   "the app is not installed in this workspace");
+                                   "code_verifier sent, but the authorization had no challenge");
             }
-            std::string token = "glue_at_" + random_id_locked(32);
-            tokens[token] = {ws, std::chrono::steady_clock::now() + token_lifetime, generation[ws]};
-            body["user_id"] = app_user_id(ws);
-            body["access_token"] = std::move(token);
-            body["token_type"] = "Bearer";
-            if (raw_expires_in.is_null()) {
-                body["expires_in"] = token_lifetime.count();
-            } else {
-                body["expires_in"] = raw_expires_in;
+        } else if (verifier == form.end() || !is_pkce_text(verifier->second, 43, 128, false) ||
+                   s256_challenge(verifier->second) != code.challenge) {
+            return oauth_error(400, "invalid_grant", "code_verifier does not match the challenge");
+        }
+        if (!is_installed_locked(code.workspace)) {
+            return oauth_error(400, "invalid_grant", "the app is not installed in this workspace");
+        }
+        code.grant = ++last_grant;
+        return token_response(
+            user_tokens_locked(code.client_id, code.workspace, code.scopes, code.grant));
+    }
+
+    // RFC 6749 §6, with rotation: each refresh token works once.
+    response refresh_grant(form_map& form) {
+        std::lock_guard lock(mtx);
+        auto it = refresh_tokens.find(form["refresh_token"]);
+        if (it == refresh_tokens.end() || it->second.client_id != form["client_id"] ||
+            revoked_grants.contains(it->second.grant)) {
+            return oauth_error(400, "invalid_grant", "unknown, used or revoked refresh token");
+        }
+        const refresh_record used = std::move(it->second);
+        refresh_tokens.erase(it);
+        ++token_requests_by_workspace[used.workspace];
+        if (!is_installed_locked(used.workspace)) {
+            return oauth_error(400, "invalid_grant", "the app is not installed in this workspace");
+        }
+        return token_response(
+            user_tokens_locked(used.client_id, used.workspace, used.scopes, used.grant));
+    }
+
+    bool is_installed_locked(const std::string& ws) const {
+        return installed.contains(ws) ||
+               (opts.any_workspace && ws.starts_with("wks_") && !uninstalled.contains(ws));
+    }
+
+    // A new access token for the workspace, as valid on GraphQL as any other.
+    std::string access_token_locked(const std::string& ws, std::uint64_t grant) {
+        std::string token = "glue_at_" + random_id_locked(32);
+        tokens[token] = {ws, std::chrono::steady_clock::now() + token_lifetime, generation[ws],
+                         grant};
+        return token;
+    }
+
+    json::value expires_in_locked() const {
+        return raw_expires_in.is_null() ? json::value(token_lifetime.count()) : raw_expires_in;
+    }
+
+    // The answer to an authorization_code or refresh_token grant: an access token and the
+    // refresh token that replaces the one used, if any.
+    json::object user_tokens_locked(const std::string& client, const std::string& ws,
+                                    const std::vector<std::string>& scopes, std::uint64_t grant) {
+        std::string refresh = "glue_rt_" + random_id_locked(40);
+        refresh_tokens[refresh] = {client, ws, scopes, grant};
+        json::value scope;
+        if (opts.scope_as_array) {
+            scope = json::array(scopes.begin(), scopes.end());
+        } else {
+            std::string joined;
+            for (const auto& one : scopes) {
+                joined += (joined.empty() ? "" : " ") + one;
+            }
+            scope = std::move(joined);
+        }
+        return json::object{{"access_token", access_token_locked(ws, grant)},
+                            {"token_type", "Bearer"},
+                            {"expires_in", expires_in_locked()},
+                            {"scope", std::move(scope)},
+                            {"refresh_token", std::move(refresh)},
+                            {"user_id", app_user_id(ws)}};
+    }
+
+    //--------------------------------------------------------------------------
+    // Authorization endpoint (RFC 6749 §4.1.1, §4.1.2; RFC 7636 §4.3)
+
+    response handle_authorize(std::string_view target) {
+        const auto q = target.find('?');
+        const auto fields =
+            glue::detail::form_decode(q == std::string_view::npos ? "" : target.substr(q + 1));
+        if (!fields) {
+            return text_response(400, "Malformed authorization request.\n");
+        }
+        form_map params;
+        bool repeated = false; // §3.1: no parameter may be sent twice
+        for (const auto& [name, value] : *fields) {
+            repeated |= !params.emplace(name, value).second;
+        }
+        // §4.1.2.1: without a trusted client and redirect_uri, nowhere is safe to redirect to.
+        const std::string client = params["client_id"];
+        const std::string redirect_uri = params["redirect_uri"];
+        const auto& uris = opts.redirect_uris;
+        if (client != opts.client_id) {
+            return text_response(400, "Unknown client_id.\n");
+        }
+        if (std::find(uris.begin(), uris.end(), redirect_uri) == uris.end()) {
+            return text_response(400, "redirect_uri is missing or not registered for this app.\n");
+        }
+        const auto state = params.find("state");
+        const std::optional<std::string> sent_state =
+            state == params.end() ? std::nullopt : std::optional(state->second);
+        const auto refuse = [&](std::string_view error, std::string_view description) {
+            return redirect(redirect_uri, {{"error", error}, {"error_description", description}},
+                            sent_state);
+        };
+        if (repeated) {
+            return refuse("invalid_request", "a parameter was sent more than once");
+        }
+        if (params["response_type"] != "code") {
+            return refuse("unsupported_response_type", "response_type must be code");
+        }
+        if (params["scope"].empty()) {
+            return refuse("invalid_scope", "scope is required");
+        }
+        std::vector<std::string> scopes;
+        for (const auto part : std::views::split(std::string_view(params["scope"]), ',')) {
+            const std::string one(part.begin(), part.end());
+            if (std::ranges::find(opts.scopes, one) == opts.scopes.end()) {
+                return refuse("invalid_scope", "unknown scope: \"" + one + "\"");
+            }
+            scopes.push_back(one);
+        }
+        const auto challenge = params.find("code_challenge");
+        const auto method = params.find("code_challenge_method");
+        if (challenge != params.end() || method != params.end()) {
+            // Only S256; a missing method means plain, which hides nothing from an eavesdropper.
+            if (method == params.end() || method->second != "S256") {
+                return refuse("invalid_request", "code_challenge_method must be S256");
+            }
+            if (challenge == params.end() || !is_pkce_text(challenge->second, 43, 43, true)) {
+                return refuse("invalid_request", "code_challenge must be 43 base64url characters");
             }
         }
-        response res = json_response(200, json::serialize(body));
+        if (authorize_denied) {
+            return refuse("access_denied", "the user declined to install the app");
+        }
+        std::string code;
+        {
+            std::lock_guard lock(mtx);
+            code = random_id_locked(43);
+            codes[code] = {client,
+                           redirect_uri,
+                           challenge == params.end() ? std::string() : challenge->second,
+                           opts.authorize_workspace,
+                           std::move(scopes),
+                           std::chrono::steady_clock::now() + opts.code_lifetime};
+            installed.insert(opts.authorize_workspace);
+            uninstalled.erase(opts.authorize_workspace);
+            ++authorizations_total;
+        }
+        return redirect(redirect_uri, {{"code", code}}, sent_state);
+    }
+
+    // 302 to `uri` with `params` (and state, when the request had one) added to its query.
+    static response
+    redirect(const std::string& uri,
+             std::initializer_list<std::pair<std::string_view, std::string_view>> params,
+             const std::optional<std::string>& state) {
+        auto parsed = boost::urls::parse_uri_reference(uri);
+        if (!parsed) {
+            return text_response(500, "The app's redirect_uri is not a URI.\n");
+        }
+        boost::urls::url location(*parsed);
+        // Encoded here: Boost.URL 1.81's params().append leaves '+' as is, which the callback
+        // then reads as a space.
+        const auto append = [&location](std::string_view name, std::string_view value) {
+            const std::string key = boost::urls::encode(name, boost::urls::unreserved_chars);
+            const std::string text = boost::urls::encode(value, boost::urls::unreserved_chars);
+            location.encoded_params().append({key, text});
+        };
+        for (const auto& [name, value] : params) {
+            append(name, value);
+        }
+        if (state) {
+            append("state", *state);
+        }
+        response res{http::status::found, 11};
+        res.set(http::field::location, location.buffer());
         res.set(http::field::cache_control, "no-store");
-        res.set(http::field::pragma, "no-cache");
         return res;
     }
 
@@ -707,7 +1038,8 @@ struct mock_server::impl {
             std::lock_guard lock(mtx);
             auto it = tokens.find(std::string(auth.substr(7)));
             if (it != tokens.end() && std::chrono::steady_clock::now() < it->second.expires_at &&
-                it->second.generation == generation[it->second.workspace]) {
+                it->second.generation == generation[it->second.workspace] &&
+                !revoked_grants.contains(it->second.grant)) {
                 ws = it->second.workspace;
             }
         }
@@ -823,7 +1155,7 @@ struct mock_server::impl {
             return thread_json(w.threads[it->second]);
         }
         if (auto it = w.messages.find(std::string(id)); it != w.messages.end()) {
-            return message_json(it->second);
+            return message_json(ws, it->second);
         }
         return nullptr;
     }
@@ -849,11 +1181,19 @@ struct mock_server::impl {
             {"createdAt", iso8601(t.created_at)}};
     }
 
-    static json::object message_json(const message_record& m) {
+    static json::object user_json(std::string_view ws, std::string_view user) {
+        if (user == app_user_id(ws)) {
+            return me_json(ws);
+        }
+        return json::object{{"__typename", "User"}, {"id", user}, {"name", "Test Human"}};
+    }
+
+    static json::object message_json(std::string_view ws, const message_record& m) {
         return json::object{{"__typename", "Message"},
                             {"id", m.id},
                             {"text", m.text},
-                            {"createdAt", iso8601(m.created_at)}};
+                            {"createdAt", iso8601(m.created_at)},
+                            {"user", user_json(ws, m.user_id)}};
     }
 
     // The workspace's state, seeded with its threads on first use.
@@ -905,10 +1245,7 @@ struct mock_server::impl {
         auto& w = workspace_locked(ws);
         std::size_t thread = 0;
         if (!thread_id.empty()) {
-            auto it = w.thread_at.find(thread_id);
-            // Glue's answer to an unknown threadID is undocumented; the mock adopts the thread.
-            thread = it != w.thread_at.end() ? it->second
-                                             : add_thread_locked(w, thread_id, "", false, now);
+            thread = thread_at_locked(w, thread_id, now);
         } else {
             if (!thread_in || !thread_in->is_object()) {
                 return {nullptr, "either input.threadID or input.thread is required"};
@@ -938,20 +1275,150 @@ struct mock_server::impl {
             updated.text = text->get_string();
             m = &updated;
         } else {
-            std::string id = "msg_" + random_id_locked(27);
+            m = &add_message_locked(w, thread, std::string(text->get_string()), app_user_id(ws),
+                                    now);
             if (existing) {
-                *existing = id;
+                *existing = m->id;
             }
-            m = &(w.messages[id] = message_record{id, std::string(text->get_string()),
-                                                  w.threads[thread].id, now});
-            w.threads[thread].last_message = ++w.clock;
             ++messages_created;
             ++messages_created_by_workspace[ws];
+            // Glue tells bots about their own messages too: they must skip them.
+            emit_locked("message.created", ws, w.threads[thread], *m);
         }
         return {json::object{{"__typename", "SendMessagePayload"},
                              {"thread", thread_json(w.threads[thread])},
-                             {"message", message_json(*m)}},
+                             {"message", message_json(ws, *m)}},
                 {}};
+    }
+
+    std::size_t thread_at_locked(workspace_state& w, const std::string& id,
+                                 std::chrono::system_clock::time_point now) {
+        auto it = w.thread_at.find(id);
+        // Glue's answer to an unknown thread id is undocumented; the mock adopts the thread.
+        return it != w.thread_at.end() ? it->second : add_thread_locked(w, id, "", false, now);
+    }
+
+    message_record& add_message_locked(workspace_state& w, std::size_t thread, std::string text,
+                                       std::string user,
+                                       std::chrono::system_clock::time_point now) {
+        std::string id = "msg_" + random_id_locked(27);
+        w.message_order.push_back(id);
+        w.threads[thread].last_message = ++w.clock;
+        return w.messages[id] =
+                   message_record{id, std::move(text), w.threads[thread].id, std::move(user), now};
+    }
+
+    // What a human does in Glue's app: a message in a thread, or a new thread.
+    std::string post_message(const std::string& ws, const std::string& thread_id, std::string text,
+                             std::string user) {
+        const auto now = std::chrono::system_clock::now();
+        std::lock_guard lock(mtx);
+        auto& w = workspace_locked(ws);
+        const std::size_t thread = thread_at_locked(w, thread_id, now);
+        const auto& m = add_message_locked(w, thread, std::move(text), std::move(user), now);
+        emit_locked("message.created", ws, w.threads[thread], m);
+        return m.id;
+    }
+
+    std::string create_thread(const std::string& ws, std::string subject, std::string text,
+                              std::string user) {
+        const auto now = std::chrono::system_clock::now();
+        std::lock_guard lock(mtx);
+        auto& w = workspace_locked(ws);
+        const std::size_t thread =
+            add_thread_locked(w, "thr_" + random_id_locked(27), std::move(subject), false, now);
+        const auto& m = add_message_locked(w, thread, std::move(text), std::move(user), now);
+        emit_locked("thread.created", ws, w.threads[thread], m);
+        return w.threads[thread].id;
+    }
+
+    //--------------------------------------------------------------------------
+    // Webhooks
+
+    // One copy of one event, on its way.
+    struct webhook_job {
+        webhook_target to;
+        std::string type, workspace, body;
+        unsigned copy;
+    };
+
+    // Sends the event `type` about message `m` in thread `t`, if webhooks are on. The
+    // deliveries run on the server's threads; the caller doesn't wait for them.
+    void emit_locked(std::string_view type, const std::string& ws, const thread_record& t,
+                     const message_record& m) {
+        if (!hook || stopped) {
+            return;
+        }
+        const json::object event{{"message", without_typename(message_json(ws, m))},
+                                 {"thread", without_typename(thread_json(t))}};
+        const std::string body =
+            json::serialize(json::object{{"type", type}, {"workspaceID", ws}, {"event", event}});
+        for (unsigned copy = 0; copy < webhook_copies; ++copy) {
+            ++pending_webhooks;
+            // Posted, not co_spawned here: co_spawn may start the coroutine on this thread
+            // right away, and mtx is held.
+            asio::post(*ioc, [this, job = webhook_job{*hook, std::string(type), ws, body, copy}] {
+                asio::co_spawn(*ioc, deliver(job), asio::detached);
+            });
+        }
+    }
+
+    // Attempts, then retries after each of the configured delays until one answers 200.
+    asio::awaitable<void> deliver(webhook_job job) {
+        for (unsigned attempt = 1;; ++attempt) {
+            const auto sent_at = std::chrono::steady_clock::now();
+            const int status = co_await post_webhook(job.to, job.body);
+            bool done = false;
+            {
+                std::lock_guard lock(mtx);
+                deliveries.push_back(
+                    {job.type, job.workspace, job.body, job.copy, attempt, status, sent_at});
+                done = status == 200 || attempt > opts.webhook_retry_delays.size();
+                if (done) {
+                    --pending_webhooks;
+                }
+            }
+            if (done) {
+                co_return;
+            }
+            asio::steady_timer timer(co_await asio::this_coro::executor,
+                                     opts.webhook_retry_delays[attempt - 1]);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+
+    // One attempt: the status answered, or 0 when there was no answer in time.
+    asio::awaitable<int> post_webhook(const webhook_target& to, const std::string& body) {
+        beast::tcp_stream stream(co_await asio::this_coro::executor);
+        stream.expires_after(opts.webhook_timeout);
+        auto [cec] =
+            co_await stream.async_connect(to.endpoint, asio::as_tuple(asio::use_awaitable));
+        if (cec) {
+            co_return 0;
+        }
+        request req{http::verb::post, to.target, 11};
+        req.set(http::field::host, to.host);
+        req.set(http::field::user_agent, "Glue-Mock-Webhooks");
+        req.set(http::field::content_type, "application/json");
+        req.set(glue::webhook::signature_field, glue::webhook::sign(body, opts.webhook_secret));
+        req.keep_alive(false);
+        req.body() = body;
+        req.prepare_payload();
+        auto [wec, wn] =
+            co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+        if (wec) {
+            co_return 0;
+        }
+        beast::flat_buffer buffer;
+        response res;
+        auto [rec, rn] =
+            co_await http::async_read(stream, buffer, res, asio::as_tuple(asio::use_awaitable));
+        if (rec) {
+            co_return 0;
+        }
+        error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        co_return res.result_int();
     }
 
     // The recipients as a set: the same ones in any order name the same chat.
@@ -1027,6 +1494,19 @@ struct mock_server::impl {
     std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
     std::unordered_map<std::string, std::size_t> messages_created_by_workspace;
     mutable std::string ca_path;
+    // OAuth: codes and refresh tokens; a grant is one code exchange and what it led to.
+    std::atomic<bool> authorize_denied{false};
+    std::unordered_map<std::string, code_record> codes;
+    std::unordered_map<std::string, refresh_record> refresh_tokens;
+    std::set<std::uint64_t> revoked_grants;
+    std::uint64_t last_grant = 0;
+    std::size_t authorizations_total = 0;
+    // Webhooks
+    std::optional<webhook_target> hook;
+    unsigned webhook_copies = 1;
+    bool stopped = false; // set by stop(): nothing is posted to the io_context any more
+    std::vector<webhook_delivery> deliveries;
+    std::size_t pending_webhooks = 0;
 
     // Declared last: destroyed first, so sessions never outlive the state they use.
     std::mutex stop_mtx;
@@ -1126,6 +1606,49 @@ void mock_server::set_repeat_cursor(bool on) {
     impl_->repeat_cursor = on;
 }
 
+void mock_server::set_authorize_denied(bool on) {
+    impl_->authorize_denied = on;
+}
+
+void mock_server::set_webhook_url(std::string url) {
+    auto hook = parse_webhook_url(url);
+    std::lock_guard lock(impl_->mtx);
+    impl_->hook = std::move(hook);
+}
+
+void mock_server::set_webhook_copies(unsigned n) {
+    std::lock_guard lock(impl_->mtx);
+    impl_->webhook_copies = n;
+}
+
+std::string mock_server::app_user_id(std::string_view workspace) const {
+    return impl::app_user_id(workspace);
+}
+
+std::string mock_server::post_message(std::string_view workspace, std::string_view thread_id,
+                                      std::string_view text, std::string_view user_id) {
+    return impl_->post_message(std::string(workspace), std::string(thread_id), std::string(text),
+                               std::string(user_id));
+}
+
+std::string mock_server::create_thread(std::string_view workspace, std::string_view subject,
+                                       std::string_view text, std::string_view user_id) {
+    return impl_->create_thread(std::string(workspace), std::string(subject), std::string(text),
+                                std::string(user_id));
+}
+
+std::vector<mock_message> mock_server::messages(std::string_view workspace) const {
+    std::lock_guard lock(impl_->mtx);
+    std::vector<mock_message> out;
+    if (auto it = impl_->spaces.find(std::string(workspace)); it != impl_->spaces.end()) {
+        for (const auto& id : it->second.message_order) {
+            const auto& m = it->second.messages.at(id);
+            out.push_back({m.id, m.thread_id, m.text, m.user_id});
+        }
+    }
+    return out;
+}
+
 recorded_request mock_server::last_request(endpoint e) const {
     std::lock_guard lock(impl_->mtx);
     return impl_->last_requests[static_cast<int>(e)];
@@ -1179,6 +1702,19 @@ std::size_t mock_server::messages_created(std::string_view workspace) const {
     return it == impl_->messages_created_by_workspace.end() ? 0 : it->second;
 }
 
+std::size_t mock_server::authorizations() const {
+    return impl_->counter(&impl::authorizations_total);
+}
+
+std::vector<webhook_delivery> mock_server::webhook_deliveries() const {
+    std::lock_guard lock(impl_->mtx);
+    return impl_->deliveries;
+}
+
+std::size_t mock_server::webhooks_pending() const {
+    return impl_->counter(&impl::pending_webhooks);
+}
+
 void mock_server::reset_counters() {
     std::lock_guard lock(impl_->mtx);
     impl_->requests_total = 0;
@@ -1189,6 +1725,7 @@ void mock_server::reset_counters() {
     impl_->handshakes = 0;
     impl_->messages_created = 0;
     impl_->unauthorized_total = 0;
+    impl_->authorizations_total = 0;
     impl_->max_token_concurrency = impl_->token_concurrency;
     impl_->token_requests_by_workspace.clear();
     impl_->messages_created_by_workspace.clear();

@@ -29,6 +29,10 @@ int serve_until_signalled(const mock_server_options& opts, std::ostream& os) {
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     mock_server server(opts);
     print_settings(server, os);
+    if (!opts.webhook_url.empty()) {
+        os << "  webhooks to " << opts.webhook_url
+           << ", signed with GLUE_WEBHOOK_SECRET=" << opts.webhook_secret << "\n";
+    }
     os << "Ctrl-C stops it." << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);

@@ -2,8 +2,9 @@
 #ifndef GLUE_TESTING_MOCK_SERVER_HPP
 #define GLUE_TESTING_MOCK_SERVER_HPP
 
-// An in-process stand-in for Glue's API, for your tests and ours: the token endpoint
-// (client-credentials grant) and the GraphQL endpoint with the operations Glue documents, on
+// An in-process stand-in for Glue's API, for your tests and ours: the authorize endpoint, the
+// token endpoint (client-credentials, authorization-code and refresh-token grants, PKCE S256),
+// the GraphQL endpoint with the operations Glue documents, and the outbound webhooks, on
 // 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, with counters and fault knobs.
 // Link glue::testing.
 
@@ -90,6 +91,47 @@ struct mock_server_options {
     bool tls_expired = false;
     /// How long an idle keep-alive connection stays open (0: until the client closes it).
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+
+    /// The scopes GET /oauth/authorize accepts (its `scope` is a comma-separated subset).
+    std::vector<std::string> scopes = {"workspaces:read", "threads:read", "groups:read",
+                                       "threads.messages:write"};
+    /// Where an approved authorization installs the app.
+    std::string authorize_workspace = "wks_InstalledByAuthorizeFlow000001";
+    /// How long an authorization code can be exchanged.
+    std::chrono::seconds code_lifetime{600};
+    /// How the authorization_code and refresh_token responses spell `scope`: a space-separated
+    /// string (RFC 6749), or a JSON array (Linear's old style).
+    bool scope_as_array = false;
+
+    /// Where events are POSTed: http://127.0.0.1:<port>/<path> only (plain HTTP, loopback).
+    /// Empty: no webhooks are sent.
+    std::string webhook_url;
+    /// The key of X-Glue-Event-Signature (HMAC-SHA256 of the body, lowercase hex).
+    std::string webhook_secret = "glue-test-webhook-secret";
+    /// After a failed attempt (any status but 200, no connection, a timeout), the next one
+    /// waits this long; once they are used up the delivery is dropped. Glue's schedule; tests
+    /// scale it down.
+    std::vector<std::chrono::milliseconds> webhook_retry_delays = {
+        std::chrono::seconds(10), std::chrono::minutes(1), std::chrono::minutes(10)};
+    /// How long one delivery attempt may take, connecting included.
+    std::chrono::milliseconds webhook_timeout{std::chrono::seconds(10)};
+};
+
+/// A message as the mock server holds it.
+struct mock_message {
+    std::string id, thread_id, text;
+    std::string user_id; ///< the author: the app user (sendMessage) or a human
+};
+
+/// One attempt at delivering a webhook event.
+struct webhook_delivery {
+    std::string type;      ///< "message.created", "thread.created"
+    std::string workspace; ///< wks_…
+    std::string body;      ///< the JSON sent, byte for byte
+    unsigned copy = 0;     ///< which copy of the event (see set_webhook_copies()), from 0
+    unsigned attempt = 1;  ///< 1 for the first attempt, 2 for the first retry, …
+    int status = 0;        ///< the HTTP status answered; 0: no response (refused, timeout)
+    std::chrono::steady_clock::time_point sent_at; ///< when the attempt started
 };
 
 /// A request as the server received it.
@@ -135,6 +177,31 @@ public:
     /// hasPreviousPage are true, and endCursor (startCursor) is the same cursor on every page,
     /// the one the first forward (backward) page of that size would end (start) with.
     void set_repeat_cursor(bool on);
+    /// While on, GET /oauth/authorize answers as if the user declined: a redirect with
+    /// error=access_denied.
+    void set_authorize_denied(bool on);
+    /// Where webhooks go from now on (see mock_server_options::webhook_url; empty: nowhere).
+    /// Throws std::invalid_argument for any other form.
+    void set_webhook_url(std::string url);
+    /// Delivers each event `n` times, each copy with its own retries, as a forced re-delivery
+    /// would (default 1).
+    void set_webhook_copies(unsigned n);
+
+    // Acting as Glue's users
+    /// The app's user (usr_…) in the workspace.
+    std::string app_user_id(std::string_view workspace) const;
+    /// A human (`user_id`) writes `text` into thread `thread_id` (an unknown id is adopted, as
+    /// sendMessage does) and message.created is emitted. Returns the message id.
+    std::string post_message(std::string_view workspace, std::string_view thread_id,
+                             std::string_view text,
+                             std::string_view user_id = "usr_HumanTestUser00000000000000");
+    /// A human starts a thread with a subject and a first message, and thread.created is
+    /// emitted (event.thread, and event.message for the first message). Returns the thread id.
+    std::string create_thread(std::string_view workspace, std::string_view subject,
+                              std::string_view text,
+                              std::string_view user_id = "usr_HumanTestUser00000000000000");
+    /// Every message in the workspace, in creation order.
+    std::vector<mock_message> messages(std::string_view workspace) const;
 
     /// The last request an endpoint received (empty if none).
     recorded_request last_request(endpoint e) const;
@@ -155,6 +222,15 @@ public:
     /// Messages sendMessage created (an upsert through uniqueBy creates none).
     std::size_t messages_created() const;
     std::size_t messages_created(std::string_view workspace) const;
+    /// GET /oauth/authorize requests that redirected with a code.
+    std::size_t authorizations() const;
+    /// Every webhook delivery attempt made so far, in the order they ended.
+    std::vector<webhook_delivery> webhook_deliveries() const;
+    /// Deliveries still to be attempted or in flight (0: the emitter is idle). stop() drops
+    /// them all.
+    std::size_t webhooks_pending() const;
+    /// Zeroes the counters (authorizations() included); messages() and webhook_deliveries()
+    /// are records and stay.
     void reset_counters();
 
 private:
