@@ -1,0 +1,107 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTS_RAW_HTTP_HPP
+#define GLUE_TESTS_RAW_HTTP_HPP
+
+// One plain HTTP/1.1 request to 127.0.0.1, as a browser or Glue would send it, with a bounded
+// wait: for talking to servers in tests without going through glue::client. Redirects are
+// returned, not followed.
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace glue::test {
+
+struct raw_response {
+    unsigned status = 0;                        ///< 0: no response (refused, reset, timed out)
+    std::map<std::string, std::string> headers; ///< names in lower case
+    std::string body;
+
+    std::string header(const std::string& name) const {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    }
+};
+
+/// `method target` to 127.0.0.1:`port` with `headers` and `body`, within `limit`.
+inline raw_response raw_request(std::uint16_t port, boost::beast::http::verb method,
+                                std::string target, std::string body = {},
+                                std::vector<std::pair<std::string, std::string>> headers = {},
+                                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    namespace http = boost::beast::http;
+    using tcp = boost::asio::ip::tcp;
+    boost::asio::io_context ioc;
+    boost::beast::tcp_stream stream(ioc);
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+    for (auto& [name, value] : headers) {
+        req.set(name, value);
+    }
+    req.body() = std::move(body);
+    req.prepare_payload();
+    http::response<http::string_body> res;
+    boost::beast::flat_buffer buffer;
+    raw_response out;
+    stream.expires_after(limit);
+    stream.async_connect(
+        tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), port),
+        [&](boost::beast::error_code ec) {
+            if (ec) {
+                return;
+            }
+            http::async_write(stream, req, [&](boost::beast::error_code ec, std::size_t) {
+                if (ec) {
+                    return;
+                }
+                http::async_read(stream, buffer, res,
+                                 [&](boost::beast::error_code ec, std::size_t) {
+                                     if (!ec) {
+                                         out.status = res.result_int();
+                                     }
+                                 });
+            });
+        });
+    ioc.run();
+    if (out.status != 0) {
+        for (const auto& f : res) {
+            std::string name(f.name_string());
+            for (char& c : name) {
+                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            }
+            out.headers[name] = std::string(f.value());
+        }
+        out.body = std::move(res.body());
+    }
+    return out;
+}
+
+inline raw_response raw_get(std::uint16_t port, std::string target,
+                            std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return raw_request(port, boost::beast::http::verb::get, std::move(target), {},
+                       std::move(headers));
+}
+
+/// The path and query of an absolute http URL ("http://127.0.0.1:8080/a?b" → "/a?b").
+inline std::string target_of(const std::string& url) {
+    const std::size_t scheme = url.find("://");
+    const std::size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+    return slash == std::string::npos ? "/" : url.substr(slash);
+}
+
+} // namespace glue::test
+
+#endif
