@@ -784,7 +784,7 @@ TEST_SUITE("mock oauth") {
         SUBCASE("timeout") {
             silent.emplace(std::vector{-1});
             opts.webhook_url = silent->url();
-            opts.webhook_timeout = 100ms;
+            opts.webhook_timeout = 300ms; // long enough for the request to get there
             opts.webhook_retry_delays = {5ms};
             attempts = 2;
         }
