@@ -1,4 +1,5 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include <glue/oauth.hpp>
 #include <glue/testing/mock_server.hpp>
 #include <glue/webhook.hpp>
 
@@ -26,8 +27,6 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
 #include <boost/url/url.hpp>
-
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
@@ -239,35 +238,9 @@ resolved connection(const json::array& items, std::string_view type, const json:
             {}};
 }
 
-// BASE64URL(SHA256(verifier)) without padding: the S256 code challenge (RFC 7636 §4.2).
-std::string s256_challenge(std::string_view verifier) {
-    constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
-    std::string out;
-    std::uint32_t bits = 0;
-    int held = 0;
-    for (const unsigned char byte : digest) {
-        bits = (bits << 8) | byte;
-        for (held += 8; held >= 6; held -= 6) {
-            out += alphabet[(bits >> (held - 6)) & 63];
-        }
-    }
-    if (held > 0) {
-        out += alphabet[(bits << (6 - held)) & 63];
-    }
-    return out;
-}
-
-// RFC 7636 §4.1: a verifier is 43 to 128 unreserved characters; an S256 challenge is 43
-// base64url characters, a subset.
-bool is_pkce_text(std::string_view s, std::size_t min, std::size_t max, bool base64url_only) {
-    const auto allowed = [&](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '_' ||
-               (!base64url_only && (c == '.' || c == '~'));
-    };
-    return s.size() >= min && s.size() <= max && std::ranges::all_of(s, allowed);
+// An S256 code challenge (RFC 7636 §4.2): 43 base64url characters.
+bool is_s256_challenge(std::string_view s) {
+    return s.size() == 43 && glue::detail::is_code_verifier(s) && s.find_first_of(".~") == s.npos;
 }
 
 // Where webhooks go: tests receive them on the loopback interface, over plain HTTP.
@@ -851,8 +824,8 @@ struct mock_server::impl {
                 return oauth_error(400, "invalid_grant",
                                    "code_verifier sent, but the authorization had no challenge");
             }
-        } else if (verifier == form.end() || !is_pkce_text(verifier->second, 43, 128, false) ||
-                   s256_challenge(verifier->second) != code.challenge) {
+        } else if (verifier == form.end() || !glue::detail::is_code_verifier(verifier->second) ||
+                   glue::oauth::pkce_challenge(verifier->second) != code.challenge) {
             return oauth_error(400, "invalid_grant", "code_verifier does not match the challenge");
         }
         if (!is_installed_locked(code.workspace)) {
@@ -978,7 +951,7 @@ struct mock_server::impl {
             if (method == params.end() || method->second != "S256") {
                 return refuse("invalid_request", "code_challenge_method must be S256");
             }
-            if (challenge == params.end() || !is_pkce_text(challenge->second, 43, 43, true)) {
+            if (challenge == params.end() || !is_s256_challenge(challenge->second)) {
                 return refuse("invalid_request", "code_challenge must be 43 base64url characters");
             }
         }
