@@ -262,6 +262,42 @@ public:
     const asio::any_io_executor& executor() const noexcept { return ex_; }
     const client_config& config() const noexcept { return cfg_; }
 
+    // Arguments are copied into the coroutines, as for fetch_token.
+    asio::awaitable<result<oauth::token_set>>
+    exchange_code(std::string code, std::string redirect_uri, std::string verifier) {
+        if (auto ok = check_grant_value(code); !ok) {
+            co_return ok.error();
+        }
+        if (redirect_uri.empty()) {
+            redirect_uri = cfg_.redirect_uri;
+        }
+        if (redirect_uri.empty() || !is_header_safe(redirect_uri)) {
+            co_return make_failure(errc::invalid_argument,
+                                   "the code exchange needs the authorization request's "
+                                   "redirect_uri, without control characters");
+        }
+        if (!verifier.empty() && !is_code_verifier(verifier)) {
+            co_return make_failure(errc::invalid_argument,
+                                   "a PKCE code verifier is 43 to 128 characters of "
+                                   "[A-Za-z0-9-._~]");
+        }
+        std::vector<form_field> fields = {
+            {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", redirect_uri}};
+        if (!verifier.empty()) {
+            fields.emplace_back("code_verifier", verifier);
+        }
+        co_return co_await grant(std::move(fields));
+    }
+
+    asio::awaitable<result<oauth::token_set>> refresh(std::string refresh_token) {
+        if (auto ok = check_grant_value(refresh_token); !ok) {
+            co_return ok.error();
+        }
+        std::vector<form_field> fields = {{"grant_type", "refresh_token"},
+                                          {"refresh_token", refresh_token}};
+        co_return co_await grant(std::move(fields));
+    }
+
 private:
     client_impl(asio::any_io_executor ex, client_config cfg)
         : ex_(std::move(ex))
@@ -365,44 +401,6 @@ private:
         co_return parse_token_response(*sent, self->cfg_.default_token_lifetime, post.steady);
     }
 
-public:
-    // Arguments are copied into the coroutines, as for fetch_token.
-    asio::awaitable<result<oauth::token_set>>
-    exchange_code(std::string code, std::string redirect_uri, std::string verifier) {
-        if (auto ok = check_grant_value(code); !ok) {
-            co_return ok.error();
-        }
-        if (redirect_uri.empty()) {
-            redirect_uri = cfg_.redirect_uri;
-        }
-        if (redirect_uri.empty() || !is_header_safe(redirect_uri)) {
-            co_return make_failure(errc::invalid_argument,
-                                   "the code exchange needs the authorization request's "
-                                   "redirect_uri, without control characters");
-        }
-        if (!verifier.empty() && !is_code_verifier(verifier)) {
-            co_return make_failure(errc::invalid_argument,
-                                   "a PKCE code verifier is 43 to 128 characters of "
-                                   "[A-Za-z0-9-._~]");
-        }
-        std::vector<form_field> fields = {
-            {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", redirect_uri}};
-        if (!verifier.empty()) {
-            fields.emplace_back("code_verifier", verifier);
-        }
-        co_return co_await grant(std::move(fields));
-    }
-
-    asio::awaitable<result<oauth::token_set>> refresh(std::string refresh_token) {
-        if (auto ok = check_grant_value(refresh_token); !ok) {
-            co_return ok.error();
-        }
-        std::vector<form_field> fields = {{"grant_type", "refresh_token"},
-                                          {"refresh_token", refresh_token}};
-        co_return co_await grant(std::move(fields));
-    }
-
-public:
     // The authorization-code and refresh-token grants (RFC 6749 §4.1.3, §6). A code or a
     // rotating refresh token works once, so the request is sent again only when it certainly
     // never left (a refused connection), never after a failure that leaves its fate unknown.
@@ -415,8 +413,9 @@ public:
             if (sent) {
                 co_return parse_token_set(*sent, cfg_.default_token_lifetime, post.wall);
             }
+            // As the token cache's retries: no cap but the deadline.
             const auto wait = backoff_delay(cfg_.token_retry_base_delay, attempt,
-                                            cfg_.token_retry_base_delay * 16);
+                                            std::chrono::nanoseconds::max() / 4);
             if (!retryable(sent.error()) || !sent.error().unsent ||
                 attempt >= cfg_.token_retry_attempts ||
                 std::chrono::steady_clock::now() + wait >= until) {
@@ -428,7 +427,6 @@ public:
         }
     }
 
-private:
     // When a token request was written: a grant's expiry is anchored there.
     struct token_post {
         steady_time steady{};
