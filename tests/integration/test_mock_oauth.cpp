@@ -319,15 +319,6 @@ private:
     std::thread thread_;
 };
 
-/// Polls `done` until it holds; fails the test after `limit`.
-void wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(2ms);
-    }
-    REQUIRE_MESSAGE(done(), "timed out waiting for the condition");
-}
-
 /// Options with webhooks to `to` and a fast retry schedule.
 mock_server_options hooked(const webhook_receiver& to,
                            std::vector<std::chrono::milliseconds> delays = {5ms, 5ms, 5ms}) {
@@ -339,7 +330,7 @@ mock_server_options hooked(const webhook_receiver& to,
 
 /// Waits until the emitter is idle and returns every attempt it made.
 std::vector<glue::testing::webhook_delivery> settled(const mock_server& server) {
-    wait_for([&] { return server.webhooks_pending() == 0; });
+    REQUIRE(eventually([&] { return server.webhooks_pending() == 0; }));
     return server.webhook_deliveries();
 }
 
@@ -612,7 +603,7 @@ TEST_SUITE("mock oauth") {
         webhook_receiver receiver;
         mock_server server(hooked(receiver));
         const std::string thread = server.create_thread(ws, "Support", "first");
-        wait_for([&] { return receiver.requests().size() == 1; });
+        REQUIRE(eventually([&] { return receiver.requests().size() == 1; }));
         const std::string id = server.post_message(ws, thread, "Hello, **bot**");
         const auto deliveries = settled(server);
         REQUIRE(deliveries.size() == 2);
@@ -729,7 +720,7 @@ TEST_SUITE("mock oauth") {
                                 json::object{{"input", std::move(input)}});
         CHECK(r.status == 200);
         // The receiver holds the delivery until released: it is still pending.
-        wait_for([&] { return receiver.requests().size() == 1; });
+        REQUIRE(eventually([&] { return receiver.requests().size() == 1; }));
         CHECK(server.webhooks_pending() == 1);
         receiver.release();
         const auto deliveries = settled(server);
@@ -845,7 +836,7 @@ TEST_SUITE("mock oauth") {
         auto server = std::make_unique<mock_server>(hooked(receiver, {10min, 10min, 10min}));
         server->set_webhook_copies(3);
         server->post_message(ws, "thr_AdoptedByPostMessage00000000", "stuck");
-        wait_for([&] { return server->webhook_deliveries().size() == 3; });
+        REQUIRE(eventually([&] { return server->webhook_deliveries().size() == 3; }));
         CHECK(server->webhooks_pending() == 3);
         SUBCASE("stop()") {
             server->stop();

@@ -273,15 +273,6 @@ void check_refused_by_tls(const glue::error& e) {
     CHECK(e.http_status() == 0);
 }
 
-/// Polls `cond` for up to `limit`.
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds limit = 2s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!cond() && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(5ms);
-    }
-    return cond();
-}
-
 std::optional<glue::error> construction_error(const glue::client_config& cfg) {
     asio::io_context ioc;
     try {
