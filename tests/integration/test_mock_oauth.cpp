@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "support/client_fixture.hpp"
+#include "support/raw_http.hpp"
 
 namespace {
 
@@ -57,57 +58,23 @@ const std::string rfc_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 //------------------------------------------------------------------------------
 // Raw HTTP to the mock
 
-struct reply {
-    int status = 0;
-    std::map<std::string, std::string> headers; ///< names in lower case
-    std::string body;
-
-    std::string header(const std::string& name) const {
-        auto it = headers.find(name);
-        return it == headers.end() ? std::string() : it->second;
-    }
-    bool has(const std::string& name) const { return headers.contains(name); }
-    json::object json_body() const { return json::parse(body).as_object(); }
-};
-
-asio::awaitable<reply> exchange_async(std::uint16_t port, http::request<http::string_body> req) {
-    beast::tcp_stream stream(co_await asio::this_coro::executor);
-    const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-    co_await stream.async_connect(ep, asio::use_awaitable);
-    req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-    req.keep_alive(false);
-    req.prepare_payload();
-    co_await http::async_write(stream, req, asio::use_awaitable);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    co_await http::async_read(stream, buffer, res, asio::use_awaitable);
-    reply out;
-    out.status = res.result_int();
-    for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (char& c : name) {
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        }
-        out.headers[name] = f.value();
-    }
-    out.body = std::move(res.body());
-    co_return out;
+/// The body of a JSON answer.
+json::object json_body(const raw_response& r) {
+    return json::parse(r.body).as_object();
 }
 
-/// One request on a connection of its own, bounded by run()'s deadline.
-reply exchange(const mock_server& server, http::verb verb, const std::string& target,
-               std::string body = {}, const std::string& content_type = {},
-               const std::string& bearer = {}) {
-    http::request<http::string_body> req{verb, target, 11};
+/// One request on a connection of its own, with raw_request's bounded wait.
+raw_response exchange(const mock_server& server, http::verb verb, std::string target,
+                      std::string body = {}, const std::string& content_type = {},
+                      const std::string& bearer = {}) {
+    fields headers;
     if (!content_type.empty()) {
-        req.set(http::field::content_type, content_type);
+        headers.emplace_back("Content-Type", content_type);
     }
     if (!bearer.empty()) {
-        req.set(http::field::authorization, "Bearer " + bearer);
+        headers.emplace_back("Authorization", "Bearer " + bearer);
     }
-    req.body() = std::move(body);
-    asio::io_context ioc;
-    return run(ioc, exchange_async(server.port(), std::move(req)));
+    return raw_request(server.port(), verb, std::move(target), std::move(body), std::move(headers));
 }
 
 /// name=value&…, every byte but the unreserved ones percent-encoded.
@@ -148,27 +115,27 @@ fields authorize_params(const fields& changes = {}) {
     return f;
 }
 
-reply authorize(const mock_server& server, const fields& params) {
+raw_response authorize(const mock_server& server, const fields& params) {
     return exchange(server, http::verb::get, "/oauth/authorize?" + encode(params));
 }
 
 /// The code an approved authorization redirected with.
 std::string authorized_code(const mock_server& server, const fields& changes = {}) {
-    const reply r = authorize(server, authorize_params(changes));
+    const raw_response r = authorize(server, authorize_params(changes));
     REQUIRE(r.status == 302);
     const auto q = query_of(r.header("location"));
     REQUIRE(q.contains("code"));
     return q.at("code");
 }
 
-reply token_request(const mock_server& server, fields f) {
+raw_response token_request(const mock_server& server, fields f) {
     f.emplace_back("client_id", "glue-test-client");
     f.emplace_back("client_secret", "glue-test-secret");
     return exchange(server, http::verb::post, "/oauth/token", encode(f),
                     "application/x-www-form-urlencoded");
 }
 
-reply exchange_code(const mock_server& server, const std::string& code, fields extra = {}) {
+raw_response exchange_code(const mock_server& server, const std::string& code, fields extra = {}) {
     extra.emplace_back("grant_type", "authorization_code");
     extra.emplace_back("code", code);
     if (std::ranges::none_of(extra, [](const auto& p) { return p.first == "redirect_uri"; })) {
@@ -177,18 +144,18 @@ reply exchange_code(const mock_server& server, const std::string& code, fields e
     return token_request(server, std::move(extra));
 }
 
-reply refresh(const mock_server& server, const std::string& refresh_token) {
+raw_response refresh(const mock_server& server, const std::string& refresh_token) {
     return token_request(server,
                          {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
 }
 
 /// The OAuth error of a token endpoint answer ("" when it succeeded).
-std::string oauth_error(const reply& r) {
-    return r.status == 200 ? std::string() : std::string(r.json_body().at("error").as_string());
+std::string oauth_error(const raw_response& r) {
+    return r.status == 200 ? std::string() : std::string(json_body(r).at("error").as_string());
 }
 
-reply graphql(const mock_server& server, const std::string& access_token, const std::string& query,
-              json::object variables = {}) {
+raw_response graphql(const mock_server& server, const std::string& access_token,
+                     const std::string& query, json::object variables = {}) {
     const json::object body{{"query", query}, {"variables", std::move(variables)}};
     return exchange(server, http::verb::post, "/public/graphql", json::serialize(body),
                     "application/json", access_token);
@@ -196,19 +163,19 @@ reply graphql(const mock_server& server, const std::string& access_token, const 
 
 /// The app user's id according to `{ me { id } }` with this token ("" when refused).
 std::string me_with(const mock_server& server, const std::string& access_token) {
-    const reply r = graphql(server, access_token, "{ me { id } }");
+    const raw_response r = graphql(server, access_token, "{ me { id } }");
     if (r.status != 200) {
         return {};
     }
-    return std::string(r.json_body().at("data").at("me").at("id").as_string());
+    return std::string(json_body(r).at("data").at("me").at("id").as_string());
 }
 
 std::string client_credentials_token(const mock_server& server, const std::string& workspace) {
-    const reply r = token_request(server, {{"grant_type", "client_credentials"},
-                                           {"subject", workspace},
-                                           {"redirect_uri", redirect_uri}});
+    const raw_response r = token_request(server, {{"grant_type", "client_credentials"},
+                                                  {"subject", workspace},
+                                                  {"redirect_uri", redirect_uri}});
     REQUIRE(r.status == 200);
-    return std::string(r.json_body().at("access_token").as_string());
+    return std::string(json_body(r).at("access_token").as_string());
 }
 
 //------------------------------------------------------------------------------
@@ -217,7 +184,7 @@ std::string client_credentials_token(const mock_server& server, const std::strin
 /// What the receiver was sent.
 struct received {
     std::string target;
-    std::map<std::string, std::string> headers; ///< names in lower case
+    header_map headers;
     std::string body;
 };
 
@@ -287,15 +254,7 @@ private:
         {
             std::lock_guard lock(mtx_);
             status = script_[std::min(requests_.size(), script_.size() - 1)];
-            received r{std::string(req.target()), {}, req.body()};
-            for (const auto& f : req) {
-                std::string name(f.name_string());
-                for (char& c : name) {
-                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                }
-                r.headers[name] = f.value();
-            }
-            requests_.push_back(std::move(r));
+            requests_.push_back({std::string(req.target()), header_map_of(req), req.body()});
         }
         if (status < 0) {
             asio::steady_timer hold(ioc_, std::chrono::steady_clock::time_point::max());
@@ -358,7 +317,7 @@ TEST_SUITE("mock oauth") {
                   .status == 400);
 
         const std::string state = "a b+c/=&?#%é";
-        const reply r = authorize(server, authorize_params({{"state", state}}));
+        const raw_response r = authorize(server, authorize_params({{"state", state}}));
         CHECK(r.status == 302);
         const std::string location = r.header("location");
         CHECK(location.starts_with(redirect_uri + "?"));
@@ -372,7 +331,7 @@ TEST_SUITE("mock oauth") {
         CHECK(!client_credentials_token(server, ws).empty());
 
         // A redirect_uri with a query of its own keeps it.
-        const reply kept = authorize(
+        const raw_response kept = authorize(
             server, authorize_params({{"redirect_uri", "http://localhost:8080/cb?app=1&x=a%20b"}}));
         CHECK(kept.status == 302);
         q = query_of(kept.header("location"));
@@ -398,7 +357,7 @@ TEST_SUITE("mock oauth") {
         };
         for (const auto& changes : bad) {
             CAPTURE(encode(changes));
-            const reply r = authorize(server, authorize_params(changes));
+            const raw_response r = authorize(server, authorize_params(changes));
             CHECK(r.status == 400);
             CHECK(!r.has("location"));
             CHECK(r.header("content-type").starts_with("text/plain"));
@@ -425,7 +384,7 @@ TEST_SUITE("mock oauth") {
         };
         for (const auto& [changes, error] : cases) {
             CAPTURE(encode(changes));
-            const reply r = authorize(server, authorize_params(changes));
+            const raw_response r = authorize(server, authorize_params(changes));
             REQUIRE(r.status == 302);
             CHECK(r.header("location").starts_with(redirect_uri + "?"));
             auto q = query_of(r.header("location"));
@@ -460,12 +419,12 @@ TEST_SUITE("mock oauth") {
             authorized_code(server, {{"scope", "workspaces:read,threads.messages:write"}});
         const std::size_t before = server.token_requests();
 
-        const reply r = exchange_code(server, code);
+        const raw_response r = exchange_code(server, code);
         REQUIRE(r.status == 200);
         CHECK(r.header("cache-control") == "no-store");
         CHECK(r.header("pragma") == "no-cache");
         CHECK(r.header("content-type") == "application/json");
-        const json::object body = r.json_body();
+        const json::object body = json_body(r);
         CHECK(body.at("token_type") == "Bearer");
         CHECK(body.at("expires_in") == 3600);
         CHECK(body.at("user_id") == json::value(server.app_user_id(ws)));
@@ -487,14 +446,14 @@ TEST_SUITE("mock oauth") {
     TEST_CASE("code exchange: a code used twice is refused, and what it gave stops working") {
         mock_server server;
         const std::string code = authorized_code(server);
-        const reply first = exchange_code(server, code);
+        const raw_response first = exchange_code(server, code);
         REQUIRE(first.status == 200);
-        const std::string access = std::string(first.json_body().at("access_token").as_string());
+        const std::string access = std::string(json_body(first).at("access_token").as_string());
         const std::string refresh_token =
-            std::string(first.json_body().at("refresh_token").as_string());
+            std::string(json_body(first).at("refresh_token").as_string());
         CHECK(!me_with(server, access).empty());
 
-        const reply again = exchange_code(server, code);
+        const raw_response again = exchange_code(server, code);
         CHECK(again.status == 400);
         CHECK(oauth_error(again) == "invalid_grant");
         CHECK(again.header("cache-control") == "no-store");
@@ -534,13 +493,13 @@ TEST_SUITE("mock oauth") {
         SUBCASE("wrong client secret") {
             mock_server server(opts);
             const std::string code = authorized_code(server);
-            const reply r = exchange(server, http::verb::post, "/oauth/token",
-                                     encode({{"grant_type", "authorization_code"},
-                                             {"code", code},
-                                             {"redirect_uri", redirect_uri},
-                                             {"client_id", "glue-test-client"},
-                                             {"client_secret", "wrong"}}),
-                                     "application/x-www-form-urlencoded");
+            const raw_response r = exchange(server, http::verb::post, "/oauth/token",
+                                            encode({{"grant_type", "authorization_code"},
+                                                    {"code", code},
+                                                    {"redirect_uri", redirect_uri},
+                                                    {"client_id", "glue-test-client"},
+                                                    {"client_secret", "wrong"}}),
+                                            "application/x-www-form-urlencoded");
             CHECK(r.status == 401);
             CHECK(oauth_error(r) == "invalid_client");
             CHECK(exchange_code(server, code).status == 200);
@@ -560,10 +519,10 @@ TEST_SUITE("mock oauth") {
               "invalid_grant"); // the challenge itself is no verifier
         CHECK(oauth_error(exchange_code(server, code, {{"code_verifier", "short"}})) ==
               "invalid_grant");
-        const reply ok = exchange_code(server, code, {{"code_verifier", rfc_verifier}});
+        const raw_response ok = exchange_code(server, code, {{"code_verifier", rfc_verifier}});
         CAPTURE(ok.body);
         REQUIRE(ok.status == 200);
-        CHECK(!me_with(server, std::string(ok.json_body().at("access_token").as_string())).empty());
+        CHECK(!me_with(server, std::string(json_body(ok).at("access_token").as_string())).empty());
 
         // A verifier for an authorization that had no challenge.
         CHECK(oauth_error(exchange_code(server, authorized_code(server),
@@ -573,25 +532,25 @@ TEST_SUITE("mock oauth") {
     TEST_CASE("refresh: a new access token and a new refresh token; the old one stops working") {
         mock_server server;
         const std::string ws = "wks_InstalledByAuthorizeFlow000001";
-        const reply first = exchange_code(server, authorized_code(server));
+        const raw_response first = exchange_code(server, authorized_code(server));
         REQUIRE(first.status == 200);
-        const std::string r1 = std::string(first.json_body().at("refresh_token").as_string());
+        const std::string r1 = std::string(json_body(first).at("refresh_token").as_string());
 
-        const reply second = refresh(server, r1);
+        const raw_response second = refresh(server, r1);
         REQUIRE(second.status == 200);
         CHECK(second.header("cache-control") == "no-store");
-        const json::object body = second.json_body();
+        const json::object body = json_body(second);
         const std::string r2 = std::string(body.at("refresh_token").as_string());
         CHECK(r2 != r1);
-        CHECK(body.at("access_token") != first.json_body().at("access_token"));
-        CHECK(body.at("scope") == first.json_body().at("scope"));
+        CHECK(body.at("access_token") != json_body(first).at("access_token"));
+        CHECK(body.at("scope") == json_body(first).at("scope"));
         CHECK(body.at("user_id") == json::value(server.app_user_id(ws)));
         CHECK(body.at("token_type") == "Bearer");
         CHECK(me_with(server, std::string(body.at("access_token").as_string())) ==
               server.app_user_id(ws));
 
         CHECK(oauth_error(refresh(server, r1)) == "invalid_grant");
-        const reply third = refresh(server, r2);
+        const raw_response third = refresh(server, r2);
         CHECK(third.status == 200);
         CHECK(oauth_error(refresh(server, r2)) == "invalid_grant");
         CHECK(oauth_error(refresh(server, "glue_rt_unknown")) == "invalid_grant");
@@ -685,12 +644,12 @@ TEST_SUITE("mock oauth") {
         settled(server);
 
         json::object input{{"threadID", thread}, {"message", json::object{{"text", "pong"}}}};
-        const reply r = graphql(server, token,
-                                "mutation S($input: SendMessageInput!) { sendMessage(input: "
-                                "$input) { message { id text user { id name } } } }",
-                                json::object{{"input", std::move(input)}});
+        const raw_response r = graphql(server, token,
+                                       "mutation S($input: SendMessageInput!) { sendMessage(input: "
+                                       "$input) { message { id text user { id name } } } }",
+                                       json::object{{"input", std::move(input)}});
         REQUIRE(r.status == 200);
-        const json::value message = r.json_body().at("data").at("sendMessage").at("message");
+        const json::value message = json_body(r).at("data").at("sendMessage").at("message");
         CHECK(message.at("user").at("id") == json::value(server.app_user_id(ws)));
         CHECK(message.at("user").at("name") == "Glue Test App");
 
@@ -714,10 +673,10 @@ TEST_SUITE("mock oauth") {
         const std::string token = client_credentials_token(server, std::string(ws));
         json::object input{{"thread", json::object{{"recipients", json::array{ws}}}},
                            {"message", json::object{{"text", "hi"}}}};
-        const reply r = graphql(server, token,
-                                "mutation S($input: SendMessageInput!) { sendMessage(input: "
-                                "$input) { message { id } } }",
-                                json::object{{"input", std::move(input)}});
+        const raw_response r = graphql(server, token,
+                                       "mutation S($input: SendMessageInput!) { sendMessage(input: "
+                                       "$input) { message { id } } }",
+                                       json::object{{"input", std::move(input)}});
         CHECK(r.status == 200);
         // The receiver holds the delivery until released: it is still pending.
         REQUIRE(eventually([&] { return receiver.requests().size() == 1; }));
