@@ -6,16 +6,7 @@
 
 #include <glue/webhook.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
@@ -27,14 +18,15 @@
 #include <doctest/doctest.h>
 
 #include <map>
-#include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "support/client_fixture.hpp"
 #include "support/raw_http.hpp"
+#include "support/raw_server.hpp"
 
 namespace {
 
@@ -181,101 +173,33 @@ std::string client_credentials_token(const mock_server& server, const std::strin
 //------------------------------------------------------------------------------
 // A webhook receiver
 
-/// What the receiver was sent.
-struct received {
-    std::string target;
-    header_map headers;
-    std::string body;
-};
-
-/// An HTTP server on 127.0.0.1 with its own thread. Request n is answered with script[n] (the
-/// last entry once they run out); -1 holds the connection open without answering until
-/// release() or stop().
-class webhook_receiver {
-public:
-    explicit webhook_receiver(std::vector<int> script = {200})
-        : script_(std::move(script))
-        , acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-        asio::co_spawn(ioc_, accept_loop(), asio::detached);
-        thread_ = std::thread([this] { ioc_.run(); });
-    }
-    webhook_receiver(const webhook_receiver&) = delete;
-    webhook_receiver& operator=(const webhook_receiver&) = delete;
-    ~webhook_receiver() { stop(); }
-
-    void stop() {
-        if (thread_.joinable()) {
-            ioc_.stop();
-            thread_.join();
-        }
-    }
-
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) +
-               "/hooks/glue?app=test";
-    }
-
-    std::vector<received> requests() const {
-        std::lock_guard lock(mtx_);
-        return requests_;
-    }
-
-    /// Lets the held connections go (closed without an answer).
-    void release() {
-        asio::post(ioc_, [this] {
-            for (auto* t : held_) {
-                t->cancel();
-            }
-        });
-    }
-
-private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, socket] =
-                co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-            if (ec) {
-                co_return;
-            }
-            asio::co_spawn(ioc_, serve(std::move(socket)), asio::detached);
-        }
-    }
-
-    asio::awaitable<void> serve(tcp::socket socket) {
-        beast::tcp_stream stream(std::move(socket));
-        beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        auto [ec, n] =
-            co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
-        if (ec) {
-            co_return;
-        }
-        int status = 0;
-        {
-            std::lock_guard lock(mtx_);
-            status = script_[std::min(requests_.size(), script_.size() - 1)];
-            requests_.push_back({std::string(req.target()), header_map_of(req), req.body()});
-        }
+/// Answers request n with the status script[n] (the last entry once they run out). -1 holds the
+/// connection: headers promising a body that never comes, so the sender waits until it gives
+/// up or the receiver goes.
+responder scripted(std::vector<int> script) {
+    return [script = std::move(script), n = std::size_t(0)](const seen_request&) mutable {
+        const int status = script[std::min(n++, script.size() - 1)];
         if (status < 0) {
-            asio::steady_timer hold(ioc_, std::chrono::steady_clock::time_point::max());
-            held_.push_back(&hold);
-            co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
-            std::erase(held_, &hold);
-            co_return;
+            return std::string("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
         }
         http::response<http::string_body> res{static_cast<http::status>(status), 11};
         res.keep_alive(false);
         res.prepare_payload();
-        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    }
+        std::ostringstream out;
+        out << res;
+        return out.str();
+    };
+}
 
-    mutable std::mutex mtx_;
-    std::vector<int> script_;
-    std::vector<received> requests_;
-    std::vector<asio::steady_timer*> held_; // on the receiver's thread only
-    asio::io_context ioc_;
-    tcp::acceptor acceptor_;
-    std::thread thread_;
+/// A webhook receiver on 127.0.0.1: a raw_server answering a scripted status.
+class webhook_receiver : public raw_server {
+public:
+    explicit webhook_receiver(std::vector<int> script = {200})
+        : raw_server(scripted(std::move(script))) {}
+
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(port()) + "/hooks/glue?app=test";
+    }
 };
 
 /// Options with webhooks to `to` and a fast retry schedule.
@@ -568,7 +492,7 @@ TEST_SUITE("mock oauth") {
         REQUIRE(deliveries.size() == 2);
         REQUIRE(receiver.requests().size() == 2);
 
-        const received got = receiver.requests().back();
+        const seen_request got = receiver.requests().back();
         CHECK(got.target == "/hooks/glue?app=test");
         CHECK(got.headers.at("content-type") == "application/json");
         CHECK(got.headers.at("user-agent") == "Glue-Mock-Webhooks");
@@ -668,8 +592,8 @@ TEST_SUITE("mock oauth") {
     }
 
     TEST_CASE("webhooks: sendMessage answers without waiting for the delivery") {
-        webhook_receiver receiver({-1});
-        mock_server server(hooked(receiver, {}));
+        std::optional<webhook_receiver> receiver(std::in_place, std::vector{-1});
+        mock_server server(hooked(*receiver, {}));
         const std::string token = client_credentials_token(server, std::string(ws));
         json::object input{{"thread", json::object{{"recipients", json::array{ws}}}},
                            {"message", json::object{{"text", "hi"}}}};
@@ -678,10 +602,10 @@ TEST_SUITE("mock oauth") {
                                        "$input) { message { id } } }",
                                        json::object{{"input", std::move(input)}});
         CHECK(r.status == 200);
-        // The receiver holds the delivery until released: it is still pending.
-        REQUIRE(eventually([&] { return receiver.requests().size() == 1; }));
+        // The receiver holds the delivery until it goes: it is still pending.
+        REQUIRE(eventually([&] { return receiver->requests().size() == 1; }));
         CHECK(server.webhooks_pending() == 1);
-        receiver.release();
+        receiver.reset(); // closes the held connection, unanswered
         const auto deliveries = settled(server);
         REQUIRE(deliveries.size() == 1);
         CHECK(deliveries[0].status == 0);
