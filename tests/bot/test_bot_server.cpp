@@ -13,11 +13,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
-#include <functional>
 #include <string>
-#include <thread>
 
 #include "support/raw_http.hpp"
+#include "support/test_support.hpp"
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -28,22 +27,11 @@ extern char** environ;
 namespace {
 
 using namespace std::chrono_literals;
+using glue::test::eventually;
 using glue::test::raw_get;
 using glue::test::raw_request;
 using glue::test::target_of;
 namespace http = boost::beast::http;
-
-/// Polls `done` until it holds or `limit` passes; the result says which.
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) {
-            return false;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
 
 /// The bot example, started with the mock's settings on an ephemeral port; killed if the test
 /// doesn't stop it.

@@ -6,16 +6,7 @@
 
 #include <glue/webhook.hpp>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
@@ -27,13 +18,15 @@
 #include <doctest/doctest.h>
 
 #include <map>
-#include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "support/client_fixture.hpp"
+#include "support/raw_http.hpp"
+#include "support/raw_server.hpp"
 
 namespace {
 
@@ -57,57 +50,23 @@ const std::string rfc_challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 //------------------------------------------------------------------------------
 // Raw HTTP to the mock
 
-struct reply {
-    int status = 0;
-    std::map<std::string, std::string> headers; ///< names in lower case
-    std::string body;
-
-    std::string header(const std::string& name) const {
-        auto it = headers.find(name);
-        return it == headers.end() ? std::string() : it->second;
-    }
-    bool has(const std::string& name) const { return headers.contains(name); }
-    json::object json_body() const { return json::parse(body).as_object(); }
-};
-
-asio::awaitable<reply> exchange_async(std::uint16_t port, http::request<http::string_body> req) {
-    beast::tcp_stream stream(co_await asio::this_coro::executor);
-    const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), port);
-    co_await stream.async_connect(ep, asio::use_awaitable);
-    req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-    req.keep_alive(false);
-    req.prepare_payload();
-    co_await http::async_write(stream, req, asio::use_awaitable);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    co_await http::async_read(stream, buffer, res, asio::use_awaitable);
-    reply out;
-    out.status = res.result_int();
-    for (const auto& f : res) {
-        std::string name(f.name_string());
-        for (char& c : name) {
-            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        }
-        out.headers[name] = f.value();
-    }
-    out.body = std::move(res.body());
-    co_return out;
+/// The body of a JSON answer.
+json::object json_body(const raw_response& r) {
+    return json::parse(r.body).as_object();
 }
 
-/// One request on a connection of its own, bounded by run()'s deadline.
-reply exchange(const mock_server& server, http::verb verb, const std::string& target,
-               std::string body = {}, const std::string& content_type = {},
-               const std::string& bearer = {}) {
-    http::request<http::string_body> req{verb, target, 11};
+/// One request on a connection of its own, with raw_request's bounded wait.
+raw_response exchange(const mock_server& server, http::verb verb, std::string target,
+                      std::string body = {}, const std::string& content_type = {},
+                      const std::string& bearer = {}) {
+    fields headers;
     if (!content_type.empty()) {
-        req.set(http::field::content_type, content_type);
+        headers.emplace_back("Content-Type", content_type);
     }
     if (!bearer.empty()) {
-        req.set(http::field::authorization, "Bearer " + bearer);
+        headers.emplace_back("Authorization", "Bearer " + bearer);
     }
-    req.body() = std::move(body);
-    asio::io_context ioc;
-    return run(ioc, exchange_async(server.port(), std::move(req)));
+    return raw_request(server.port(), verb, std::move(target), std::move(body), std::move(headers));
 }
 
 /// name=value&…, every byte but the unreserved ones percent-encoded.
@@ -148,27 +107,27 @@ fields authorize_params(const fields& changes = {}) {
     return f;
 }
 
-reply authorize(const mock_server& server, const fields& params) {
+raw_response authorize(const mock_server& server, const fields& params) {
     return exchange(server, http::verb::get, "/oauth/authorize?" + encode(params));
 }
 
 /// The code an approved authorization redirected with.
 std::string authorized_code(const mock_server& server, const fields& changes = {}) {
-    const reply r = authorize(server, authorize_params(changes));
+    const raw_response r = authorize(server, authorize_params(changes));
     REQUIRE(r.status == 302);
     const auto q = query_of(r.header("location"));
     REQUIRE(q.contains("code"));
     return q.at("code");
 }
 
-reply token_request(const mock_server& server, fields f) {
+raw_response token_request(const mock_server& server, fields f) {
     f.emplace_back("client_id", "glue-test-client");
     f.emplace_back("client_secret", "glue-test-secret");
     return exchange(server, http::verb::post, "/oauth/token", encode(f),
                     "application/x-www-form-urlencoded");
 }
 
-reply exchange_code(const mock_server& server, const std::string& code, fields extra = {}) {
+raw_response exchange_code(const mock_server& server, const std::string& code, fields extra = {}) {
     extra.emplace_back("grant_type", "authorization_code");
     extra.emplace_back("code", code);
     if (std::ranges::none_of(extra, [](const auto& p) { return p.first == "redirect_uri"; })) {
@@ -177,18 +136,18 @@ reply exchange_code(const mock_server& server, const std::string& code, fields e
     return token_request(server, std::move(extra));
 }
 
-reply refresh(const mock_server& server, const std::string& refresh_token) {
+raw_response refresh(const mock_server& server, const std::string& refresh_token) {
     return token_request(server,
                          {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
 }
 
 /// The OAuth error of a token endpoint answer ("" when it succeeded).
-std::string oauth_error(const reply& r) {
-    return r.status == 200 ? std::string() : std::string(r.json_body().at("error").as_string());
+std::string oauth_error(const raw_response& r) {
+    return r.status == 200 ? std::string() : std::string(json_body(r).at("error").as_string());
 }
 
-reply graphql(const mock_server& server, const std::string& access_token, const std::string& query,
-              json::object variables = {}) {
+raw_response graphql(const mock_server& server, const std::string& access_token,
+                     const std::string& query, json::object variables = {}) {
     const json::object body{{"query", query}, {"variables", std::move(variables)}};
     return exchange(server, http::verb::post, "/public/graphql", json::serialize(body),
                     "application/json", access_token);
@@ -196,137 +155,52 @@ reply graphql(const mock_server& server, const std::string& access_token, const 
 
 /// The app user's id according to `{ me { id } }` with this token ("" when refused).
 std::string me_with(const mock_server& server, const std::string& access_token) {
-    const reply r = graphql(server, access_token, "{ me { id } }");
+    const raw_response r = graphql(server, access_token, "{ me { id } }");
     if (r.status != 200) {
         return {};
     }
-    return std::string(r.json_body().at("data").at("me").at("id").as_string());
+    return std::string(json_body(r).at("data").at("me").at("id").as_string());
 }
 
 std::string client_credentials_token(const mock_server& server, const std::string& workspace) {
-    const reply r = token_request(server, {{"grant_type", "client_credentials"},
-                                           {"subject", workspace},
-                                           {"redirect_uri", redirect_uri}});
+    const raw_response r = token_request(server, {{"grant_type", "client_credentials"},
+                                                  {"subject", workspace},
+                                                  {"redirect_uri", redirect_uri}});
     REQUIRE(r.status == 200);
-    return std::string(r.json_body().at("access_token").as_string());
+    return std::string(json_body(r).at("access_token").as_string());
 }
 
 //------------------------------------------------------------------------------
 // A webhook receiver
 
-/// What the receiver was sent.
-struct received {
-    std::string target;
-    std::map<std::string, std::string> headers; ///< names in lower case
-    std::string body;
-};
-
-/// An HTTP server on 127.0.0.1 with its own thread. Request n is answered with script[n] (the
-/// last entry once they run out); -1 holds the connection open without answering until
-/// release() or stop().
-class webhook_receiver {
-public:
-    explicit webhook_receiver(std::vector<int> script = {200})
-        : script_(std::move(script))
-        , acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
-        asio::co_spawn(ioc_, accept_loop(), asio::detached);
-        thread_ = std::thread([this] { ioc_.run(); });
-    }
-    webhook_receiver(const webhook_receiver&) = delete;
-    webhook_receiver& operator=(const webhook_receiver&) = delete;
-    ~webhook_receiver() { stop(); }
-
-    void stop() {
-        if (thread_.joinable()) {
-            ioc_.stop();
-            thread_.join();
-        }
-    }
-
-    std::string url() const {
-        return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()) +
-               "/hooks/glue?app=test";
-    }
-
-    std::vector<received> requests() const {
-        std::lock_guard lock(mtx_);
-        return requests_;
-    }
-
-    /// Lets the held connections go (closed without an answer).
-    void release() {
-        asio::post(ioc_, [this] {
-            for (auto* t : held_) {
-                t->cancel();
-            }
-        });
-    }
-
-private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, socket] =
-                co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-            if (ec) {
-                co_return;
-            }
-            asio::co_spawn(ioc_, serve(std::move(socket)), asio::detached);
-        }
-    }
-
-    asio::awaitable<void> serve(tcp::socket socket) {
-        beast::tcp_stream stream(std::move(socket));
-        beast::flat_buffer buffer;
-        http::request<http::string_body> req;
-        auto [ec, n] =
-            co_await http::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
-        if (ec) {
-            co_return;
-        }
-        int status = 0;
-        {
-            std::lock_guard lock(mtx_);
-            status = script_[std::min(requests_.size(), script_.size() - 1)];
-            received r{std::string(req.target()), {}, req.body()};
-            for (const auto& f : req) {
-                std::string name(f.name_string());
-                for (char& c : name) {
-                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-                }
-                r.headers[name] = f.value();
-            }
-            requests_.push_back(std::move(r));
-        }
+/// Answers request n with the status script[n] (the last entry once they run out). -1 holds the
+/// connection: headers promising a body that never comes, so the sender waits until it gives
+/// up or the receiver goes.
+responder scripted(std::vector<int> script) {
+    return [script = std::move(script), n = std::size_t(0)](const seen_request&) mutable {
+        const int status = script[std::min(n++, script.size() - 1)];
         if (status < 0) {
-            asio::steady_timer hold(ioc_, std::chrono::steady_clock::time_point::max());
-            held_.push_back(&hold);
-            co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
-            std::erase(held_, &hold);
-            co_return;
+            return std::string("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n");
         }
         http::response<http::string_body> res{static_cast<http::status>(status), 11};
         res.keep_alive(false);
         res.prepare_payload();
-        co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    }
-
-    mutable std::mutex mtx_;
-    std::vector<int> script_;
-    std::vector<received> requests_;
-    std::vector<asio::steady_timer*> held_; // on the receiver's thread only
-    asio::io_context ioc_;
-    tcp::acceptor acceptor_;
-    std::thread thread_;
-};
-
-/// Polls `done` until it holds; fails the test after `limit`.
-void wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < until) {
-        std::this_thread::sleep_for(2ms);
-    }
-    REQUIRE_MESSAGE(done(), "timed out waiting for the condition");
+        std::ostringstream out;
+        out << res;
+        return out.str();
+    };
 }
+
+/// A webhook receiver on 127.0.0.1: a raw_server answering a scripted status.
+class webhook_receiver : public raw_server {
+public:
+    explicit webhook_receiver(std::vector<int> script = {200})
+        : raw_server(scripted(std::move(script))) {}
+
+    std::string url() const {
+        return "http://127.0.0.1:" + std::to_string(port()) + "/hooks/glue?app=test";
+    }
+};
 
 /// Options with webhooks to `to` and a fast retry schedule.
 mock_server_options hooked(const webhook_receiver& to,
@@ -339,7 +213,7 @@ mock_server_options hooked(const webhook_receiver& to,
 
 /// Waits until the emitter is idle and returns every attempt it made.
 std::vector<glue::testing::webhook_delivery> settled(const mock_server& server) {
-    wait_for([&] { return server.webhooks_pending() == 0; });
+    REQUIRE(eventually([&] { return server.webhooks_pending() == 0; }));
     return server.webhook_deliveries();
 }
 
@@ -367,7 +241,7 @@ TEST_SUITE("mock oauth") {
                   .status == 400);
 
         const std::string state = "a b+c/=&?#%é";
-        const reply r = authorize(server, authorize_params({{"state", state}}));
+        const raw_response r = authorize(server, authorize_params({{"state", state}}));
         CHECK(r.status == 302);
         const std::string location = r.header("location");
         CHECK(location.starts_with(redirect_uri + "?"));
@@ -381,7 +255,7 @@ TEST_SUITE("mock oauth") {
         CHECK(!client_credentials_token(server, ws).empty());
 
         // A redirect_uri with a query of its own keeps it.
-        const reply kept = authorize(
+        const raw_response kept = authorize(
             server, authorize_params({{"redirect_uri", "http://localhost:8080/cb?app=1&x=a%20b"}}));
         CHECK(kept.status == 302);
         q = query_of(kept.header("location"));
@@ -407,7 +281,7 @@ TEST_SUITE("mock oauth") {
         };
         for (const auto& changes : bad) {
             CAPTURE(encode(changes));
-            const reply r = authorize(server, authorize_params(changes));
+            const raw_response r = authorize(server, authorize_params(changes));
             CHECK(r.status == 400);
             CHECK(!r.has("location"));
             CHECK(r.header("content-type").starts_with("text/plain"));
@@ -434,7 +308,7 @@ TEST_SUITE("mock oauth") {
         };
         for (const auto& [changes, error] : cases) {
             CAPTURE(encode(changes));
-            const reply r = authorize(server, authorize_params(changes));
+            const raw_response r = authorize(server, authorize_params(changes));
             REQUIRE(r.status == 302);
             CHECK(r.header("location").starts_with(redirect_uri + "?"));
             auto q = query_of(r.header("location"));
@@ -469,12 +343,12 @@ TEST_SUITE("mock oauth") {
             authorized_code(server, {{"scope", "workspaces:read,threads.messages:write"}});
         const std::size_t before = server.token_requests();
 
-        const reply r = exchange_code(server, code);
+        const raw_response r = exchange_code(server, code);
         REQUIRE(r.status == 200);
         CHECK(r.header("cache-control") == "no-store");
         CHECK(r.header("pragma") == "no-cache");
         CHECK(r.header("content-type") == "application/json");
-        const json::object body = r.json_body();
+        const json::object body = json_body(r);
         CHECK(body.at("token_type") == "Bearer");
         CHECK(body.at("expires_in") == 3600);
         CHECK(body.at("user_id") == json::value(server.app_user_id(ws)));
@@ -496,14 +370,14 @@ TEST_SUITE("mock oauth") {
     TEST_CASE("code exchange: a code used twice is refused, and what it gave stops working") {
         mock_server server;
         const std::string code = authorized_code(server);
-        const reply first = exchange_code(server, code);
+        const raw_response first = exchange_code(server, code);
         REQUIRE(first.status == 200);
-        const std::string access = std::string(first.json_body().at("access_token").as_string());
+        const std::string access = std::string(json_body(first).at("access_token").as_string());
         const std::string refresh_token =
-            std::string(first.json_body().at("refresh_token").as_string());
+            std::string(json_body(first).at("refresh_token").as_string());
         CHECK(!me_with(server, access).empty());
 
-        const reply again = exchange_code(server, code);
+        const raw_response again = exchange_code(server, code);
         CHECK(again.status == 400);
         CHECK(oauth_error(again) == "invalid_grant");
         CHECK(again.header("cache-control") == "no-store");
@@ -543,13 +417,13 @@ TEST_SUITE("mock oauth") {
         SUBCASE("wrong client secret") {
             mock_server server(opts);
             const std::string code = authorized_code(server);
-            const reply r = exchange(server, http::verb::post, "/oauth/token",
-                                     encode({{"grant_type", "authorization_code"},
-                                             {"code", code},
-                                             {"redirect_uri", redirect_uri},
-                                             {"client_id", "glue-test-client"},
-                                             {"client_secret", "wrong"}}),
-                                     "application/x-www-form-urlencoded");
+            const raw_response r = exchange(server, http::verb::post, "/oauth/token",
+                                            encode({{"grant_type", "authorization_code"},
+                                                    {"code", code},
+                                                    {"redirect_uri", redirect_uri},
+                                                    {"client_id", "glue-test-client"},
+                                                    {"client_secret", "wrong"}}),
+                                            "application/x-www-form-urlencoded");
             CHECK(r.status == 401);
             CHECK(oauth_error(r) == "invalid_client");
             CHECK(exchange_code(server, code).status == 200);
@@ -569,10 +443,10 @@ TEST_SUITE("mock oauth") {
               "invalid_grant"); // the challenge itself is no verifier
         CHECK(oauth_error(exchange_code(server, code, {{"code_verifier", "short"}})) ==
               "invalid_grant");
-        const reply ok = exchange_code(server, code, {{"code_verifier", rfc_verifier}});
+        const raw_response ok = exchange_code(server, code, {{"code_verifier", rfc_verifier}});
         CAPTURE(ok.body);
         REQUIRE(ok.status == 200);
-        CHECK(!me_with(server, std::string(ok.json_body().at("access_token").as_string())).empty());
+        CHECK(!me_with(server, std::string(json_body(ok).at("access_token").as_string())).empty());
 
         // A verifier for an authorization that had no challenge.
         CHECK(oauth_error(exchange_code(server, authorized_code(server),
@@ -582,25 +456,25 @@ TEST_SUITE("mock oauth") {
     TEST_CASE("refresh: a new access token and a new refresh token; the old one stops working") {
         mock_server server;
         const std::string ws = "wks_InstalledByAuthorizeFlow000001";
-        const reply first = exchange_code(server, authorized_code(server));
+        const raw_response first = exchange_code(server, authorized_code(server));
         REQUIRE(first.status == 200);
-        const std::string r1 = std::string(first.json_body().at("refresh_token").as_string());
+        const std::string r1 = std::string(json_body(first).at("refresh_token").as_string());
 
-        const reply second = refresh(server, r1);
+        const raw_response second = refresh(server, r1);
         REQUIRE(second.status == 200);
         CHECK(second.header("cache-control") == "no-store");
-        const json::object body = second.json_body();
+        const json::object body = json_body(second);
         const std::string r2 = std::string(body.at("refresh_token").as_string());
         CHECK(r2 != r1);
-        CHECK(body.at("access_token") != first.json_body().at("access_token"));
-        CHECK(body.at("scope") == first.json_body().at("scope"));
+        CHECK(body.at("access_token") != json_body(first).at("access_token"));
+        CHECK(body.at("scope") == json_body(first).at("scope"));
         CHECK(body.at("user_id") == json::value(server.app_user_id(ws)));
         CHECK(body.at("token_type") == "Bearer");
         CHECK(me_with(server, std::string(body.at("access_token").as_string())) ==
               server.app_user_id(ws));
 
         CHECK(oauth_error(refresh(server, r1)) == "invalid_grant");
-        const reply third = refresh(server, r2);
+        const raw_response third = refresh(server, r2);
         CHECK(third.status == 200);
         CHECK(oauth_error(refresh(server, r2)) == "invalid_grant");
         CHECK(oauth_error(refresh(server, "glue_rt_unknown")) == "invalid_grant");
@@ -612,13 +486,13 @@ TEST_SUITE("mock oauth") {
         webhook_receiver receiver;
         mock_server server(hooked(receiver));
         const std::string thread = server.create_thread(ws, "Support", "first");
-        wait_for([&] { return receiver.requests().size() == 1; });
+        REQUIRE(eventually([&] { return receiver.requests().size() == 1; }));
         const std::string id = server.post_message(ws, thread, "Hello, **bot**");
         const auto deliveries = settled(server);
         REQUIRE(deliveries.size() == 2);
         REQUIRE(receiver.requests().size() == 2);
 
-        const received got = receiver.requests().back();
+        const seen_request got = receiver.requests().back();
         CHECK(got.target == "/hooks/glue?app=test");
         CHECK(got.headers.at("content-type") == "application/json");
         CHECK(got.headers.at("user-agent") == "Glue-Mock-Webhooks");
@@ -694,12 +568,12 @@ TEST_SUITE("mock oauth") {
         settled(server);
 
         json::object input{{"threadID", thread}, {"message", json::object{{"text", "pong"}}}};
-        const reply r = graphql(server, token,
-                                "mutation S($input: SendMessageInput!) { sendMessage(input: "
-                                "$input) { message { id text user { id name } } } }",
-                                json::object{{"input", std::move(input)}});
+        const raw_response r = graphql(server, token,
+                                       "mutation S($input: SendMessageInput!) { sendMessage(input: "
+                                       "$input) { message { id text user { id name } } } }",
+                                       json::object{{"input", std::move(input)}});
         REQUIRE(r.status == 200);
-        const json::value message = r.json_body().at("data").at("sendMessage").at("message");
+        const json::value message = json_body(r).at("data").at("sendMessage").at("message");
         CHECK(message.at("user").at("id") == json::value(server.app_user_id(ws)));
         CHECK(message.at("user").at("name") == "Glue Test App");
 
@@ -718,20 +592,20 @@ TEST_SUITE("mock oauth") {
     }
 
     TEST_CASE("webhooks: sendMessage answers without waiting for the delivery") {
-        webhook_receiver receiver({-1});
-        mock_server server(hooked(receiver, {}));
+        std::optional<webhook_receiver> receiver(std::in_place, std::vector{-1});
+        mock_server server(hooked(*receiver, {}));
         const std::string token = client_credentials_token(server, std::string(ws));
         json::object input{{"thread", json::object{{"recipients", json::array{ws}}}},
                            {"message", json::object{{"text", "hi"}}}};
-        const reply r = graphql(server, token,
-                                "mutation S($input: SendMessageInput!) { sendMessage(input: "
-                                "$input) { message { id } } }",
-                                json::object{{"input", std::move(input)}});
+        const raw_response r = graphql(server, token,
+                                       "mutation S($input: SendMessageInput!) { sendMessage(input: "
+                                       "$input) { message { id } } }",
+                                       json::object{{"input", std::move(input)}});
         CHECK(r.status == 200);
-        // The receiver holds the delivery until released: it is still pending.
-        wait_for([&] { return receiver.requests().size() == 1; });
+        // The receiver holds the delivery until it goes: it is still pending.
+        REQUIRE(eventually([&] { return receiver->requests().size() == 1; }));
         CHECK(server.webhooks_pending() == 1);
-        receiver.release();
+        receiver.reset(); // closes the held connection, unanswered
         const auto deliveries = settled(server);
         REQUIRE(deliveries.size() == 1);
         CHECK(deliveries[0].status == 0);
@@ -845,7 +719,7 @@ TEST_SUITE("mock oauth") {
         auto server = std::make_unique<mock_server>(hooked(receiver, {10min, 10min, 10min}));
         server->set_webhook_copies(3);
         server->post_message(ws, "thr_AdoptedByPostMessage00000000", "stuck");
-        wait_for([&] { return server->webhook_deliveries().size() == 3; });
+        REQUIRE(eventually([&] { return server->webhook_deliveries().size() == 3; }));
         CHECK(server->webhooks_pending() == 3);
         SUBCASE("stop()") {
             server->stop();

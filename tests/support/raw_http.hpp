@@ -11,12 +11,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -26,15 +28,33 @@
 
 namespace glue::test {
 
+/// Header fields by name, the names in lower case: HTTP names are case-insensitive, and tests
+/// look them up in one spelling.
+using header_map = std::map<std::string, std::string>;
+
+/// The fields of a request or response as a header_map.
+inline header_map header_map_of(const boost::beast::http::fields& fields) {
+    header_map out;
+    for (const auto& f : fields) {
+        std::string name(f.name_string());
+        for (char& c : name) {
+            c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+        out[name] = std::string(f.value());
+    }
+    return out;
+}
+
 struct raw_response {
-    unsigned status = 0;                        ///< 0: no response (refused, reset, timed out)
-    std::map<std::string, std::string> headers; ///< names in lower case
+    unsigned status = 0; ///< 0: no response (refused, reset, timed out)
+    header_map headers;
     std::string body;
 
     std::string header(const std::string& name) const {
         auto it = headers.find(name);
         return it == headers.end() ? std::string() : it->second;
     }
+    bool has(const std::string& name) const { return headers.contains(name); }
 };
 
 /// `method target` to 127.0.0.1:`port` with `headers` and `body`, within `limit`.
@@ -77,13 +97,7 @@ inline raw_response raw_request(std::uint16_t port, boost::beast::http::verb met
         });
     ioc.run();
     if (out.status != 0) {
-        for (const auto& f : res) {
-            std::string name(f.name_string());
-            for (char& c : name) {
-                c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            }
-            out.headers[name] = std::string(f.value());
-        }
+        out.headers = header_map_of(res);
         out.body = std::move(res.body());
     }
     return out;

@@ -2,7 +2,8 @@
 #ifndef GLUE_TESTS_SUPPORT_HPP
 #define GLUE_TESTS_SUPPORT_HPP
 
-// What tests share: running a coroutine to completion with a bound, and a manual clock.
+// What tests share: running a coroutine to completion with a bound, waiting for a condition,
+// and a manual clock.
 //
 // GCC 12 copies an aggregate or lambda temporary bitwise when it appears in a co_await
 // full-expression: never write `co_await f(Aggregate{...})` or `co_await f([s] {...})` with a
@@ -22,6 +23,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <thread>
 
 namespace glue::test {
 
@@ -73,6 +75,20 @@ inline void run(asio::io_context& ioc, asio::awaitable<void> aw,
     if (error) {
         std::rethrow_exception(error);
     }
+}
+
+/// Polls `done` (sleeping between tries) until it holds or `limit` passes; the result says
+/// which. For what other threads or processes change. `done` is not called again once it holds,
+/// so it may have effects (a waitpid() that reaps).
+inline bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit = 20s) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= until) {
+            return false;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return true;
 }
 
 /// A clock that moves only when told to; it measures steady_clock time points, so the token
