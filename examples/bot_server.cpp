@@ -126,7 +126,7 @@ public:
         stopping_ = true;
         for (auto& s : sessions_) {
             if (s.idle) {
-                s.stream->socket().cancel(); // ends the wait for a next request
+                s.stream->cancel(); // ends the wait for a next request
             }
         }
         idle_.expires_after(10s);
@@ -231,6 +231,9 @@ private:
             res =
                 text_response(req, http::status::internal_server_error, "The installation failed.");
         }
+        // The state is spent either way: the browser may forget it.
+        res.set(http::field::set_cookie,
+                std::string(state_cookie) + "=; Path=" + callback_path_ + "; Max-Age=0");
         task_done();
         co_return res;
     }

@@ -133,6 +133,7 @@ TEST_SUITE("bot") {
         CHECK(callback.starts_with(mock.client_config().redirect_uri + "?"));
         const auto installed = raw_get(bot.port(), target_of(callback), {{"Cookie", cookie}});
         CHECK(installed.status == 200);
+        CHECK(installed.header("set-cookie").find("Max-Age=0") != std::string::npos); // spent
         CHECK(mock.authorizations() == 1);
         // The state was good for one callback: a replay is refused, without a code exchange.
         const auto tokens_before = mock.token_requests();

@@ -6,17 +6,8 @@
 // wait: for talking to servers in tests without going through glue::client. Redirects are
 // returned, not followed.
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/fields.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-
-#include <doctest/doctest.h>
+#include <boost/beast/http/verb.hpp>
 
 #include <cctype>
 #include <chrono>
@@ -57,51 +48,12 @@ struct raw_response {
     bool has(const std::string& name) const { return headers.contains(name); }
 };
 
-/// `method target` to 127.0.0.1:`port` with `headers` and `body`, within `limit`.
-inline raw_response raw_request(std::uint16_t port, boost::beast::http::verb method,
-                                std::string target, std::string body = {},
-                                std::vector<std::pair<std::string, std::string>> headers = {},
-                                std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    namespace http = boost::beast::http;
-    using tcp = boost::asio::ip::tcp;
-    boost::asio::io_context ioc;
-    boost::beast::tcp_stream stream(ioc);
-    http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-    for (auto& [name, value] : headers) {
-        req.set(name, value);
-    }
-    req.body() = std::move(body);
-    req.prepare_payload();
-    http::response<http::string_body> res;
-    boost::beast::flat_buffer buffer;
-    raw_response out;
-    stream.expires_after(limit);
-    stream.async_connect(
-        tcp::endpoint(boost::asio::ip::make_address_v4("127.0.0.1"), port),
-        [&](boost::beast::error_code ec) {
-            if (ec) {
-                return;
-            }
-            http::async_write(stream, req, [&](boost::beast::error_code ec, std::size_t) {
-                if (ec) {
-                    return;
-                }
-                http::async_read(stream, buffer, res,
-                                 [&](boost::beast::error_code ec, std::size_t) {
-                                     if (!ec) {
-                                         out.status = res.result_int();
-                                     }
-                                 });
-            });
-        });
-    ioc.run();
-    if (out.status != 0) {
-        out.headers = header_map_of(res);
-        out.body = std::move(res.body());
-    }
-    return out;
-}
+/// `method target` to 127.0.0.1:`port` with `headers` and `body`, within `limit`. Compiled once,
+/// in raw_http.cpp: Beast's client code is slow to build, and several test files call it.
+raw_response raw_request(std::uint16_t port, boost::beast::http::verb method, std::string target,
+                         std::string body = {},
+                         std::vector<std::pair<std::string, std::string>> headers = {},
+                         std::chrono::milliseconds limit = std::chrono::seconds(10));
 
 inline raw_response raw_get(std::uint16_t port, std::string target,
                             std::vector<std::pair<std::string, std::string>> headers = {}) {
