@@ -14,6 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <functional>
 #include <memory>
 
 #include "support/client_fixture.hpp"
@@ -109,6 +110,20 @@ void check_refused_by_tls(const glue::error& e) {
     CAPTURE(what);
     CHECK(e.code().category() == asio::error::get_ssl_category());
     CHECK(e.http_status() == 0);
+}
+
+/// `{ me { id } }` against a server whose answer breaks a limit that `limit_to` sets: refused as
+/// bad_response as soon as the limit is crossed, long before the call's 5 s deadline.
+void check_refused_over_limit(const raw_server& server,
+                              const std::function<void(glue::client_config&)>& limit_to) {
+    asio::io_context ioc;
+    auto cfg = config_for("http", server.port());
+    limit_to(cfg);
+    glue::client c(ioc.get_executor(), cfg);
+    const auto start = std::chrono::steady_clock::now();
+    auto e = error_of(ioc, c.graphql(ws, {"{ me { id } }"}));
+    CHECK(e.code() == errc::bad_response);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
 }
 
 std::optional<glue::error> construction_error(const glue::client_config& cfg) {
@@ -405,16 +420,11 @@ TEST_SUITE("transport security") {
                                             "X-Pad: " +
                                             std::string(effective + 1024, 'h') + "\r\n";
                 raw_server server(except_at(target, endless));
-                asio::io_context ioc;
-                auto cfg = config_for("http", server.port());
-                if (limit) {
-                    cfg.max_response_header_bytes = limit;
-                }
-                glue::client c(ioc.get_executor(), cfg);
-                const auto start = std::chrono::steady_clock::now();
-                auto e = error_of(ioc, c.graphql(ws, {"{ me { id } }"}));
-                CHECK(e.code() == errc::bad_response);
-                CHECK(std::chrono::steady_clock::now() - start < 2s); // not the 5 s deadline
+                check_refused_over_limit(server, [&](glue::client_config& cfg) {
+                    if (limit) {
+                        cfg.max_response_header_bytes = limit;
+                    }
+                });
             }
         }
         // A header just under the configured limit is fine.
@@ -485,14 +495,9 @@ TEST_SUITE("transport security") {
                 CAPTURE(target);
                 CAPTURE(start_of_shape);
                 raw_server server(except_at(target, shape));
-                asio::io_context ioc;
-                auto cfg = config_for("http", server.port());
-                cfg.max_response_body_bytes = graphql_limit;
-                glue::client c(ioc.get_executor(), cfg);
-                const auto start = std::chrono::steady_clock::now();
-                auto e = error_of(ioc, c.graphql(ws, {"{ me { id } }"}));
-                CHECK(e.code() == errc::bad_response);
-                CHECK(std::chrono::steady_clock::now() - start < 2s); // not the 5 s deadline
+                check_refused_over_limit(server, [&](glue::client_config& cfg) {
+                    cfg.max_response_body_bytes = graphql_limit;
+                });
             }
         }
         // Exactly at the GraphQL limit is fine.
