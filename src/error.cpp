@@ -107,6 +107,10 @@ error to_error(const failure& f, std::string_view operation) {
     return error(f.ec, std::move(context), f.diag);
 }
 
+void throw_error(errc e, std::string_view message, std::string_view operation) {
+    throw to_error(make_failure(e, message), operation);
+}
+
 void throw_exception_from_error(const failure& f, const boost::source_location& loc) {
     boost::throw_exception(to_error(f, "call"), loc);
 }

@@ -21,13 +21,7 @@ namespace {
 
 using detail::make_failure;
 
-[[noreturn]] void fail(detail::failure f, std::string_view operation) {
-    throw detail::to_error(f, operation);
-}
-
-[[noreturn]] void fail(errc e, std::string_view message, std::string_view operation) {
-    fail(make_failure(e, message), operation);
-}
+using detail::throw_error;
 
 // Base64url without padding (RFC 4648 §5), as PKCE and our random tokens use it.
 std::string base64url(const unsigned char* data, std::size_t size) {
@@ -55,10 +49,11 @@ std::string base64url(const unsigned char* data, std::size_t size) {
 std::string random_token(std::string_view operation) {
     std::array<unsigned char, 32> bytes;
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
-        fail(make_failure(boost::system::errc::make_error_code(
-                              boost::system::errc::resource_unavailable_try_again),
-                          "OpenSSL's random generator failed"),
-             operation);
+        throw detail::to_error(
+            make_failure(boost::system::errc::make_error_code(
+                             boost::system::errc::resource_unavailable_try_again),
+                         "OpenSSL's random generator failed"),
+            operation);
     }
     std::string token = base64url(bytes.data(), bytes.size());
     OPENSSL_cleanse(bytes.data(), bytes.size());
@@ -85,29 +80,31 @@ std::string authorize_url(const client_config& cfg, const authorize_params& para
     constexpr std::string_view op = "oauth::authorize_url";
     auto origin = detail::parse_origin(cfg.api_url, cfg.allow_insecure_http);
     if (!origin) {
-        fail(origin.error(), op);
+        throw detail::to_error(origin.error(), op);
     }
     const std::string& redirect_uri =
         params.redirect_uri.empty() ? cfg.redirect_uri : params.redirect_uri;
     if (cfg.client_id.empty() || !detail::is_header_safe(cfg.client_id)) {
-        fail(errc::invalid_argument, "client_id is empty or has a control character", op);
+        throw_error(errc::invalid_argument, "client_id is empty or has a control character", op);
     }
     if (!is_redirect_uri(redirect_uri)) {
-        fail(errc::invalid_argument, "redirect_uri is not an absolute URI without a fragment", op);
+        throw_error(errc::invalid_argument,
+                    "redirect_uri is not an absolute URI without a fragment", op);
     }
     if (params.scopes.empty() || !std::all_of(params.scopes.begin(), params.scopes.end(),
                                               [](const auto& s) { return is_scope_token(s); })) {
-        fail(errc::invalid_argument,
-             "scopes must be one or more non-empty scope tokens without a comma", op);
+        throw_error(errc::invalid_argument,
+                    "scopes must be one or more non-empty scope tokens without a comma", op);
     }
     if (params.state.empty() || !detail::is_header_safe(params.state)) {
-        fail(errc::invalid_argument, "state is empty or has a control character", op);
+        throw_error(errc::invalid_argument, "state is empty or has a control character", op);
     }
     // A base64url SHA-256: 43 characters of the verifier's alphabet but '.' and '~'.
     if (!params.code_challenge.empty() &&
         (params.code_challenge.size() != 43 || !detail::is_code_verifier(params.code_challenge) ||
          params.code_challenge.find_first_of(".~") != std::string::npos)) {
-        fail(errc::invalid_argument, "code_challenge is not an S256 challenge (43 base64url)", op);
+        throw_error(errc::invalid_argument,
+                    "code_challenge is not an S256 challenge (43 base64url)", op);
     }
     std::string scope;
     for (const auto& s : params.scopes) {
@@ -136,16 +133,16 @@ std::string make_code_verifier() {
 
 std::string pkce_challenge(std::string_view code_verifier) {
     if (!detail::is_code_verifier(code_verifier)) {
-        fail(errc::invalid_argument,
-             "a PKCE code verifier is 43 to 128 characters of [A-Za-z0-9-._~]",
-             "oauth::pkce_challenge");
+        throw_error(errc::invalid_argument,
+                    "a PKCE code verifier is 43 to 128 characters of [A-Za-z0-9-._~]",
+                    "oauth::pkce_challenge");
     }
     std::array<unsigned char, 32> digest;
     unsigned int size = 0;
     if (EVP_Digest(code_verifier.data(), code_verifier.size(), digest.data(), &size, EVP_sha256(),
                    nullptr) != 1 ||
         size != digest.size()) {
-        fail(errc::invalid_argument, "SHA-256 failed", "oauth::pkce_challenge");
+        throw_error(errc::invalid_argument, "SHA-256 failed", "oauth::pkce_challenge");
     }
     return base64url(digest.data(), digest.size());
 }
@@ -153,15 +150,15 @@ std::string pkce_challenge(std::string_view code_verifier) {
 authorization_response parse_callback(std::string_view target, std::string_view expected_state) {
     constexpr std::string_view op = "oauth::parse_callback";
     if (expected_state.empty()) {
-        fail(errc::invalid_argument, "the expected state is empty", op);
+        throw_error(errc::invalid_argument, "the expected state is empty", op);
     }
     auto ref = boost::urls::parse_uri_reference(target);
     if (!ref) {
-        fail(errc::invalid_argument, "the callback target is not a URI", op);
+        throw_error(errc::invalid_argument, "the callback target is not a URI", op);
     }
     auto fields = detail::form_decode(ref->encoded_query());
     if (!fields) {
-        fail(errc::invalid_argument, "the callback's query is malformed", op);
+        throw_error(errc::invalid_argument, "the callback's query is malformed", op);
     }
     authorization_response r;
     r.parameters = std::move(*fields);
@@ -181,12 +178,12 @@ authorization_response parse_callback(std::string_view target, std::string_view 
     // Constant time for equal lengths; the length of a state is no secret.
     if (!state || repeated || state->size() != expected_state.size() ||
         CRYPTO_memcmp(state->data(), expected_state.data(), expected_state.size()) != 0) {
-        fail(errc::state_mismatch, "the callback's state is not the one sent", op);
+        throw_error(errc::state_mismatch, "the callback's state is not the one sent", op);
     }
     const std::string* error = only("error");
     const std::string* code = only("code");
     if (repeated) {
-        fail(errc::invalid_argument, "the callback repeats a parameter", op);
+        throw_error(errc::invalid_argument, "the callback repeats a parameter", op);
     }
     if (error) {
         diagnostics d;
@@ -194,12 +191,13 @@ authorization_response parse_callback(std::string_view target, std::string_view 
         if (const std::string* description = only("error_description")) {
             d.oauth_error_description = *description;
         }
-        fail(make_failure(make_error_code(errc::authorization_denied),
-                          "the authorization server answered with an error", std::move(d)),
-             op);
+        throw detail::to_error(make_failure(make_error_code(errc::authorization_denied),
+                                            "the authorization server answered with an error",
+                                            std::move(d)),
+                               op);
     }
     if (!code || code->empty()) {
-        fail(errc::missing_code, "the callback carries no code", op);
+        throw_error(errc::missing_code, "the callback carries no code", op);
     }
     r.code = *code;
     return r;

@@ -40,10 +40,6 @@ int hex_value(char c) noexcept {
     return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-[[noreturn]] void fail(errc e, std::string_view message, std::string_view operation) {
-    throw detail::to_error(detail::make_failure(e, message), operation);
-}
-
 std::string string_at(const boost::json::object& o, std::string_view key) {
     const auto* v = o.if_contains(key);
     return v && v->is_string() ? std::string(v->get_string()) : std::string();
@@ -56,12 +52,14 @@ const boost::json::object* entity(const boost::json::object* event, std::string_
         return nullptr;
     }
     if (!v->is_object()) {
-        fail(errc::bad_response, "a webhook's event entity is not a JSON object", "webhook::parse");
+        detail::throw_error(errc::bad_response, "a webhook's event entity is not a JSON object",
+                            "webhook::parse");
     }
     const auto& o = v->get_object();
     const auto* id = o.if_contains("id");
     if (!id || !id->is_string()) {
-        fail(errc::bad_response, "a webhook's event entity has no string id", "webhook::parse");
+        detail::throw_error(errc::bad_response, "a webhook's event entity has no string id",
+                            "webhook::parse");
     }
     return &o;
 }
@@ -90,10 +88,10 @@ bool verify(std::string_view raw_body, std::string_view signature_header,
 std::string sign(std::string_view raw_body, std::string_view secret) {
     digest d;
     if (secret.empty()) {
-        fail(errc::invalid_argument, "the webhook secret is empty", "webhook::sign");
+        detail::throw_error(errc::invalid_argument, "the webhook secret is empty", "webhook::sign");
     }
     if (!hmac_sha256(raw_body, secret, d)) {
-        fail(errc::invalid_argument, "HMAC-SHA256 failed", "webhook::sign");
+        detail::throw_error(errc::invalid_argument, "HMAC-SHA256 failed", "webhook::sign");
     }
     constexpr std::string_view hex = "0123456789abcdef";
     std::string out;
@@ -113,9 +111,9 @@ event parse(std::string_view raw_body) {
     const auto* type = root ? root->if_contains("type") : nullptr;
     const auto* ws = root ? root->if_contains("workspaceID") : nullptr;
     if (!type || !type->is_string() || !ws || !ws->is_string()) {
-        fail(errc::bad_response,
-             "a webhook body must be a JSON object with string type and workspaceID",
-             "webhook::parse");
+        detail::throw_error(errc::bad_response,
+                            "a webhook body must be a JSON object with string type and workspaceID",
+                            "webhook::parse");
     }
     e.type_name = type->get_string();
     e.workspace_id = ws->get_string();
@@ -125,7 +123,8 @@ event parse(std::string_view raw_body) {
 
     const auto* inner = root->if_contains("event");
     if (inner && !inner->is_object() && !inner->is_null()) {
-        fail(errc::bad_response, "a webhook's event member is not a JSON object", "webhook::parse");
+        detail::throw_error(errc::bad_response, "a webhook's event member is not a JSON object",
+                            "webhook::parse");
     }
     const auto* entities = inner ? inner->if_object() : nullptr;
     if (const auto* m = entity(entities, "message")) {
@@ -144,8 +143,9 @@ event parse(std::string_view raw_body) {
                           : e.type == event_type::thread_created ? e.thread.has_value()
                                                                  : true;
     if (!complete) {
-        fail(errc::bad_response, "a webhook event lacks the entities its type carries",
-             "webhook::parse");
+        detail::throw_error(errc::bad_response,
+                            "a webhook event lacks the entities its type carries",
+                            "webhook::parse");
     }
     return e;
 }
@@ -153,8 +153,9 @@ event parse(std::string_view raw_body) {
 event parse_verified(std::string_view raw_body, std::string_view signature_header,
                      std::string_view secret) {
     if (!verify(raw_body, signature_header, secret)) {
-        fail(errc::bad_signature, "the X-Glue-Event-Signature does not match the body",
-             "webhook::verify");
+        detail::throw_error(errc::bad_signature,
+                            "the X-Glue-Event-Signature does not match the body",
+                            "webhook::verify");
     }
     return parse(raw_body);
 }

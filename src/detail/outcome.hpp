@@ -45,6 +45,9 @@ inline failure make_failure(error_code ec, std::string_view message, diagnostics
 /// "webhook::parse"), which starts what().
 error to_error(const failure& f, std::string_view operation);
 
+/// Throws the glue::error for `e` with `message`, from public call `operation` (as to_error).
+[[noreturn]] void throw_error(errc e, std::string_view message, std::string_view operation);
+
 /// Lets result<T>::value() throw glue::error.
 [[noreturn]] void throw_exception_from_error(const failure& f, const boost::source_location&);
 
