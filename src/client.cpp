@@ -76,16 +76,43 @@ result<void> check_config(const client_config& cfg) {
         cfg.failure_backoff_max < cfg.failure_backoff_initial ||
         cfg.permanent_failure_memory < milliseconds(0) ||
         cfg.retry_after_cap < std::chrono::seconds(0) ||
-        cfg.forced_refresh_interval < milliseconds(0)) {
+        cfg.forced_refresh_interval < milliseconds(0) ||
+        cfg.shared_cache_timeout <= milliseconds(0)) {
         return make_failure(errc::invalid_argument,
                             "timeouts, intervals and lifetimes must be positive");
     }
     return {};
 }
 
+// The shared level's settings, checked with the rest before anything connects. A URL without
+// a key is refused: tokens are never stored in plaintext.
+result<redis_level_options> shared_level_options(const client_config& cfg) {
+    redis_level_options o;
+    auto address = parse_redis_url(cfg.shared_cache_url);
+    if (!address) {
+        return address.error();
+    }
+    auto key = parse_shared_cache_key(cfg.shared_cache_key);
+    if (!key) {
+        return key.error();
+    }
+    o.address = std::move(*address);
+    o.key = *key;
+    o.client_id = cfg.client_id;
+    o.timeout = cfg.shared_cache_timeout;
+    o.lease_time = cfg.token_request_timeout;
+    o.on_event = cfg.on_token_event;
+    return o;
+}
+
 origin checked_origin(const client_config& cfg) {
     if (auto ok = check_config(cfg); !ok) {
         throw to_error(ok.error(), "client");
+    }
+    if (!cfg.shared_cache_url.empty()) {
+        if (auto ok = shared_level_options(cfg); !ok) {
+            throw to_error(ok.error(), "client");
+        }
     }
     auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http);
     if (!o) {
@@ -130,6 +157,10 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     static std::shared_ptr<client_impl> create(asio::any_io_executor ex, client_config cfg) {
         auto impl = std::shared_ptr<client_impl>(new client_impl(std::move(ex), std::move(cfg)));
+        auto options = cache_options_of(impl->cfg_);
+        if (!impl->cfg_.shared_cache_url.empty()) {
+            options.shared = make_redis_level(impl->ex_, *shared_level_options(impl->cfg_));
+        }
         // The fetcher holds the client weakly: the cache belongs to the client, and a token
         // request that outlives it finds it gone rather than keeping it alive.
         impl->cache_.emplace(
@@ -137,7 +168,7 @@ public:
             [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
                 return request_token(weak, std::move(ws), dl);
             },
-            cache_options_of(impl->cfg_));
+            std::move(options));
         return impl;
     }
 
@@ -249,6 +280,9 @@ public:
 
     void shutdown() {
         cache_->shutdown();
+        if (const auto& shared = cache_->options().shared) {
+            shared->shutdown(); // its connections to Redis end: the io_context can run out
+        }
         pool_.shutdown();
         std::lock_guard lock(sleep_mtx_);
         stopped_ = true;

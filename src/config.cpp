@@ -1,6 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/config.hpp>
 
+#include "detail/shared_cache.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
@@ -19,6 +21,8 @@ client_config client_config::from_env() {
     read(cfg.client_secret, "GLUE_CLIENT_SECRET");
     read(cfg.redirect_uri, "GLUE_REDIRECT_URI");
     read(cfg.ca_file, "GLUE_CA_FILE");
+    read(cfg.shared_cache_url, "GLUE_SHARED_CACHE_URL");
+    read(cfg.shared_cache_key, "GLUE_SHARED_CACHE_KEY");
     return cfg;
 }
 
@@ -30,7 +34,10 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", request_timeout=" << cfg.request_timeout.count() << "ms"
               << ", token_request_timeout=" << cfg.token_request_timeout.count() << "ms"
               << ", connect_timeout=" << cfg.connect_timeout.count() << "ms"
-              << ", max_connections=" << cfg.max_connections << "}";
+              << ", max_connections=" << cfg.max_connections
+              << ", shared_cache_url=" << detail::redact_redis_url(cfg.shared_cache_url)
+              << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
+              << "}";
 }
 
 } // namespace glue

@@ -173,6 +173,14 @@ void set_ip(origin& o, const Address& a) {
 
 } // namespace
 
+int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    c = static_cast<char>(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) {
     auto parsed = boost::urls::parse_uri(api_url);
     if (!parsed) {

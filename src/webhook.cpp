@@ -3,6 +3,7 @@
 #include <glue/webhook.hpp>
 
 #include "detail/outcome.hpp"
+#include "detail/protocol.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -27,17 +28,6 @@ bool hmac_sha256(std::string_view body, std::string_view secret, digest& out) no
     return HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), data, body.size(),
                 out.data(), &size) != nullptr &&
            size == out.size();
-}
-
-// The value of one hex digit, either case; -1 for anything else. Decoding the signature may
-// stop early: its digits are the sender's, not a secret. Only the comparison with the expected
-// digest must take the same time wherever they differ.
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    c = static_cast<char>(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 std::string string_at(const boost::json::object& o, std::string_view key) {
@@ -75,8 +65,8 @@ bool verify(std::string_view raw_body, std::string_view signature_header,
     }
     digest given;
     for (std::size_t i = 0; i < given.size(); ++i) {
-        const int hi = hex_value(signature_header[2 * i]);
-        const int lo = hex_value(signature_header[2 * i + 1]);
+        const int hi = detail::hex_digit_value(signature_header[2 * i]);
+        const int lo = detail::hex_digit_value(signature_header[2 * i + 1]);
         if (hi < 0 || lo < 0) {
             return false;
         }

@@ -85,6 +85,18 @@ struct client_config {
     /// Told about refreshes, invalidations and evictions (see <glue/metrics.hpp>).
     token_event_hook on_token_event;
 
+    // The shared level (a fleet of processes sharing tokens through Redis; README, "Running a
+    // fleet"). Off unless shared_cache_url is set; the in-process cache works as above either way.
+
+    /// "redis://[[user]:password@]host[:port][/db]"; empty: in-process only.
+    std::string shared_cache_url;
+    /// 64 hex digits: the AES-256-GCM key tokens are stored under. Required with
+    /// shared_cache_url: tokens are never stored in plaintext.
+    std::string shared_cache_key;
+    /// Deadline of one Redis command and of connecting to Redis. Past it the shared level counts
+    /// as down: token requests go on in-process and it reconnects in the background.
+    std::chrono::milliseconds shared_cache_timeout{500};
+
     /// `http://` is accepted only for loopback hosts unless this is set.
     bool allow_insecure_http = false;
     /// Require workspace ids of the form wks_<base62>; otherwise any id without control
@@ -93,8 +105,9 @@ struct client_config {
     /// Sent as User-Agent; empty: "glue-cpp/<version>".
     std::string user_agent;
 
-    /// GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI, GLUE_CA_FILE;
-    /// variables that are unset keep the defaults above.
+    /// GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI, GLUE_CA_FILE,
+    /// GLUE_SHARED_CACHE_URL, GLUE_SHARED_CACHE_KEY; variables that are unset keep the defaults
+    /// above.
     static client_config from_env();
 };
 

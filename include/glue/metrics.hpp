@@ -31,6 +31,10 @@ struct token_cache_stats {
     std::uint64_t evictions = 0;             ///< entries dropped to stay within the bound
     std::size_t entries = 0;                 ///< workspaces with an entry now
     std::size_t in_flight = 0;               ///< token requests on the wire now
+    // With a shared cache (client_config::shared_cache_url), per flight:
+    std::uint64_t shared_hits = 0;        ///< took a token another process had stored
+    std::uint64_t shared_leases = 0;      ///< held the workspace's lease and requested the token
+    std::uint64_t shared_unavailable = 0; ///< found the shared level down or slow: in-process
 };
 
 /// Something the token cache did to one workspace.
@@ -42,6 +46,11 @@ struct token_event {
         invalidation_applied, ///< a 401 dropped the cached token; reason "401"
         invalidation_noop,    ///< a 401 changed nothing; reason "stale" or "throttled"
         eviction,             ///< the entry was dropped; reason "lru" or "expired"
+        /// The shared cache became unreachable (once per outage; workspace empty): flights
+        /// request their tokens in-process until it is back. reason: what failed.
+        shared_cache_down,
+        /// The shared cache is connected (at first, and after an outage); workspace empty.
+        shared_cache_up,
     };
     kind what;
     std::string_view workspace;

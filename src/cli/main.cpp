@@ -35,7 +35,7 @@ namespace json = boost::json;
 
 // The settings every command that talks to Glue shares: flags over GLUE_* variables.
 struct connection_flags {
-    std::string api_url, client_id, client_secret, redirect_uri, ca_file;
+    std::string api_url, client_id, client_secret, redirect_uri, ca_file, shared_cache;
     unsigned timeout_s = 0;
     std::size_t connections = 0;
 
@@ -66,6 +66,20 @@ struct connection_flags {
         set(cfg.client_secret, client_secret);
         set(cfg.redirect_uri, redirect_uri);
         set(cfg.ca_file, ca_file);
+        set(cfg.shared_cache_url, shared_cache);
+        if (!cfg.shared_cache_url.empty()) {
+            // The library says when the shared cache goes and comes back; the CLI logs it.
+            cfg.on_token_event = [](const glue::token_event& e) {
+                if (e.what == glue::token_event::kind::shared_cache_down) {
+                    std::fprintf(stderr,
+                                 "glue: shared cache unavailable (%.*s); tokens are requested "
+                                 "in-process until it is back\n",
+                                 static_cast<int>(e.reason.size()), e.reason.data());
+                } else if (e.what == glue::token_event::kind::shared_cache_up) {
+                    std::fprintf(stderr, "glue: shared cache connected\n");
+                }
+            };
+        }
         if (timeout_s != 0) {
             cfg.request_timeout = std::chrono::seconds(timeout_s);
         }
@@ -311,6 +325,10 @@ int main(int argc, char** argv) {
     bulk->add_option("-c,--concurrency", concurrency, "calls in flight at once")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
     bulk->add_option("-o,--out", out_path, "write the JSON lines here instead of stdout");
+    bulk->add_option("--shared-cache", conn.shared_cache,
+                     "share tokens with other workers through Redis: redis://host:port/db "
+                     "[GLUE_SHARED_CACHE_URL]; the AES-256 key (64 hex digits) comes from "
+                     "GLUE_SHARED_CACHE_KEY");
     conn.add_to(*bulk);
 
     auto* mock = app.add_subcommand("mock-server", "run the mock Glue API until interrupted");

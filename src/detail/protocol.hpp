@@ -39,6 +39,9 @@ result<void> check_workspace_id(std::string_view id, bool strict);
 /// True when `s` can be sent as an HTTP header value: no control characters (CR, LF, NUL…).
 bool is_header_safe(std::string_view s) noexcept;
 
+/// The value of one hex digit, either case; -1 for anything else.
+int hex_digit_value(char c) noexcept;
+
 inline constexpr std::size_t max_grant_value_size = 4096;
 
 /// An authorization code or refresh token the client will send: non-empty, at most

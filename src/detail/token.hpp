@@ -26,6 +26,7 @@ struct token_grant {
     std::string value, token_type, user_id;
     std::chrono::seconds lifetime{0}; ///< in [1 s, max_token_lifetime]
     steady_time sent_at;              ///< when the request was written: the expiry's anchor
+    std::string stamp{}; ///< identifies the copy in the shared level (empty: not stored there)
 };
 
 /// A token as the cache holds it: immutable and shared by every caller that uses it.
@@ -34,6 +35,7 @@ struct cached_token {
     steady_time refresh_from;  ///< start of the soft window: refreshed ahead from here
     steady_time usable_until;  ///< expires_at minus the hard margin: never handed out after
     std::string authorization; ///< "Bearer <value>", made once rather than on every request
+    std::string stamp{};       ///< as in the grant: which shared-level copy this is
 };
 using token_ptr = std::shared_ptr<const cached_token>;
 
@@ -62,6 +64,7 @@ inline token_ptr make_cached_token(token_grant g, std::chrono::nanoseconds soft_
     t->refresh_from = t->token.expires_at - std::max(soft - shortened, hard_margin(g.lifetime));
     t->usable_until = t->token.expires_at - hard_margin(g.lifetime);
     t->authorization = "Bearer " + t->token.value;
+    t->stamp = std::move(g.stamp);
     return t;
 }
 

@@ -25,6 +25,7 @@
 #include "detail/fifo_semaphore.hpp"
 #include "detail/outcome.hpp"
 #include "detail/protocol.hpp"
+#include "detail/shared_cache.hpp"
 #include "detail/strand_task.hpp"
 #include "detail/token.hpp"
 #include "detail/waiter.hpp"
@@ -70,6 +71,8 @@ struct token_cache_options {
     std::chrono::seconds retry_after_cap{600};
     std::size_t max_entries = 100'000;
     token_event_hook on_event;
+    /// The second level shared with other processes; null: in-process only.
+    std::shared_ptr<shared_level> shared;
 };
 
 enum class invalidate_result {
@@ -227,6 +230,7 @@ public:
                 if (e.last_forced && now - *e.last_forced < st_->opts.forced_refresh_interval) {
                     result = invalidate_result::throttled;
                 } else {
+                    e.rejected_stamp = e.token->stamp;
                     e.token.reset();
                     e.last_forced = now;
                     e.forced_pending = true;
@@ -273,8 +277,13 @@ public:
         s.failures_permanent = r.permanent;
         s.failures_rate_limited = r.rate_limited;
         s.in_flight = r.in_flight;
+        s.shared_hits = st_->shared_counts.hits;
+        s.shared_leases = st_->shared_counts.leases;
+        s.shared_unavailable = st_->shared_counts.unavailable;
         return s;
     }
+
+    const token_cache_options& options() const { return st_->opts; }
 
     /// Number of workspaces with an entry.
     std::size_t size() const { return stats().entries; }
@@ -300,14 +309,18 @@ private:
     // One token request, shared by everyone who asks for the workspace while it runs. It
     // belongs to the cache, not to the caller that started it.
     struct flight {
-        flight(std::string ws, time_point dl, std::string_view why)
+        flight(std::string ws, time_point dl, std::string_view why, std::string old)
             : workspace(std::move(ws))
             , deadline(dl)
-            , reason(why) {}
+            , reason(why)
+            , replacing(std::move(old)) {}
 
         const std::string workspace;
         const time_point deadline;
         const std::string_view reason; // "miss", "refresh_ahead" or "forced"
+        // For the shared level: the stamp of the token this flight replaces, or of the one a
+        // 401 rejected ("forced").
+        const std::string replacing;
         // Guarded by the mutex of the workspace's shard:
         std::shared_ptr<strand_task<timer_type>> task;
         bool finished = false;
@@ -335,6 +348,7 @@ private:
         unsigned failed_requests = 0; // in a row, across flights: drives the backoff
         std::optional<time_point> last_forced;
         bool forced_pending = false; // the next flight follows an applied 401
+        std::string rejected_stamp;  // with forced_pending: the rejected token's, if shared
     };
 
     struct shard_counts {
@@ -387,6 +401,9 @@ private:
             std::atomic<std::uint64_t> sent{0}, transient{0}, permanent{0}, rate_limited{0};
             std::atomic<std::size_t> in_flight{0};
         } requests;
+        struct {
+            std::atomic<std::uint64_t> hits{0}, leases{0}, unavailable{0};
+        } shared_counts;
 
         std::mutex pause_mtx; // nested inside a shard's mutex, never the other way round
         time_point paused_until{};
@@ -476,7 +493,13 @@ private:
 
         // Called with the shard's mutex held; spawning only posts to the flight's new strand.
         void start_flight(std::string_view ws, entry& e, time_point now, std::string_view why) {
-            auto f = std::make_shared<flight>(std::string(ws), now + opts.flight_timeout, why);
+            // With a shared level, a flight may first wait (at most one flight_timeout) for
+            // another process's flight, and then has a whole flight_timeout of its own.
+            const auto deadline = now + (opts.shared ? 2 : 1) * opts.flight_timeout;
+            auto f = std::make_shared<flight>(std::string(ws), deadline, why,
+                                              e.forced_pending ? std::move(e.rejected_stamp)
+                                              : e.token        ? e.token->stamp
+                                                               : std::string());
             e.running = f;
             ++shard_of(ws).counts.flights;
             auto st = this->shared_from_this();
@@ -490,22 +513,44 @@ private:
                 });
         }
 
-        // The flight: requests under the global cap, retried with backoff and full jitter
-        // while the failure is transient and time is left.
+        // The flight: the shared level first, if there is one; then requests under the global
+        // cap, retried with backoff and full jitter while the failure is transient and time is
+        // left.
         boost::asio::awaitable<flight_result> run_flight(std::shared_ptr<flight> f) {
             emit(token_event::kind::refresh_start, f->workspace, f->reason);
             flight_result r;
+            auto deadline = f->deadline;
+            auto shared = shared_claim::kind::unavailable;
+            if (opts.shared) {
+                auto claim = co_await opts.shared->claim(f->workspace, f->replacing,
+                                                         f->reason == std::string_view("forced"),
+                                                         Clock::now() + opts.flight_timeout);
+                const auto cs = co_await boost::asio::this_coro::cancellation_state;
+                if (cs.cancelled() != boost::asio::cancellation_type::none) {
+                    co_return r; // stopped: the flight has already been finished for callers
+                }
+                shared = claim.what;
+                ++(shared == shared_claim::kind::token   ? shared_counts.hits
+                   : shared == shared_claim::kind::lease ? shared_counts.leases
+                                                         : shared_counts.unavailable);
+                if (shared == shared_claim::kind::token) {
+                    r.outcome = std::move(claim.grant);
+                    co_return r;
+                }
+                // Whatever the wait took, the request has a whole flight_timeout (the lease's).
+                deadline = std::min(f->deadline, Clock::now() + opts.flight_timeout);
+            }
             for (unsigned attempt = 1;; ++attempt) {
                 if (auto paused = endpoint_pause(Clock::now())) {
                     r.outcome = *paused;
-                    co_return r;
+                    break;
                 }
-                if (auto ec = co_await request_slots.acquire(f->deadline)) {
+                if (auto ec = co_await request_slots.acquire(deadline)) {
                     r.outcome = make_failure(ec, ec == errc::timeout
                                                      ? "deadline passed while queued for the "
                                                        "token endpoint"
                                                      : std::string_view{});
-                    co_return r;
+                    break;
                 }
                 {
                     // Gives the slot back however the request ends, a throwing fetch included.
@@ -521,17 +566,17 @@ private:
                         }
                     } held(*this);
                     try {
-                        r.outcome = co_await fetch(f->workspace, f->deadline);
+                        r.outcome = co_await fetch(f->workspace, deadline);
                     } catch (const boost::system::system_error& e) {
                         r.outcome = make_failure(e.code());
                     }
                 }
                 if (r.outcome) {
-                    co_return r;
+                    break;
                 }
                 const auto cls = classify(r.outcome.error());
                 if (cls == failure_class::aborted) {
-                    co_return r;
+                    break;
                 }
                 ++r.failed_requests;
                 ++(cls == failure_class::transient         ? requests.transient
@@ -539,20 +584,28 @@ private:
                    : cls == failure_class::client_rejected ? requests.permanent
                                                            : requests.rate_limited);
                 if (cls != failure_class::transient || attempt >= opts.retry_attempts) {
-                    co_return r;
+                    break;
                 }
                 const auto delay = backoff_delay(opts.retry_base_delay, attempt,
                                                  std::chrono::nanoseconds::max() / 4);
-                if (Clock::now() + delay >= f->deadline) {
-                    co_return r;
+                if (Clock::now() + delay >= deadline) {
+                    break;
                 }
                 timer_type pause(co_await boost::asio::this_coro::executor, delay);
                 auto [ec] =
                     co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
                 if (ec) {
-                    co_return r; // stopped: the flight has already been finished for callers
+                    break; // stopped: the flight has already been finished for callers
                 }
             }
+            if (shared == shared_claim::kind::lease) {
+                if (r.outcome) {
+                    r.outcome->stamp = co_await opts.shared->publish(f->workspace, *r.outcome);
+                } else if (classify(r.outcome.error()) != failure_class::aborted) {
+                    co_await opts.shared->release(f->workspace);
+                }
+            }
+            co_return r;
         }
 
         result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) const {

@@ -1,0 +1,328 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The shared token cache with a real Redis (Debian's redis-server on a free port of 127.0.0.1)
+// and real processes: fleet workers (glue_fleet_worker) against one mock server in this
+// process. One token request per workspace for the whole fleet, and none after a restart; a
+// killed lease holder; Redis killed mid-run; a 401 invalidating the shared copy; what is stored.
+
+#include <glue/glue.hpp>
+#include <glue/testing/mock_server.hpp>
+
+#include "detail/shared_cache.hpp"
+
+#include <boost/json.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/child_process.hpp"
+#include "support/redis_server.hpp"
+#include "support/test_support.hpp"
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using namespace std::chrono_literals;
+using glue::test::child_process;
+using glue::test::eventually;
+using glue::test::redis_server;
+using glue::testing::endpoint;
+using glue::testing::mock_server;
+
+constexpr std::string_view key_hex =
+    "8f1c2a3b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
+
+/// The settings a worker process gets, as GLUE_* variables.
+std::map<std::string, std::string> worker_env(const mock_server& mock, const redis_server& redis) {
+    const auto cfg = mock.client_config();
+    return {{"GLUE_API_URL", cfg.api_url},
+            {"GLUE_CLIENT_ID", cfg.client_id},
+            {"GLUE_CLIENT_SECRET", cfg.client_secret},
+            {"GLUE_REDIRECT_URI", cfg.redirect_uri},
+            {"GLUE_SHARED_CACHE_URL", redis.url()},
+            {"GLUE_SHARED_CACHE_KEY", std::string(key_hex)}};
+}
+
+/// A fleet worker; its arguments after the program.
+std::unique_ptr<child_process> start_worker(const mock_server& mock, const redis_server& redis,
+                                            std::vector<std::string> args) {
+    args.insert(args.begin(), GLUE_FLEET_WORKER);
+    return std::make_unique<child_process>(std::move(args), worker_env(mock, redis));
+}
+
+struct worker_report {
+    boost::json::object summary;
+    int status = -1;
+
+    std::uint64_t operator[](std::string_view k) const {
+        const auto* v = summary.if_contains(k);
+        return v ? v->to_number<std::uint64_t>() : ~std::uint64_t{0};
+    }
+};
+
+/// Waits for the worker's summary line and its exit.
+worker_report finish(child_process& w, std::chrono::seconds limit = 120s) {
+    worker_report r;
+    std::string line;
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        line = w.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now()));
+        if (line.empty() || line.front() == '{') {
+            break;
+        }
+    }
+    REQUIRE_MESSAGE(!line.empty(), "the worker printed no summary");
+    r.summary = boost::json::parse(line).as_object();
+    r.status = w.wait(10s);
+    INFO("worker: ", line);
+    CHECK(WIFEXITED(r.status));
+    CHECK(WEXITSTATUS(r.status) == 0);
+    return r;
+}
+
+std::vector<std::string> keys(const redis_server& redis, const std::string& pattern) {
+    std::vector<std::string> out;
+    for (const auto& e : redis.command({"KEYS", pattern}).elements) {
+        out.push_back(e.str);
+    }
+    return out;
+}
+
+glue::detail::shared_cache_key test_key() {
+    return *glue::detail::parse_shared_cache_key(key_hex);
+}
+
+} // namespace
+
+TEST_SUITE("fleet") {
+    TEST_CASE("ten workers of a thousand concurrent calls over 100 workspaces make 100 token "
+              "requests, restarted they make none, and what Redis holds is sealed") {
+        redis_server redis;
+        glue::testing::mock_server_options o;
+        o.threads = 2;
+        mock_server mock(o);
+        const std::vector<std::string> args = {"--workspaces",        "100", "--calls", "1000",
+                                               "--shared-timeout-ms", "5000"};
+
+        for (int generation = 0; generation < 2; ++generation) {
+            CAPTURE(generation);
+            std::vector<std::unique_ptr<child_process>> fleet;
+            for (int i = 0; i < 10; ++i) {
+                fleet.push_back(start_worker(mock, redis, args));
+            }
+            std::uint64_t leases = 0, hits = 0, requests = 0;
+            for (auto& w : fleet) {
+                const auto r = finish(*w);
+                CHECK(r["calls"] == 1000);
+                CHECK(r["failed"] == 0);
+                CHECK(r["shared_unavailable"] == 0);
+                leases += r["shared_leases"];
+                hits += r["shared_hits"];
+                requests += r["token_requests"];
+            }
+            // Exactly one token request per workspace, for the whole fleet, ever.
+            CHECK(mock.token_requests() == 100);
+            if (generation == 0) {
+                CHECK(leases == 100);
+                CHECK(requests == 100);
+                CHECK(hits == 10 * 100 - 100);
+            } else {
+                CHECK(leases == 0); // restarted: every token comes from Redis
+                CHECK(requests == 0);
+                CHECK(hits == 10 * 100);
+            }
+        }
+
+        // What Redis holds: 100 sealed tokens, no lease left behind, no plaintext.
+        const auto stored = keys(redis, "glue:glue-test-client:tok:*");
+        CHECK(stored.size() == 100);
+        CHECK(keys(redis, "glue:glue-test-client:lease:*").empty());
+        auto wrong_key = test_key();
+        wrong_key[0] ^= 1;
+        for (const auto& k : stored) {
+            CAPTURE(k);
+            const std::string sealed = redis.command({"GET", k}).str;
+            const auto opened = glue::detail::open_token(test_key(), k, sealed);
+            REQUIRE(opened.has_value());
+            CHECK(opened->value.size() >= 16);
+            CHECK(sealed.find(opened->value) == std::string::npos);
+            CHECK(sealed.find("Bearer") == std::string::npos);
+            CHECK_FALSE(glue::detail::open_token(wrong_key, k, sealed).has_value());
+            // It expires with the token's hard margin: 3600 s less 60 s.
+            const auto pttl = redis.command({"PTTL", k}).integer;
+            CHECK(pttl > 3500'000);
+            CHECK(pttl <= 3540'000);
+        }
+    }
+
+    TEST_CASE("a worker killed while it holds a lease: another finishes the flight once the "
+              "lease has expired") {
+        redis_server redis;
+        mock_server mock;
+        // The first token request hangs: its worker holds the lease until it is killed.
+        glue::testing::fault hang;
+        hang.delay = 60s;
+        hang.times = 1;
+        mock.set_fault(endpoint::token, hang);
+        const std::vector<std::string> args = {
+            "--workspaces",        "1",   "--calls", "10", "--token-timeout-ms", "3000",
+            "--shared-timeout-ms", "5000"};
+        const std::string lease = "glue:glue-test-client:lease:wks_Fleet0";
+
+        auto holder = start_worker(mock, redis, args);
+        REQUIRE(eventually([&] {
+            return mock.token_requests() == 1 && redis.command({"EXISTS", lease}).integer == 1;
+        }));
+        const std::string holder_id = redis.command({"GET", lease}).str;
+        auto waiting = start_worker(mock, redis, args);
+        std::this_thread::sleep_for(300ms); // it finds the lease taken, and waits
+        holder->kill();
+
+        // While the dead holder's lease lasts, nobody requests a token.
+        while (redis.command({"GET", lease}).str == holder_id) {
+            REQUIRE(mock.token_requests() == 1);
+            std::this_thread::sleep_for(20ms);
+        }
+        const auto r = finish(*waiting);
+        CHECK(r["failed"] == 0);
+        CHECK(r["shared_leases"] == 1);
+        CHECK(r["token_requests"] == 1);
+        CHECK(mock.token_requests() == 2);
+        CHECK(redis.command({"EXISTS", "glue:glue-test-client:tok:wks_Fleet0"}).integer == 1);
+    }
+
+    TEST_CASE("Redis killed in the middle of a run: no call fails, each worker reports the "
+              "outage once, and uses Redis again when it is back") {
+        redis_server redis;
+        mock_server mock;
+        // Two-second tokens: every workspace in use is refreshed every 1.6 s or so, so some
+        // flights fall into the outage.
+        mock.set_token_lifetime(2s);
+        const std::vector<std::string> args = {"--workspaces",
+                                               "20",
+                                               "--calls",
+                                               "100",
+                                               "--rounds",
+                                               "40",
+                                               "--interval-ms",
+                                               "150",
+                                               "--expect-up",
+                                               "2",
+                                               "--shared-timeout-ms",
+                                               "2000"};
+        std::vector<std::unique_ptr<child_process>> fleet;
+        for (int i = 0; i < 3; ++i) {
+            fleet.push_back(start_worker(mock, redis, args));
+            REQUIRE(fleet.back()->read_line(30s) == "started");
+        }
+        std::this_thread::sleep_for(1500ms);
+        redis.kill();
+        std::this_thread::sleep_for(2s);
+        redis.restart();
+        for (auto& w : fleet) {
+            const auto r = finish(*w);
+            CHECK(r["failed"] == 0);
+            CHECK(r["calls"] == 4000);
+            CHECK(r["down_events"] == 1);
+            CHECK(r["up_events"] == 2);
+            CHECK(r["shared_unavailable"] > 0); // flights during the outage went in-process
+        }
+    }
+
+    TEST_CASE("a 401 invalidates the shared copy only if it is the rejected token") {
+        redis_server redis;
+        mock_server mock;
+        boost::asio::io_context ioc;
+        auto cfg = mock.client_config();
+        cfg.shared_cache_url = redis.url();
+        cfg.shared_cache_key = key_hex;
+        // Two clients are two members of a fleet: only Redis joins them.
+        glue::client a(ioc.get_executor(), cfg), b(ioc.get_executor(), cfg);
+        const std::string ws = "wks_Shared401";
+        glue::test::run(ioc, a.graphql(ws, {"{ me { id } }"}));
+        glue::test::run(ioc, b.graphql(ws, {"{ me { id } }"}));
+        CHECK(mock.token_requests(ws) == 1);
+        CHECK(b.stats().shared_hits == 1);
+
+        mock.revoke_tokens(ws);
+        // a: 401 → its token is the stored one: dropped there too, one new token request.
+        glue::test::run(ioc, a.graphql(ws, {"{ me { id } }"}));
+        CHECK(mock.token_requests(ws) == 2);
+        // b: 401 for the old token → the stored one is newer: kept, and b takes it.
+        glue::test::run(ioc, b.graphql(ws, {"{ me { id } }"}));
+        CHECK(mock.token_requests(ws) == 2);
+        CHECK(b.stats().shared_hits == 2);
+        CHECK(a.stats().invalidations_applied == 1);
+        CHECK(b.stats().invalidations_applied == 1);
+        a.shutdown();
+        b.shutdown();
+    }
+
+    TEST_CASE("Redis unreachable from the start: calls succeed in-process, and the outage is "
+              "reported once") {
+        mock_server mock;
+        std::uint16_t closed_port = 0;
+        {
+            redis_server gone; // a port where Redis was, and no longer is
+            closed_port = gone.port();
+        }
+        boost::asio::io_context ioc;
+        auto cfg = mock.client_config();
+        cfg.shared_cache_url = "redis://127.0.0.1:" + std::to_string(closed_port);
+        cfg.shared_cache_key = key_hex;
+        std::vector<std::string> events;
+        cfg.on_token_event = [&](const glue::token_event& e) {
+            if (e.what == glue::token_event::kind::shared_cache_down) {
+                events.emplace_back(e.reason);
+            }
+        };
+        glue::client c(ioc.get_executor(), cfg);
+        for (int i = 0; i < 5; ++i) {
+            glue::test::run(ioc, c.fetch_token("wks_Alone" + std::to_string(i)));
+        }
+        CHECK(mock.token_requests() == 5);
+        CHECK(c.stats().shared_unavailable == 5);
+        REQUIRE(events.size() == 1);
+        CHECK(events[0].find("connect") != std::string::npos);
+        c.shutdown();
+    }
+
+#ifdef GLUE_CLI
+    TEST_CASE("glue bulk --shared-cache: a second run of the job makes no token request") {
+        redis_server redis;
+        mock_server mock;
+        auto env = worker_env(mock, redis);
+        env.erase("GLUE_SHARED_CACHE_URL"); // from the flag this time
+        const std::string list =
+            std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") +
+            "/glue-fleet-workspaces-" + std::to_string(::getpid());
+        {
+            std::FILE* f = std::fopen(list.c_str(), "w");
+            REQUIRE(f);
+            for (int i = 0; i < 20; ++i) {
+                std::fprintf(f, "wks_Bulk%d\n", i);
+            }
+            std::fclose(f);
+        }
+        for (int run = 0; run < 2; ++run) {
+            child_process bulk({GLUE_CLI, "bulk", "--workspaces", list, "--shared-cache",
+                                redis.url(), "-o", "/dev/null", "{ me { id } }"},
+                               env);
+            CHECK(bulk.wait(120s) == 0);
+            CHECK(mock.token_requests() == 20);
+        }
+        std::remove(list.c_str());
+    }
+#endif
+}

@@ -1,0 +1,138 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "support/child_process.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace glue::test {
+
+child_process::child_process(std::vector<std::string> argv,
+                             const std::map<std::string, std::string>& env) {
+    // The environment: the test's own, with `env` set over it.
+    std::map<std::string, std::string> vars;
+    for (char** e = environ; *e; ++e) {
+        const std::string kv = *e;
+        const auto eq = kv.find('=');
+        vars[kv.substr(0, eq)] = eq == std::string::npos ? std::string() : kv.substr(eq + 1);
+    }
+    for (const auto& [k, v] : env) {
+        vars[k] = v;
+    }
+    std::vector<std::string> envs;
+    for (const auto& [k, v] : vars) {
+        envs.push_back(k + "=" + v);
+    }
+    std::vector<char*> args, envp;
+    for (auto& a : argv) {
+        args.push_back(a.data());
+    }
+    args.push_back(nullptr);
+    for (auto& e : envs) {
+        envp.push_back(e.data());
+    }
+    envp.push_back(nullptr);
+
+    int fds[2];
+    if (::pipe(fds) != 0) {
+        throw std::runtime_error("pipe failed");
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    const int err = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    out_ = fds[0];
+    if (err != 0) {
+        pid_ = -1;
+        throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(err));
+    }
+}
+
+child_process::~child_process() {
+    kill();
+    if (out_ >= 0) {
+        ::close(out_);
+    }
+}
+
+bool child_process::fill(std::chrono::steady_clock::time_point until) {
+    while (std::chrono::steady_clock::now() < until) {
+        pollfd p{out_, POLLIN, 0};
+        if (::poll(&p, 1, 20) > 0) {
+            char buf[4096];
+            const ssize_t n = ::read(out_, buf, sizeof buf);
+            if (n <= 0) {
+                return false; // the end of its output
+            }
+            buffered_.append(buf, static_cast<std::size_t>(n));
+            return true;
+        }
+    }
+    return false;
+}
+
+std::string child_process::read_line(std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        const auto nl = buffered_.find('\n');
+        if (nl != std::string::npos) {
+            std::string line = buffered_.substr(0, nl);
+            buffered_.erase(0, nl + 1);
+            return line;
+        }
+        if (!fill(until)) {
+            return {};
+        }
+    }
+}
+
+std::string child_process::read_all(std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (fill(until)) {
+    }
+    return std::exchange(buffered_, std::string());
+}
+
+void child_process::signal(int sig) {
+    if (pid_ > 0) {
+        ::kill(pid_, sig);
+    }
+}
+
+int child_process::wait(std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (pid_ > 0) {
+        int status = 0;
+        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return status;
+        }
+        if (std::chrono::steady_clock::now() >= until) {
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+}
+
+void child_process::kill() {
+    if (pid_ > 0) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        pid_ = -1;
+    }
+}
+
+} // namespace glue::test

@@ -1,0 +1,53 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTS_CHILD_PROCESS_HPP
+#define GLUE_TESTS_CHILD_PROCESS_HPP
+
+// A program the test starts as a process of its own (an example, a fleet worker, redis-server),
+// with its standard output read through a pipe. Killed and reaped when the object goes, so no
+// test leaves a process behind.
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+namespace glue::test {
+
+class child_process {
+public:
+    /// Starts `argv[0]` (a path) with `argv`, and the test's environment plus `env`. Throws
+    /// std::runtime_error if it can't be started.
+    explicit child_process(std::vector<std::string> argv,
+                           const std::map<std::string, std::string>& env = {});
+    ~child_process();
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+
+    pid_t pid() const { return pid_; }
+
+    /// The next line of standard output without its '\n', waiting at most `limit`; empty at
+    /// the end of the output or the limit.
+    std::string read_line(std::chrono::milliseconds limit);
+    /// Everything it writes until it closes its output, at most `limit`.
+    std::string read_all(std::chrono::milliseconds limit);
+
+    /// Sends `sig`.
+    void signal(int sig);
+    /// Waits (at most `limit`) for it to end; its wait status, or -1 if it didn't.
+    int wait(std::chrono::milliseconds limit);
+    /// SIGKILL, then waits.
+    void kill();
+
+private:
+    bool fill(std::chrono::steady_clock::time_point until);
+
+    pid_t pid_ = -1;
+    int out_ = -1;
+    std::string buffered_;
+};
+
+} // namespace glue::test
+
+#endif
