@@ -13,16 +13,15 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "support/child_process.hpp"
 #include "support/raw_http.hpp"
 #include "support/test_support.hpp"
-#include <poll.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
-
-extern char** environ;
 
 namespace {
 
@@ -39,70 +38,29 @@ class bot_process {
 public:
     explicit bot_process(const glue::testing::mock_server& mock, const std::string& secret) {
         const auto cfg = mock.client_config();
-        ::setenv("GLUE_API_URL", cfg.api_url.c_str(), 1);
-        ::setenv("GLUE_CLIENT_ID", cfg.client_id.c_str(), 1);
-        ::setenv("GLUE_CLIENT_SECRET", cfg.client_secret.c_str(), 1);
-        ::setenv("GLUE_REDIRECT_URI", cfg.redirect_uri.c_str(), 1);
-        ::setenv("GLUE_WEBHOOK_SECRET", secret.c_str(), 1);
-        int fds[2];
-        REQUIRE(::pipe(fds) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclose(&actions, fds[0]);
-        char arg0[] = GLUE_BOT_SERVER, arg1[] = "--port", arg2[] = "0";
-        char* argv[] = {arg0, arg1, arg2, nullptr};
-        const int err = ::posix_spawn(&pid_, arg0, &actions, nullptr, argv, environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(fds[1]);
-        out_ = fds[0];
-        REQUIRE_MESSAGE(err == 0, "cannot start " GLUE_BOT_SERVER);
+        process_ = std::make_unique<glue::test::child_process>(
+            std::vector<std::string>{GLUE_BOT_SERVER, "--port", "0"},
+            std::map<std::string, std::string>{{"GLUE_API_URL", cfg.api_url},
+                                               {"GLUE_CLIENT_ID", cfg.client_id},
+                                               {"GLUE_CLIENT_SECRET", cfg.client_secret},
+                                               {"GLUE_REDIRECT_URI", cfg.redirect_uri},
+                                               {"GLUE_WEBHOOK_SECRET", secret}});
         // "listening on http://127.0.0.1:<port>"
-        std::string line;
-        const auto until = std::chrono::steady_clock::now() + 20s;
-        while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < until) {
-            pollfd p{out_, POLLIN, 0};
-            if (::poll(&p, 1, 100) > 0) {
-                char buf[256];
-                const ssize_t n = ::read(out_, buf, sizeof buf);
-                if (n <= 0) {
-                    break;
-                }
-                line.append(buf, static_cast<std::size_t>(n));
-            }
-        }
-        const std::size_t colon = line.rfind(':');
+        const std::string line = process_->read_line(20s);
         REQUIRE_MESSAGE(line.starts_with("listening on http://127.0.0.1:"), line);
-        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(colon + 1)));
-    }
-
-    ~bot_process() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-        if (out_ >= 0) {
-            ::close(out_);
-        }
+        port_ = static_cast<std::uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
     }
 
     std::uint16_t port() const { return port_; }
 
     /// Sends `sig` and waits (bounded) for the exit; the wait status, or -1 if it didn't exit.
     int stop(int sig) {
-        ::kill(pid_, sig);
-        int status = -1;
-        const bool exited = eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; });
-        if (!exited) {
-            return -1;
-        }
-        pid_ = -1;
-        return status;
+        process_->signal(sig);
+        return process_->wait(10s);
     }
 
 private:
-    pid_t pid_ = -1;
-    int out_ = -1;
+    std::unique_ptr<glue::test::child_process> process_;
     std::uint16_t port_ = 0;
 };
 
