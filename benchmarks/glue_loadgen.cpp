@@ -6,7 +6,11 @@
 //
 //   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
 //                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
-//                [--rss-sample-ms 1000]
+//                [--rss-sample-ms 1000] [--shared-cache redis://127.0.0.1:6379/0]
+//
+// With --shared-cache the client shares its tokens through Redis (the key from
+// GLUE_SHARED_CACHE_KEY), and the JSON counts the flights that took a stored token, took the
+// lease, or found Redis unavailable.
 //
 // Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
 // GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
@@ -53,7 +57,7 @@ std::string from_env(const char* name) {
 }
 
 struct options {
-    std::string url, ca_file;
+    std::string url, ca_file, shared_cache;
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
     long timeout_s = 300;
@@ -65,7 +69,8 @@ struct options {
                  "glue_loadgen: %s\n"
                  "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
                  "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
-                 "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS]\n",
+                 "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS] "
+                 "[--shared-cache URL]\n",
                  why);
     std::exit(2);
 }
@@ -117,6 +122,8 @@ options parse(int argc, char** argv) {
             o.threads = to_count(v, "--threads");
         } else if (a == "--rss-sample-ms") {
             o.rss_sample_ms = static_cast<long>(to_count(v, "--rss-sample-ms"));
+        } else if (a == "--shared-cache") {
+            o.shared_cache = v;
         } else if (a == "--timeout-s") {
             o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
         } else {
@@ -250,6 +257,10 @@ int main(int argc, char** argv) {
     cfg.max_connections = opt.connections;
     cfg.max_cached_workspaces = std::max(cfg.max_cached_workspaces, opt.workspaces);
     cfg.max_concurrent_token_requests = opt.connections;
+    cfg.shared_cache_url = opt.shared_cache;
+    if (const char* key = std::getenv("GLUE_SHARED_CACHE_KEY")) {
+        cfg.shared_cache_key = key;
+    }
 
     std::optional<glue::client> client;
     try {
@@ -279,6 +290,7 @@ int main(int argc, char** argv) {
         asio::co_spawn(ioc, worker(*client, st), [&](std::exception_ptr) {
             if (running.fetch_sub(1) == 1) {
                 limit.cancel(); // the last worker is done: let run() return
+                client->shutdown(); // and end a shared cache's connections to Redis
             }
         });
     }
@@ -305,13 +317,16 @@ int main(int argc, char** argv) {
     std::printf("{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
                 "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
                 "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
-                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f%s}\n",
+                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f,\"shared_hits\":%llu,"
+                "\"shared_leases\":%llu,\"shared_unavailable\":%llu%s}\n",
                 opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
                 static_cast<double>(done) / wall, glue::detail::percentile(st.latencies_ms, 0.50),
                 glue::detail::percentile(st.latencies_ms, 0.99), opt.threads, stats.entries,
                 rss_start, rss_end,
                 static_cast<double>(allocations) / static_cast<double>(opt.requests),
-                sampler.json().c_str());
+                static_cast<unsigned long long>(stats.shared_hits),
+                static_cast<unsigned long long>(stats.shared_leases),
+                static_cast<unsigned long long>(stats.shared_unavailable), sampler.json().c_str());
     if (timed_out) {
         std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
         return 1;

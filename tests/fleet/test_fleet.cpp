@@ -298,6 +298,46 @@ TEST_SUITE("fleet") {
         c.shutdown();
     }
 
+    TEST_CASE("Redis that stops answering: a flight falls back after shared_cache_timeout, "
+              "and the level recovers when Redis answers again") {
+        redis_server redis;
+        mock_server mock;
+        boost::asio::io_context ioc;
+        auto cfg = mock.client_config();
+        cfg.shared_cache_url = redis.url();
+        cfg.shared_cache_key = key_hex;
+        cfg.shared_cache_timeout = 300ms;
+        std::vector<std::string> down;
+        int up = 0;
+        cfg.on_token_event = [&](const glue::token_event& e) {
+            if (e.what == glue::token_event::kind::shared_cache_down) {
+                down.emplace_back(e.reason);
+            }
+            up += e.what == glue::token_event::kind::shared_cache_up;
+        };
+        glue::client c(ioc.get_executor(), cfg);
+        glue::test::run(ioc, c.fetch_token("wks_Slow0"));
+        CHECK(c.stats().shared_leases == 1);
+
+        redis.pause();
+        // The claim's command gets no answer: after 300 ms the level counts as down and the
+        // flight requests in-process; the calls after it don't wait at all.
+        for (int i = 1; i <= 3; ++i) {
+            glue::test::run(ioc, c.fetch_token("wks_Slow" + std::to_string(i)));
+        }
+        CHECK(mock.token_requests() == 4);
+        CHECK(c.stats().shared_unavailable == 3);
+        REQUIRE(down.size() == 1);
+        CHECK(down[0].find("shared_cache_timeout") != std::string::npos);
+
+        redis.resume();
+        glue::test::run_until(ioc, [&] { return up == 2; }, 20s);
+        glue::test::run(ioc, c.fetch_token("wks_Slow4"));
+        CHECK(c.stats().shared_leases == 2); // Redis is used again
+        CHECK(down.size() == 1);
+        c.shutdown();
+    }
+
 #ifdef GLUE_CLI
     TEST_CASE("glue bulk --shared-cache: a second run of the job makes no token request") {
         redis_server redis;

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <stdexcept>
 #include <thread>
@@ -115,6 +116,10 @@ void redis_server::restart() {
     start();
     REQUIRE_MESSAGE(process_, "redis-server did not start again on port " << port_);
 }
+
+void redis_server::pause() { process_->signal(SIGSTOP); }
+
+void redis_server::resume() { process_->signal(SIGCONT); }
 
 redis_value redis_server::command(const std::vector<std::string>& argv) const {
     timeval tv{5, 0};

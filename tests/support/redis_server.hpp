@@ -38,6 +38,10 @@ public:
     void kill();
     /// Starts it again on the same port.
     void restart();
+    /// Stops it answering (SIGSTOP), as a Redis stuck in a long command or swapping would;
+    /// resume() lets it go on.
+    void pause();
+    void resume();
 
     /// One command, on a connection of its own.
     redis_value command(const std::vector<std::string>& argv) const;
