@@ -99,6 +99,42 @@ std::vector<std::string> keys(const redis_server& redis, const std::string& patt
     return out;
 }
 
+/// A client in this process sharing through Redis (a member of a fleet as much as a worker
+/// process is), with the shared cache's events counted.
+struct fleet_member {
+    fleet_member(boost::asio::io_context& io, const mock_server& mock, const std::string& url,
+                 std::chrono::milliseconds timeout = 500ms)
+        : ioc(io)
+        , client(io.get_executor(), config(mock, url, timeout)) {}
+
+    ~fleet_member() { client.shutdown(); }
+
+    glue::client_config config(const mock_server& mock, const std::string& url,
+                               std::chrono::milliseconds timeout) {
+        auto cfg = mock.client_config();
+        cfg.shared_cache_url = url;
+        cfg.shared_cache_key = key_hex;
+        cfg.shared_cache_timeout = timeout;
+        cfg.on_token_event = [this](const glue::token_event& e) {
+            if (e.what == glue::token_event::kind::shared_cache_down) {
+                down.emplace_back(e.reason);
+            }
+            up += e.what == glue::token_event::kind::shared_cache_up;
+        };
+        return cfg;
+    }
+
+    void fetch(const std::string& ws) { glue::test::run(ioc, client.fetch_token(ws)); }
+    void query(const std::string& ws) {
+        glue::test::run(ioc, client.graphql(ws, {"{ me { id } }"}));
+    }
+
+    boost::asio::io_context& ioc;
+    std::vector<std::string> down; // before the client: its hook writes here
+    int up = 0;
+    glue::client client;
+};
+
 glue::detail::shared_cache_key test_key() {
     return *glue::detail::parse_shared_cache_key(key_hex);
 }
@@ -186,12 +222,14 @@ TEST_SUITE("fleet") {
         }));
         const std::string holder_id = redis.command({"GET", lease}).str;
         auto waiting = start_worker(mock, redis, args);
-        std::this_thread::sleep_for(300ms); // it finds the lease taken, and waits
+        REQUIRE(waiting->read_line(30s) == "started");
         holder->kill();
 
-        // While the dead holder's lease lasts, nobody requests a token.
+        // While the dead holder's lease lasts (3 s), nobody requests a token.
+        const auto lease_end = std::chrono::steady_clock::now() + 3s;
         while (redis.command({"GET", lease}).str == holder_id) {
             REQUIRE(mock.token_requests() == 1);
+            REQUIRE(std::chrono::steady_clock::now() < lease_end + 1s);
             std::this_thread::sleep_for(20ms);
         }
         const auto r = finish(*waiting);
@@ -226,7 +264,22 @@ TEST_SUITE("fleet") {
             fleet.push_back(start_worker(mock, redis, args));
             REQUIRE(fleet.back()->read_line(30s) == "started");
         }
-        std::this_thread::sleep_for(1500ms);
+        // Once every worker has used Redis (its last command an EVAL) and the fleet shares all
+        // 20 tokens through it, Redis dies for 2 s: longer than a refresh period, so every
+        // workspace in use needs a token while it is gone.
+        auto workers_using_redis = [&] {
+            const std::string clients = redis.command({"CLIENT", "LIST"}).str;
+            std::size_t n = 0;
+            for (auto at = clients.find("cmd=eval"); at != std::string::npos;
+                 at = clients.find("cmd=eval", at + 1)) {
+                ++n;
+            }
+            return n;
+        };
+        REQUIRE(eventually([&] {
+            return workers_using_redis() == 3 &&
+                   keys(redis, "glue:glue-test-client:tok:*").size() == 20;
+        }));
         redis.kill();
         std::this_thread::sleep_for(2s);
         redis.restart();
@@ -244,29 +297,24 @@ TEST_SUITE("fleet") {
         redis_server redis;
         mock_server mock;
         boost::asio::io_context ioc;
-        auto cfg = mock.client_config();
-        cfg.shared_cache_url = redis.url();
-        cfg.shared_cache_key = key_hex;
         // Two clients are two members of a fleet: only Redis joins them.
-        glue::client a(ioc.get_executor(), cfg), b(ioc.get_executor(), cfg);
+        fleet_member a(ioc, mock, redis.url()), b(ioc, mock, redis.url());
         const std::string ws = "wks_Shared401";
-        glue::test::run(ioc, a.graphql(ws, {"{ me { id } }"}));
-        glue::test::run(ioc, b.graphql(ws, {"{ me { id } }"}));
+        a.query(ws);
+        b.query(ws);
         CHECK(mock.token_requests(ws) == 1);
-        CHECK(b.stats().shared_hits == 1);
+        CHECK(b.client.stats().shared_hits == 1);
 
         mock.revoke_tokens(ws);
         // a: 401 → its token is the stored one: dropped there too, one new token request.
-        glue::test::run(ioc, a.graphql(ws, {"{ me { id } }"}));
+        a.query(ws);
         CHECK(mock.token_requests(ws) == 2);
         // b: 401 for the old token → the stored one is newer: kept, and b takes it.
-        glue::test::run(ioc, b.graphql(ws, {"{ me { id } }"}));
+        b.query(ws);
         CHECK(mock.token_requests(ws) == 2);
-        CHECK(b.stats().shared_hits == 2);
-        CHECK(a.stats().invalidations_applied == 1);
-        CHECK(b.stats().invalidations_applied == 1);
-        a.shutdown();
-        b.shutdown();
+        CHECK(b.client.stats().shared_hits == 2);
+        CHECK(a.client.stats().invalidations_applied == 1);
+        CHECK(b.client.stats().invalidations_applied == 1);
     }
 
     TEST_CASE("Redis unreachable from the start: calls succeed in-process, and the outage is "
@@ -278,24 +326,14 @@ TEST_SUITE("fleet") {
             closed_port = gone.port();
         }
         boost::asio::io_context ioc;
-        auto cfg = mock.client_config();
-        cfg.shared_cache_url = "redis://127.0.0.1:" + std::to_string(closed_port);
-        cfg.shared_cache_key = key_hex;
-        std::vector<std::string> events;
-        cfg.on_token_event = [&](const glue::token_event& e) {
-            if (e.what == glue::token_event::kind::shared_cache_down) {
-                events.emplace_back(e.reason);
-            }
-        };
-        glue::client c(ioc.get_executor(), cfg);
+        fleet_member c(ioc, mock, "redis://127.0.0.1:" + std::to_string(closed_port));
         for (int i = 0; i < 5; ++i) {
-            glue::test::run(ioc, c.fetch_token("wks_Alone" + std::to_string(i)));
+            c.fetch("wks_Alone" + std::to_string(i));
         }
         CHECK(mock.token_requests() == 5);
-        CHECK(c.stats().shared_unavailable == 5);
-        REQUIRE(events.size() == 1);
-        CHECK(events[0].find("connect") != std::string::npos);
-        c.shutdown();
+        CHECK(c.client.stats().shared_unavailable == 5);
+        REQUIRE(c.down.size() == 1);
+        CHECK(c.down[0].find("connect") != std::string::npos);
     }
 
     TEST_CASE("Redis that stops answering: a flight falls back after shared_cache_timeout, "
@@ -303,39 +341,27 @@ TEST_SUITE("fleet") {
         redis_server redis;
         mock_server mock;
         boost::asio::io_context ioc;
-        auto cfg = mock.client_config();
-        cfg.shared_cache_url = redis.url();
-        cfg.shared_cache_key = key_hex;
-        cfg.shared_cache_timeout = 300ms;
-        std::vector<std::string> down;
-        int up = 0;
-        cfg.on_token_event = [&](const glue::token_event& e) {
-            if (e.what == glue::token_event::kind::shared_cache_down) {
-                down.emplace_back(e.reason);
-            }
-            up += e.what == glue::token_event::kind::shared_cache_up;
-        };
-        glue::client c(ioc.get_executor(), cfg);
-        glue::test::run(ioc, c.fetch_token("wks_Slow0"));
-        CHECK(c.stats().shared_leases == 1);
+        fleet_member c(ioc, mock, redis.url(), 300ms);
+        c.fetch("wks_Slow0");
+        CHECK(c.client.stats().shared_leases == 1);
 
         redis.pause();
         // The claim's command gets no answer: after 300 ms the level counts as down and the
         // flight requests in-process; the calls after it don't wait at all.
         for (int i = 1; i <= 3; ++i) {
-            glue::test::run(ioc, c.fetch_token("wks_Slow" + std::to_string(i)));
+            c.fetch("wks_Slow" + std::to_string(i));
         }
         CHECK(mock.token_requests() == 4);
-        CHECK(c.stats().shared_unavailable == 3);
-        REQUIRE(down.size() == 1);
-        CHECK(down[0].find("shared_cache_timeout") != std::string::npos);
+        CHECK(c.client.stats().shared_unavailable == 3);
+        REQUIRE(c.down.size() == 1);
+        CHECK(c.down[0].find("shared_cache_timeout") != std::string::npos);
 
         redis.resume();
-        glue::test::run_until(ioc, [&] { return up == 2; }, 20s);
-        glue::test::run(ioc, c.fetch_token("wks_Slow4"));
-        CHECK(c.stats().shared_leases == 2); // Redis is used again
-        CHECK(down.size() == 1);
-        c.shutdown();
+        glue::test::run_until(
+            ioc, [&] { return c.up == 2; }, 20s);
+        c.fetch("wks_Slow4");
+        CHECK(c.client.stats().shared_leases == 2); // Redis is used again
+        CHECK(c.down.size() == 1);
     }
 
 #ifdef GLUE_CLI

@@ -117,9 +117,13 @@ void redis_server::restart() {
     REQUIRE_MESSAGE(process_, "redis-server did not start again on port " << port_);
 }
 
-void redis_server::pause() { process_->signal(SIGSTOP); }
+void redis_server::pause() {
+    process_->signal(SIGSTOP);
+}
 
-void redis_server::resume() { process_->signal(SIGCONT); }
+void redis_server::resume() {
+    process_->signal(SIGCONT);
+}
 
 redis_value redis_server::command(const std::vector<std::string>& argv) const {
     timeval tv{5, 0};
