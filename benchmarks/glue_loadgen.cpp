@@ -289,8 +289,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0, n = running.load(); i < n; ++i) {
         asio::co_spawn(ioc, worker(*client, st), [&](std::exception_ptr) {
             if (running.fetch_sub(1) == 1) {
-                limit.cancel();     // the last worker is done: let run() return
-                client->shutdown(); // and end a shared cache's connections to Redis
+                limit.cancel(); // the last worker is done: let run() return
             }
         });
     }

@@ -20,11 +20,11 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
 
 #include <openssl/rand.h>
 
@@ -129,46 +129,69 @@ struct command_op {
     }
 };
 
-// The socket of one hiredis context, as Asio sees it. hiredis's event hooks say when it wants
-// to read or write; this reads with Asio (a speculative read: a descriptor wait could miss an
-// edge of Asio's edge-triggered epoll) and feeds hiredis's reader, then lets hiredis process
-// the replies; writes are flushed by hiredis itself, waiting for writability only when the
-// socket is full or still connecting. Released (not closed: hiredis owns the fd) in the
-// cleanup hook, which hiredis calls as it frees the context.
+// The socket of one hiredis context, as Asio sees it. hiredis formats commands into its
+// output buffer and parses what it is fed; Asio moves the bytes:
+// - reads with async_read_some (speculative: a descriptor wait could miss an edge of Asio's
+//   edge-triggered epoll), fed to hiredis's reader, then hiredis dispatches the replies;
+// - writes hiredis's buffer with async_write, which sends with MSG_NOSIGNAL: hiredis's own
+//   write() would raise SIGPIPE on a connection Redis has closed. hiredis itself only
+//   finishes the connect.
+// It reads only while a reply is due or `listening` is set, never in the background: an idle
+// connection is no work for the io_context, so a program's run() returns when its own work is
+// done (a connection that died while idle is noticed by the next command). The descriptor is
+// released, not closed (hiredis owns it), in the cleanup hook hiredis calls as it frees the
+// context.
 struct socket_events : std::enable_shared_from_this<socket_events> {
-    socket_events(const asio::strand<asio::any_io_executor>& s, redisAsyncContext* c)
+    socket_events(const asio::strand<asio::any_io_executor>& s, redisAsyncContext* c, bool v6)
         : strand(s)
-        , fd(s, c->c.fd)
+        , sock(s, v6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), c->c.fd)
         , ac(c) {}
 
     asio::strand<asio::any_io_executor> strand;
-    asio::posix::stream_descriptor fd;
+    asio::ip::tcp::socket sock;
     redisAsyncContext* ac; // null once hiredis has freed it
     bool want_read = false, want_write = false, reading = false, writing = false;
-    std::array<char, 16 * 1024> buf;
+    bool listening = false; // read even with no reply due (a subscription, a handshake)
+    std::array<char, 16 * 1024> in;
+    std::string out; // being written: taken from hiredis's buffer
 
     void read() {
-        if (reading || !ac || !want_read) {
+        if (reading || !ac || !want_read || !(listening || ac->replies.head)) {
             return;
         }
         reading = true;
-        fd.async_read_some(
-            asio::buffer(buf), [self = shared_from_this()](error_code ec, std::size_t n) {
-                self->reading = false;
-                if (!self->ac || ec == asio::error::operation_aborted) {
-                    return;
-                }
-                if (n > 0) {
-                    redisReaderFeed(self->ac->c.reader, self->buf.data(), n);
-                }
-                // Its own read() then sees EAGAIN, or the end of the stream, or more data.
-                redisAsyncHandleRead(self->ac);
-                if (ec && self->ac) {
-                    redisAsyncFree(std::exchange(self->ac, nullptr)); // reset: replies are lost
-                    return;
-                }
-                self->read();
-            });
+        sock.async_read_some(
+            asio::buffer(in),
+            [self = shared_from_this()](error_code ec, std::size_t n) { self->on_read(ec, n); });
+    }
+
+    void on_read(error_code ec, std::size_t n) {
+        if (!ac || ec == asio::error::operation_aborted) {
+            reading = false;
+            return;
+        }
+        if (n > 0) {
+            redisReaderFeed(ac->c.reader, in.data(), n);
+        }
+        // Its own read() then sees EAGAIN, the end of the stream, or more data. It asks for
+        // reading again before it hands out the replies: still `reading`, that arms nothing;
+        // whether a reply is still due is known only afterwards.
+        redisAsyncHandleRead(ac);
+        reading = false;
+        if (ec) {
+            fail();
+            return;
+        }
+        read();
+    }
+
+    // No longer listening: a read that waits for nothing due is cancelled.
+    void stop_listening() {
+        listening = false;
+        if (reading && ac && !ac->replies.head) {
+            error_code ignored;
+            sock.cancel(ignored);
+        }
     }
 
     void flush() {
@@ -176,21 +199,51 @@ struct socket_events : std::enable_shared_from_this<socket_events> {
             return;
         }
         if (ac->c.flags & REDIS_CONNECTED) {
-            redisAsyncHandleWrite(ac);
-            if (!ac || !want_write) {
-                return; // all written
-            }
+            send();
+            return;
         }
-        writing = true; // connecting, or the socket is full: wait until it is writable
-        fd.async_wait(asio::posix::descriptor_base::wait_write,
-                      [self = shared_from_this()](error_code ec) {
-                          self->writing = false;
-                          if (ec || !self->ac || !self->want_write) {
-                              return;
-                          }
-                          redisAsyncHandleWrite(self->ac);
-                          self->flush();
-                      });
+        writing = true; // connecting: writable once connected (or refused)
+        sock.async_wait(asio::socket_base::wait_write, [self = shared_from_this()](error_code ec) {
+            self->writing = false;
+            if (!ec && self->ac) {
+                self->send();
+            }
+        });
+    }
+
+    // Takes what hiredis has buffered, lets hiredis finish the connect if it hasn't (its
+    // buffer now empty, it writes nothing), and writes it.
+    void send() {
+        out.assign(ac->c.obuf, sdslen(ac->c.obuf));
+        // sdsclear(), but sds.h's out-of-line functions lack C linkage under C++.
+        sdssetlen(ac->c.obuf, 0);
+        ac->c.obuf[0] = '\0';
+        redisAsyncHandleWrite(ac);
+        if (!ac || out.empty()) {
+            return;
+        }
+        writing = true;
+        asio::async_write(sock, asio::buffer(out),
+                          [self = shared_from_this()](error_code ec, std::size_t) {
+                              self->writing = false;
+                              if (!self->ac || ec == asio::error::operation_aborted) {
+                                  return;
+                              }
+                              if (ec) {
+                                  self->fail();
+                                  return;
+                              }
+                              self->read();  // the replies to what was sent are due
+                              self->flush(); // whatever hiredis buffered meanwhile
+                          });
+    }
+
+    // The connection broke under us: freeing the context fails its pending replies and tells
+    // the link (onDisconnect).
+    void fail() {
+        if (ac) {
+            redisAsyncFree(std::exchange(ac, nullptr));
+        }
     }
 
     void attach() {
@@ -213,8 +266,8 @@ struct socket_events : std::enable_shared_from_this<socket_events> {
             self->ac = nullptr;
             self->want_read = self->want_write = false;
             error_code ignored;
-            self->fd.cancel(ignored);
-            self->fd.release();
+            self->sock.cancel(ignored);
+            self->sock.release(ignored);
         };
     }
 };
@@ -244,6 +297,32 @@ public:
 
     void start() {
         asio::post(strand_, [self = shared_from_this()] { self->connect(); });
+    }
+
+    /// Reconnects if the connection is down and the backoff since the last attempt is over.
+    /// Called whenever the link is about to be needed: nothing reconnects in the background.
+    void wake() {
+        asio::post(strand_, [self = shared_from_this()] {
+            if (self->state_ == link_state::idle && clock_type::now() >= self->next_attempt_) {
+                self->connect();
+            }
+        });
+    }
+
+    /// While on, the connection reads even with no reply due (the subscriber, while claims
+    /// wait for notifications).
+    void listen(bool on) {
+        asio::post(strand_, [self = shared_from_this(), on] {
+            self->listening_ = on;
+            if (self->events_ && self->state_ == link_state::ready) {
+                if (on) {
+                    self->events_->listening = true;
+                    self->events_->read();
+                } else {
+                    self->events_->stop_listening();
+                }
+            }
+        });
     }
 
     void close() {
@@ -333,7 +412,8 @@ private:
         }
         ac_ = ac;
         ac->data = this;
-        events_ = std::make_shared<socket_events>(strand_, ac);
+        events_ = std::make_shared<socket_events>(strand_, ac, asio::ip::make_address(ip).is_v6());
+        events_->listening = !channel_.empty(); // the subscription's confirmation is due
         events_->attach();
         redisAsyncSetConnectCallback(ac, [](const redisAsyncContext* c, int status) {
             if (status != REDIS_OK) {
@@ -427,6 +507,9 @@ private:
         state_ = link_state::ready;
         attempts_ = 0;
         timer_.cancel();
+        if (!listening_) {
+            events_->stop_listening();
+        }
         handlers_.ready();
     }
 
@@ -439,7 +522,9 @@ private:
         if (!send(ac_, &on_reply, holder, argv)) {
             delete holder;
             op->complete(make_failure(asio::error::not_connected, "not connected to Redis"));
+            return;
         }
+        events_->read(); // a reply is due now
     }
 
     // From inside a hiredis callback, where the context must not be freed: `c`, which hiredis
@@ -458,21 +543,18 @@ private:
         });
     }
 
-    // Frees the context (its pending commands complete as lost) and, unless closed, tries
-    // again after a backoff.
+    // Frees the context (its pending commands complete as lost); unless closed, the next
+    // wake() after a backoff connects again.
     void lose(std::string_view why) {
         drop();
+        timer_.cancel();
         if (closed_) {
             return;
         }
         handlers_.lost(why);
         const auto delay = backoff_delay(reconnect_base, ++attempts_, reconnect_max);
-        timer_.expires_after(std::max<std::chrono::nanoseconds>(delay, reconnect_base / 2));
-        timer_.async_wait([self = shared_from_this()](error_code ec) {
-            if (!ec) {
-                self->connect();
-            }
-        });
+        next_attempt_ =
+            clock_type::now() + std::max<std::chrono::nanoseconds>(delay, reconnect_base / 2);
     }
 
     void drop() {
@@ -488,13 +570,15 @@ private:
     const milliseconds timeout_;
     const std::string channel_;
     const handlers handlers_;
-    asio::steady_timer timer_; // connect deadline, then reconnect backoff
+    asio::steady_timer timer_; // the connect deadline
     asio::ip::tcp::resolver resolver_;
     redisAsyncContext* ac_ = nullptr;
     std::shared_ptr<socket_events> events_;
     link_state state_ = link_state::idle;
     unsigned handshake_pending_ = 0;
     unsigned attempts_ = 0; // failed connects since the last success
+    clock_type::time_point next_attempt_{};
+    bool listening_ = false;
     bool closed_ = false;
 };
 
@@ -561,6 +645,8 @@ public:
     asio::awaitable<shared_claim> claim(std::string ws, std::string replacing, bool rejected,
                                         steady_time until) override {
         shared_claim out;
+        commands_->wake(); // a link that is down is tried again (after its backoff) when needed
+        subscriber_->wake();
         if (!co_await available(until)) {
             co_return out;
         }
@@ -684,6 +770,7 @@ private:
 
     class watch {
     public:
+        // The subscriber reads while any claim is under way, and only then.
         watch(redis_level& l, const std::string& ws) : level_(l) {
             std::lock_guard lock(level_.watch_mtx_);
             auto it = level_.watches_.try_emplace(ws).first;
@@ -691,11 +778,17 @@ private:
             slot_ = &it->second;
             ++slot_->watchers;
             seen_ = slot_->generation;
+            if (level_.watchers_++ == 0) {
+                level_.subscriber_->listen(true);
+            }
         }
         ~watch() {
             std::lock_guard lock(level_.watch_mtx_);
             if (--slot_->watchers == 0) {
                 level_.watches_.erase(*ws_);
+            }
+            if (--level_.watchers_ == 0) {
+                level_.subscriber_->listen(false);
             }
         }
         watch(const watch&) = delete;
@@ -806,6 +899,7 @@ private:
 
     std::mutex watch_mtx_;
     std::unordered_map<std::string, watch_slot> watches_;
+    std::size_t watchers_ = 0; // claims under way
 };
 
 } // namespace

@@ -29,7 +29,6 @@ struct bulk_state {
     std::vector<float> latencies_ms;
     std::map<std::string, std::size_t> errors_by_class;
     std::string line; // reused for every output line
-    std::size_t workers = 0, workers_done = 0;
 };
 
 void write_line(bulk_state& st, std::string_view ws, const json::value* data,
@@ -79,9 +78,6 @@ asio::awaitable<void> worker(client& c, bulk_state& st) {
         st.latencies_ms.push_back(
             std::chrono::duration<float, std::milli>(clock_type::now() - start).count());
         ++st.done;
-    }
-    if (++st.workers_done == st.workers) {
-        c.shutdown(); // a shared cache's connections to Redis end too, so run() returns
     }
 }
 
@@ -139,7 +135,6 @@ bulk_report run_bulk(asio::io_context& ioc, client& c, const bulk_job& job) {
     const auto started = clock_type::now();
     const std::size_t workers =
         std::max<std::size_t>(1, std::min(job.concurrency, job.workspaces.size()));
-    st.workers = workers;
     for (std::size_t i = 0; i < workers; ++i) {
         asio::co_spawn(ioc, worker(c, st), rethrow_if);
     }

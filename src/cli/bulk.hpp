@@ -32,8 +32,7 @@ struct bulk_report {
     std::map<std::string, std::size_t> errors_by_class;
 };
 
-/// Runs the job through `client` on its io_context's current thread until every call is done,
-/// then shuts the client down (which ends its connections to a shared cache).
+/// Runs the job through `client` on its io_context's current thread until every call is done.
 bulk_report run_bulk(boost::asio::io_context& ioc, client& c, const bulk_job& job);
 
 /// The summary, a few lines for humans.

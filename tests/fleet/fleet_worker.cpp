@@ -10,8 +10,8 @@
 //
 // Round r makes C calls at once; call i asks for workspace i mod N ("wks_Fleet<i mod N>").
 // Before the first round it prints "started". With --expect-up it waits (at most 20 s) after
-// the last round until the shared cache has been connected U times. Exit status 0 when no call
-// failed.
+// the last round, still calling, until the shared cache has been connected U times. Exit status
+// 0 when no call failed.
 
 #include <glue/glue.hpp>
 
@@ -95,12 +95,14 @@ asio::awaitable<void> run(glue::client& c, const options& o, tally& t) {
             co_await timer.async_wait(asio::use_awaitable);
         }
     }
+    // The shared level reconnects when it is next needed: keep calling (the refreshes need
+    // it) until it has been connected expect_up times, at most 20 s.
     const auto until = std::chrono::steady_clock::now() + 20s;
     while (t.up < o.expect_up && std::chrono::steady_clock::now() < until) {
+        co_await one_call(c, "wks_Fleet0", t);
         timer.expires_after(10ms);
         co_await timer.async_wait(asio::use_awaitable);
     }
-    c.shutdown(); // its connections to Redis end, so run() returns
 }
 
 } // namespace
