@@ -1,9 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 
 // The shared level on Redis (README, "Running a fleet"), through hiredis's async API. hiredis
-// builds commands and parses replies; Asio drives its socket: hiredis asks to watch the socket
-// for reading or writing, and a descriptor wait on the connection's strand calls back into it.
-// Nothing blocks an Asio thread, and every command has a deadline.
+// builds commands and parses replies; Asio moves the bytes, on each connection's strand (see
+// socket_events). Nothing blocks an Asio thread, every command has a deadline, and nothing runs
+// in the background.
 //
 // Per workspace, in Redis:
 //   glue:<client_id>:tok:<workspace>    the sealed token, expiring at its hard margin
@@ -16,8 +16,6 @@
 #include "detail/shared_cache.hpp"
 #include "detail/waiter.hpp"
 
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -28,6 +26,7 @@
 
 #include <openssl/rand.h>
 
+#include <array>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -272,7 +271,8 @@ struct socket_events : std::enable_shared_from_this<socket_events> {
     }
 };
 
-// One connection to Redis, on its own strand, reconnecting with backoff whenever it is lost.
+// One connection to Redis, on its own strand. Once lost, it connects again when next needed
+// (wake()), no sooner than a backoff after the last attempt.
 // The command connection sends the scripts; the subscriber connection (with a channel) only
 // listens. Ready once its handshake (AUTH, SELECT, PING or SUBSCRIBE) has been answered.
 class redis_link : public std::enable_shared_from_this<redis_link> {

@@ -94,7 +94,7 @@ struct client_config {
     /// shared_cache_url: tokens are never stored in plaintext.
     std::string shared_cache_key;
     /// Deadline of one Redis command and of connecting to Redis. Past it the shared level counts
-    /// as down: token requests go on in-process and it reconnects in the background.
+    /// as down: token requests go on in-process, and it reconnects when next needed.
     std::chrono::milliseconds shared_cache_timeout{500};
 
     /// `http://` is accepted only for loopback hosts unless this is set.
