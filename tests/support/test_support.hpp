@@ -22,6 +22,7 @@
 #include <chrono>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -41,39 +42,48 @@ inline void run_until(asio::io_context& ioc, const std::function<bool()>& done,
     REQUIRE_MESSAGE(done(), "timed out: the io_context did not get there");
 }
 
-/// Runs `aw` to completion on `ioc` and returns its value or rethrows its exception.
+/// Runs `aw` to completion on `ioc` and returns its value or rethrows its exception. If it
+/// doesn't complete in time, the test fails here, and the coroutine may still complete later
+/// (when a fixture runs the io_context down): its outcome then lands in state it shares with
+/// this call, never in this call's dead stack frame.
 template <class T>
 T run(asio::io_context& ioc, asio::awaitable<T> aw, std::chrono::milliseconds limit = 30s) {
-    std::optional<T> value;
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T v) {
-        error = e;
+    struct outcome {
+        std::optional<T> value;
+        std::exception_ptr error;
+        bool done = false;
+    };
+    auto out = std::make_shared<outcome>();
+    asio::co_spawn(ioc, std::move(aw), [out](std::exception_ptr e, T v) {
+        out->error = e;
         if (!e) {
-            value.emplace(std::move(v));
+            out->value.emplace(std::move(v));
         }
-        done = true;
+        out->done = true;
     });
     run_until(
-        ioc, [&] { return done; }, limit);
-    if (error) {
-        std::rethrow_exception(error);
+        ioc, [&] { return out->done; }, limit);
+    if (out->error) {
+        std::rethrow_exception(out->error);
     }
-    return std::move(*value);
+    return std::move(*out->value);
 }
 
 inline void run(asio::io_context& ioc, asio::awaitable<void> aw,
                 std::chrono::milliseconds limit = 30s) {
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e) {
-        error = e;
-        done = true;
+    struct outcome {
+        std::exception_ptr error;
+        bool done = false;
+    };
+    auto out = std::make_shared<outcome>();
+    asio::co_spawn(ioc, std::move(aw), [out](std::exception_ptr e) {
+        out->error = e;
+        out->done = true;
     });
     run_until(
-        ioc, [&] { return done; }, limit);
-    if (error) {
-        std::rethrow_exception(error);
+        ioc, [&] { return out->done; }, limit);
+    if (out->error) {
+        std::rethrow_exception(out->error);
     }
 }
 
@@ -111,21 +121,20 @@ using manual_timer = asio::basic_waitable_timer<manual_clock>;
 
 } // namespace glue::test
 
-// Timers on the manual clock re-check it at least every millisecond of real time, so advancing
-// the clock fires them promptly (the approach Asio's wait_traits documentation describes).
+// Timers on the manual clock must fire by the manual clock alone. Asio's epoll reactor looks at
+// its timer queues only when its timerfd fires, armed from these wait durations; any real-time
+// wait here (even 1 ms) lets a test move the manual clock past several timers before the reactor
+// looks, so they fire together and out of order. So every wait is zero: the timerfd is always
+// due, and every pass of the reactor (every poll()) compares each manual timer with the manual
+// clock. A poll() that returns has then fired every timer due at the clock's current time.
 template <>
 struct boost::asio::wait_traits<glue::test::manual_clock> {
     using clock = glue::test::manual_clock;
-    static clock::duration to_wait_duration(const clock::duration& d) {
-        return std::clamp<clock::duration>(d, clock::duration::zero(),
-                                           std::chrono::milliseconds(1));
+    static clock::duration to_wait_duration(const clock::duration&) {
+        return clock::duration::zero();
     }
-    static clock::duration to_wait_duration(const clock::time_point& t) {
-        const auto now = clock::now();
-        if (t <= now) {
-            return clock::duration::zero();
-        }
-        return std::min<clock::duration>(t - now, std::chrono::milliseconds(1));
+    static clock::duration to_wait_duration(const clock::time_point&) {
+        return clock::duration::zero();
     }
 };
 
