@@ -4,6 +4,7 @@
 #include "detail/backoff.hpp"
 #include "detail/http.hpp"
 #include "detail/protocol.hpp"
+#include "detail/saturating.hpp"
 #include "detail/token_cache.hpp"
 #include "detail/waiter.hpp"
 
@@ -101,7 +102,6 @@ result<redis_level_options> shared_level_options(const client_config& cfg) {
     o.client_id = cfg.client_id;
     o.timeout = cfg.shared_cache_timeout;
     o.lease_time = cfg.token_request_timeout;
-    o.on_event = cfg.on_token_event;
     return o;
 }
 
@@ -157,9 +157,19 @@ class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     static std::shared_ptr<client_impl> create(asio::any_io_executor ex, client_config cfg) {
         auto impl = std::shared_ptr<client_impl>(new client_impl(std::move(ex), std::move(cfg)));
+        // The user's hook runs only through the cache's gate, which its shutdown closes: once
+        // the client is shut down or destroyed, no hook runs, ever, on any thread. The shared
+        // level's events go through the same gate.
         auto options = cache_options_of(impl->cfg_);
         if (!impl->cfg_.shared_cache_url.empty()) {
-            options.shared = make_redis_level(impl->ex_, *shared_level_options(impl->cfg_));
+            auto shared = *shared_level_options(impl->cfg_);
+            if (impl->cfg_.on_token_event) {
+                shared.on_event = [user = impl->cfg_.on_token_event,
+                                   gate = options.hooks](const token_event& e) {
+                    gate->run([&] { user(e); });
+                };
+            }
+            options.shared = make_redis_level(impl->ex_, std::move(shared));
         }
         // The fetcher holds the client weakly: the cache belongs to the client, and a token
         // request that outlives it finds it gone rather than keeping it alive.
@@ -266,7 +276,8 @@ public:
                     wait = retry_wait(resp, attempt);
                 }
             }
-            if (!wait || attempt >= attempts || std::chrono::steady_clock::now() + *wait >= until) {
+            if (!wait || attempt >= attempts ||
+                saturating_add(std::chrono::steady_clock::now(), *wait) >= until) {
                 if (!sent) {
                     co_return sent.error();
                 }
@@ -342,8 +353,8 @@ private:
 
     // A call's deadline: `timeout` from now, or request_timeout when it is zero.
     steady_time deadline(std::chrono::milliseconds timeout = {}) const {
-        return std::chrono::steady_clock::now() +
-               (timeout.count() > 0 ? timeout : cfg_.request_timeout);
+        return saturating_add(std::chrono::steady_clock::now(),
+                              timeout.count() > 0 ? timeout : cfg_.request_timeout);
     }
 
     // Transport failures worth another try: not a cancellation, a deadline, a malformed
@@ -377,7 +388,7 @@ private:
 
     // Waits `d` before a retry. False when cut short: cancelled, or the client shut down.
     asio::awaitable<bool> sleep(std::chrono::nanoseconds d) {
-        sleeper w(co_await asio::this_coro::executor);
+        sleeper w(co_await asio::this_coro::executor, sleep_mtx_);
         {
             std::lock_guard lock(sleep_mtx_);
             if (stopped_) {
@@ -386,7 +397,7 @@ private:
             sleepers_.push_back(w);
         }
         // A sleeper is woken only by shutdown(); the "timeout" is the sleep ending.
-        co_return co_await w.wait(sleep_mtx_, std::chrono::steady_clock::now() + d) ==
+        co_return co_await w.wait(sleep_mtx_, saturating_add(std::chrono::steady_clock::now(), d)) ==
             errc::timeout;
     }
 
@@ -449,10 +460,10 @@ private:
             }
             // As the token cache's retries: no cap but the deadline.
             const auto wait = backoff_delay(cfg_.token_retry_base_delay, attempt,
-                                            std::chrono::nanoseconds::max() / 4);
+                                            std::chrono::nanoseconds::max());
             if (!retryable(sent.error()) || !sent.error().unsent ||
                 attempt >= cfg_.token_retry_attempts ||
-                std::chrono::steady_clock::now() + wait >= until) {
+                saturating_add(std::chrono::steady_clock::now(), wait) >= until) {
                 co_return sent.error();
             }
             if (!co_await sleep(wait)) {
@@ -533,8 +544,8 @@ asio::awaitable<T> run(std::shared_ptr<detail::client_impl> impl, std::string_vi
     detail::result<T> r = detail::make_failure(asio::error::operation_aborted);
     try {
         r = co_await std::move(op);
-    } catch (const boost::system::system_error& e) {
-        r = detail::make_failure(e.code()); // e.g. cancelled before an operation could start
+    } catch (...) {
+        r = detail::failure_from(std::current_exception()); // e.g. cancelled before it started
     }
     if (!r) {
         throw detail::to_error(r.error(), op_name);
@@ -578,13 +589,7 @@ void launch(const std::shared_ptr<detail::client_impl>& impl, diagnostics* diag,
         error_code ec;
         T value{};
         if (ep) {
-            try {
-                std::rethrow_exception(ep);
-            } catch (const boost::system::system_error& e) {
-                ec = e.code();
-            } catch (...) {
-                ec = make_error_code(boost::system::errc::not_enough_memory);
-            }
+            ec = detail::failure_from(ep).ec;
         } else if (!r) {
             ec = r.error().ec;
         } else {

@@ -5,6 +5,7 @@
 
 #include <boost/throw_exception.hpp>
 
+#include <new>
 #include <string>
 
 namespace glue {
@@ -54,6 +55,8 @@ public:
             return "the authorization request was denied";
         case errc::missing_code:
             return "the OAuth callback carries no authorization code";
+        case errc::internal_error:
+            return "an unexpected exception inside glue";
         }
         return "unknown glue error";
     }
@@ -92,6 +95,18 @@ const boost::json::value& error::partial_data() const noexcept {
 }
 
 namespace detail {
+
+failure failure_from(std::exception_ptr ep) noexcept {
+    try {
+        std::rethrow_exception(ep);
+    } catch (const boost::system::system_error& e) {
+        return make_failure(e.code());
+    } catch (const std::bad_alloc&) {
+        return make_failure(make_error_code(boost::system::errc::not_enough_memory));
+    } catch (...) {
+        return make_failure(errc::internal_error);
+    }
+}
 
 error to_error(const failure& f, std::string_view operation) {
     // Only client-generated text goes into what(): server text may echo input.

@@ -5,6 +5,8 @@
 // Exponential backoff with full jitter: the wait before retry n is uniform in
 // [0, min(max, base × 2^(n-1))), so clients that failed together don't retry together.
 
+#include "detail/saturating.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -14,17 +16,15 @@ namespace glue::detail {
 inline std::chrono::nanoseconds full_jitter(std::chrono::nanoseconds cap) {
     thread_local std::minstd_rand rng{std::random_device{}()};
     std::uniform_real_distribution<double> share(0.0, 1.0);
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(cap * share(rng));
+    return saturating_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double, std::nano>(static_cast<double>(cap.count()) * share(rng)));
 }
 
 /// The wait before retry number `retry` (1 for the first).
-inline std::chrono::nanoseconds backoff_delay(std::chrono::nanoseconds base, unsigned retry,
-                                              std::chrono::nanoseconds max) {
-    auto cap = base;
-    for (unsigned i = 1; i < retry && cap < max; ++i) {
-        cap *= 2;
-    }
-    return full_jitter(std::min(cap, max));
+template <class Rep1, class Period1, class Rep2, class Period2>
+std::chrono::nanoseconds backoff_delay(std::chrono::duration<Rep1, Period1> base, unsigned retry,
+                                       std::chrono::duration<Rep2, Period2> max) {
+    return full_jitter(doubled(base, retry, max));
 }
 
 } // namespace glue::detail

@@ -24,7 +24,7 @@ public:
     /// Takes a unit, waiting for one in arrival order until `deadline`. Returns errc::timeout at
     /// the deadline, operation_aborted when cancelled (and then holds no unit).
     boost::asio::awaitable<error_code> acquire(time_point deadline) {
-        waiter<Timer> w(co_await boost::asio::this_coro::executor);
+        waiter<Timer> w(co_await boost::asio::this_coro::executor, mtx_);
         {
             std::lock_guard lock(mtx_);
             if (available_ > 0 && waiters_.empty()) {

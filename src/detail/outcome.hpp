@@ -10,6 +10,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <exception>
 #include <memory>
 #include <string_view>
 
@@ -40,6 +41,10 @@ inline failure make_failure(errc e, std::string_view message = {}) {
 inline failure make_failure(error_code ec, std::string_view message, diagnostics diag) {
     return failure{ec, message, std::make_shared<const diagnostics>(std::move(diag)), false};
 }
+
+/// The failure an exception stands for, so that no exit path of an operation is skipped by one:
+/// a system_error keeps its code, bad_alloc is ENOMEM, anything else errc::internal_error.
+failure failure_from(std::exception_ptr ep) noexcept;
 
 /// The glue::error for `f`; `operation` names the public call after "glue::" ("client::graphql",
 /// "webhook::parse"), which starts what().

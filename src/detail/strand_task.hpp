@@ -12,7 +12,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -30,14 +29,15 @@ public:
 
     /// Runs `op` on a new strand of `ex`. If `deadline` passes first, `on_deadline` runs and the
     /// op gets terminal cancellation. `on_done` runs on the strand when the op ends, whatever
-    /// ended it.
+    /// ended it. Nothing runs inside this call: it is made under the caller's locks, and a
+    /// dispatch to a new strand from a thread running `ex` would run the op right here.
     template <class T>
     static std::shared_ptr<strand_task>
     spawn(const boost::asio::any_io_executor& ex, time_point deadline,
           std::function<boost::asio::awaitable<T>()> op,
           std::function<void(std::exception_ptr, T)> on_done, std::function<void()> on_deadline) {
         auto task = std::shared_ptr<strand_task>(new strand_task(ex));
-        boost::asio::dispatch(task->strand_, [task, deadline, op = std::move(op),
+        boost::asio::post(task->strand_, [task, deadline, op = std::move(op),
                                               on_done = std::move(on_done),
                                               on_deadline = std::move(on_deadline)]() mutable {
             task->timer_.expires_at(deadline);

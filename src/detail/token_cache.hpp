@@ -11,20 +11,24 @@
 // a token handed out until its hard margin and refreshed ahead in its soft window; after a
 // failure, a remembered error for a backoff. Across workspaces: a FIFO cap on requests in
 // flight, a pause of the whole endpoint when it says it is overloaded, and a bound on entries
-// (LRU per shard, expired entries swept as new ones arrive).
+// (the least recently used of a few sampled shards goes; expired entries are swept as new ones
+// arrive).
 //
 // Locking: entries are split over shards, each with its own mutex, so threads looking up
 // different workspaces rarely meet; each flight has its own mutex for its waiters and outcome,
 // so waking 10,000 waiters blocks no lookup. Locks are never nested, except the endpoint pause's
-// inside a shard's; hooks and completions never run inside any of them.
+// inside a shard's, and other shards' inside a shard's when evicting, which only try_lock (never
+// wait). Hooks and completions never run inside any lock, and flights start by being posted.
 
 #include <glue/metrics.hpp>
 #include <glue/types.hpp>
 
 #include "detail/backoff.hpp"
 #include "detail/fifo_semaphore.hpp"
+#include "detail/hook_gate.hpp"
 #include "detail/outcome.hpp"
 #include "detail/protocol.hpp"
+#include "detail/saturating.hpp"
 #include "detail/shared_cache.hpp"
 #include "detail/strand_task.hpp"
 #include "detail/token.hpp"
@@ -71,6 +75,9 @@ struct token_cache_options {
     std::chrono::seconds retry_after_cap{600};
     std::size_t max_entries = 100'000;
     token_event_hook on_event;
+    /// What on_event runs through; shutdown() closes it, and no hook runs once that returned.
+    /// A client shares its own with the shared level's hook.
+    std::shared_ptr<hook_gate> hooks = std::make_shared<hook_gate>();
     /// The second level shared with other processes; null: in-process only.
     std::shared_ptr<shared_level> shared;
 };
@@ -158,6 +165,7 @@ public:
         auto st = st_; // the cache may be destroyed while this caller waits
         std::shared_ptr<flight> f;
         typename state::evictions evicted;
+        std::optional<failure> remembered;
         {
             const auto now = Clock::now();
             auto& sh = st->shard_of(workspace);
@@ -180,7 +188,6 @@ public:
             e.last_used = now;
             ++sh.counts.misses;
             if (!e.running) {
-                std::optional<failure> remembered;
                 if (now < e.retry_not_before && e.remembered) {
                     remembered = *e.remembered;
                 } else {
@@ -188,17 +195,21 @@ public:
                 }
                 if (remembered) {
                     ++sh.counts.remembered_error_hits;
-                    st->emit_evictions(evicted);
-                    co_return *remembered;
+                } else {
+                    st->start_flight(it->first, e, now, e.forced_pending ? "forced" : "miss");
                 }
-                st->start_flight(it->first, e, now, e.forced_pending ? "forced" : "miss");
             }
-            ++sh.counts.waiters_joined;
-            f = e.running;
+            if (!remembered) {
+                ++sh.counts.waiters_joined;
+                f = e.running;
+            }
         }
-        st->emit_evictions(evicted);
+        st->emit_evictions(evicted); // hooks run outside every lock
+        if (remembered) {
+            co_return *remembered;
+        }
 
-        waiter_type w(co_await boost::asio::this_coro::executor);
+        waiter_type w(co_await boost::asio::this_coro::executor, f->mtx);
         {
             std::lock_guard lock(f->mtx);
             if (f->outcome) {
@@ -276,6 +287,7 @@ public:
         s.failures_transient = r.transient;
         s.failures_permanent = r.permanent;
         s.failures_rate_limited = r.rate_limited;
+        s.flight_timeouts = r.flight_timeouts;
         s.in_flight = r.in_flight;
         s.shared_hits = st_->shared_counts.hits;
         s.shared_leases = st_->shared_counts.leases;
@@ -321,6 +333,8 @@ private:
         // For the shared level: the stamp of the token this flight replaces, or of the one a
         // 401 rejected ("forced").
         const std::string replacing;
+        // Used on the flight's strand only: a token request is being made.
+        bool on_the_wire = false;
         // Guarded by the mutex of the workspace's shard:
         std::shared_ptr<strand_task<timer_type>> task;
         bool finished = false;
@@ -330,10 +344,12 @@ private:
         std::optional<result<token_ptr>> outcome;
     };
 
-    // A flight's result: a grant or the last failure, and how many requests failed on the way.
+    // A flight's result: a grant or the last failure, how many requests failed on the way, and
+    // whether the endpoint's pause stopped it (then `outcome` is the pause's failure).
     struct flight_result {
         result<token_grant> outcome = make_failure(boost::asio::error::operation_aborted);
         unsigned failed_requests = 0;
+        bool paused = false;
     };
 
     // Everything the cache knows about one workspace. Bounded: a fixed set of fields.
@@ -396,9 +412,11 @@ private:
         std::atomic<std::size_t> total_entries{0};
         fifo_semaphore<timer_type> request_slots;
         std::atomic<bool> stopped{false};
+        std::atomic<std::size_t> next_sample{0}; // where evict_one starts looking at others
 
         struct {
-            std::atomic<std::uint64_t> sent{0}, transient{0}, permanent{0}, rate_limited{0};
+            std::atomic<std::uint64_t> sent{0}, transient{0}, permanent{0}, rate_limited{0},
+                flight_timeouts{0};
             std::atomic<std::size_t> in_flight{0};
         } requests;
         struct {
@@ -414,9 +432,10 @@ private:
 
         using evictions = std::vector<std::pair<std::string, std::string_view>>;
 
-        // Before adding an entry: sweep a few expired ones from the least recently used end,
-        // then, while the cache is full, evict this shard's least recently used. Entries with a
-        // flight are never dropped (so the bound may be passed while they all have one).
+        // Before adding an entry: sweep a few expired ones from this shard's least recently used
+        // end, then, while the cache is full, evict the least recently used entry of a few
+        // shards. Entries with a flight are never dropped (so the bound may be passed while they
+        // all have one).
         void make_room(shard& sh, time_point now, evictions& evicted) {
             constexpr int sweep_per_insert = 2;
             int looked = 0;
@@ -427,14 +446,73 @@ private:
                 }
                 e = newer;
             }
-            for (entry* e = oldest(sh);
-                 e && total_entries.load(std::memory_order_relaxed) >= opts.max_entries;) {
-                entry* newer = next_newer(sh, *e);
-                if (!e->running) {
-                    drop(sh, *e, "lru", evicted);
-                }
-                e = newer;
+            while (total_entries.load(std::memory_order_relaxed) >= opts.max_entries &&
+                   evict_one(sh, now, evicted)) {
             }
+        }
+
+        // Evicts the least recently used entry among this shard (locked by the caller) and up
+        // to `sampled_shards` others that can be locked without waiting (so shards never wait
+        // for each other): close to one LRU over the whole cache, with no global lock, so a hot
+        // entry is not evicted while another shard holds long-idle ones. An entry that still
+        // remembers something (an error in force, a recent forced refresh) goes only when no
+        // sampled shard has one that doesn't, so the throttles outlive the churn of a bulk job.
+        bool evict_one(shard& sh, time_point now, evictions& evicted) {
+            constexpr std::size_t sampled_shards = 3;
+            shard* from = nullptr;
+            entry* worst = nullptr;
+            auto consider = [&](shard& s) {
+                entry* e = victim(s, now);
+                if (e && (!worst || std::pair(keeps_state(*e, now), e->last_used) <
+                                        std::pair(keeps_state(*worst, now), worst->last_used))) {
+                    from = &s;
+                    worst = e;
+                }
+            };
+            consider(sh);
+            std::array<std::unique_lock<std::mutex>, sampled_shards> held;
+            const std::size_t start = next_sample.fetch_add(1, std::memory_order_relaxed);
+            for (std::size_t i = 0, n = 0; i < shard_count && n < sampled_shards; ++i) {
+                shard& s = shards[(start + i) % shard_count];
+                if (&s == &sh) {
+                    continue;
+                }
+                std::unique_lock lock(s.mtx, std::try_to_lock);
+                if (lock) {
+                    consider(s);
+                    held[n++] = std::move(lock);
+                }
+            }
+            if (!worst) {
+                return false;
+            }
+            drop(*from, *worst, "lru", evicted);
+            return true;
+        }
+
+        // A shard's candidate: its least recently used entry without a flight, or a little
+        // newer one that remembers nothing.
+        entry* victim(shard& s, time_point now) const {
+            constexpr int look_further = 8;
+            entry* first = nullptr;
+            int looked = 0;
+            for (entry* e = oldest(s); e && (!first || looked < look_further);
+                 e = next_newer(s, *e)) {
+                if (e->running) {
+                    continue;
+                }
+                if (!keeps_state(*e, now)) {
+                    return e;
+                }
+                first = first ? first : e;
+                ++looked;
+            }
+            return first;
+        }
+
+        bool keeps_state(const entry& e, time_point now) const {
+            return (e.remembered && now < e.retry_not_before) ||
+                   (e.last_forced && now - *e.last_forced < opts.forced_refresh_interval);
         }
 
         static entry* oldest(shard& sh) { return sh.lru.empty() ? nullptr : &sh.lru.back(); }
@@ -491,11 +569,14 @@ private:
         //----------------------------------------------------------------------
         // Flights
 
-        // Called with the shard's mutex held; spawning only posts to the flight's new strand.
+        // Called with the shard's mutex held; spawning only posts to the flight's new strand, so
+        // the flight's first step (and its refresh_start hook) runs later, outside this lock.
         void start_flight(std::string_view ws, entry& e, time_point now, std::string_view why) {
             // With a shared level, a flight may first wait (at most one flight_timeout) for
             // another process's flight, and then has a whole flight_timeout of its own.
-            const auto deadline = now + (opts.shared ? 2 : 1) * opts.flight_timeout;
+            const auto deadline = saturating_add(saturating_add(now, opts.flight_timeout),
+                                                 opts.shared ? opts.flight_timeout
+                                                             : std::chrono::milliseconds(0));
             auto f = std::make_shared<flight>(std::string(ws), deadline, why,
                                               e.forced_pending ? std::move(e.rejected_stamp)
                                               : e.token        ? e.token->stamp
@@ -506,25 +587,40 @@ private:
             f->task = strand_task<timer_type>::template spawn<flight_result>(
                 ex, f->deadline, [st, f] { return st->run_flight(f); },
                 [st, f](std::exception_ptr ep, flight_result r) {
-                    st->finish(*f, st->publishable(ep, std::move(r.outcome)), r.failed_requests);
+                    if (ep) {
+                        r.outcome = failure_from(ep);
+                    }
+                    st->finish(*f, st->publishable(std::move(r.outcome)), r.failed_requests,
+                               r.paused);
                 },
                 [st, f] {
-                    st->finish(*f, make_failure(errc::timeout, "token request timed out"), 1);
+                    // The deadline cancels a request on the wire: that one failed (a timeout is
+                    // transient); a flight still queued for a slot sent nothing, and its key is
+                    // not made to back off for the client's own congestion.
+                    ++st->requests.flight_timeouts;
+                    if (f->on_the_wire) {
+                        ++st->requests.transient;
+                    }
+                    st->finish(*f, make_failure(errc::timeout, "token request timed out"),
+                               f->on_the_wire ? 1 : 0);
                 });
         }
 
         // The flight: the shared level first, if there is one; then requests under the global
         // cap, retried with backoff and full jitter while the failure is transient and time is
-        // left.
+        // left. Runs on the flight's strand.
         boost::asio::awaitable<flight_result> run_flight(std::shared_ptr<flight> f) {
-            emit(token_event::kind::refresh_start, f->workspace, f->reason);
             flight_result r;
+            if (stopped) {
+                co_return r; // shut down before it started: nothing runs, no hook fires
+            }
+            emit(token_event::kind::refresh_start, f->workspace, f->reason);
             auto deadline = f->deadline;
             auto shared = shared_claim::kind::unavailable;
             if (opts.shared) {
-                auto claim = co_await opts.shared->claim(f->workspace, f->replacing,
-                                                         f->reason == std::string_view("forced"),
-                                                         Clock::now() + opts.flight_timeout);
+                auto claim = co_await opts.shared->claim(
+                    f->workspace, f->replacing, f->reason == std::string_view("forced"),
+                    saturating_add(Clock::now(), opts.flight_timeout));
                 const auto cs = co_await boost::asio::this_coro::cancellation_state;
                 if (cs.cancelled() != boost::asio::cancellation_type::none) {
                     co_return r; // stopped: the flight has already been finished for callers
@@ -538,86 +634,105 @@ private:
                     co_return r;
                 }
                 // Whatever the wait took, the request has a whole flight_timeout (the lease's).
-                deadline = std::min(f->deadline, Clock::now() + opts.flight_timeout);
+                deadline = std::min(f->deadline, saturating_add(Clock::now(), opts.flight_timeout));
             }
-            for (unsigned attempt = 1;; ++attempt) {
-                if (auto paused = endpoint_pause(Clock::now())) {
-                    r.outcome = *paused;
-                    break;
-                }
-                if (auto ec = co_await request_slots.acquire(deadline)) {
-                    r.outcome = make_failure(ec, ec == errc::timeout
-                                                     ? "deadline passed while queued for the "
-                                                       "token endpoint"
-                                                     : std::string_view{});
-                    break;
-                }
-                {
-                    // Gives the slot back however the request ends, a throwing fetch included.
-                    struct slot {
-                        state& st;
-                        explicit slot(state& s) : st(s) {
-                            ++st.requests.sent;
-                            ++st.requests.in_flight;
-                        }
-                        ~slot() {
-                            --st.requests.in_flight;
-                            st.request_slots.release();
-                        }
-                    } held(*this);
-                    try {
-                        r.outcome = co_await fetch(f->workspace, deadline);
-                    } catch (const boost::system::system_error& e) {
-                        r.outcome = make_failure(e.code());
-                    }
-                }
-                if (r.outcome) {
-                    break;
-                }
-                const auto cls = classify(r.outcome.error());
-                if (cls == failure_class::aborted) {
-                    break;
-                }
-                ++r.failed_requests;
-                ++(cls == failure_class::transient         ? requests.transient
-                   : cls == failure_class::permanent       ? requests.permanent
-                   : cls == failure_class::client_rejected ? requests.permanent
-                                                           : requests.rate_limited);
-                if (cls != failure_class::transient || attempt >= opts.retry_attempts) {
-                    break;
-                }
-                const auto delay = backoff_delay(opts.retry_base_delay, attempt,
-                                                 std::chrono::nanoseconds::max() / 4);
-                if (Clock::now() + delay >= deadline) {
-                    break;
-                }
-                timer_type pause(co_await boost::asio::this_coro::executor, delay);
-                auto [ec] =
-                    co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-                if (ec) {
-                    break; // stopped: the flight has already been finished for callers
-                }
+            // Whatever ends the requests, an exception included, a lease taken is given back.
+            try {
+                co_await request(*f, deadline, r);
+            } catch (...) {
+                r.outcome = failure_from(std::current_exception());
             }
+            f->on_the_wire = false;
             if (shared == shared_claim::kind::lease) {
                 if (r.outcome) {
                     r.outcome->stamp = co_await opts.shared->publish(f->workspace, *r.outcome);
-                } else if (classify(r.outcome.error()) != failure_class::aborted) {
+                } else if (!stopped) {
+                    // Cancelled by the flight's deadline or not: other processes should not wait
+                    // for a lease nobody uses.
+                    co_await boost::asio::this_coro::reset_cancellation_state();
                     co_await opts.shared->release(f->workspace);
                 }
             }
             co_return r;
         }
 
-        result<token_ptr> publishable(std::exception_ptr ep, result<token_grant> r) const {
-            if (ep) {
-                try {
-                    std::rethrow_exception(ep);
-                } catch (const boost::system::system_error& e) {
-                    return make_failure(e.code());
-                } catch (...) {
-                    return make_failure(errc::bad_response, "token request failed");
+        // The requests of one flight, into `r`.
+        boost::asio::awaitable<void> request(flight& f, time_point deadline, flight_result& r) {
+            for (unsigned attempt = 1;; ++attempt) {
+                if (auto paused = endpoint_pause(Clock::now())) {
+                    r.outcome = *paused; // sends nothing more, and doesn't lengthen the pause
+                    r.paused = true;
+                    co_return;
+                }
+                if (auto ec = co_await request_slots.acquire(deadline)) {
+                    r.outcome = make_failure(ec, ec == errc::timeout
+                                                     ? "deadline passed while queued for the "
+                                                       "token endpoint"
+                                                     : std::string_view{});
+                    co_return;
+                }
+                // The endpoint may have asked for a pause while this flight was queued: a slot
+                // is no licence to send into it.
+                if (auto paused = endpoint_pause(Clock::now())) {
+                    request_slots.release();
+                    r.outcome = *paused;
+                    r.paused = true;
+                    co_return;
+                }
+                bool threw = false; // a bug or no memory: another try would do the same
+                {
+                    // Gives the slot back however the request ends, a throwing fetch included.
+                    struct slot {
+                        state& st;
+                        flight& f;
+                        slot(state& s, flight& fl) : st(s), f(fl) {
+                            ++st.requests.sent;
+                            ++st.requests.in_flight;
+                            f.on_the_wire = true;
+                        }
+                        ~slot() {
+                            f.on_the_wire = false;
+                            --st.requests.in_flight;
+                            st.request_slots.release();
+                        }
+                    } held(*this, f);
+                    try {
+                        r.outcome = co_await fetch(f.workspace, deadline);
+                    } catch (...) {
+                        r.outcome = failure_from(std::current_exception());
+                        threw = true;
+                    }
+                }
+                if (r.outcome) {
+                    co_return;
+                }
+                const auto cls = classify(r.outcome.error());
+                if (cls == failure_class::aborted) {
+                    co_return;
+                }
+                ++r.failed_requests;
+                ++(cls == failure_class::transient         ? requests.transient
+                   : cls == failure_class::permanent       ? requests.permanent
+                   : cls == failure_class::client_rejected ? requests.permanent
+                                                           : requests.rate_limited);
+                if (cls != failure_class::transient || attempt >= opts.retry_attempts || threw) {
+                    co_return;
+                }
+                const auto delay = backoff_delay(opts.retry_base_delay, attempt,
+                                                 std::chrono::nanoseconds::max());
+                if (saturating_add(Clock::now(), delay) >= deadline) {
+                    co_return;
+                }
+                timer_type pause(co_await boost::asio::this_coro::executor, delay);
+                auto [ec] =
+                    co_await pause.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                if (ec) {
+                    co_return; // stopped: the flight has already been finished for callers
                 }
             }
+        }
+
+        result<token_ptr> publishable(result<token_grant> r) const {
             if (!r) {
                 return r.error();
             }
@@ -635,7 +750,8 @@ private:
         // Publishes the outcome, then removes the flight, then wakes its waiters. The token is
         // stored and the flight removed in one critical section, so a caller arriving in
         // between finds the token rather than starting a second request.
-        void finish(flight& f, result<token_ptr> r, unsigned failed_requests) {
+        void finish(flight& f, result<token_ptr> r, unsigned failed_requests,
+                    bool paused = false) {
             {
                 const auto now = Clock::now();
                 auto& sh = shard_of(f.workspace);
@@ -650,7 +766,7 @@ private:
                     if (r) {
                         succeeded(e, *r, now);
                     } else {
-                        failed(e, r.error(), std::max(failed_requests, 1u), now);
+                        failed(e, r.error(), failed_requests, paused, now);
                     }
                     e.running.reset();
                     e.forced_pending = false;
@@ -675,42 +791,49 @@ private:
             e.retry_not_before = {};
             // A token that arrives already inside its soft window isn't refreshed at once.
             e.refresh_not_before =
-                now >= t->refresh_from ? now + opts.refresh_min_interval : time_point{};
+                now >= t->refresh_from ? saturating_add(now, opts.refresh_min_interval)
+                                       : time_point{};
         }
 
         // A failure never drops a usable token: it only decides how long callers without one
-        // get the error at once, and when the next request may go.
-        void failed(entry& e, const failure& why, unsigned failed_requests, time_point now) {
+        // get the error at once, and when the next request may go. A flight that sent nothing
+        // (stopped by the endpoint's pause, or never given a slot before its deadline) failed
+        // for reasons that are not the key's: it leaves the key's state alone. One the pause
+        // stopped after failures of its own backs off for those, and leaves the pause as it is.
+        void failed(entry& e, const failure& why, unsigned failed_requests, bool paused,
+                    time_point now) {
             const auto cls = classify(why);
-            if (cls == failure_class::aborted) {
+            if (cls == failure_class::aborted || failed_requests == 0) {
                 return;
             }
-            e.failed_requests = std::min(e.failed_requests + failed_requests, 31u);
-            std::chrono::nanoseconds wait = std::min<std::chrono::nanoseconds>(
-                opts.backoff_max, opts.backoff_initial * (1u << (e.failed_requests - 1)));
+            e.failed_requests = std::min(e.failed_requests + failed_requests, 63u);
+            auto wait = doubled(opts.backoff_initial, e.failed_requests, opts.backoff_max);
+            // The server's Retry-After lengthens the backoff, never shortens it: `Retry-After: 0`
+            // must not let every new caller send another request.
             const auto retry_after = why.diag ? why.diag->retry_after : std::chrono::seconds(-1);
-            switch (cls) {
+            const auto asked = std::max<std::chrono::nanoseconds>(
+                wait, std::min(saturating_cast<std::chrono::nanoseconds>(retry_after),
+                               saturating_cast<std::chrono::nanoseconds>(opts.retry_after_cap)));
+            switch (paused ? failure_class::transient : cls) {
             case failure_class::permanent:
-                wait = opts.permanent_failure_memory;
+                wait = saturating_cast<std::chrono::nanoseconds>(opts.permanent_failure_memory);
                 break;
             case failure_class::client_rejected:
-                wait = opts.permanent_failure_memory;
-                pause_endpoint(now + wait, why);
+                wait = saturating_cast<std::chrono::nanoseconds>(opts.permanent_failure_memory);
+                pause_endpoint(saturating_add(now, wait), why);
                 break;
             case failure_class::rate_limited:
-                if (retry_after.count() >= 0) {
-                    wait = std::min<std::chrono::nanoseconds>(retry_after, opts.retry_after_cap);
-                }
+                wait = asked;
                 break;
             case failure_class::overloaded:
-                wait = std::min<std::chrono::nanoseconds>(retry_after, opts.retry_after_cap);
-                pause_endpoint(now + wait, why);
+                wait = asked;
+                pause_endpoint(saturating_add(now, wait), why);
                 break;
             default:
                 break;
             }
             e.remembered = why;
-            e.retry_not_before = now + wait;
+            e.retry_not_before = saturating_add(now, wait);
             e.refresh_not_before = e.retry_not_before;
         }
 
@@ -737,11 +860,8 @@ private:
 
         void emit(token_event::kind what, std::string_view ws, std::string_view reason,
                   error_code ec = {}) const {
-            if (opts.on_event) {
-                try {
-                    opts.on_event(token_event{what, ws, reason, ec});
-                } catch (...) { // a hook must not throw; if it does, the cache carries on
-                }
+            if (opts.on_event) { // a hook must not throw; if it does, the cache carries on
+                opts.hooks->run([&] { opts.on_event(token_event{what, ws, reason, ec}); });
             }
         }
 
@@ -761,6 +881,7 @@ private:
                 finish(*f, make_failure(boost::asio::error::operation_aborted), 0);
                 f->task->stop(); // set when the flight was created, under the shard's mutex
             }
+            opts.hooks->close(); // a hook running on another thread is waited for
         }
     };
 

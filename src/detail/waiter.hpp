@@ -32,6 +32,23 @@ public:
 
     explicit waiter(const typename Timer::executor_type& ex) : timer_(ex) {}
 
+    /// A waiter whose owner links it under `owner`: if it dies still linked (its coroutine is
+    /// destroyed while waiting, or an exception leaves before wait()), it unlinks itself under
+    /// that mutex, never racing the owner walking its list.
+    waiter(const typename Timer::executor_type& ex, std::mutex& owner)
+        : timer_(ex)
+        , owner_(&owner) {}
+
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+
+    ~waiter() {
+        if (owner_) {
+            std::lock_guard lock(*owner_);
+            this->unlink();
+        }
+    }
+
     /// Owner side, with the owner's mutex held: gives the waiter its turn.
     void wake() noexcept {
         this->unlink();
@@ -73,6 +90,7 @@ public:
 
 private:
     Timer timer_;
+    std::mutex* owner_ = nullptr;
     bool woken_ = false;
 };
 

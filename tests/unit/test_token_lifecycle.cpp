@@ -332,7 +332,8 @@ TEST_SUITE("token lifecycle") {
             }
             return result<token_grant>(fetcher.grant(ws, n, sent));
         };
-        CHECK(has_error(get_result("wks_a"), errc::bad_response));
+        CHECK(has_error(get_result("wks_a"), errc::internal_error)); // not retried
+        CHECK(fetcher.calls == 1);
         CHECK(get_now("wks_b")->token.value == "token-wks_b-2"); // the one slot is free again
     }
 
