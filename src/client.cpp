@@ -125,7 +125,7 @@ token_cache_options cache_options_of(const client_config& cfg) {
     token_cache_options o;
     o.flight_timeout = cfg.token_request_timeout;
     o.forced_refresh_interval = cfg.forced_refresh_interval;
-    o.soft_window_cap = cfg.soft_window_cap;
+    o.soft_window_cap = saturating_cast<std::chrono::nanoseconds>(cfg.soft_window_cap);
     o.soft_window_jitter = cfg.soft_window_jitter;
     o.refresh_min_interval = cfg.refresh_min_interval;
     o.retry_attempts = cfg.token_retry_attempts;

@@ -6,6 +6,7 @@
 #include <glue/version.hpp>
 
 #include "detail/http.hpp"
+#include "detail/saturating.hpp"
 #include "detail/strand_task.hpp"
 #include "detail/waiter.hpp"
 
@@ -488,7 +489,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             ++connecting;
             auto c = std::make_shared<connection>(ex, tls_ctx.get());
             all.push_back(*c);
-            const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+            const auto deadline =
+                saturating_add(std::chrono::steady_clock::now(), opts.connect_timeout);
             auto self = shared_from_this();
             c->connect_task = strand_task<timer>::spawn<error_code>(
                 ex, deadline, [self, c] { return self->establish(*c); },

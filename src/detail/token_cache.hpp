@@ -238,7 +238,7 @@ public:
             auto it = sh.entries.find(workspace);
             if (it != sh.entries.end() && rejected && it->second.token.get() == rejected) {
                 entry& e = it->second;
-                if (e.last_forced && now - *e.last_forced < st_->opts.forced_refresh_interval) {
+                if (st_->forced_recently(e, now)) {
                     result = invalidate_result::throttled;
                 } else {
                     e.rejected_stamp = e.token->stamp;
@@ -512,7 +512,12 @@ private:
 
         bool keeps_state(const entry& e, time_point now) const {
             return (e.remembered && now < e.retry_not_before) ||
-                   (e.last_forced && now - *e.last_forced < opts.forced_refresh_interval);
+                   forced_recently(e, now);
+        }
+
+        bool forced_recently(const entry& e, time_point now) const {
+            return e.last_forced &&
+                   now < saturating_add(*e.last_forced, opts.forced_refresh_interval);
         }
 
         static entry* oldest(shard& sh) { return sh.lru.empty() ? nullptr : &sh.lru.back(); }

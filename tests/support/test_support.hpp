@@ -101,6 +101,24 @@ inline bool eventually(const std::function<bool()>& done, std::chrono::milliseco
     return true;
 }
 
+/// Whether `f` returns within `limit` when run on another thread. A library lock held by the
+/// calling thread makes it wait until that thread lets go: then this says false (rather than
+/// deadlocking, as calling `f` here would), and the other thread finishes later on its own.
+inline bool returns_from_another_thread(std::function<void()> f,
+                                        std::chrono::milliseconds limit = 5s) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread t([f = std::move(f), done] {
+        f();
+        *done = true;
+    });
+    if (eventually([&] { return done->load(); }, limit)) {
+        t.join();
+        return true;
+    }
+    t.detach();
+    return false;
+}
+
 /// A clock that moves only when told to; it measures steady_clock time points, so the token
 /// cache can run on it. Global: tests using it must not run concurrently (doctest doesn't).
 struct manual_clock {

@@ -15,7 +15,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "support/cache_fixture.hpp"
@@ -24,23 +23,6 @@ using namespace glue::test;
 using kind = glue::token_event::kind;
 
 namespace {
-
-/// Whether `f` returns within `limit` when run on another thread. A library lock held by the
-/// calling thread makes it wait until that thread lets go: then this says false (rather than
-/// deadlocking, as calling `f` here would), and the other thread finishes later on its own.
-bool returns_from_another_thread(std::function<void()> f, std::chrono::milliseconds limit = 5s) {
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::thread t([f = std::move(f), done] {
-        f();
-        *done = true;
-    });
-    if (eventually([&] { return done->load(); }, limit)) {
-        t.join();
-        return true;
-    }
-    t.detach();
-    return false;
-}
 
 /// Answers every request with `f`.
 auto always(failure f) {

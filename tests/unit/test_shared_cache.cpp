@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <sstream>
+#include <stdexcept>
 #include <tuple>
 
 #include "support/cache_fixture.hpp"
@@ -254,6 +255,24 @@ TEST_SUITE("shared cache") {
         CHECK(get_result("wks_A").has_error());
         CHECK(shared->released == std::vector<std::string>{"wks_A"});
         CHECK(shared->published.empty());
+    }
+
+    TEST_CASE_FIXTURE(shared_fixture, "a request that throws with the lease releases it") {
+        fetcher.respond = [](const std::string&, int, steady_time) -> result<token_grant> {
+            throw std::runtime_error("not a system_error");
+        };
+        CHECK(has_error(get_result("wks_A"), errc::internal_error));
+        CHECK(shared->released == std::vector<std::string>{"wks_A"});
+        CHECK(shared->published.empty());
+    }
+
+    TEST_CASE_FIXTURE(shared_fixture, "a flight that times out with the lease releases it") {
+        fetcher.hold = true;
+        spawn_get("wks_A", 60s);
+        drive([&] { return results.size() == 1; }, 100ms);
+        CHECK(has_error(results.front(), errc::timeout));
+        drive([&] { return shared->released.size() == 1; });
+        CHECK(shared->released == std::vector<std::string>{"wks_A"});
     }
 
     TEST_CASE_FIXTURE(shared_fixture, "a shared level that is unavailable changes nothing") {
