@@ -51,8 +51,11 @@ using timed_waiter = waiter<asio::steady_timer>;
 // KEYS: token, lease. ARGV: the stamp being replaced (or ""), this process's lease id, the
 // lease's PX, "1" if the replaced token was rejected by a 401.
 // Returns {1, sealed token, PTTL} | {2} (the lease is ours) | {0, the lease's PTTL}.
+// An empty value counts as none: it has no stamp to be skipped by, so a claim that can't use
+// it would be handed it again at once, round after round.
 constexpr std::string_view claim_script = R"lua(
 local v = redis.call('GET', KEYS[1])
+if v == '' then v = false end
 if v and ARGV[1] ~= '' and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
   if ARGV[4] == '1' then redis.call('DEL', KEYS[1]) end
   v = false

@@ -4,6 +4,7 @@
 // and real processes: fleet workers (glue_fleet_worker) against one mock server in this
 // process. One token request per workspace for the whole fleet, and none after a restart; a
 // killed lease holder; Redis killed mid-run; a 401 invalidating the shared copy; what is stored.
+// And the shared level on its own, against what a test plants in Redis, counting its scripts.
 
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
@@ -137,6 +138,50 @@ struct fleet_member {
 
 glue::detail::shared_cache_key test_key() {
     return *glue::detail::parse_shared_cache_key(key_hex);
+}
+
+namespace gd = glue::detail;
+
+/// The shared level a client builds for `redis`, on its own: claims and publishes are driven
+/// one by one, against values the test plants (keys as in glue:glue-test-client:tok:<ws>).
+struct level_on {
+    level_on(boost::asio::io_context& io, const redis_server& redis,
+             std::chrono::milliseconds timeout = 500ms)
+        : ioc(io) {
+        gd::redis_level_options o;
+        o.address = *gd::parse_redis_url(redis.url());
+        o.key = test_key();
+        o.client_id = "glue-test-client";
+        o.timeout = timeout;
+        level = gd::make_redis_level(ioc.get_executor(), std::move(o));
+    }
+    ~level_on() {
+        level->shutdown();
+        ioc.restart();
+        ioc.run_for(1s); // until its connections are closed (at once: nothing else is left)
+    }
+
+    gd::shared_claim claim(const std::string& ws, std::string replacing = {}, bool rejected = false,
+                           std::chrono::milliseconds wait = 1s) {
+        return glue::test::run(ioc, level->claim(ws, std::move(replacing), rejected,
+                                                 std::chrono::steady_clock::now() + wait));
+    }
+
+    boost::asio::io_context& ioc;
+    std::shared_ptr<gd::shared_level> level;
+};
+
+std::string token_key(const std::string& ws) {
+    return "glue:glue-test-client:tok:" + ws;
+}
+
+/// How many scripts Redis has run since the last CONFIG RESETSTAT: a claim that loops shows
+/// here, however fast it loops.
+long long scripts_run(const redis_server& redis) {
+    const std::string info = redis.command({"INFO", "commandstats"}).str;
+    constexpr std::string_view field = "cmdstat_eval:calls=";
+    const auto at = info.find(field);
+    return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
 }
 
 } // namespace
@@ -384,6 +429,22 @@ TEST_SUITE("fleet") {
         CHECK(ioc.stopped()); // out of work, not out of time
         CHECK(c.client.stats().shared_leases == 2);
         CHECK(c.up == 1);
+    }
+
+    TEST_CASE("a stored value that is empty or not sealed counts as none: the claim takes the "
+              "lease in at most two scripts") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis);
+        for (const std::string planted : {std::string(), std::string("not a sealed token")}) {
+            CAPTURE(planted);
+            const std::string ws = "wks_Planted" + std::to_string(planted.size());
+            redis.command({"SET", token_key(ws), planted});
+            redis.command({"CONFIG", "RESETSTAT"});
+            const auto c = l.claim(ws);
+            CHECK(c.what == gd::shared_claim::kind::lease);
+            CHECK(scripts_run(redis) <= 2);
+        }
     }
 
 #ifdef GLUE_CLI
