@@ -26,6 +26,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 #include <mutex>
@@ -52,7 +53,8 @@ using timed_waiter = waiter<asio::steady_timer>;
 // lease's PX, "1" if the replaced token was rejected by a 401.
 // Returns {1, sealed token, PTTL} | {2} (the lease is ours) | {0, the lease's PTTL}.
 // An empty value counts as none: it has no stamp to be skipped by, so a claim that can't use
-// it would be handed it again at once, round after round.
+// it would be handed it again at once, round after round. A lease without an expiry (not one
+// this script set) would never end, and every claim would wait on it: it is taken over.
 constexpr std::string_view claim_script = R"lua(
 local v = redis.call('GET', KEYS[1])
 if v == '' then v = false end
@@ -62,7 +64,7 @@ if v and ARGV[1] ~= '' and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
 end
 if v then return {1, v, redis.call('PTTL', KEYS[1])} end
 local holder = redis.call('GET', KEYS[2])
-if (not holder) or holder == ARGV[2] then
+if (not holder) or holder == ARGV[2] or redis.call('PTTL', KEYS[2]) < 0 then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
   return {2}
 end
@@ -606,6 +608,13 @@ std::string ms(std::chrono::nanoseconds d) {
     return std::to_string(std::chrono::duration_cast<milliseconds>(d).count());
 }
 
+// Milliseconds Redis counted (a PTTL), as a duration that steady_clock arithmetic can't
+// overflow: negative is none, and none is longer than the longest token lifetime.
+milliseconds redis_ms(long long n) {
+    constexpr auto most = std::chrono::duration_cast<milliseconds>(max_token_lifetime).count();
+    return milliseconds(std::clamp<long long>(n, 0, most));
+}
+
 class redis_level final : public shared_level, public std::enable_shared_from_this<redis_level> {
 public:
     explicit redis_level(redis_level_options o)
@@ -698,7 +707,8 @@ public:
             }
             // Another process holds the lease: wait for its notification, polling in case it
             // is lost, never past the lease's end (its holder may have died).
-            const milliseconds lease_left(e.size() > 1 ? std::max(e[1].integer, 1LL) : 1);
+            const auto lease_left =
+                std::max(e.size() > 1 ? redis_ms(e[1].integer) : milliseconds(0), milliseconds(1));
             const auto next = std::min({until, now + poll, now + lease_left});
             if (!co_await w.wait(next)) {
                 co_return out; // cancelled

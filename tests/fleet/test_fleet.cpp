@@ -436,7 +436,7 @@ TEST_SUITE("fleet") {
         redis_server redis;
         boost::asio::io_context ioc;
         level_on l(ioc, redis);
-        for (const std::string planted : {std::string(), std::string("not a sealed token")}) {
+        for (const std::string& planted : {std::string(), std::string("not a sealed token")}) {
             CAPTURE(planted);
             const std::string ws = "wks_Planted" + std::to_string(planted.size());
             redis.command({"SET", token_key(ws), planted});
@@ -445,6 +445,34 @@ TEST_SUITE("fleet") {
             CHECK(c.what == gd::shared_claim::kind::lease);
             CHECK(scripts_run(redis) <= 2);
         }
+    }
+
+    TEST_CASE("a lease without an expiry is taken over, not polled") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis);
+        const std::string lease = "glue:glue-test-client:lease:wks_Forever";
+        redis.command({"SET", lease, "a process that set no PX"});
+        redis.command({"CONFIG", "RESETSTAT"});
+        const auto c = l.claim("wks_Forever");
+        CHECK(c.what == gd::shared_claim::kind::lease);
+        CHECK(scripts_run(redis) == 1);
+        CHECK(redis.command({"PTTL", lease}).integer > 0); // ours now, and it expires
+    }
+
+    TEST_CASE("a lease with a huge TTL is waited on with the usual polls, its TTL saturated") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis);
+        const std::string lease = "glue:glue-test-client:lease:wks_Long";
+        // 9e18 ms: as nanoseconds, past what steady_clock can add.
+        redis.command({"SET", lease, "a live holder", "PX", "9000000000000000000"});
+        redis.command({"CONFIG", "RESETSTAT"});
+        const auto c = l.claim("wks_Long", {}, false, 1s);
+        CHECK(c.what == gd::shared_claim::kind::unavailable); // waited until `until`
+        // Polls after 50, 100, 200, 400 ms, then `until`: six scripts at most.
+        CHECK(scripts_run(redis) >= 2);
+        CHECK(scripts_run(redis) <= 6);
     }
 
 #ifdef GLUE_CLI
