@@ -740,8 +740,11 @@ public:
                                         lease_id_,
                                         channel_,
                                         ws};
-        auto r = co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
-        co_return r && r->type == REDIS_REPLY_INTEGER ? stamp : std::string();
+        // The stamp whatever the reply: one that didn't come in time (or an error after the
+        // SET) may still leave the value stored, and a 401 must then be able to drop it. A
+        // stamp of a value never stored matches nothing.
+        co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
+        co_return stamp;
     }
 
     asio::awaitable<void> release(std::string ws) override {

@@ -55,8 +55,9 @@ public:
                                                        bool rejected, steady_time until) = 0;
 
     /// With the lease, after the token request succeeded: stores the token until its hard
-    /// margin, releases the lease and tells the waiting processes. Returns the stored token's
-    /// stamp, or empty when it could not be stored (the token is used all the same).
+    /// margin, releases the lease and tells the waiting processes. Returns the stamp of the
+    /// value sent, stored or not (a reply that times out may follow a store), or empty when
+    /// none was sent (the token is used all the same).
     virtual boost::asio::awaitable<std::string> publish(std::string workspace,
                                                         const token_grant& grant) = 0;
 

@@ -175,6 +175,16 @@ std::string token_key(const std::string& ws) {
     return "glue:glue-test-client:tok:" + ws;
 }
 
+gd::token_grant sample_grant(std::chrono::seconds lifetime) {
+    gd::token_grant g;
+    g.value = "gat_SharedLevelTokenValue0123456789";
+    g.token_type = "Bearer";
+    g.user_id = "usr_App";
+    g.lifetime = lifetime;
+    g.sent_at = std::chrono::steady_clock::now();
+    return g;
+}
+
 /// How many scripts Redis has run since the last CONFIG RESETSTAT: a claim that loops shows
 /// here, however fast it loops.
 long long scripts_run(const redis_server& redis) {
@@ -473,6 +483,37 @@ TEST_SUITE("fleet") {
         // Polls after 50, 100, 200, 400 ms, then `until`: six scripts at most.
         CHECK(scripts_run(redis) >= 2);
         CHECK(scripts_run(redis) <= 6);
+    }
+
+    TEST_CASE("a publish whose reply never came keeps its stamp: a later 401 still drops the "
+              "stored copy") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis, 300ms);
+        const std::string ws = "wks_LostReply", tok = token_key(ws);
+        REQUIRE(l.claim(ws).what == gd::shared_claim::kind::lease);
+
+        // Redis gets the script but answers only after the publish has timed out.
+        redis.pause();
+        const auto grant = sample_grant(3600s);
+        const std::string stamp = glue::test::run(ioc, l.level->publish(ws, grant));
+        redis.resume();
+        REQUIRE(eventually([&] { return redis.command({"EXISTS", tok}).integer == 1; }));
+        CHECK(stamp.size() == gd::stamp_size);
+        CHECK(redis.command({"GET", tok}).str.compare(0, gd::stamp_size, stamp) == 0);
+
+        // Once the level is back (it reconnects when next needed, after its backoff), the
+        // 401's compare-and-invalidate finds that copy and drops it.
+        auto again = l.claim(ws, stamp, true);
+        for (int i = 0; i < 100 && again.what == gd::shared_claim::kind::unavailable; ++i) {
+            // That claim asked for a reconnection (if its backoff was over): let it be made.
+            ioc.restart();
+            ioc.run_for(1s); // returns once it is (an idle level is no work)
+            std::this_thread::sleep_for(50ms);
+            again = l.claim(ws, stamp, true);
+        }
+        CHECK(again.what == gd::shared_claim::kind::lease);
+        CHECK(redis.command({"EXISTS", tok}).integer == 0);
     }
 
 #ifdef GLUE_CLI
