@@ -689,11 +689,16 @@ public:
                 co_return out;
             }
             if (e[0].integer == 1 && e.size() == 3) {
-                const milliseconds left(e[2].integer);
                 auto g = open_token(opts_.key, tok, e[1].str);
+                // Expiry from Redis's own TTL, which ends at the hard margin: no wall clock,
+                // so processes whose clocks differ still agree. But never past the sealed
+                // lifetime's hard margin: a TTL set again, or an old value written back with a
+                // long one, gains nothing.
+                const auto left =
+                    g ? std::min<std::chrono::nanoseconds>(redis_ms(e[2].integer),
+                                                           g->lifetime - hard_margin(g->lifetime))
+                      : std::chrono::nanoseconds(0);
                 if (g && left >= min_shared_remaining) {
-                    // Expiry from Redis's own TTL, which ends at the hard margin: no wall clock,
-                    // so processes whose clocks differ still agree.
                     const auto usable_until = clock_type::now() + left;
                     g->sent_at = usable_until + hard_margin(g->lifetime) - g->lifetime;
                     out.what = shared_claim::kind::token;

@@ -516,6 +516,27 @@ TEST_SUITE("fleet") {
         CHECK(redis.command({"EXISTS", tok}).integer == 0);
     }
 
+    TEST_CASE("a stored token is used no longer than its sealed lifetime allows, whatever its "
+              "TTL") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis);
+        // 100 s tokens: usable for 90 s (hard margin 10 s), however long Redis keeps them.
+        for (const char* px : {"3600000", "9000000000000000000"}) {
+            CAPTURE(px);
+            const std::string ws = std::string("wks_Replayed") + px, tok = token_key(ws);
+            const auto sealed = gd::seal_token(test_key(), tok, sample_grant(100s));
+            redis.command({"SET", tok, sealed, "PX", px});
+            const auto before = std::chrono::steady_clock::now();
+            const auto c = l.claim(ws);
+            REQUIRE(c.what == gd::shared_claim::kind::token);
+            const auto usable_until =
+                c.grant.sent_at + c.grant.lifetime - glue::detail::hard_margin(c.grant.lifetime);
+            CHECK(usable_until > before + 80s);
+            CHECK(usable_until <= std::chrono::steady_clock::now() + 90s);
+        }
+    }
+
 #ifdef GLUE_CLI
     TEST_CASE("glue bulk --shared-cache: a second run of the job makes no token request") {
         redis_server redis;
