@@ -185,6 +185,12 @@ gd::token_grant sample_grant(std::chrono::seconds lifetime) {
     return g;
 }
 
+/// Redis's clock (TIME), in milliseconds since the epoch: what sealed expiries are dated by.
+long long redis_now_ms(const redis_server& redis) {
+    const auto t = redis.command({"TIME"});
+    return std::stoll(t.elements.at(0).str) * 1000 + std::stoll(t.elements.at(1).str) / 1000;
+}
+
 /// How many scripts Redis has run since the last CONFIG RESETSTAT: a claim that loops shows
 /// here, however fast it loops.
 long long scripts_run(const redis_server& redis) {
@@ -246,14 +252,18 @@ TEST_SUITE("fleet") {
             const std::string sealed = redis.command({"GET", k}).str;
             const auto opened = glue::detail::open_token(test_key(), k, sealed);
             REQUIRE(opened.has_value());
-            CHECK(opened->value.size() >= 16);
-            CHECK(sealed.find(opened->value) == std::string::npos);
+            CHECK(opened->grant.value.size() >= 16);
+            CHECK(sealed.find(opened->grant.value) == std::string::npos);
             CHECK(sealed.find("Bearer") == std::string::npos);
             CHECK_FALSE(glue::detail::open_token(wrong_key, k, sealed).has_value());
-            // It expires with the token's hard margin: 3600 s less 60 s.
+            // It expires with the token's hard margin: 3600 s less 60 s; the token's own expiry,
+            // on Redis's clock, is sealed in it.
             const auto pttl = redis.command({"PTTL", k}).integer;
             CHECK(pttl > 3500'000);
             CHECK(pttl <= 3540'000);
+            const auto sealed_left = opened->expires_at_ms - redis_now_ms(redis);
+            CHECK(sealed_left > 3500'000);
+            CHECK(sealed_left <= 3600'000);
         }
     }
 
@@ -525,7 +535,8 @@ TEST_SUITE("fleet") {
         for (const char* px : {"3600000", "9000000000000000000"}) {
             CAPTURE(px);
             const std::string ws = std::string("wks_Replayed") + px, tok = token_key(ws);
-            const auto sealed = gd::seal_token(test_key(), tok, sample_grant(100s));
+            const auto sealed =
+                gd::seal_token(test_key(), tok, sample_grant(100s), redis_now_ms(redis) + 100'000);
             redis.command({"SET", tok, sealed, "PX", px});
             const auto before = std::chrono::steady_clock::now();
             const auto c = l.claim(ws);
@@ -535,6 +546,20 @@ TEST_SUITE("fleet") {
             CHECK(usable_until > before + 80s);
             CHECK(usable_until <= std::chrono::steady_clock::now() + 90s);
         }
+    }
+
+    TEST_CASE("a value written back after its sealed expiry is not used, whatever its TTL and "
+              "lifetime") {
+        redis_server redis;
+        boost::asio::io_context ioc;
+        level_on l(ioc, redis);
+        const std::string ws = "wks_WrittenBack", tok = token_key(ws);
+        // An hour-long token that expired a minute ago (on Redis's clock), stored again for an
+        // hour: as an old value copied back would be.
+        const auto sealed =
+            gd::seal_token(test_key(), tok, sample_grant(3600s), redis_now_ms(redis) - 60'000);
+        redis.command({"SET", tok, sealed, "PX", "3600000"});
+        CHECK(l.claim(ws).what == gd::shared_claim::kind::lease); // to replace it
     }
 
 #ifdef GLUE_CLI
