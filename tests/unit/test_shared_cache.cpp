@@ -177,7 +177,7 @@ TEST_SUITE("shared cache") {
             R"({"a":"gat_Old0123456789","t":"Bearer","u":"usr_App","l":3600)";
         CHECK(gd::open_token(test_key(), where, gd::seal(test_key(), where, fields + "}"))
                   .has_error());
-        for (const char* x : {"0", "-5", "\"soon\"", "1.5e12", "18446744073709551615"}) {
+        for (const std::string x : {"0", "-5", "\"soon\"", "1.5e12", "18446744073709551615"}) {
             CAPTURE(x);
             const std::string with_x = fields + ",\"x\":" + x + "}";
             CHECK(
