@@ -26,7 +26,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -50,18 +52,25 @@ using timed_waiter = waiter<asio::steady_timer>;
 
 // KEYS: token, lease. ARGV: the stamp being replaced (or ""), this process's lease id, the
 // lease's PX, "1" if the replaced token was rejected by a 401.
-// Returns {1, sealed token, PTTL} | {2} (the lease is ours) | {0, the lease's PTTL}.
+// Returns {1, sealed token, PTTL, now} | {2, now} (the lease is ours) | {0, the lease's PTTL};
+// `now` is Redis's clock (TIME, in ms since the epoch), the one every process reads alike.
+// An empty value counts as none: it has no stamp to be skipped by, so a claim that can't use
+// it would be handed it again at once, round after round. A lease without an expiry (not one
+// this script set) would never end, and every claim would wait on it: it is taken over.
 constexpr std::string_view claim_script = R"lua(
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local v = redis.call('GET', KEYS[1])
+if v == '' then v = false end
 if v and ARGV[1] ~= '' and string.sub(v, 1, #ARGV[1]) == ARGV[1] then
   if ARGV[4] == '1' then redis.call('DEL', KEYS[1]) end
   v = false
 end
-if v then return {1, v, redis.call('PTTL', KEYS[1])} end
+if v then return {1, v, redis.call('PTTL', KEYS[1]), now} end
 local holder = redis.call('GET', KEYS[2])
-if (not holder) or holder == ARGV[2] then
+if (not holder) or holder == ARGV[2] or redis.call('PTTL', KEYS[2]) < 0 then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  return {2}
+  return {2, now}
 end
 return {0, redis.call('PTTL', KEYS[2])}
 )lua";
@@ -603,6 +612,29 @@ std::string ms(std::chrono::nanoseconds d) {
     return std::to_string(std::chrono::duration_cast<milliseconds>(d).count());
 }
 
+// Milliseconds Redis counted (a PTTL), as a duration that steady_clock arithmetic can't
+// overflow: negative is none, and none is longer than the longest token lifetime.
+milliseconds redis_ms(long long n) {
+    constexpr auto most = std::chrono::duration_cast<milliseconds>(max_token_lifetime).count();
+    return milliseconds(std::clamp<long long>(n, 0, most));
+}
+
+// A reading of Redis's clock (ms since the epoch), kept to a range (up to the year 287,000)
+// where sums and differences with the spans above can't overflow.
+long long redis_time(long long t) {
+    return std::clamp<long long>(t, 0, 1LL << 53);
+}
+
+// From `now` to `then` on Redis's clock, as redis_ms.
+milliseconds redis_span(long long now, long long then) {
+    now = redis_time(now);
+    return redis_ms(then > now ? then - now : 0);
+}
+
+long long steady_ms(clock_type::time_point t) {
+    return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
+}
+
 class redis_level final : public shared_level, public std::enable_shared_from_this<redis_level> {
 public:
     explicit redis_level(redis_level_options o)
@@ -673,29 +705,40 @@ public:
             }
             const auto& e = r->elements;
             if (e[0].integer == 2) {
+                if (e.size() == 2) {
+                    redis_clock_offset_ms_ =
+                        redis_time(e[1].integer) - steady_ms(clock_type::now());
+                }
                 out.what = shared_claim::kind::lease;
                 co_return out;
             }
-            if (e[0].integer == 1 && e.size() == 3) {
-                const milliseconds left(e[2].integer);
-                auto g = open_token(opts_.key, tok, e[1].str);
-                if (g && left >= min_shared_remaining) {
-                    // Expiry from Redis's own TTL, which ends at the hard margin: no wall clock,
-                    // so processes whose clocks differ still agree.
-                    const auto usable_until = clock_type::now() + left;
-                    g->sent_at = usable_until + hard_margin(g->lifetime) - g->lifetime;
-                    out.what = shared_claim::kind::token;
-                    out.grant = std::move(*g);
-                    co_return out;
+            if (e[0].integer == 1 && e.size() == 4) {
+                if (auto s = open_token(opts_.key, tok, e[1].str)) {
+                    // Usable until the hard margin by Redis's TTL and by the expiry sealed in the
+                    // value, both on Redis's clock: no process's own clock, so processes whose
+                    // clocks differ still agree. A TTL set again, or an old value written back
+                    // with a long one, gains nothing; nor does an expiry past the lifetime.
+                    auto& g = s->grant;
+                    const auto margin = hard_margin(g.lifetime);
+                    const auto left = std::min({std::chrono::nanoseconds(redis_ms(e[2].integer)),
+                                                redis_span(e[3].integer, s->expires_at_ms) - margin,
+                                                g.lifetime - margin});
+                    if (left >= min_shared_remaining) {
+                        g.sent_at = clock_type::now() + left + margin - g.lifetime;
+                        out.what = shared_claim::kind::token;
+                        out.grant = std::move(g);
+                        co_return out;
+                    }
                 }
-                // Not one this process can use (another key, or too close to its end): the
-                // next round takes the lease to replace it.
+                // Not one this process can use (another key, no sealed expiry, or too close to
+                // its end): the next round takes the lease to replace it.
                 replacing = e[1].str.substr(0, stamp_size);
                 continue;
             }
             // Another process holds the lease: wait for its notification, polling in case it
             // is lost, never past the lease's end (its holder may have died).
-            const milliseconds lease_left(e.size() > 1 ? std::max(e[1].integer, 1LL) : 1);
+            const auto lease_left =
+                std::max(e.size() > 1 ? redis_ms(e[1].integer) : milliseconds(0), milliseconds(1));
             const auto next = std::min({until, now + poll, now + lease_left});
             if (!co_await w.wait(next)) {
                 co_return out; // cancelled
@@ -715,7 +758,9 @@ public:
             co_return std::string();
         }
         const std::string tok = key("tok:", ws);
-        std::string sealed = seal_token(opts_.key, tok, g);
+        // Its expiry on Redis's clock, as the lease's reply told it (publish follows one).
+        const long long expires_at_ms = redis_clock_offset_ms_ + steady_ms(g.sent_at + g.lifetime);
+        std::string sealed = seal_token(opts_.key, tok, g, expires_at_ms);
         std::string stamp = sealed.substr(0, stamp_size);
         std::vector<std::string> cmd = {"EVAL",
                                         std::string(publish_script),
@@ -727,8 +772,11 @@ public:
                                         lease_id_,
                                         channel_,
                                         ws};
-        auto r = co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
-        co_return r && r->type == REDIS_REPLY_INTEGER ? stamp : std::string();
+        // The stamp whatever the reply: one that didn't come in time (or an error after the
+        // SET) may still leave the value stored, and a 401 must then be able to drop it. A
+        // stamp of a value never stored matches nothing.
+        co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
+        co_return stamp;
     }
 
     asio::awaitable<void> release(std::string ws) override {
@@ -890,6 +938,10 @@ private:
     const redis_level_options opts_;
     const std::string prefix_, channel_;
     const std::string lease_id_; // this process's: a lease it holds is taken again, not waited on
+    // Redis's clock less steady_clock's, in ms, from the last lease's reply: publish() dates
+    // what it stores on Redis's clock. Until a lease's reply has set it, what it would date is
+    // long expired, which is refused by whoever reads it.
+    std::atomic<long long> redis_clock_offset_ms_{0};
     std::shared_ptr<redis_link> commands_, subscriber_;
 
     std::mutex mtx_;

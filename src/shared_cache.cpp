@@ -36,12 +36,13 @@ const unsigned char* bytes(std::string_view s) {
 }
 
 // The token's fields as sealed: a small JSON object. Its buffer is cleansed once sealed.
-std::string token_fields(const token_grant& g) {
+std::string token_fields(const token_grant& g, std::int64_t expires_at_ms) {
     boost::json::object o;
     o["a"] = g.value;
     o["t"] = g.token_type;
     o["u"] = g.user_id;
     o["l"] = g.lifetime.count();
+    o["x"] = expires_at_ms;
     std::string out = boost::json::serialize(o);
     for (auto& kv : o) { // the object's copy of the token, too
         if (kv.value().is_string()) {
@@ -51,6 +52,12 @@ std::string token_fields(const token_grant& g) {
     }
     return out;
 }
+
+// Wipes a plaintext however the function holding it returns.
+struct wipe_on_exit {
+    std::string& s;
+    ~wipe_on_exit() { OPENSSL_cleanse(s.data(), s.size()); }
+};
 
 failure not_ours() {
     return make_failure(errc::bad_response,
@@ -148,9 +155,7 @@ result<shared_cache_key> parse_shared_cache_key(std::string_view hex) {
     return key;
 }
 
-std::string seal_token(const shared_cache_key& key, std::string_view redis_key,
-                       const token_grant& grant) {
-    std::string plain = token_fields(grant);
+std::string seal(const shared_cache_key& key, std::string_view redis_key, std::string_view plain) {
     std::string out(stamp_size + plain.size() + tag_size, '\0');
     auto* o = reinterpret_cast<unsigned char*>(out.data());
     o[0] = seal_version;
@@ -167,15 +172,21 @@ std::string seal_token(const shared_cache_key& key, std::string_view redis_key,
         EVP_EncryptUpdate(ctx.get(), ct, &n, bytes(plain), static_cast<int>(plain.size())) == 1 &&
         EVP_EncryptFinal_ex(ctx.get(), ct + n, &m) == 1 &&
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(tag_size), tag) == 1;
-    OPENSSL_cleanse(plain.data(), plain.size());
     if (!ok) {
         throw_error(errc::bad_response, "AES-256-GCM failed", "shared cache");
     }
     return out;
 }
 
-result<token_grant> open_token(const shared_cache_key& key, std::string_view redis_key,
-                               std::string_view sealed) {
+std::string seal_token(const shared_cache_key& key, std::string_view redis_key,
+                       const token_grant& grant, std::int64_t expires_at_ms) {
+    std::string plain = token_fields(grant, expires_at_ms);
+    const wipe_on_exit wipe{plain};
+    return seal(key, redis_key, plain);
+}
+
+result<opened_token> open_token(const shared_cache_key& key, std::string_view redis_key,
+                                std::string_view sealed) {
     if (sealed.size() < stamp_size + tag_size || bytes(sealed)[0] != seal_version) {
         return not_ours();
     }
@@ -197,10 +208,7 @@ result<token_grant> open_token(const shared_cache_key& key, std::string_view red
         EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(tag_size),
                             tag.data()) == 1 &&
         EVP_DecryptFinal_ex(ctx.get(), p + n, &m) == 1;
-    struct cleanse {
-        std::string& s;
-        ~cleanse() { OPENSSL_cleanse(s.data(), s.size()); }
-    } wipe{plain};
+    const wipe_on_exit wipe{plain};
     if (!ok) {
         return not_ours();
     }
@@ -214,21 +222,24 @@ result<token_grant> open_token(const shared_cache_key& key, std::string_view red
     const auto* t = o->if_contains("t");
     const auto* u = o->if_contains("u");
     const auto* l = o->if_contains("l");
+    const auto* x = o->if_contains("x");
     if (!a || !a->is_string() || !t || !t->is_string() || !u || !u->is_string() || !l ||
-        !l->is_int64() || l->get_int64() < 1 || l->get_int64() > max_token_lifetime.count() ||
-        a->get_string().empty()) {
+        !l->is_int64() || l->get_int64() < 1 || l->get_int64() > max_token_lifetime.count() || !x ||
+        !x->is_int64() || x->get_int64() < 1 || a->get_string().empty()) {
         return not_ours();
     }
-    token_grant g;
+    opened_token out;
+    token_grant& g = out.grant;
     g.value = a->get_string();
     g.token_type = t->get_string();
     g.user_id = u->get_string();
     g.lifetime = std::chrono::seconds(l->get_int64());
     g.stamp = std::string(sealed.substr(0, stamp_size));
+    out.expires_at_ms = x->get_int64();
     for (auto* s : {&a->get_string(), &t->get_string(), &u->get_string()}) {
         OPENSSL_cleanse(const_cast<char*>(s->data()), s->size());
     }
-    return g;
+    return out;
 }
 
 } // namespace glue::detail

@@ -55,8 +55,9 @@ public:
                                                        bool rejected, steady_time until) = 0;
 
     /// With the lease, after the token request succeeded: stores the token until its hard
-    /// margin, releases the lease and tells the waiting processes. Returns the stored token's
-    /// stamp, or empty when it could not be stored (the token is used all the same).
+    /// margin, releases the lease and tells the waiting processes. Returns the stamp of the
+    /// value sent, stored or not (a reply that times out may follow a store), or empty when
+    /// none was sent (the token is used all the same).
     virtual boost::asio::awaitable<std::string> publish(std::string workspace,
                                                         const token_grant& grant) = 0;
 
@@ -107,18 +108,30 @@ std::shared_ptr<shared_level> make_redis_level(boost::asio::any_io_executor ex,
 //------------------------------------------------------------------------------
 // Sealing (exposed for tests)
 
-/// A stored value: version byte, 12-byte IV, AES-256-GCM ciphertext of the token's fields,
-/// 16-byte tag. The Redis key is the associated data, so a value copied under another
+/// A stored value: version byte, 12-byte IV, AES-256-GCM ciphertext of the token's fields and
+/// expiry, 16-byte tag. The Redis key is the associated data, so a value copied under another
 /// workspace's key does not open. Its first stamp_size bytes are its stamp: unique per value.
 inline constexpr std::size_t stamp_size = 13;
 
+/// `expires_at_ms`: when the token expires, on Redis's clock (TIME, in milliseconds since the
+/// epoch). Sealed with it, so that however long Redis keeps the value (a TTL set again, an old
+/// value written back), no process uses it past that expiry's hard margin.
 std::string seal_token(const shared_cache_key& key, std::string_view redis_key,
-                       const token_grant& grant);
+                       const token_grant& grant, std::int64_t expires_at_ms);
 
-/// The grant's value, type, user and lifetime (not its times or stamp), or bad_response for a
-/// value that is not one we sealed under this key and Redis key.
-result<token_grant> open_token(const shared_cache_key& key, std::string_view redis_key,
-                               std::string_view sealed);
+/// The envelope alone, around any plaintext: what seal_token() puts the token's fields in.
+std::string seal(const shared_cache_key& key, std::string_view redis_key, std::string_view plain);
+
+struct opened_token {
+    token_grant grant; ///< its value, type, user and lifetime (not its times), and its stamp
+    std::int64_t expires_at_ms = 0; ///< as sealed
+};
+
+/// What a stored value holds, or bad_response for a value that is not one we sealed under this
+/// key and Redis key, or one sealed without an expiry (by an earlier version: refused, so the
+/// process that reads it replaces it).
+result<opened_token> open_token(const shared_cache_key& key, std::string_view redis_key,
+                                std::string_view sealed);
 
 } // namespace glue::detail
 

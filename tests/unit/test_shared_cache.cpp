@@ -138,21 +138,23 @@ TEST_SUITE("shared cache") {
     TEST_CASE("a sealed token opens only under its key and its Redis key") {
         const std::string where = "glue:app:tok:wks_A";
         const auto g = sample_grant();
-        const std::string sealed = gd::seal_token(test_key(), where, g);
+        constexpr std::int64_t expiry = 1'796'270'020'666; // Redis's clock, in ms
+        const std::string sealed = gd::seal_token(test_key(), where, g, expiry);
         CHECK(sealed.find(g.value) == std::string::npos);
         CHECK(sealed.find("Bearer") == std::string::npos);
         CHECK(sealed.find("usr_App") == std::string::npos);
 
         auto opened = gd::open_token(test_key(), where, sealed);
         REQUIRE(opened.has_value());
-        CHECK(opened->value == g.value);
-        CHECK(opened->token_type == "Bearer");
-        CHECK(opened->user_id == "usr_App");
-        CHECK(opened->lifetime == std::chrono::seconds(3600));
-        CHECK(opened->stamp == sealed.substr(0, gd::stamp_size));
+        CHECK(opened->grant.value == g.value);
+        CHECK(opened->grant.token_type == "Bearer");
+        CHECK(opened->grant.user_id == "usr_App");
+        CHECK(opened->grant.lifetime == std::chrono::seconds(3600));
+        CHECK(opened->grant.stamp == sealed.substr(0, gd::stamp_size));
+        CHECK(opened->expires_at_ms == expiry);
 
         // Every value has its own IV, so its own stamp.
-        const std::string again = gd::seal_token(test_key(), where, g);
+        const std::string again = gd::seal_token(test_key(), where, g, expiry);
         CHECK(again != sealed);
         CHECK(again.substr(0, gd::stamp_size) != sealed.substr(0, gd::stamp_size));
 
@@ -168,6 +170,22 @@ TEST_SUITE("shared cache") {
             CAPTURE(i);
             CHECK(gd::open_token(test_key(), where, tampered).has_error());
         }
+    }
+
+    TEST_CASE("a value sealed without a usable expiry (as an earlier version sealed) is refused") {
+        const std::string where = "glue:app:tok:wks_A";
+        const std::string fields =
+            R"({"a":"gat_Old0123456789","t":"Bearer","u":"usr_App","l":3600)";
+        CHECK(gd::open_token(test_key(), where, gd::seal(test_key(), where, fields + "}"))
+                  .has_error());
+        for (const std::string x : {"0", "-5", "\"soon\"", "1.5e12", "18446744073709551615"}) {
+            CAPTURE(x);
+            const std::string with_x = fields + ",\"x\":" + x + "}";
+            CHECK(
+                gd::open_token(test_key(), where, gd::seal(test_key(), where, with_x)).has_error());
+        }
+        const std::string good = fields + ",\"x\":1796270020666}";
+        CHECK(gd::open_token(test_key(), where, gd::seal(test_key(), where, good)).has_value());
     }
 
     TEST_CASE("a shared cache is refused without a usable key or URL, before any I/O") {
