@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -54,6 +55,16 @@ public:
             ioc_.stop();
             thread_.join();
         }
+    }
+
+    /// After each reply, wait `pause`, write `text` unasked (a 408 for an idle connection, say)
+    /// and close the connection. Call before the first request.
+    void set_unsolicited(std::chrono::milliseconds pause, std::string text) {
+        locked([&] {
+            unsolicited_pause_ = pause;
+            unsolicited_ = std::move(text);
+            return 0;
+        });
     }
 
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
@@ -108,6 +119,8 @@ private:
     std::size_t accepted_ = 0, handshakes_ = 0, failed_handshakes_ = 0;
     std::vector<seen_request> requests_;
     std::vector<std::string> names_;
+    std::chrono::milliseconds unsolicited_pause_{0};
+    std::string unsolicited_; // empty: none
 };
 
 } // namespace glue::test
