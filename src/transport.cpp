@@ -60,7 +60,8 @@ using unlink_hook =
 // abort it from any thread (shutdown(2), not close: the descriptor stays valid, so that is safe
 // alongside the holder's I/O and makes it fail at once).
 struct connection : unlink_hook {
-    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
+    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx, std::size_t buffer_limit)
+        : buffer(buffer_limit) {
         if (tls_ctx) {
             tls.emplace(ex, *tls_ctx);
         } else {
@@ -80,7 +81,7 @@ struct connection : unlink_hook {
 
     std::optional<tcp::socket> plain;
     std::optional<ssl::stream<tcp::socket>> tls;
-    beast::flat_buffer buffer; // response bytes read ahead of the parser
+    beast::flat_buffer buffer; // response bytes read ahead of the parser (bounded)
     std::string out;           // the request being written, reused for the next one
     bool reused = false;       // has carried a complete exchange before
     // Guarded by the pool's mutex:
@@ -92,33 +93,27 @@ using connection_ptr = std::shared_ptr<connection>;
 
 /// Which connection a request may go out on.
 enum class lease_kind {
-    /// Any idle one. If the server closed it meanwhile, the request fails before any response
-    /// byte and goes again on a fresh connection: fine for a request that may be sent twice,
-    /// and it spares every request a system call.
-    idle,
-    /// An idle one that shows no sign of having been closed (peeked first): for a request that
-    /// must not be sent twice, so a connection the server closed is not where it fails.
-    checked,
+    /// An idle one that shows no sign of having been closed (peeked first).
+    pooled,
     /// Only a newly opened one: the second try after a stale connection.
     fresh,
 };
 
-/// A keep-alive connection that sat idle may have been closed by the server. Peek without
-/// blocking: EOF or an error means stale; bytes nobody asked for mean a desynchronised plain
-/// connection (on TLS they may be a session ticket or an alert, so only EOF counts there).
-bool is_stale(connection& c, lease_kind kind) {
+/// A keep-alive connection that sat idle may have been closed by the server, or carry bytes
+/// nobody asked for: a 408 sent before closing, a TLS close_notify before the FIN. Whatever they
+/// are, the next response could not be told from them. Peek without blocking: anything to read,
+/// EOF or an error means stale. (On TLS that includes a session ticket still unread on a
+/// connection opened but never used: one reconnection, rarely.)
+bool is_stale(connection& c) {
     if (c.buffer.size() != 0) {
         return true;
-    }
-    if (kind != lease_kind::checked) {
-        return false;
     }
     char byte;
     const auto n = ::recv(c.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0) {
         return errno != EAGAIN && errno != EWOULDBLOCK;
     }
-    return n == 0 || !c.tls;
+    return true;
 }
 
 /// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.
@@ -197,14 +192,63 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
     out.append("\r\n\r\n").append(req.body);
 }
 
+/// The response being read. An interim (1xx) response is a message of its own, so each message
+/// gets a new parser, with the same limits.
+struct response_reader {
+    /// Interim responses skipped before the answer at most: a server may not hold the exchange
+    /// with an endless stream of them.
+    static constexpr unsigned max_interim = 8;
+
+    response_reader(std::size_t header_limit, std::uint64_t body_limit)
+        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
+        : header_limit_(static_cast<std::uint32_t>(
+              std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())))
+        , body_limit_(body_limit) {
+        next();
+    }
+    response_reader(const response_reader&) = delete;
+    response_reader& operator=(const response_reader&) = delete;
+
+    /// After an interim response: ready for the next message. False: too many of them.
+    bool skip_interim() {
+        if (++interim == max_interim) {
+            return false;
+        }
+        next();
+        return true;
+    }
+
+    /// Whether the response so far is an interim one that may be skipped; a 101 is not (the
+    /// client asked for no upgrade: the connection would no longer speak HTTP).
+    bool at_interim() const { return response.status / 100 == 1 && response.status != 101; }
+
+    /// Whether any byte of a response came.
+    bool got_some() const { return interim != 0 || parser->got_some(); }
+
+    http_response response;
+    std::optional<response_parser> parser;
+    unsigned interim = 0; // skipped so far
+
+private:
+    void next() {
+        response = http_response();
+        parser.emplace(response);
+        parser->header_limit(header_limit_);
+        parser->body_limit(body_limit_);
+    }
+
+    std::uint32_t header_limit_;
+    std::uint64_t body_limit_;
+};
+
 // One request and its response on a leased connection: write, then read until the response
-// is complete. A composed operation rather than a coroutine, so an exchange costs one
-// (recycled) allocation instead of a coroutine frame per step. The stream is chosen at each
-// step; the connection keeps its TLS or plain stream for its whole life.
+// is complete, skipping interim responses. A composed operation rather than a coroutine, so an
+// exchange costs one (recycled) allocation instead of a coroutine frame per step. The stream is
+// chosen at each step; the connection keeps its TLS or plain stream for its whole life.
 struct exchange_op {
     enum class step { start, written, read };
     connection& c;
-    response_parser& parser;
+    response_reader& in;
     step at = step::start;
 
     template <class Self>
@@ -221,19 +265,28 @@ struct exchange_op {
                 return;
             }
             at = step::read;
-            c.with_stream([&](auto& s) { http::async_read(s, c.buffer, parser, std::move(self)); });
+            read(self);
             return;
         case step::read:
+            if (!ec && in.at_interim() && in.skip_interim()) {
+                read(self);
+                return;
+            }
             self.complete(ec, std::size_t(-1)); // the request left whole
             return;
         }
+    }
+
+    template <class Self>
+    void read(Self& self) {
+        c.with_stream([&](auto& s) { http::async_read(s, c.buffer, *in.parser, std::move(self)); });
     }
 };
 
 /// Completes with (error, bytes of the request written when the write failed, else -1).
 template <class Token>
-auto async_exchange(connection& c, response_parser& parser, Token&& token) {
-    return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, parser}, token,
+auto async_exchange(connection& c, response_reader& in, Token&& token) {
+    return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, in}, token,
                                                                      c.socket());
 }
 
@@ -246,6 +299,10 @@ failure map_transport_error(error_code ec) {
     }
     if (ec == http::error::header_limit) {
         return make_failure(errc::bad_response, "response header larger than the limit");
+    }
+    if (ec == http::error::buffer_overflow) {
+        return make_failure(errc::bad_response,
+                            "response line (a chunk size or a trailer) longer than the limit");
     }
     if (ec == http::error::partial_message) {
         return make_failure(errc::bad_response, "response truncated");
@@ -331,7 +388,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             idle.pop_back();
             lease_locked(*c, deadline);
             lock.unlock();
-            if (!is_stale(*c, kind)) {
+            if (!is_stale(*c)) {
                 return c;
             }
             release(std::move(c), false);
@@ -486,7 +543,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         while (!stopped && open < opts.max_connections && waiters_beyond_locked(connecting)) {
             ++open;
             ++connecting;
-            auto c = std::make_shared<connection>(ex, tls_ctx.get());
+            auto c = std::make_shared<connection>(ex, tls_ctx.get(), buffer_limit);
             all.push_back(*c);
             const auto deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
             auto self = shared_from_this();
@@ -659,6 +716,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     const origin org;
     transport_options opts;
     const std::string port_string;
+    // A connection's read buffer holds a header, or a line of a chunked body (chunk size and
+    // extensions, or a trailer, which Beast 1.81 reads without a limit), with a little room.
+    const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::unique_ptr<ssl::context> tls_ctx;
 
@@ -703,7 +763,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
                                                                       request_priority prio,
                                                                       prepare_fn prepare) {
     auto st = st_;
-    auto kind = req.idempotent ? lease_kind::idle : lease_kind::checked;
+    auto kind = lease_kind::pooled;
     for (;;) {
         auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
@@ -720,40 +780,44 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             st->release(std::move(c), true);
             co_return std::nullopt;
         }
-        http_response response;
         serialize_request(c->out, st->fixed_headers, req);
-        response_parser parser(response);
-        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
-        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-            st->opts.header_limit, std::numeric_limits<std::uint32_t>::max())));
-        parser.body_limit(req.body_limit);
+        response_reader in(st->opts.header_limit, req.body_limit);
         error_code ec;
         std::size_t written = 0;
         try {
-            std::tie(ec, written) =
-                co_await async_exchange(*c, parser, asio::as_tuple(asio::deferred));
+            std::tie(ec, written) = co_await async_exchange(*c, in, asio::as_tuple(asio::deferred));
         } catch (const boost::system::system_error& e) {
             ec = e.code(); // cancelled before an operation could start
         }
         if (c->out.capacity() > 64 * 1024) {
             std::string().swap(c->out); // don't keep a large body's buffer for every connection
         }
+        if (!ec && in.response.status / 100 == 1) {
+            // A 101, or interim responses without end: no answer, and no telling where the
+            // connection's next response would start.
+            st->release(std::move(c), false);
+            co_return make_failure(errc::bad_response,
+                                   in.response.status == 101
+                                       ? "101 Switching Protocols, but no upgrade was asked for"
+                                       : "too many interim (1xx) responses");
+        }
         if (!ec) {
             c->reused = true;
+            // Reused only when the response's end is certain and nothing follows it.
             const bool keep_alive =
-                parser.keep_alive() && !parser.need_eof() && c->buffer.size() == 0;
+                in.parser->keep_alive() && !in.parser->need_eof() && c->buffer.size() == 0;
             st->release(std::move(c), keep_alive);
-            co_return std::optional<http_response>(std::move(response));
+            co_return std::optional<http_response>(std::move(in.response));
         }
         const bool was_reused = c->reused;
-        const bool got_response_bytes = parser.got_some() || c->buffer.size() != 0;
+        const bool got_response_bytes = in.got_some() || c->buffer.size() != 0;
         st->release(std::move(c), false);
         if (ec == asio::error::operation_aborted || st->is_stopped()) {
             co_return make_failure(asio::error::operation_aborted);
         }
         const bool nothing_written = written == 0;
-        // A kept-alive connection the server closed just as we reused it: nothing of the
-        // response came back, so send it again, once, on a fresh connection.
+        // A kept-alive connection the server closed just as we reused it (after the peek):
+        // nothing of the response came back, so send it again, once, on a fresh connection.
         if (was_reused && kind != lease_kind::fresh && !got_response_bytes &&
             (req.idempotent || nothing_written) && std::chrono::steady_clock::now() < deadline) {
             kind = lease_kind::fresh;
