@@ -435,20 +435,22 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
-    /// Gives the connection back: to a waiter, to the idle list, or closed.
+    /// Gives the connection back: to the first waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
         std::lock_guard lock(mtx);
         unlease_locked(*c);
         if (reuse && !stopped) {
-            if (auto* w = front_waiter_locked(false)) {
-                hand_over_locked(*w, std::move(c));
-                return;
-            }
-            if (!front_waiter_locked(true)) {
+            auto* w = front_waiter_locked();
+            if (!w) {
                 idle.push_back(std::move(c));
                 return;
             }
-            // Only waiters for a fresh connection: close this one to make room for theirs.
+            if (!w->fresh) {
+                hand_over_locked(*w, std::move(c));
+                return;
+            }
+            // The first in line needs a fresh connection: close this one to make room for it,
+            // rather than serve those behind it first (it might wait until its deadline).
         }
         retire_locked(std::move(c));
     }
@@ -527,12 +529,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         start_connects_locked();
     }
 
-    pool_waiter* front_waiter_locked(bool fresh_ok) {
+    pool_waiter* front_waiter_locked() {
         for (auto& list : waiting) {
-            for (auto& w : list) {
-                if (fresh_ok || !w.fresh) {
-                    return &w;
-                }
+            if (!list.empty()) {
+                return &list.front();
             }
         }
         return nullptr;
@@ -583,7 +583,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             retire_locked(c);
             return;
         }
-        auto* w = front_waiter_locked(true);
+        auto* w = front_waiter_locked();
         if (ec) {
             // Whoever is first in line learns why: a refused connection fails fast. Woken
             // before the slot is freed, so no connection is opened for it again.

@@ -1,0 +1,127 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The connection pool itself (src/transport.cpp's http_pool), against raw_servers on 127.0.0.1:
+// who gets a connection when they are scarce, and what a failure between taking a connection
+// and giving it back leaves behind.
+
+#include "detail/http.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+
+#include "support/raw_server.hpp"
+#include "support/test_support.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using namespace glue::test;
+using namespace glue::detail;
+using clock_type = std::chrono::steady_clock;
+
+/// An answer whose body is the request's: a response shows which request it answers.
+std::string echo(const seen_request& r) {
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+           std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
+}
+
+/// A pool of at most `max_connections` to `server`.
+http_pool pool_for(asio::io_context& ioc, const raw_server& server, std::size_t max_connections) {
+    auto org = parse_origin("http://127.0.0.1:" + std::to_string(server.port()), false);
+    REQUIRE(org.has_value());
+    transport_options opts;
+    opts.max_connections = max_connections;
+    opts.connect_timeout = std::chrono::seconds(2);
+    return http_pool(ioc.get_executor(), *org, opts);
+}
+
+std::string describe(const failure& f) {
+    return f.ec.message() + " " + std::string(f.message);
+}
+
+/// Sends `body` as a query (idempotent) by `deadline`; the response body, or the failure.
+asio::awaitable<result<std::string>> query(http_pool& pool, std::string body,
+                                           clock_type::time_point deadline) {
+    http_request req;
+    req.target = "/q";
+    req.content_type = "text/plain";
+    req.body = body;
+    req.body_limit = 1 << 20;
+    auto go_ahead = [](http_request&) { return true; };
+    auto r = co_await pool.send(req, deadline, request_priority::normal, go_ahead);
+    if (!r) {
+        co_return r.error();
+    }
+    if (!*r) {
+        co_return make_failure(glue::errc::invalid_argument, "declined");
+    }
+    co_return std::move((*r)->body);
+}
+
+} // namespace
+
+TEST_SUITE("faults") {
+
+    TEST_CASE("a request that needs a fresh connection is served in turn, not starved") {
+        // One connection, three callers in a loop: whenever it comes back, someone waits. The
+        // server drops the 4th request unanswered on the kept-alive connection, so its caller
+        // needs a fresh connection, and it waits ahead of callers that would take any.
+        std::atomic<bool> dropped = false;
+        std::atomic<int> seen = 0;
+        raw_server server([&](const seen_request& r) {
+            if (++seen == 4) {
+                dropped = true;
+                return std::string();
+            }
+            return echo(r);
+        });
+        asio::io_context ioc;
+        auto pool = pool_for(ioc, server, 1);
+        const auto start = clock_type::now();
+        int early_in_flight = 0; // calls that started before the drop, and are not over
+        int running = 0;
+        std::string failures; // "call: what went wrong; ..."
+        clock_type::duration longest{};
+        int calls = 0;
+        for (int caller = 0; caller < 3; ++caller) {
+            ++running;
+            asio::co_spawn(
+                ioc,
+                [&, caller]() -> asio::awaitable<void> {
+                    // Until every call from before the drop has ended (bounded: 8 s).
+                    for (int i = 0; i < 1'000'000 && (!dropped || early_in_flight > 0) &&
+                                    clock_type::now() - start < std::chrono::seconds(8);
+                         ++i) {
+                        const bool early = !dropped;
+                        early_in_flight += early;
+                        const std::string body = std::to_string(caller) + "/" + std::to_string(i);
+                        const auto begun = clock_type::now();
+                        auto r = co_await query(pool, body, begun + std::chrono::seconds(3));
+                        longest = std::max(longest, clock_type::now() - begun);
+                        early_in_flight -= early;
+                        ++calls;
+                        if (!r) {
+                            failures += body + ": " + describe(r.error()) + "; ";
+                        } else if (*r != body) {
+                            failures += body + ": answered with " + *r + "; ";
+                        }
+                    }
+                    --running;
+                },
+                asio::detached);
+        }
+        run_until(ioc, [&] { return running == 0; });
+        CAPTURE(calls);
+        CHECK(dropped);
+        CHECK(failures == "");
+        // The fresh connection comes at once; the bound only has to be short of the deadline.
+        CHECK(longest < std::chrono::seconds(2));
+    }
+
+} // TEST_SUITE
