@@ -32,10 +32,12 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include <sys/socket.h>
@@ -52,6 +54,16 @@ using tcp = asio::ip::tcp;
 // Connections and the pool
 
 namespace {
+
+std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
+
+// A step of send() that may run out of memory; the test hook makes it.
+void fallible_step() {
+    if (steps_until_failure.load(std::memory_order_relaxed) > 0 &&
+        steps_until_failure.fetch_sub(1, std::memory_order_relaxed) == 1) {
+        throw std::bad_alloc();
+    }
+}
 
 using unlink_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
@@ -160,16 +172,27 @@ private:
             r_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 64 * 1024)));
         }
     }
-    std::size_t on_body_impl(beast::string_view part, error_code&) override {
-        r_.body.append(part.data(), part.size());
-        return part.size();
+    std::size_t on_body_impl(beast::string_view part, error_code& ec) override {
+        return append(part, ec);
     }
     void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part, error_code&) override {
-        r_.body.append(part.data(), part.size());
-        return part.size();
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part,
+                                   error_code& ec) override {
+        return append(part, ec);
     }
     void on_finish_impl(error_code&) override {}
+
+    // Out of memory fails the read, rather than throwing through Asio's completion handlers.
+    std::size_t append(beast::string_view part, error_code& ec) {
+        try {
+            fallible_step();
+            r_.body.append(part.data(), part.size());
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+            return 0;
+        }
+        return part.size();
+    }
 
     http_response& r_;
 };
@@ -178,6 +201,7 @@ private:
 // `fixed` holds the headers every request of the pool carries, each ending in CRLF. Header
 // values were checked for control characters before they got here.
 void serialize_request(std::string& out, std::string_view fixed, const http_request& req) {
+    fallible_step();
     char length[24];
     const auto n = std::to_chars(length, length + sizeof length, req.body.size()).ptr - length;
     out.clear();
@@ -454,6 +478,28 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
         retire_locked(std::move(c));
     }
+
+    /// A leased connection, given back unfit for reuse if an exception leaves it held.
+    class lease {
+    public:
+        lease(state& st, connection_ptr c) : st_(st), c_(std::move(c)) {}
+        lease(const lease&) = delete;
+        lease& operator=(const lease&) = delete;
+        ~lease() {
+            if (c_) {
+                st_.release(std::move(c_), false);
+            }
+        }
+
+        connection* operator->() const { return c_.get(); }
+        connection& operator*() const { return *c_; }
+
+        void release(bool reuse) { st_.release(std::move(c_), reuse); }
+
+    private:
+        state& st_;
+        connection_ptr c_;
+    };
 
     void hand_over_locked(pool_waiter& w, connection_ptr c) {
         lease_locked(*c, w.deadline);
@@ -736,6 +782,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
 //------------------------------------------------------------------------------
 
+void fail_transport_step_for_testing(int n) noexcept {
+    steps_until_failure.store(n, std::memory_order_relaxed);
+}
+
 http_pool::http_pool(asio::any_io_executor ex, origin org, transport_options opts)
     : st_(std::make_shared<state>(std::move(ex), std::move(org), std::move(opts))) {}
 
@@ -775,9 +825,11 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             f.unsent = true; // no connection: nothing was written
             co_return f;
         }
-        connection_ptr c = std::move(**leased);
+        // From here to its release, whatever throws gives the connection back.
+        state::lease c(*st, std::move(**leased));
+        fallible_step(); // as prepare() may fail
         if (!prepare(req)) {
-            st->release(std::move(c), true);
+            c.release(true);
             co_return std::nullopt;
         }
         serialize_request(c->out, st->fixed_headers, req);
@@ -795,7 +847,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         if (!ec && in.response.status / 100 == 1) {
             // A 101, or interim responses without end: no answer, and no telling where the
             // connection's next response would start.
-            st->release(std::move(c), false);
+            c.release(false);
             co_return make_failure(errc::bad_response,
                                    in.response.status == 101
                                        ? "101 Switching Protocols, but no upgrade was asked for"
@@ -806,12 +858,12 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             // Reused only when the response's end is certain and nothing follows it.
             const bool keep_alive =
                 in.parser->keep_alive() && !in.parser->need_eof() && c->buffer.size() == 0;
-            st->release(std::move(c), keep_alive);
+            c.release(keep_alive);
             co_return std::optional<http_response>(std::move(in.response));
         }
         const bool was_reused = c->reused;
         const bool got_response_bytes = in.got_some() || c->buffer.size() != 0;
-        st->release(std::move(c), false);
+        c.release(false);
         if (ec == asio::error::operation_aborted || st->is_stopped()) {
             co_return make_failure(asio::error::operation_aborted);
         }

@@ -13,6 +13,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <new>
 #include <string>
 
 #include "support/raw_server.hpp"
@@ -122,6 +123,37 @@ TEST_SUITE("faults") {
         CHECK(failures == "");
         // The fresh connection comes at once; the bound only has to be short of the deadline.
         CHECK(longest < std::chrono::seconds(2));
+    }
+
+    TEST_CASE("a failure at any step between taking a connection and giving it back frees it") {
+        // Boost.MySQL's fail-count style: fail the 1st step, then the 2nd, ... until the request
+        // goes through. After each failure the pool's one connection slot must be usable.
+        raw_server server(echo);
+        asio::io_context ioc;
+        auto pool = pool_for(ioc, server, 1);
+        bool succeeded = false;
+        int failed = 0;
+        for (int step = 1; step <= 50 && !succeeded; ++step) {
+            CAPTURE(step);
+            fail_transport_step_for_testing(step);
+            try {
+                auto r = glue::test::run(
+                    ioc, query(pool, "armed", clock_type::now() + std::chrono::seconds(2)));
+                succeeded = r.has_value();
+                failed += !succeeded;
+            } catch (const std::bad_alloc&) {
+                ++failed;
+            }
+            fail_transport_step_for_testing(0);
+            auto r = glue::test::run(
+                ioc, query(pool, "after", clock_type::now() + std::chrono::seconds(2)));
+            if (!r) {
+                FAIL("the next request failed: " << describe(r.error()));
+            }
+            CHECK(*r == "after");
+        }
+        CHECK(succeeded);
+        CHECK(failed >= 3); // prepare, serialize, the body: each failed once
     }
 
 } // TEST_SUITE
