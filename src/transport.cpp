@@ -111,11 +111,27 @@ enum class lease_kind {
     fresh,
 };
 
+/// On TLS, what arrives on an idle connection may be records that carry no data: the session
+/// tickets a TLS 1.3 server sends after the handshake (unread until the first response, so a
+/// connection opened but not used yet has them), or a close_notify. Lets OpenSSL process them
+/// without blocking: harmless if it then waits for more; data, EOF or an error is not.
+bool only_tls_housekeeping(ssl::stream<tcp::socket>& s) {
+    error_code ec;
+    s.next_layer().non_blocking(true, ec);
+    if (ec) {
+        return false;
+    }
+    char byte;
+    s.read_some(asio::buffer(&byte, 1), ec);
+    error_code ignored;
+    s.next_layer().non_blocking(false, ignored);
+    return ec == asio::error::would_block;
+}
+
 /// A keep-alive connection that sat idle may have been closed by the server, or carry bytes
 /// nobody asked for: a 408 sent before closing, a TLS close_notify before the FIN. Whatever they
-/// are, the next response could not be told from them. Peek without blocking: anything to read,
-/// EOF or an error means stale. (On TLS that includes a session ticket still unread on a
-/// connection opened but never used: one reconnection, rarely.)
+/// are, the next response could not be told from them. Peek without blocking: EOF, an error or
+/// anything to read (but TLS records without data) means stale.
 bool is_stale(connection& c) {
     if (c.buffer.size() != 0) {
         return true;
@@ -125,7 +141,7 @@ bool is_stale(connection& c) {
     if (n < 0) {
         return errno != EAGAIN && errno != EWOULDBLOCK;
     }
-    return true;
+    return n == 0 || !c.tls || !only_tls_housekeeping(*c.tls);
 }
 
 /// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.

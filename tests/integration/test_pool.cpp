@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include <doctest/doctest.h>
 
@@ -18,6 +19,7 @@
 
 #include "support/raw_server.hpp"
 #include "support/test_support.hpp"
+#include "testing/test_pki.hpp"
 
 namespace {
 
@@ -32,13 +34,16 @@ std::string echo(const seen_request& r) {
            std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
 }
 
-/// A pool of at most `max_connections` to `server`.
-http_pool pool_for(asio::io_context& ioc, const raw_server& server, std::size_t max_connections) {
-    auto org = parse_origin("http://127.0.0.1:" + std::to_string(server.port()), false);
+/// A pool of at most `max_connections` to `server`; `ca_pem` given: over TLS, trusting it.
+http_pool pool_for(asio::io_context& ioc, const raw_server& server, std::size_t max_connections,
+                   const std::string& ca_pem = {}) {
+    const std::string scheme = ca_pem.empty() ? "http" : "https";
+    auto org = parse_origin(scheme + "://127.0.0.1:" + std::to_string(server.port()), false);
     REQUIRE(org.has_value());
     transport_options opts;
     opts.max_connections = max_connections;
     opts.connect_timeout = std::chrono::seconds(2);
+    opts.ca_pem = ca_pem;
     return http_pool(ioc.get_executor(), *org, opts);
 }
 
@@ -123,6 +128,31 @@ TEST_SUITE("faults") {
         CHECK(failures == "");
         // The fresh connection comes at once; the bound only has to be short of the deadline.
         CHECK(longest < std::chrono::seconds(2));
+    }
+
+    TEST_CASE("a TLS connection opened but not used yet is not stale for its session tickets") {
+        // A TLS 1.3 server sends session tickets after the handshake; on a connection nobody used
+        // yet they are still unread when it is leased, and they are not a sign of a closed one.
+        const auto pki = glue::testing::detail::make_test_pki();
+        asio::ssl::context tls(asio::ssl::context::tls_server);
+        tls.use_certificate_chain(asio::buffer(pki.cert_pem));
+        tls.use_private_key(asio::buffer(pki.key_pem), asio::ssl::context::pem);
+        raw_server server(echo, &tls);
+        asio::io_context ioc;
+        auto pool = pool_for(ioc, server, 1, pki.ca_pem);
+        // A request whose deadline has passed gives up at once; the connection opened for it
+        // goes idle, unused.
+        auto r = glue::test::run(ioc, query(pool, "late", clock_type::now()));
+        CHECK(r.error().ec == glue::errc::timeout);
+        run_until(ioc, [&] { return server.handshakes() == 1; });
+        ioc.restart();
+        ioc.run_for(std::chrono::milliseconds(200)); // the tickets arrive
+        r = glue::test::run(ioc, query(pool, "next", clock_type::now() + std::chrono::seconds(2)));
+        if (!r) {
+            FAIL("the request failed: " << describe(r.error()));
+        }
+        CHECK(*r == "next");
+        CHECK(server.accepted() == 1);
     }
 
     TEST_CASE("a failure at any step between taking a connection and giving it back frees it") {
