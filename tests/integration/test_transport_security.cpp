@@ -581,8 +581,9 @@ TEST_SUITE("transport security") {
         asio::io_context ioc;
         glue::client c(ioc.get_executor(), config_for("http", server.port()));
         CHECK(glue::test::run(ioc, c.fetch_token(ws), 10s).value == "tok_ok");
-        REQUIRE(eventually([&] { return server.accepted() == 1; }));
-        std::this_thread::sleep_for(200ms); // the 408 arrives on the idle connection
+        // The 408 was written to the idle connection; a moment more to arrive.
+        REQUIRE(eventually([&] { return server.unsolicited_sent() == 1; }));
+        std::this_thread::sleep_for(100ms);
         CHECK(me_id(ioc, c) == "usr_1");
         CHECK(server.accepted() == 2);
     }

@@ -102,8 +102,11 @@ asio::awaitable<void> raw_server::serve(Stream& s) {
         if (!unsolicited.empty()) {
             asio::steady_timer timer(co_await asio::this_coro::executor, pause);
             co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            co_await asio::async_write(s, asio::buffer(unsolicited),
-                                       asio::as_tuple(asio::use_awaitable));
+            auto [uec, un] = co_await asio::async_write(s, asio::buffer(unsolicited),
+                                                        asio::as_tuple(asio::use_awaitable));
+            if (!uec) {
+                locked([&] { return ++unsolicited_sent_; });
+            }
             co_return;
         }
     }

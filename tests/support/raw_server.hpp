@@ -74,6 +74,10 @@ public:
     std::size_t handshakes() const {
         return locked([&] { return handshakes_; });
     }
+    /// How many unsolicited responses were written (set_unsolicited).
+    std::size_t unsolicited_sent() const {
+        return locked([&] { return unsolicited_sent_; });
+    }
     std::size_t failed_handshakes() const {
         return locked([&] { return failed_handshakes_; });
     }
@@ -116,7 +120,7 @@ private:
     tcp::acceptor acceptor_;
     std::thread thread_;
     mutable std::mutex mtx_;
-    std::size_t accepted_ = 0, handshakes_ = 0, failed_handshakes_ = 0;
+    std::size_t accepted_ = 0, handshakes_ = 0, failed_handshakes_ = 0, unsolicited_sent_ = 0;
     std::vector<seen_request> requests_;
     std::vector<std::string> names_;
     std::chrono::milliseconds unsolicited_pause_{0};
