@@ -573,6 +573,17 @@ TEST_SUITE("transport security") {
         CHECK(server.accepted() == 2);
     }
 
+    TEST_CASE("more than 8 interim responses are a bad_response") {
+        std::string many;
+        for (int i = 0; i < 9; ++i) {
+            many += "HTTP/1.1 102 Processing\r\n\r\n";
+        }
+        raw_server server(except_at(graphql_target, many + response(200, graphql_body())));
+        asio::io_context ioc;
+        glue::client c(ioc.get_executor(), config_for("http", server.port()));
+        CHECK(error_of(ioc, c.graphql(ws, {"{ me { id } }"})).code() == errc::bad_response);
+    }
+
     TEST_CASE("an unsolicited response on an idle connection is not the next call's answer") {
         raw_server server(numbered(""));
         // A server that times out idle connections with a 408 and closes them.
