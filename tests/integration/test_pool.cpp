@@ -1,8 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The connection pool itself (src/transport.cpp's http_pool), against raw_servers on 127.0.0.1:
-// who gets a connection when they are scarce, and what a failure between taking a connection
-// and giving it back leaves behind.
+// who gets a connection when they are scarce, when an idle one is fit to use, and what a failure
+// between taking a connection and giving it back leaves behind.
 
 #include "detail/http.hpp"
 
