@@ -33,10 +33,12 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include <sys/socket.h>
@@ -54,6 +56,16 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
+
+// A step of send() that may run out of memory; the test hook makes it.
+void fallible_step() {
+    if (steps_until_failure.load(std::memory_order_relaxed) > 0 &&
+        steps_until_failure.fetch_sub(1, std::memory_order_relaxed) == 1) {
+        throw std::bad_alloc();
+    }
+}
+
 using unlink_hook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
@@ -61,7 +73,8 @@ using unlink_hook =
 // abort it from any thread (shutdown(2), not close: the descriptor stays valid, so that is safe
 // alongside the holder's I/O and makes it fail at once).
 struct connection : unlink_hook {
-    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx) {
+    connection(const asio::any_io_executor& ex, ssl::context* tls_ctx, std::size_t buffer_limit)
+        : buffer(buffer_limit) {
         if (tls_ctx) {
             tls.emplace(ex, *tls_ctx);
         } else {
@@ -81,7 +94,7 @@ struct connection : unlink_hook {
 
     std::optional<tcp::socket> plain;
     std::optional<ssl::stream<tcp::socket>> tls;
-    beast::flat_buffer buffer; // response bytes read ahead of the parser
+    beast::flat_buffer buffer; // response bytes read ahead of the parser (bounded)
     std::string out;           // the request being written, reused for the next one
     bool reused = false;       // has carried a complete exchange before
     // Guarded by the pool's mutex:
@@ -93,33 +106,43 @@ using connection_ptr = std::shared_ptr<connection>;
 
 /// Which connection a request may go out on.
 enum class lease_kind {
-    /// Any idle one. If the server closed it meanwhile, the request fails before any response
-    /// byte and goes again on a fresh connection: fine for a request that may be sent twice,
-    /// and it spares every request a system call.
-    idle,
-    /// An idle one that shows no sign of having been closed (peeked first): for a request that
-    /// must not be sent twice, so a connection the server closed is not where it fails.
-    checked,
+    /// An idle one that shows no sign of having been closed (peeked first).
+    pooled,
     /// Only a newly opened one: the second try after a stale connection.
     fresh,
 };
 
-/// A keep-alive connection that sat idle may have been closed by the server. Peek without
-/// blocking: EOF or an error means stale; bytes nobody asked for mean a desynchronised plain
-/// connection (on TLS they may be a session ticket or an alert, so only EOF counts there).
-bool is_stale(connection& c, lease_kind kind) {
+/// On TLS, what arrives on an idle connection may be records that carry no data: the session
+/// tickets a TLS 1.3 server sends after the handshake (unread until the first response, so a
+/// connection opened but not used yet has them), or a close_notify. Lets OpenSSL process them
+/// without blocking: harmless if it then waits for more; data, EOF or an error is not.
+bool only_tls_housekeeping(ssl::stream<tcp::socket>& s) {
+    error_code ec;
+    s.next_layer().non_blocking(true, ec);
+    if (ec) {
+        return false;
+    }
+    char byte;
+    s.read_some(asio::buffer(&byte, 1), ec);
+    error_code ignored;
+    s.next_layer().non_blocking(false, ignored);
+    return ec == asio::error::would_block;
+}
+
+/// A keep-alive connection that sat idle may have been closed by the server, or carry bytes
+/// nobody asked for: a 408 sent before closing, a TLS close_notify before the FIN. Whatever they
+/// are, the next response could not be told from them. Peek without blocking: EOF, an error or
+/// anything to read (but TLS records without data) means stale.
+bool is_stale(connection& c) {
     if (c.buffer.size() != 0) {
         return true;
-    }
-    if (kind != lease_kind::checked) {
-        return false;
     }
     char byte;
     const auto n = ::recv(c.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n < 0) {
         return errno != EAGAIN && errno != EWOULDBLOCK;
     }
-    return n == 0 || !c.tls;
+    return n == 0 || !c.tls || !only_tls_housekeeping(*c.tls);
 }
 
 /// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.
@@ -166,16 +189,27 @@ private:
             r_.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 64 * 1024)));
         }
     }
-    std::size_t on_body_impl(beast::string_view part, error_code&) override {
-        r_.body.append(part.data(), part.size());
-        return part.size();
+    std::size_t on_body_impl(beast::string_view part, error_code& ec) override {
+        return append(part, ec);
     }
     void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
-    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part, error_code&) override {
-        r_.body.append(part.data(), part.size());
-        return part.size();
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view part,
+                                   error_code& ec) override {
+        return append(part, ec);
     }
     void on_finish_impl(error_code&) override {}
+
+    // Out of memory fails the read, rather than throwing through Asio's completion handlers.
+    std::size_t append(beast::string_view part, error_code& ec) {
+        try {
+            fallible_step();
+            r_.body.append(part.data(), part.size());
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+            return 0;
+        }
+        return part.size();
+    }
 
     http_response& r_;
 };
@@ -184,6 +218,7 @@ private:
 // `fixed` holds the headers every request of the pool carries, each ending in CRLF. Header
 // values were checked for control characters before they got here.
 void serialize_request(std::string& out, std::string_view fixed, const http_request& req) {
+    fallible_step();
     char length[24];
     const auto n = std::to_chars(length, length + sizeof length, req.body.size()).ptr - length;
     out.clear();
@@ -198,14 +233,63 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
     out.append("\r\n\r\n").append(req.body);
 }
 
+/// The response being read. An interim (1xx) response is a message of its own, so each message
+/// gets a new parser, with the same limits.
+struct response_reader {
+    /// Interim responses skipped before the answer at most: a server may not hold the exchange
+    /// with an endless stream of them.
+    static constexpr unsigned max_interim = 8;
+
+    response_reader(std::size_t header_limit, std::uint64_t body_limit)
+        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
+        : header_limit_(static_cast<std::uint32_t>(
+              std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())))
+        , body_limit_(body_limit) {
+        next();
+    }
+    response_reader(const response_reader&) = delete;
+    response_reader& operator=(const response_reader&) = delete;
+
+    /// After an interim response: ready for the next message. False: too many of them.
+    bool skip_interim() {
+        if (++interim == max_interim) {
+            return false;
+        }
+        next();
+        return true;
+    }
+
+    /// Whether the response so far is an interim one that may be skipped; a 101 is not (the
+    /// client asked for no upgrade: the connection would no longer speak HTTP).
+    bool at_interim() const { return response.status / 100 == 1 && response.status != 101; }
+
+    /// Whether any byte of a response came.
+    bool got_some() const { return interim != 0 || parser->got_some(); }
+
+    http_response response;
+    std::optional<response_parser> parser;
+    unsigned interim = 0; // skipped so far
+
+private:
+    void next() {
+        response = http_response();
+        parser.emplace(response);
+        parser->header_limit(header_limit_);
+        parser->body_limit(body_limit_);
+    }
+
+    std::uint32_t header_limit_;
+    std::uint64_t body_limit_;
+};
+
 // One request and its response on a leased connection: write, then read until the response
-// is complete. A composed operation rather than a coroutine, so an exchange costs one
-// (recycled) allocation instead of a coroutine frame per step. The stream is chosen at each
-// step; the connection keeps its TLS or plain stream for its whole life.
+// is complete, skipping interim responses. A composed operation rather than a coroutine, so an
+// exchange costs one (recycled) allocation instead of a coroutine frame per step. The stream is
+// chosen at each step; the connection keeps its TLS or plain stream for its whole life.
 struct exchange_op {
     enum class step { start, written, read };
     connection& c;
-    response_parser& parser;
+    response_reader& in;
     step at = step::start;
 
     template <class Self>
@@ -222,19 +306,28 @@ struct exchange_op {
                 return;
             }
             at = step::read;
-            c.with_stream([&](auto& s) { http::async_read(s, c.buffer, parser, std::move(self)); });
+            read(self);
             return;
         case step::read:
+            if (!ec && in.at_interim() && in.skip_interim()) {
+                read(self);
+                return;
+            }
             self.complete(ec, std::size_t(-1)); // the request left whole
             return;
         }
+    }
+
+    template <class Self>
+    void read(Self& self) {
+        c.with_stream([&](auto& s) { http::async_read(s, c.buffer, *in.parser, std::move(self)); });
     }
 };
 
 /// Completes with (error, bytes of the request written when the write failed, else -1).
 template <class Token>
-auto async_exchange(connection& c, response_parser& parser, Token&& token) {
-    return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, parser}, token,
+auto async_exchange(connection& c, response_reader& in, Token&& token) {
+    return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, in}, token,
                                                                      c.socket());
 }
 
@@ -247,6 +340,10 @@ failure map_transport_error(error_code ec) {
     }
     if (ec == http::error::header_limit) {
         return make_failure(errc::bad_response, "response header larger than the limit");
+    }
+    if (ec == http::error::buffer_overflow) {
+        return make_failure(errc::bad_response,
+                            "response line (a chunk size or a trailer) longer than the limit");
     }
     if (ec == http::error::partial_message) {
         return make_failure(errc::bad_response, "response truncated");
@@ -332,7 +429,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             idle.pop_back();
             lease_locked(*c, deadline);
             lock.unlock();
-            if (!is_stale(*c, kind)) {
+            if (!is_stale(*c)) {
                 return c;
             }
             release(std::move(c), false);
@@ -379,23 +476,47 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
-    /// Gives the connection back: to a waiter, to the idle list, or closed.
+    /// Gives the connection back: to the first waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
         std::lock_guard lock(mtx);
         unlease_locked(*c);
         if (reuse && !stopped) {
-            if (auto* w = front_waiter_locked(false)) {
-                hand_over_locked(*w, std::move(c));
-                return;
-            }
-            if (!front_waiter_locked(true)) {
+            auto* w = front_waiter_locked();
+            if (!w) {
                 idle.push_back(std::move(c));
                 return;
             }
-            // Only waiters for a fresh connection: close this one to make room for theirs.
+            if (!w->fresh) {
+                hand_over_locked(*w, std::move(c));
+                return;
+            }
+            // The first in line needs a fresh connection: close this one to make room for it,
+            // rather than serve those behind it first (it might wait until its deadline).
         }
         retire_locked(std::move(c));
     }
+
+    /// A leased connection, given back unfit for reuse if an exception leaves it held.
+    class lease {
+    public:
+        lease(state& st, connection_ptr c) : st_(st), c_(std::move(c)) {}
+        lease(const lease&) = delete;
+        lease& operator=(const lease&) = delete;
+        ~lease() {
+            if (c_) {
+                st_.release(std::move(c_), false);
+            }
+        }
+
+        connection* operator->() const { return c_.get(); }
+        connection& operator*() const { return *c_; }
+
+        void release(bool reuse) { st_.release(std::move(c_), reuse); }
+
+    private:
+        state& st_;
+        connection_ptr c_;
+    };
 
     void hand_over_locked(pool_waiter& w, connection_ptr c) {
         lease_locked(*c, w.deadline);
@@ -471,12 +592,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         start_connects_locked();
     }
 
-    pool_waiter* front_waiter_locked(bool fresh_ok) {
+    pool_waiter* front_waiter_locked() {
         for (auto& list : waiting) {
-            for (auto& w : list) {
-                if (fresh_ok || !w.fresh) {
-                    return &w;
-                }
+            if (!list.empty()) {
+                return &list.front();
             }
         }
         return nullptr;
@@ -487,7 +606,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         while (!stopped && open < opts.max_connections && waiters_beyond_locked(connecting)) {
             ++open;
             ++connecting;
-            auto c = std::make_shared<connection>(ex, tls_ctx.get());
+            auto c = std::make_shared<connection>(ex, tls_ctx.get(), buffer_limit);
             all.push_back(*c);
             const auto deadline =
                 saturating_add(std::chrono::steady_clock::now(), opts.connect_timeout);
@@ -528,7 +647,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             retire_locked(c);
             return;
         }
-        auto* w = front_waiter_locked(true);
+        auto* w = front_waiter_locked();
         if (ec) {
             // Whoever is first in line learns why: a refused connection fails fast. Woken
             // before the slot is freed, so no connection is opened for it again.
@@ -661,6 +780,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     const origin org;
     transport_options opts;
     const std::string port_string;
+    // A connection's read buffer holds a header, or a line of a chunked body (chunk size and
+    // extensions, or a trailer, which Beast 1.81 reads without a limit), with a little room.
+    const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::unique_ptr<ssl::context> tls_ctx;
 
@@ -677,6 +799,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 };
 
 //------------------------------------------------------------------------------
+
+void fail_transport_step_for_testing(int n) noexcept {
+    steps_until_failure.store(n, std::memory_order_relaxed);
+}
 
 http_pool::http_pool(asio::any_io_executor ex, origin org, transport_options opts)
     : st_(std::make_shared<state>(std::move(ex), std::move(org), std::move(opts))) {}
@@ -705,7 +831,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
                                                                       request_priority prio,
                                                                       prepare_fn prepare) {
     auto st = st_;
-    auto kind = req.idempotent ? lease_kind::idle : lease_kind::checked;
+    auto kind = lease_kind::pooled;
     for (;;) {
         auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
@@ -717,45 +843,51 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             f.unsent = true; // no connection: nothing was written
             co_return f;
         }
-        connection_ptr c = std::move(**leased);
+        // From here to its release, whatever throws gives the connection back.
+        state::lease c(*st, std::move(**leased));
+        fallible_step(); // as prepare() may fail
         if (!prepare(req)) {
-            st->release(std::move(c), true);
+            c.release(true);
             co_return std::nullopt;
         }
-        http_response response;
         serialize_request(c->out, st->fixed_headers, req);
-        response_parser parser(response);
-        // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
-        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-            st->opts.header_limit, std::numeric_limits<std::uint32_t>::max())));
-        parser.body_limit(req.body_limit);
+        response_reader in(st->opts.header_limit, req.body_limit);
         error_code ec;
         std::size_t written = 0;
         try {
-            std::tie(ec, written) =
-                co_await async_exchange(*c, parser, asio::as_tuple(asio::deferred));
+            std::tie(ec, written) = co_await async_exchange(*c, in, asio::as_tuple(asio::deferred));
         } catch (const boost::system::system_error& e) {
             ec = e.code(); // cancelled before an operation could start
         }
         if (c->out.capacity() > 64 * 1024) {
             std::string().swap(c->out); // don't keep a large body's buffer for every connection
         }
+        if (!ec && in.response.status / 100 == 1) {
+            // A 101, or interim responses without end: no answer, and no telling where the
+            // connection's next response would start.
+            c.release(false);
+            co_return make_failure(errc::bad_response,
+                                   in.response.status == 101
+                                       ? "101 Switching Protocols, but no upgrade was asked for"
+                                       : "too many interim (1xx) responses");
+        }
         if (!ec) {
             c->reused = true;
+            // Reused only when the response's end is certain and nothing follows it.
             const bool keep_alive =
-                parser.keep_alive() && !parser.need_eof() && c->buffer.size() == 0;
-            st->release(std::move(c), keep_alive);
-            co_return std::optional<http_response>(std::move(response));
+                in.parser->keep_alive() && !in.parser->need_eof() && c->buffer.size() == 0;
+            c.release(keep_alive);
+            co_return std::optional<http_response>(std::move(in.response));
         }
         const bool was_reused = c->reused;
-        const bool got_response_bytes = parser.got_some() || c->buffer.size() != 0;
-        st->release(std::move(c), false);
+        const bool got_response_bytes = in.got_some() || c->buffer.size() != 0;
+        c.release(false);
         if (ec == asio::error::operation_aborted || st->is_stopped()) {
             co_return make_failure(asio::error::operation_aborted);
         }
         const bool nothing_written = written == 0;
-        // A kept-alive connection the server closed just as we reused it: nothing of the
-        // response came back, so send it again, once, on a fresh connection.
+        // A kept-alive connection the server closed just as we reused it (after the peek):
+        // nothing of the response came back, so send it again, once, on a fresh connection.
         if (was_reused && kind != lease_kind::fresh && !got_response_bytes &&
             (req.idempotent || nothing_written) && std::chrono::steady_clock::now() < deadline) {
             kind = lease_kind::fresh;

@@ -99,6 +99,12 @@ private:
     std::shared_ptr<state> st_;
 };
 
+/// Fault injection for tests, compiled in always and inert until set: the `n`-th step from now
+/// that send() takes between leasing a connection and giving it back (calling prepare,
+/// building the request, storing a part of the body) fails as if out of memory; 0 disarms it.
+/// Process-wide.
+void fail_transport_step_for_testing(int n) noexcept;
+
 } // namespace glue::detail
 
 #endif

@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -44,6 +45,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unordered_map>
 
 #include "testing/mock_graphql.hpp"
@@ -454,6 +456,11 @@ struct mock_server::impl {
             http::request_parser<http::string_body> parser;
             parser.body_limit(16 * 1024 * 1024);
             auto& tcp_layer = beast::get_lowest_layer(stream);
+            if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+                if (!co_await next_request_in_time(stream, buffer)) {
+                    break;
+                }
+            }
             if (opts.idle_timeout.count() > 0) {
                 tcp_layer.expires_after(opts.idle_timeout);
             } else {
@@ -506,6 +513,33 @@ struct mock_server::impl {
         error_code ignored;
         beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_both, ignored);
         closed();
+    }
+
+    // Waits up to idle_timeout for the next request on a TLS connection. One that sat idle is
+    // closed as TLS servers close it: close_notify, then FIN (without waiting for the client's
+    // close_notify). False: closed.
+    template <class Stream>
+    asio::awaitable<bool> next_request_in_time(Stream& stream, const beast::flat_buffer& buffer) {
+        using namespace asio::experimental::awaitable_operators;
+        // The request may have come with the handshake or the previous one, already read from
+        // the socket into OpenSSL's buffers.
+        SSL* ssl = stream.native_handle();
+        if (opts.idle_timeout.count() <= 0 || buffer.size() != 0 || SSL_has_pending(ssl) ||
+            BIO_ctrl_pending(SSL_get_rbio(ssl)) != 0) {
+            co_return true;
+        }
+        auto& tcp_layer = beast::get_lowest_layer(stream);
+        asio::steady_timer idle(co_await asio::this_coro::executor, opts.idle_timeout);
+        auto first = co_await (tcp_layer.socket().async_wait(tcp::socket::wait_read,
+                                                             asio::as_tuple(asio::use_awaitable)) ||
+                               idle.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (first.index() == 0) {
+            co_return true; // the request's first bytes, or an error its read will see
+        }
+        SSL_set_shutdown(ssl, SSL_RECEIVED_SHUTDOWN);
+        tcp_layer.expires_after(std::chrono::seconds(1));
+        co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
+        co_return false;
     }
 
     // The status line and fields of `res`, without the blank line that ends the header.

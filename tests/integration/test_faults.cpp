@@ -167,8 +167,8 @@ TEST_SUITE("faults") {
         CHECK(server.connections_accepted() == 2);
     }
 
-    TEST_CASE("a connection the server closed while idle: a query goes again, a mutation avoids "
-              "it") {
+    TEST_CASE("a connection the server closed while idle: neither a query nor a mutation lands "
+              "on it") {
         glue::testing::mock_server_options opts;
         opts.idle_timeout = 100ms;
         client_fixture f(opts);
@@ -176,14 +176,14 @@ TEST_SUITE("faults") {
         const auto accepted = f.server.connections_accepted();
         std::this_thread::sleep_for(300ms); // the server closes the idle connection
 
-        // A query takes the idle connection without a look: it fails before any response byte
-        // and goes again, once, on a fresh connection.
+        // Every request peeks at an idle connection first: this one shows EOF, so the query goes
+        // on a fresh connection, once.
         CHECK(f.run(f.client->graphql(ws, {"{ me { id } }"})).data.is_object());
         CHECK(f.server.connections_accepted() == accepted + 1);
         std::this_thread::sleep_for(300ms);
 
-        // A mutation that must not go twice looks first (a peek), so it never lands on the dead
-        // connection: it is sent once, on a fresh one, and succeeds.
+        // A mutation that must not go twice never lands on the dead connection either: it is sent
+        // once, on a fresh one, and succeeds.
         const auto requests = f.server.graphql_requests();
         glue::graphql_request send{
             "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
@@ -192,6 +192,28 @@ TEST_SUITE("faults") {
         CHECK(f.server.graphql_requests() == requests + 1);
         CHECK(f.server.messages_created(ws) == 1);
         CHECK(f.server.connections_accepted() == accepted + 2);
+    }
+
+    TEST_CASE("a TLS connection the server closed while idle, with close_notify: a mutation "
+              "avoids it") {
+        glue::testing::mock_server_options opts;
+        opts.tls = true;
+        opts.idle_timeout = 100ms; // then close_notify, then FIN, as TLS servers do
+        client_fixture f(opts);
+        f.run(f.client->graphql(ws, {"{ me { id } }"}));
+        const auto accepted = f.server.connections_accepted();
+        std::this_thread::sleep_for(300ms);
+
+        // The close_notify is readable on the idle connection: stale, so the mutation goes out
+        // once, on a fresh connection.
+        const auto requests = f.server.graphql_requests();
+        glue::graphql_request send{
+            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
+            {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
+        CHECK(f.run(f.client->graphql(ws, std::move(send))).data.is_object());
+        CHECK(f.server.graphql_requests() == requests + 1);
+        CHECK(f.server.messages_created(ws) == 1);
+        CHECK(f.server.connections_accepted() == accepted + 1);
     }
 
     TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {

@@ -14,8 +14,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <thread>
 
 #include "support/client_fixture.hpp"
 #include "support/raw_server.hpp"
@@ -75,6 +77,20 @@ responder except_at(std::string_view target, std::string special) {
     };
 }
 
+/// Answers like Glue, the GraphQL answers numbered (usr_1, usr_2, ...: which request they
+/// answer), each led by `interim` (1xx responses, or anything else).
+responder numbered(std::string interim) {
+    auto count = std::make_shared<std::atomic<int>>(0);
+    return [interim = std::move(interim), count](const seen_request& r) {
+        if (r.target == token_target) {
+            return interim + glue_like(r);
+        }
+        const std::string body =
+            R"({"data":{"me":{"id":"usr_)" + std::to_string(++*count) + R"("}}})";
+        return interim + response(200, body);
+    };
+}
+
 //------------------------------------------------------------------------------
 // Clients and calls
 
@@ -124,6 +140,12 @@ void check_refused_over_limit(const raw_server& server,
     auto e = error_of(ioc, c.graphql(ws, {"{ me { id } }"}));
     CHECK(e.code() == errc::bad_response);
     CHECK(std::chrono::steady_clock::now() - start < 2s);
+}
+
+/// The id in a `{ me { id } }` answer.
+std::string me_id(asio::io_context& ioc, glue::client& c) {
+    const auto r = glue::test::run(ioc, c.graphql(ws, {"{ me { id } }"}), 10s);
+    return std::string(r.data.at("me").at("id").as_string());
 }
 
 std::optional<glue::error> construction_error(const glue::client_config& cfg) {
@@ -507,6 +529,88 @@ TEST_SUITE("transport security") {
         cfg.max_response_body_bytes = graphql_limit;
         glue::client c(ioc.get_executor(), cfg);
         CHECK(glue::test::run(ioc, c.graphql(ws, {"{ me { id } }"}), 10s).data.is_object());
+    }
+
+    //------------------------------------------------------------------------------
+    // Response framing
+
+    TEST_CASE("interim 1xx responses are skipped: each call gets its own answer, on one "
+              "connection") {
+        const std::string early_hints =
+            "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+        for (const std::string interim :
+             {early_hints, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" +
+                               early_hints + early_hints}) {
+            CAPTURE(interim);
+            raw_server server(numbered(interim));
+            asio::io_context ioc;
+            glue::client c(ioc.get_executor(), config_for("http", server.port()));
+            for (int i = 1; i <= 3; ++i) {
+                CHECK(me_id(ioc, c) == "usr_" + std::to_string(i));
+            }
+            CHECK(server.accepted() == 1);
+            CHECK(server.requests().size() == 4); // the token, three queries
+        }
+    }
+
+    TEST_CASE("101 Switching Protocols is a bad_response, and its connection is not used again") {
+        std::atomic<int> graphql_requests = 0;
+        const auto plain = numbered("");
+        raw_server server([&](const seen_request& r) {
+            // The first query's answer: a 101, then an answer that must be nobody's.
+            if (r.target == graphql_target && ++graphql_requests == 1) {
+                return "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                       "Upgrade: websocket\r\n\r\n" +
+                       response(200, R"({"data":{"me":{"id":"usr_stale"}}})");
+            }
+            return plain(r);
+        });
+        asio::io_context ioc;
+        glue::client c(ioc.get_executor(), config_for("http", server.port()));
+        auto e = error_of(ioc, c.graphql(ws, {"{ me { id } }"}));
+        CHECK(e.code() == errc::bad_response);
+        CHECK(me_id(ioc, c) == "usr_1"); // its own answer, on a new connection
+        CHECK(server.accepted() == 2);
+    }
+
+    TEST_CASE("more than 8 interim responses are a bad_response") {
+        std::string many;
+        for (int i = 0; i < 9; ++i) {
+            many += "HTTP/1.1 102 Processing\r\n\r\n";
+        }
+        raw_server server(except_at(graphql_target, many + response(200, graphql_body())));
+        asio::io_context ioc;
+        glue::client c(ioc.get_executor(), config_for("http", server.port()));
+        CHECK(error_of(ioc, c.graphql(ws, {"{ me { id } }"})).code() == errc::bad_response);
+    }
+
+    TEST_CASE("an unsolicited response on an idle connection is not the next call's answer") {
+        raw_server server(numbered(""));
+        // A server that times out idle connections with a 408 and closes them.
+        server.set_unsolicited(
+            20ms, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        asio::io_context ioc;
+        glue::client c(ioc.get_executor(), config_for("http", server.port()));
+        CHECK(glue::test::run(ioc, c.fetch_token(ws), 10s).value == "tok_ok");
+        // The 408 was written to the idle connection; a moment more to arrive.
+        REQUIRE(eventually([&] { return server.unsolicited_sent() == 1; }));
+        std::this_thread::sleep_for(100ms);
+        CHECK(me_id(ioc, c) == "usr_1");
+        CHECK(server.accepted() == 2);
+    }
+
+    TEST_CASE("a chunk-size line or a trailer that never ends is a bad_response, promptly") {
+        // 8 MiB with no CRLF: without a bound on the read buffer, the client would hold all of
+        // it and wait for the deadline.
+        const std::string flood(8 << 20, 'a');
+        const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (const std::string& shape :
+             {head + "1;ext=" + flood, head + "1\r\nx\r\n0\r\nX-Trailer: " + flood}) {
+            const std::string start_of_shape = shape.substr(0, 90);
+            CAPTURE(start_of_shape);
+            raw_server server(except_at(graphql_target, shape));
+            check_refused_over_limit(server, [](glue::client_config&) {});
+        }
     }
 
 } // TEST_SUITE

@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -93,6 +95,18 @@ asio::awaitable<void> raw_server::serve(Stream& s) {
         auto [wec, wn] =
             co_await asio::async_write(s, asio::buffer(out), asio::as_tuple(asio::use_awaitable));
         if (wec) {
+            co_return;
+        }
+        auto [pause, unsolicited] =
+            locked([&] { return std::pair(unsolicited_pause_, unsolicited_); });
+        if (!unsolicited.empty()) {
+            asio::steady_timer timer(co_await asio::this_coro::executor, pause);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            auto [uec, un] = co_await asio::async_write(s, asio::buffer(unsolicited),
+                                                        asio::as_tuple(asio::use_awaitable));
+            if (!uec) {
+                locked([&] { return ++unsolicited_sent_; });
+            }
             co_return;
         }
     }

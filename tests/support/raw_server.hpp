@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -56,12 +57,26 @@ public:
         }
     }
 
+    /// After each reply, wait `pause`, write `text` unasked (a 408 for an idle connection, say)
+    /// and close the connection. Call before the first request.
+    void set_unsolicited(std::chrono::milliseconds pause, std::string text) {
+        locked([&] {
+            unsolicited_pause_ = pause;
+            unsolicited_ = std::move(text);
+            return 0;
+        });
+    }
+
     std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
     std::size_t accepted() const {
         return locked([&] { return accepted_; });
     }
     std::size_t handshakes() const {
         return locked([&] { return handshakes_; });
+    }
+    /// How many unsolicited responses were written (set_unsolicited).
+    std::size_t unsolicited_sent() const {
+        return locked([&] { return unsolicited_sent_; });
     }
     std::size_t failed_handshakes() const {
         return locked([&] { return failed_handshakes_; });
@@ -105,9 +120,11 @@ private:
     tcp::acceptor acceptor_;
     std::thread thread_;
     mutable std::mutex mtx_;
-    std::size_t accepted_ = 0, handshakes_ = 0, failed_handshakes_ = 0;
+    std::size_t accepted_ = 0, handshakes_ = 0, failed_handshakes_ = 0, unsolicited_sent_ = 0;
     std::vector<seen_request> requests_;
     std::vector<std::string> names_;
+    std::chrono::milliseconds unsolicited_pause_{0};
+    std::string unsolicited_; // empty: none
 };
 
 } // namespace glue::test
