@@ -101,7 +101,10 @@ result<redis_level_options> shared_level_options(const client_config& cfg) {
     o.key = *key;
     o.client_id = cfg.client_id;
     o.timeout = cfg.shared_cache_timeout;
-    o.lease_time = cfg.token_request_timeout;
+    // A lease lasts one token request; Redis refuses a PX that overflows its clock.
+    o.lease_time = std::min<std::chrono::milliseconds>(
+        cfg.token_request_timeout,
+        std::chrono::duration_cast<std::chrono::milliseconds>(max_token_lifetime));
     return o;
 }
 
@@ -164,10 +167,8 @@ public:
         if (!impl->cfg_.shared_cache_url.empty()) {
             auto shared = *shared_level_options(impl->cfg_);
             if (impl->cfg_.on_token_event) {
-                shared.on_event = [user = impl->cfg_.on_token_event,
-                                   gate = options.hooks](const token_event& e) {
-                    gate->run([&] { user(e); });
-                };
+                shared.on_event = [user = impl->cfg_.on_token_event, gate = options.hooks](
+                                      const token_event& e) { gate->run([&] { user(e); }); };
             }
             options.shared = make_redis_level(impl->ex_, std::move(shared));
         }
@@ -397,8 +398,8 @@ private:
             sleepers_.push_back(w);
         }
         // A sleeper is woken only by shutdown(); the "timeout" is the sleep ending.
-        co_return co_await w.wait(sleep_mtx_, saturating_add(std::chrono::steady_clock::now(), d)) ==
-            errc::timeout;
+        co_return co_await w.wait(
+            sleep_mtx_, saturating_add(std::chrono::steady_clock::now(), d)) == errc::timeout;
     }
 
     static result<void> check_request(const graphql_request& r) {

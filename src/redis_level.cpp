@@ -13,6 +13,7 @@
 // with another process's.
 
 #include "detail/backoff.hpp"
+#include "detail/saturating.hpp"
 #include "detail/shared_cache.hpp"
 #include "detail/waiter.hpp"
 
@@ -351,7 +352,7 @@ public:
         asio::post(strand_, [self = shared_from_this(), op, argv = std::move(argv)] {
             self->submit(op, argv);
         });
-        timed_waiter w(co_await asio::this_coro::executor);
+        timed_waiter w(co_await asio::this_coro::executor, op->mtx);
         {
             std::unique_lock lock(op->mtx);
             if (op->outcome) {
@@ -608,8 +609,9 @@ std::string random_hex(std::size_t n) {
     return out;
 }
 
-std::string ms(std::chrono::nanoseconds d) {
-    return std::to_string(std::chrono::duration_cast<milliseconds>(d).count());
+template <class Rep, class Period>
+std::string ms(std::chrono::duration<Rep, Period> d) {
+    return std::to_string(saturating_cast<milliseconds>(d).count());
 }
 
 // Milliseconds Redis counted (a PTTL), as a duration that steady_clock arithmetic can't
@@ -645,7 +647,7 @@ public:
 
     void start(asio::any_io_executor ex) {
         std::weak_ptr<redis_level> weak = weak_from_this();
-        start_deadline_ = clock_type::now() + opts_.timeout;
+        start_deadline_ = saturating_add(clock_type::now(), opts_.timeout);
         commands_ =
             std::make_shared<redis_link>(ex, opts_.address, opts_.timeout, std::string(),
                                          redis_link::handlers{[weak] {
@@ -699,7 +701,8 @@ public:
                                             lease_id_,
                                             ms(opts_.lease_time),
                                             rejected ? "1" : "0"};
-            auto r = co_await commands_->exec(std::move(cmd), std::min(until, now + opts_.timeout));
+            auto r = co_await commands_->exec(std::move(cmd),
+                                              std::min(until, saturating_add(now, opts_.timeout)));
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements.empty()) {
                 co_return out;
             }
@@ -775,7 +778,7 @@ public:
         // The stamp whatever the reply: one that didn't come in time (or an error after the
         // SET) may still leave the value stored, and a 401 must then be able to drop it. A
         // stamp of a value never stored matches nothing.
-        co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
+        co_await commands_->exec(std::move(cmd), saturating_add(clock_type::now(), opts_.timeout));
         co_return stamp;
     }
 
@@ -784,7 +787,8 @@ public:
             std::vector<std::string> cmd = {
                 "EVAL", std::string(release_script), "1", key("lease:", ws), lease_id_, channel_,
                 ws};
-            co_await commands_->exec(std::move(cmd), clock_type::now() + opts_.timeout);
+            co_await commands_->exec(std::move(cmd),
+                                     saturating_add(clock_type::now(), opts_.timeout));
         }
     }
 
@@ -844,7 +848,7 @@ private:
 
         /// Until a notification for the workspace, or `until`; false when cancelled.
         asio::awaitable<bool> wait(steady_time until) {
-            timed_waiter w(co_await asio::this_coro::executor);
+            timed_waiter w(co_await asio::this_coro::executor, level_.watch_mtx_);
             {
                 std::lock_guard lock(level_.watch_mtx_);
                 if (slot_->generation != seen_) {
@@ -892,7 +896,7 @@ private:
     // Up: go ahead. Down: no, at once. Not yet settled (the first connection is being made):
     // wait for it, at most until `until` or the start's own deadline.
     asio::awaitable<bool> available(steady_time until) {
-        timed_waiter w(co_await asio::this_coro::executor);
+        timed_waiter w(co_await asio::this_coro::executor, mtx_);
         {
             std::lock_guard lock(mtx_);
             if (settled_ || stopped_) {

@@ -363,8 +363,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     using timer = asio::steady_timer;
 
     struct pool_waiter : waiter<timer> {
-        pool_waiter(const asio::any_io_executor& ex, steady_time d, bool f)
-            : waiter(ex)
+        pool_waiter(const asio::any_io_executor& ex, std::mutex& owner, steady_time d, bool f)
+            : waiter(ex, owner)
             , deadline(d)
             , fresh(f) {}
         steady_time deadline; ///< of the exchange the connection is for
@@ -446,7 +446,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             if (auto r = try_acquire(deadline, kind)) {
                 co_return std::move(*r);
             }
-            pool_waiter w(co_await asio::this_coro::executor, deadline, fresh);
+            pool_waiter w(co_await asio::this_coro::executor, mtx, deadline, fresh);
             {
                 std::lock_guard lock(mtx);
                 if (stopped) {

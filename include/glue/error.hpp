@@ -39,7 +39,7 @@ enum class errc {
     state_mismatch,  ///< an OAuth callback's `state` is missing or not the one sent
     authorization_denied, ///< the OAuth callback carries an `error` (see oauth_error())
     missing_code,         ///< the OAuth callback has neither a `code` nor an `error`
-    internal_error, ///< an unexpected exception inside the library (out of memory is ENOMEM)
+    internal_error,       ///< an unexpected exception inside the library (out of memory is ENOMEM)
 };
 
 /// The category of glue::errc; its name is "glue".

@@ -25,7 +25,7 @@ struct token_cache_stats {
     std::uint64_t failures_transient = 0; ///< failed requests: transport, timeout, 5xx, bad body
     std::uint64_t failures_permanent = 0; ///< failed requests: OAuth errors and other 4xx
     std::uint64_t failures_rate_limited = 0; ///< failed requests: 429, or 503 with Retry-After
-    std::uint64_t flight_timeouts = 0; ///< flights that reached their deadline (token_request_timeout)
+    std::uint64_t flight_timeouts = 0;       ///< flights that ran out of token_request_timeout
     std::uint64_t remembered_error_hits = 0; ///< calls answered at once with a remembered error
     std::uint64_t invalidations_applied = 0; ///< 401s that dropped the cached token
     std::uint64_t invalidations_noop = 0;    ///< 401s for a token no longer cached, or throttled

@@ -30,7 +30,8 @@ public:
             ++running_;
         }
         {
-            const frame here{this, innermost}; // on the stack: nothing to allocate, nothing to throw
+            // On the stack: nothing to allocate, nothing that could throw.
+            const frame here{this, innermost};
             innermost = &here;
             try {
                 hook();

@@ -30,7 +30,8 @@ constexpr To saturating_cast(std::chrono::duration<Rep, Period> d) noexcept {
 /// `t + d`, clamped to the range of t's type.
 template <class Clock, class Dur, class Rep, class Period>
 constexpr std::chrono::time_point<Clock, Dur>
-saturating_add(std::chrono::time_point<Clock, Dur> t, std::chrono::duration<Rep, Period> d) noexcept {
+saturating_add(std::chrono::time_point<Clock, Dur> t,
+               std::chrono::duration<Rep, Period> d) noexcept {
     using time_point = std::chrono::time_point<Clock, Dur>;
     const Dur step = saturating_cast<Dur>(d);
     const Dur since = t.time_since_epoch();

@@ -38,8 +38,8 @@ public:
           std::function<void(std::exception_ptr, T)> on_done, std::function<void()> on_deadline) {
         auto task = std::shared_ptr<strand_task>(new strand_task(ex));
         boost::asio::post(task->strand_, [task, deadline, op = std::move(op),
-                                              on_done = std::move(on_done),
-                                              on_deadline = std::move(on_deadline)]() mutable {
+                                          on_done = std::move(on_done),
+                                          on_deadline = std::move(on_deadline)]() mutable {
             task->timer_.expires_at(deadline);
             task->timer_.async_wait([task, on_deadline = std::move(on_deadline)](auto ec) {
                 if (!ec && !task->done_) {

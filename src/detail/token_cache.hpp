@@ -511,8 +511,7 @@ private:
         }
 
         bool keeps_state(const entry& e, time_point now) const {
-            return (e.remembered && now < e.retry_not_before) ||
-                   forced_recently(e, now);
+            return (e.remembered && now < e.retry_not_before) || forced_recently(e, now);
         }
 
         bool forced_recently(const entry& e, time_point now) const {
@@ -579,9 +578,9 @@ private:
         void start_flight(std::string_view ws, entry& e, time_point now, std::string_view why) {
             // With a shared level, a flight may first wait (at most one flight_timeout) for
             // another process's flight, and then has a whole flight_timeout of its own.
-            const auto deadline = saturating_add(saturating_add(now, opts.flight_timeout),
-                                                 opts.shared ? opts.flight_timeout
-                                                             : std::chrono::milliseconds(0));
+            const auto deadline =
+                saturating_add(saturating_add(now, opts.flight_timeout),
+                               opts.shared ? opts.flight_timeout : std::chrono::milliseconds(0));
             auto f = std::make_shared<flight>(std::string(ws), deadline, why,
                                               e.forced_pending ? std::move(e.rejected_stamp)
                                               : e.token        ? e.token->stamp
@@ -723,8 +722,8 @@ private:
                 if (cls != failure_class::transient || attempt >= opts.retry_attempts || threw) {
                     co_return;
                 }
-                const auto delay = backoff_delay(opts.retry_base_delay, attempt,
-                                                 std::chrono::nanoseconds::max());
+                const auto delay =
+                    backoff_delay(opts.retry_base_delay, attempt, std::chrono::nanoseconds::max());
                 if (saturating_add(Clock::now(), delay) >= deadline) {
                     co_return;
                 }
@@ -755,8 +754,7 @@ private:
         // Publishes the outcome, then removes the flight, then wakes its waiters. The token is
         // stored and the flight removed in one critical section, so a caller arriving in
         // between finds the token rather than starting a second request.
-        void finish(flight& f, result<token_ptr> r, unsigned failed_requests,
-                    bool paused = false) {
+        void finish(flight& f, result<token_ptr> r, unsigned failed_requests, bool paused = false) {
             {
                 const auto now = Clock::now();
                 auto& sh = shard_of(f.workspace);
@@ -795,8 +793,8 @@ private:
             e.remembered.reset();
             e.retry_not_before = {};
             // A token that arrives already inside its soft window isn't refreshed at once.
-            e.refresh_not_before =
-                now >= t->refresh_from ? saturating_add(now, opts.refresh_min_interval)
+            e.refresh_not_before = now >= t->refresh_from
+                                       ? saturating_add(now, opts.refresh_min_interval)
                                        : time_point{};
         }
 

@@ -59,7 +59,7 @@ struct fake_fetcher {
             std::atomic<int>& count;
             ~leave() { --count; }
         } counted{in_flight};
-        hold_waiter w(co_await asio::this_coro::executor);
+        hold_waiter w(co_await asio::this_coro::executor, mtx);
         {
             std::lock_guard lock(mtx);
             order.push_back(ws);

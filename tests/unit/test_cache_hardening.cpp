@@ -49,8 +49,8 @@ TEST_SUITE("cache hardening") {
         auto o = exact_options();
         o.max_entries = 4; // one shard
         o.on_event = [&](const glue::token_event& e) {
-            const std::string what = std::to_string(static_cast<int>(e.what)) + "/" +
-                                     std::string(e.reason);
+            const std::string what =
+                std::to_string(static_cast<int>(e.what)) + "/" + std::string(e.reason);
             seen.push_back(what);
             if (!returns_from_another_thread([&] { (void)cache->stats(); })) {
                 blocked.push_back(what);
@@ -88,7 +88,7 @@ TEST_SUITE("cache hardening") {
                 get_now(key(i));
             }
             fetcher.respond = always(endpoint_failure(errc::server_error, 503, {}, 60s));
-            manual_clock::advance(200s); // every token expired
+            manual_clock::advance(200s);                               // every token expired
             CHECK(has_error(get_result("wks_x"), errc::server_error)); // pauses the endpoint
             const auto before = cache->stats().evictions;
             CHECK(has_error(get_result("wks_y"), errc::server_error)); // evicts, paused
@@ -115,7 +115,7 @@ TEST_SUITE("cache hardening") {
         // slot. The second, still on the wire then, fails 50 s later with a 500, and its flight
         // would retry.
         fetcher.respond = [&](const std::string& ws, int n, steady_time sent) {
-            return n == 1   ? result<token_grant>(endpoint_failure(errc::server_error, 503, {}, 120s))
+            return n == 1 ? result<token_grant>(endpoint_failure(errc::server_error, 503, {}, 120s))
                    : n == 2 ? result<token_grant>(endpoint_failure(errc::server_error, 500))
                             : result<token_grant>(fetcher.grant(ws, n, sent));
         };
