@@ -170,6 +170,30 @@ TEST_SUITE("cache hardening") {
         CHECK(cache->stats().failures_rate_limited == 2);
     }
 
+    TEST_CASE_FIXTURE(cache_fixture, "a refresh ahead that keeps failing serves the token up to "
+                                     "its hard margin, never past it") {
+        fetcher.lifetime = 100s; // hard margin 10 s, soft window 20 s: refresh from 80 s
+        const auto t1 = get_now("wks_a");
+        const auto usable_until = t1->usable_until;
+        manual_clock::advance(70s);
+        cache->find("wks_a"); // in steady use
+        fetcher.respond = always(endpoint_failure(errc::server_error, 503));
+        // Every 100 ms a call: each gets t1 at once while refreshes fail and back off.
+        while (manual_clock::now() + 100ms < usable_until) {
+            manual_clock::advance(100ms);
+            CHECK(cache->find("wks_a") == t1);
+            settle();
+        }
+        const int tried = fetcher.calls;
+        CHECK(tried > 1);  // refreshed ahead, and again after the backoff
+        CHECK(tried <= 13); // 3 requests a flight, backoffs 4 s and 32 s in 10 s: few flights
+        CHECK(cache->stats().refresh_aheads >= 1);
+        manual_clock::advance(usable_until - manual_clock::now());
+        CHECK(cache->find("wks_a") == nullptr); // the hard margin: never handed out
+        auto r = get_result("wks_a");
+        CHECK(has_error(r, errc::server_error));
+    }
+
     //--------------------------------------------------------------------------
     // Durations at their extremes
 
