@@ -329,17 +329,17 @@ TEST_SUITE("cache stress") {
                        << " hooks");
 
         // Every started call completed exactly once, and the traffic was still going on.
-        CHECK(t.workers_done == workers);
-        CHECK(t.worker_exceptions == 0);
-        CHECK(t.completed == t.started);
+        CHECK(t.workers_done.load() == workers);
+        CHECK(t.worker_exceptions.load() == 0);
+        CHECK(t.completed.load() == t.started.load());
         CHECK(started_before_shutdown > 0);
-        CHECK(t.started > started_before_shutdown); // calls after shutdown() too
+        CHECK(t.started.load() > started_before_shutdown); // calls after shutdown() too
         // Every waiter resumed on its own strand, got its own key's token or an error that says
         // why: aborted (cancelled, or shut down), or its deadline passed.
-        CHECK(t.off_executor == 0);
-        CHECK(t.wrong_token == 0);
-        CHECK(t.other_errors == 0);
-        CHECK(t.after_shutdown_not_aborted == 0);
+        CHECK(t.off_executor.load() == 0);
+        CHECK(t.wrong_token.load() == 0);
+        CHECK(t.other_errors.load() == 0);
+        CHECK(t.after_shutdown_not_aborted.load() == 0);
 
         // Token requests per key. A flight makes at most 2 requests (the fetcher never fails
         // a key twice in a row, and a transient failure is retried within the flight). A key's
@@ -360,18 +360,18 @@ TEST_SUITE("cache stress") {
             busiest = std::max(busiest, n.load());
         }
         CHECK(busiest <= requests_bound);
-        CHECK(fetcher.requests <= static_cast<std::uint64_t>(keys * requests_bound));
+        CHECK(fetcher.requests.load() <= static_cast<std::uint64_t>(keys * requests_bound));
         CHECK(s.invalidations_applied <= static_cast<std::uint64_t>(keys) *
                                              static_cast<std::uint64_t>(d / forced_interval + 1));
 
         // No hook after shutdown() returned, nothing left in flight.
-        CHECK(hooks > 0);
-        CHECK(hooks_after_shutdown == 0);
+        CHECK(hooks.load() > 0);
+        CHECK(hooks_after_shutdown.load() == 0);
         CHECK(s.in_flight == 0);
-        CHECK(fetcher.in_flight == 0);
+        CHECK(fetcher.in_flight.load() == 0);
 
         cache.reset(); // the destructor's shutdown() is a no-op now, and runs no hook either
-        CHECK(hooks_after_shutdown == 0);
+        CHECK(hooks_after_shutdown.load() == 0);
     }
 
 } // TEST_SUITE
