@@ -116,7 +116,7 @@ TEST_SUITE("cache stress") {
         constexpr int workers = 8;
         constexpr int max_ops_per_worker = 50'000; // a bound on the work, whatever the speed
         constexpr int ops_after_shutdown = 20;     // each worker's calls once it saw shutdown
-        constexpr auto traffic_for = 2s;           // then shutdown(); ≤ 3 s with the tail
+        constexpr auto traffic_for = 2s;           // then shutdown(), and the tails
         constexpr auto forced_interval = 100ms;
 
         asio::io_context ioc(2);
