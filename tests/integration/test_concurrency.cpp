@@ -85,6 +85,13 @@ TEST_SUITE("concurrency") {
 
     TEST_CASE_FIXTURE(client_fixture,
                       "cancelling the caller that started the token request hurts no one") {
+        // End to end, only what holds whichever comes first, the cancellation or the token
+        // (a slow machine may deliver the token before a 20 ms timer): the caller that started
+        // the token request completes, the other 50 callers get a token from that one request,
+        // and it is cached. That the cancelled caller returns at once, without waiting for the
+        // request, is decided on the manual clock with a held request: unit "a leader raced
+        // with a timer returns at the timer, not at its request" and "cancelling one waiter
+        // completes only that waiter".
         server.set_fault(endpoint::token, delayed(300ms, 1));
         int others_done = 0, others_ok = 0;
         auto spawn_others = [&] {
@@ -100,45 +107,48 @@ TEST_SUITE("concurrency") {
         SUBCASE("raced with a 20 ms timer") {
             using namespace asio::experimental::awaitable_operators;
             bool leader_done = false;
-            int others_done_before = -1;
             asio::co_spawn(
                 ioc,
                 [&]() -> asio::awaitable<void> {
                     asio::steady_timer timer(co_await asio::this_coro::executor, 20ms);
                     auto winner =
                         co_await (client->fetch_token(ws) || timer.async_wait(asio::use_awaitable));
-                    CHECK(winner.index() == 1); // the timer
-                    others_done_before = others_done;
+                    if (winner.index() == 0) { // the token came first: it is a good one
+                        CHECK(std::get<0>(winner).value.starts_with("glue_at_"));
+                    }
                     leader_done = true;
                 },
                 asio::detached);
             spawn_others();
             glue::test::run_until(ioc, [&] { return leader_done; });
-            CHECK(others_done_before == 0); // it did not wait for the token request
         }
 
         SUBCASE("through its cancellation slot") {
             asio::cancellation_signal cancel;
             std::exception_ptr leader_error;
             bool leader_done = false;
-            int others_done_before = -1;
             asio::co_spawn(ioc, client->fetch_token(ws),
                            asio::bind_cancellation_slot(
                                cancel.slot(), [&](std::exception_ptr e, glue::access_token) {
                                    leader_error = e;
-                                   others_done_before = others_done;
                                    leader_done = true;
                                }));
             spawn_others();
             asio::steady_timer timer(ioc, 20ms);
-            timer.async_wait([&](auto) { cancel.emit(asio::cancellation_type::terminal); });
+            timer.async_wait([&](boost::system::error_code ec) {
+                // Its slot is connected only while it runs; an aborted wait (the timer went
+                // with the subcase) touches nothing.
+                if (!ec && !leader_done) {
+                    cancel.emit(asio::cancellation_type::terminal);
+                }
+            });
             glue::test::run_until(ioc, [&] { return leader_done; });
-            CHECK(others_done_before == 0);
-            REQUIRE(leader_error);
-            try {
-                std::rethrow_exception(leader_error);
-            } catch (const glue::error& e) {
-                CHECK(e.code() == asio::error::operation_aborted);
+            if (leader_error) { // cancelled before the token came: aborted, nothing else
+                try {
+                    std::rethrow_exception(leader_error);
+                } catch (const glue::error& e) {
+                    CHECK(e.code() == asio::error::operation_aborted);
+                }
             }
         }
 

@@ -86,6 +86,12 @@ TEST_SUITE("lifecycle") {
     TEST_CASE("the token is read from the cache when the request is written") {
         // One connection; the first call holds it past the token's usable life (2 s lifetime:
         // unusable after 1.8 s), so the queued second call must not send the token it saw first.
+        // Checked only in the direction real time can't break: the server's delay makes the
+        // first call last at least 2 s, so the first token is unusable by then however slow the
+        // machine; how many token requests that takes is not checked here (a stall of 1.6 s
+        // would refresh the second token too). The cache's side of it, never handing out a
+        // token past its usable life, is decided on the manual clock: unit "the hard margin is
+        // min(60 s, lifetime / 10)".
         glue::testing::mock_server_options opts;
         opts.token_lifetime = 2s;
         client_fixture f(opts, [](glue::client_config& c) { c.max_connections = 1; });
@@ -100,7 +106,7 @@ TEST_SUITE("lifecycle") {
                            });
         }
         glue::test::run_until(f.ioc, [&] { return done == 2; });
-        CHECK(f.server.token_requests(ws) == 2);
+        CHECK(f.server.token_requests(ws) >= 2);
         CHECK(f.server.last_request(endpoint::graphql).headers["authorization"] !=
               "Bearer " + first_token.value);
     }

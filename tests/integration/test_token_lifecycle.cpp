@@ -18,7 +18,12 @@ using namespace glue::test;
 
 TEST_SUITE("token lifecycle") {
 
-    TEST_CASE("a 4 s token under 10 s of traffic from 8 loops: no failure, no 401, 2-6 requests") {
+    TEST_CASE("a 4 s token under 10 s of traffic from 8 loops: no failure, no 401, refreshed") {
+        // A smoke test on real time, with only what holds however slow the machine is: no call
+        // fails, the server never sees an expired token (no 401), and the token was refreshed
+        // ahead at least once (the traffic outlasts its 3.6 s of usable life). How many
+        // requests that takes is decided on the manual clock: unit "a 4 s token under 10 s of
+        // traffic from 8 loops: 4 requests, 8 misses".
         glue::testing::mock_server_options opts;
         opts.token_lifetime = 4s;
         client_fixture f(opts);
@@ -47,10 +52,9 @@ TEST_SUITE("token lifecycle") {
             f.ioc, [&] { return loops_done == 8; }, 30s);
         MESSAGE("calls: " << ok.load() << ", token requests: " << f.server.token_requests(ws));
         CHECK(failed == 0);
-        CHECK(ok > 1000);
+        CHECK(ok > 0);
         CHECK(f.server.unauthorized_responses() == 0); // never an expired token on the wire
         CHECK(f.server.token_requests(ws) >= 2);
-        CHECK(f.server.token_requests(ws) <= 6);
         CHECK(f.client->stats().refresh_aheads >= 1);
     }
 

@@ -4,6 +4,7 @@
 // network, no sleeps.
 
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/strand.hpp>
 
 #include <doctest/doctest.h>
@@ -115,6 +116,51 @@ TEST_SUITE("token cache") {
         }
         CHECK(fetcher.calls == 1);
         CHECK(cache->find("wks_a") != nullptr); // and its token was cached
+    }
+
+    TEST_CASE_FIXTURE(cache_fixture,
+                      "a leader raced with a timer returns at the timer, not at its request") {
+        // What integration "cancelling the caller that started the token request hurts no
+        // one" (raced with a 20 ms timer) decides, with the endpoint held until released: the
+        // caller that started the flight, awaited with `||` against a 20 ms timer, completes
+        // when the timer fires while the request is still open, and the request goes on for
+        // the others.
+        using namespace asio::experimental::awaitable_operators;
+        fetcher.hold = true;
+        bool leader_done = false;
+        std::size_t winner = 99;
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                manual_timer timer(co_await asio::this_coro::executor, 20ms);
+                auto first = co_await (cache->get("wks_a", manual_clock::now() + 30s) ||
+                                       timer.async_wait(asio::use_awaitable));
+                winner = first.index();
+                leader_done = true;
+            },
+            asio::detached);
+        for (int i = 0; i < 50; ++i) {
+            spawn_get("wks_a");
+        }
+        run_until([&] { return fetcher.holding() == 1; });
+        manual_clock::advance(19ms);
+        settle();
+        CHECK_FALSE(leader_done);
+        manual_clock::advance(1ms);
+        settle();
+        CHECK(leader_done); // while the request is still held: it did not wait for it
+        CHECK(winner == 1); // the timer
+        CHECK(results.empty());
+        CHECK(fetcher.holding() == 1);
+        CHECK(fetcher.cancelled == 0); // the flight goes on: it belongs to the cache
+
+        fetcher.release();
+        run_until([&] { return results.size() == 50; });
+        for (const auto& r : results) {
+            CHECK(r.has_value());
+        }
+        CHECK(fetcher.calls == 1);
+        CHECK(cache->find("wks_a") != nullptr);
     }
 
     TEST_CASE_FIXTURE(cache_fixture, "every cancellation type ends a wait") {

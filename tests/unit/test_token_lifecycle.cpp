@@ -100,6 +100,40 @@ TEST_SUITE("token lifecycle") {
         CHECK(fetcher.holding() == 1);
     }
 
+    TEST_CASE_FIXTURE(cache_fixture,
+                      "a 4 s token under 10 s of traffic from 8 loops: 4 requests, 8 misses") {
+        // The request count integration "a 4 s token under 10 s of traffic" used to bound on
+        // real time (2-6), decided here: 8 callers every 2 ms for 10 s. Usable for 3.6 s and
+        // refreshed ahead from 3.2 s (3.2-3.28 s with the default jitter): requests at 0, 3.2,
+        // 6.4 and 9.6 s, each while the previous token is still good, so only the 8 first calls
+        // wait (for one request), and no caller ever gets a token past its usable life.
+        auto o = exact_options();
+        SUBCASE("no jitter") {}
+        SUBCASE("default jitter") {
+            o.soft_window_jitter = glue::detail::token_cache_options{}.soft_window_jitter;
+        }
+        configure(o);
+        fetcher.lifetime = 4s;
+        int unusable = 0;
+        std::size_t seen = 0;
+        for (int step = 0; step <= 5000; ++step) {
+            for (int loop = 0; loop < 8; ++loop) {
+                spawn_get("wks_a");
+            }
+            settle(); // lets a refresh started by these calls finish
+            for (; seen < results.size(); ++seen) {
+                REQUIRE(results[seen].has_value());
+                unusable += !((*results[seen])->usable_until > manual_clock::now());
+            }
+            manual_clock::advance(2ms);
+        }
+        CHECK(results.size() == 8 * 5001);
+        CHECK(unusable == 0);
+        CHECK(fetcher.calls == 4);
+        CHECK(cache->stats().misses == 8);
+        CHECK(cache->stats().refresh_aheads == 3);
+    }
+
     TEST_CASE_FIXTURE(cache_fixture, "a workspace not in steady use is not refreshed ahead") {
         fetcher.lifetime = 100s;
         const auto t1 = get_now("wks_a");
