@@ -43,6 +43,18 @@ clock_type::duration time_of(F&& f) {
 /// A query whose answer is a few hundred bytes.
 const glue::graphql_request groups_query("{ groups { nodes { id name } } }");
 
+/// A sendMessage mutation succeeds, sent once, and `connections` have been accepted by then.
+void check_mutation_sent_once(client_fixture& f, std::size_t connections) {
+    const auto requests = f.server.graphql_requests();
+    glue::graphql_request send{
+        "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
+        {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
+    CHECK(f.run(f.client->graphql(ws, std::move(send))).data.is_object());
+    CHECK(f.server.graphql_requests() == requests + 1);
+    CHECK(f.server.messages_created(ws) == 1);
+    CHECK(f.server.connections_accepted() == connections);
+}
+
 } // namespace
 
 TEST_SUITE("faults") {
@@ -184,14 +196,7 @@ TEST_SUITE("faults") {
 
         // A mutation that must not go twice never lands on the dead connection either: it is sent
         // once, on a fresh one, and succeeds.
-        const auto requests = f.server.graphql_requests();
-        glue::graphql_request send{
-            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
-            {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
-        CHECK(f.run(f.client->graphql(ws, std::move(send))).data.is_object());
-        CHECK(f.server.graphql_requests() == requests + 1);
-        CHECK(f.server.messages_created(ws) == 1);
-        CHECK(f.server.connections_accepted() == accepted + 2);
+        check_mutation_sent_once(f, accepted + 2);
     }
 
     TEST_CASE("a TLS connection the server closed while idle, with close_notify: a mutation "
@@ -206,14 +211,7 @@ TEST_SUITE("faults") {
 
         // The close_notify is readable on the idle connection: stale, so the mutation goes out
         // once, on a fresh connection.
-        const auto requests = f.server.graphql_requests();
-        glue::graphql_request send{
-            "mutation($in: SendMessageInput!) { sendMessage(input: $in) { message { id } } }",
-            {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "hi"}}}}}}};
-        CHECK(f.run(f.client->graphql(ws, std::move(send))).data.is_object());
-        CHECK(f.server.graphql_requests() == requests + 1);
-        CHECK(f.server.messages_created(ws) == 1);
-        CHECK(f.server.connections_accepted() == accepted + 1);
+        check_mutation_sent_once(f, accepted + 1);
     }
 
     TEST_CASE_FIXTURE(client_fixture, "a mutation whose fate is unknown is not sent again") {
