@@ -10,9 +10,9 @@
 #include "detail/waiter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -36,6 +36,8 @@
 #include <charconv>
 #include <limits>
 #include <mutex>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include <sys/socket.h>
@@ -121,20 +123,105 @@ bool is_stale(connection& c, lease_kind kind) {
     return n == 0 || !c.tls;
 }
 
-/// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.
-template <class Token>
-auto async_resolve_cancellable(tcp::resolver& resolver, const std::string& host,
-                               const std::string& port, Token&& token) {
-    return asio::async_initiate<Token, void(error_code, tcp::resolver::results_type)>(
-        [&resolver, &host, &port](auto handler) {
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            if (slot.is_connected()) {
-                slot.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
-            }
-            resolver.async_resolve(host, port, std::move(handler));
-        },
-        token);
+//------------------------------------------------------------------------------
+// Name lookups
+//
+// Asio's resolver runs getaddrinfo on a private thread and can't abandon it: a lookup that
+// hangs (a DNS server that doesn't answer: resolv.conf's timeout times its attempts, per server)
+// outlives connect_timeout, and its pending operation keeps io_context::run() from returning
+// even after the client is gone. Here a lookup runs on a detached thread of its own that touches
+// nothing but the lookup's shared state: those waiting for it give up at their deadline or when
+// cancelled, and an abandoned thread may finish after the client and the io_context are gone.
+// A pool has one lookup under way at a time, shared by the connections being opened, so a DNS
+// server that hangs costs one thread per pool. c-ares could cancel its queries, but it reads the
+// resolver configuration its own way (no nsswitch: /etc/hosts order, mDNS, systemd-resolved),
+// so names would resolve differently than for every other program on the host.
+
+error_code system_resolve(const std::string& host, std::vector<asio::ip::address>& addresses) {
+    asio::io_context local; // synchronous resolve() runs on the calling thread
+    error_code ec;
+    const auto results = tcp::resolver(local).resolve(host, "", ec);
+    for (const auto& r : results) {
+        addresses.push_back(r.endpoint().address());
+    }
+    return ec;
 }
+
+struct name_lookup {
+    using lookup_waiter = waiter<asio::steady_timer>;
+
+    /// Runs `resolve(host)` on a thread of its own.
+    static void launch(const std::shared_ptr<name_lookup>& l, const resolve_fn& resolve,
+                       const std::string& host) {
+        try {
+            std::thread([l, resolve = resolve ? resolve : resolve_fn(system_resolve), host] {
+                std::vector<asio::ip::address> found;
+                error_code ec;
+                try {
+                    ec = resolve(host, found);
+                } catch (const std::exception&) {
+                    ec = make_error_code(boost::system::errc::not_enough_memory);
+                }
+                l->finish(ec, std::move(found));
+            }).detach();
+        } catch (const std::system_error& e) {
+            l->finish(e.code(), {});
+        }
+    }
+
+    bool finished() {
+        std::lock_guard lock(mtx);
+        return done;
+    }
+
+    /// The addresses, once the lookup has finished; fails at cancellation (the connect task's
+    /// deadline) without waiting for it.
+    asio::awaitable<error_code> wait(std::vector<asio::ip::address>& out) {
+        lookup_waiter w(co_await asio::this_coro::executor);
+        // Unlinked under the mutex whichever way this frame ends, even destroyed unresumed.
+        struct unlink_at_exit {
+            name_lookup& l;
+            lookup_waiter& w;
+            ~unlink_at_exit() {
+                std::lock_guard lock(l.mtx);
+                w.unlink();
+            }
+        } guard{*this, w};
+        bool wait_for_it = false;
+        {
+            std::lock_guard lock(mtx);
+            if (!done) {
+                waiting.push_back(w);
+                wait_for_it = true;
+            }
+        }
+        if (wait_for_it) {
+            if (auto ec = co_await w.wait(mtx, steady_time::max())) {
+                co_return ec;
+            }
+        }
+        std::lock_guard lock(mtx);
+        out = addresses;
+        co_return failed;
+    }
+
+private:
+    void finish(error_code ec, std::vector<asio::ip::address> found) {
+        std::lock_guard lock(mtx);
+        done = true;
+        failed = ec;
+        addresses = std::move(found);
+        while (!waiting.empty()) {
+            waiting.front().wake();
+        }
+    }
+
+    std::mutex mtx;
+    bool done = false;
+    error_code failed; // why there are no addresses
+    std::vector<asio::ip::address> addresses;
+    waiter_list<lookup_waiter> waiting;
+};
 
 // Parses a response straight into an http_response: no field container, the one header the
 // client reads kept, the body appended as it arrives (chunked or not).
@@ -556,14 +643,12 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (org.host_is_ip) {
             endpoints.emplace_back(asio::ip::make_address(org.host), org.port);
         } else {
-            tcp::resolver resolver(ex);
-            auto [ec, results] = co_await async_resolve_cancellable(
-                resolver, org.host, port_string, asio::as_tuple(asio::use_awaitable));
-            if (ec) {
+            std::vector<asio::ip::address> addresses;
+            if (auto ec = co_await resolve(addresses)) {
                 co_return ec;
             }
-            for (const auto& r : results) {
-                endpoints.push_back(r.endpoint());
+            for (const auto& a : addresses) {
+                endpoints.emplace_back(a, org.port);
             }
         }
         // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
@@ -587,6 +672,24 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                                                            asio::as_tuple(asio::use_awaitable));
         }
         co_return ec;
+    }
+
+    // Joins the lookup under way, or starts one.
+    asio::awaitable<error_code> resolve(std::vector<asio::ip::address>& addresses) {
+        std::shared_ptr<name_lookup> l;
+        bool launch = false;
+        {
+            std::lock_guard lock(lookup_mtx);
+            if (!lookup || lookup->finished()) {
+                lookup = std::make_shared<name_lookup>();
+                launch = true;
+            }
+            l = lookup;
+        }
+        if (launch) {
+            name_lookup::launch(l, opts.resolve, org.host); // a new thread: not under the lock
+        }
+        co_return co_await l->wait(addresses);
     }
 
     // SNI (names only: RFC 6066 forbids IP literals) and the peer check that OpenSSL performs
@@ -661,6 +764,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     const std::string port_string;
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::unique_ptr<ssl::context> tls_ctx;
+    // Not under mtx: a connect task may start running inside start_connects_locked().
+    std::mutex lookup_mtx;
+    std::shared_ptr<name_lookup> lookup; // the latest one
 
     std::mutex mtx;
     std::vector<connection_ptr> idle; // back: most recently used

@@ -11,14 +11,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace glue::detail {
 
@@ -57,6 +60,10 @@ struct http_response {
     std::string retry_after; ///< the Retry-After header's value, if any
 };
 
+/// A blocking name lookup: the addresses of `host`, or why there are none.
+using resolve_fn =
+    std::function<error_code(const std::string& host, std::vector<boost::asio::ip::address>&)>;
+
 struct transport_options {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::size_t max_connections = 64;
@@ -64,6 +71,7 @@ struct transport_options {
     std::string user_agent;
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
+    resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
 };
 
 enum class request_priority {

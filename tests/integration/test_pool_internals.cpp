@@ -1,0 +1,162 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The transport's connection path, driven directly: name lookups that hang. A lookup is
+// substituted (transport_options::resolve), so no test asks a DNS server anything and no
+// traffic goes anywhere but 127.0.0.1.
+
+#include "detail/http.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <doctest/doctest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "support/test_support.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace gd = glue::detail;
+using namespace std::chrono_literals;
+using clock_type = std::chrono::steady_clock;
+
+/// A lookup that doesn't answer until released (or 5 s have passed, so that a test that fails
+/// still ends). Its state is shared with the lookup, which may outlive the test's objects.
+class hanging_lookup {
+public:
+    gd::resolve_fn fn() const {
+        return [s = s_](const std::string&, std::vector<asio::ip::address>&) {
+            std::unique_lock lock(s->mtx);
+            ++s->entered;
+            s->cv.notify_all();
+            s->cv.wait_for(lock, 5s, [&] { return s->released; });
+            ++s->left;
+            s->cv.notify_all();
+            return make_error_code(asio::error::host_not_found);
+        };
+    }
+
+    int entered() const {
+        std::lock_guard lock(s_->mtx);
+        return s_->entered;
+    }
+
+    /// Releases the lookups and waits (bounded) until they have returned.
+    ~hanging_lookup() {
+        std::unique_lock lock(s_->mtx);
+        s_->released = true;
+        s_->cv.notify_all();
+        s_->cv.wait_for(lock, 6s, [&] { return s_->left == s_->entered; });
+    }
+
+private:
+    struct state {
+        std::mutex mtx;
+        std::condition_variable cv;
+        int entered = 0, left = 0;
+        bool released = false;
+    };
+    std::shared_ptr<state> s_ = std::make_shared<state>();
+};
+
+/// One POST through a pool, and how it ended.
+struct call {
+    std::string target = "/oauth/token";
+    std::string body;
+    std::string authorization;
+    std::optional<gd::result<std::optional<gd::http_response>>> outcome;
+    clock_type::time_point ended{};
+};
+
+asio::awaitable<void> send(gd::http_pool& pool, call& c, gd::steady_time deadline) {
+    gd::http_request req;
+    req.target = c.target;
+    req.content_type = "application/x-www-form-urlencoded";
+    req.body = c.body;
+    req.authorization = c.authorization;
+    req.body_limit = 64 * 1024;
+    auto go = [](gd::http_request&) { return true; };
+    auto r = co_await pool.send(req, deadline, gd::request_priority::normal, go);
+    c.outcome.emplace(std::move(r));
+    c.ended = clock_type::now();
+}
+
+struct pool_fixture {
+    void open(std::string_view url, bool allow_insecure_http = false) {
+        auto o = gd::parse_origin(url, allow_insecure_http);
+        REQUIRE(o.has_value());
+        pool.emplace(ioc.get_executor(), std::move(*o), opts);
+    }
+
+    void start(call& c, std::chrono::milliseconds timeout) {
+        asio::co_spawn(ioc, send(*pool, c, clock_type::now() + timeout), asio::detached);
+    }
+
+    /// Runs until `c` has ended (at most `limit`).
+    void finish(call& c, std::chrono::milliseconds limit = 5s) {
+        glue::test::run_until(
+            ioc, [&] { return c.outcome.has_value(); }, limit);
+    }
+
+    asio::io_context ioc;
+    gd::transport_options opts;
+    std::optional<gd::http_pool> pool;
+};
+
+/// How long io_context::run() takes to return.
+clock_type::duration time_to_return(asio::io_context& ioc) {
+    const auto t0 = clock_type::now();
+    ioc.restart();
+    ioc.run_for(10s);
+    return clock_type::now() - t0;
+}
+
+} // namespace
+
+TEST_SUITE("http pool") {
+
+    //------------------------------------------------------------------------------
+    // Name lookups
+
+    TEST_CASE("a name lookup that hangs fails at connect_timeout and leaves no work behind") {
+        hanging_lookup dns;
+        pool_fixture f;
+        f.opts.connect_timeout = 300ms;
+        f.opts.resolve = dns.fn();
+        f.open("http://localhost:9"); // never connected to: the lookup doesn't answer
+        call c;
+        const auto t0 = clock_type::now();
+        f.start(c, 5s);
+        f.finish(c, 3s);
+        REQUIRE(c.outcome->has_error());
+        CHECK(c.outcome->error().ec == glue::errc::timeout);
+        CHECK(c.ended - t0 >= 300ms);
+        CHECK(c.ended - t0 < 1s);
+        CHECK(dns.entered() == 1);
+        // The lookup still hangs, but nothing waits for it on the io_context.
+        CHECK(time_to_return(f.ioc) < 500ms);
+    }
+
+    TEST_CASE("the pool destroyed while a name lookup hangs: run() returns promptly") {
+        hanging_lookup dns;
+        pool_fixture f;
+        f.opts.connect_timeout = 10s;
+        f.opts.resolve = dns.fn();
+        f.open("http://localhost:9");
+        call c;
+        f.start(c, 10s);
+        glue::test::run_until(
+            f.ioc, [&] { return dns.entered() == 1; }, 3s);
+        REQUIRE(dns.entered() == 1);
+        f.pool.reset();
+        CHECK(time_to_return(f.ioc) < 500ms);
+        REQUIRE(c.outcome.has_value());
+        REQUIRE(c.outcome->has_error());
+        CHECK(c.outcome->error().ec == asio::error::operation_aborted);
+    }
+
+} // TEST_SUITE
