@@ -247,6 +247,8 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
         return make_failure(errc::invalid_argument,
                             "http:// is only allowed for loopback hosts (see allow_insecure_http)");
     }
+    // A name is only what DNS or /etc/hosts make of it: its addresses are checked too.
+    o.loopback_addresses_only = !o.tls && !o.host_is_ip && !allow_insecure_http;
     return o;
 }
 

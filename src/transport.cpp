@@ -324,6 +324,18 @@ auto async_exchange(connection& c, response_parser& parser, Token&& token) {
                                                                      c.socket());
 }
 
+failure connect_failure(error_code ec) {
+    if (ec == errc::timeout) {
+        return make_failure(ec, "deadline passed while opening a connection");
+    }
+    if (ec == errc::invalid_argument) {
+        return make_failure(ec, "http:// is only allowed for loopback hosts, and the host name "
+                                "resolves to an address that is not loopback (see "
+                                "allow_insecure_http)");
+    }
+    return make_failure(ec);
+}
+
 failure map_transport_error(error_code ec) {
     if (ec == errc::timeout) {
         return make_failure(errc::timeout, "deadline passed during the HTTP exchange");
@@ -618,9 +630,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             // Whoever is first in line learns why: a refused connection fails fast. Woken
             // before the slot is freed, so no connection is opened for it again.
             if (w) {
-                w->fail = ec == errc::timeout
-                              ? make_failure(ec, "deadline passed while opening a connection")
-                              : make_failure(ec);
+                w->fail = connect_failure(ec);
                 w->wake();
             }
             retire_locked(c);
@@ -646,6 +656,11 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             std::vector<asio::ip::address> addresses;
             if (auto ec = co_await resolve(addresses)) {
                 co_return ec;
+            }
+            if (org.loopback_addresses_only &&
+                !std::all_of(addresses.begin(), addresses.end(),
+                             [](const asio::ip::address& a) { return a.is_loopback(); })) {
+                co_return make_error_code(errc::invalid_argument); // see connect_failure()
             }
             for (const auto& a : addresses) {
                 endpoints.emplace_back(a, org.port);

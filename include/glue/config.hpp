@@ -97,7 +97,9 @@ struct client_config {
     /// as down: token requests go on in-process, and it reconnects when next needed.
     std::chrono::milliseconds shared_cache_timeout{500};
 
-    /// `http://` is accepted only for loopback hosts unless this is set.
+    /// `http://` is accepted only for a loopback address (127.0.0.0/8, ::1) or the name
+    /// localhost, and then only if every address localhost resolves to is loopback (checked
+    /// before connecting; errc::invalid_argument otherwise), unless this is set.
     bool allow_insecure_http = false;
     /// Require workspace ids of the form wks_<base62>; otherwise any id without control
     /// characters or spaces is sent as is.

@@ -35,11 +35,14 @@ struct origin {
     std::string host_header; ///< the Host header's value
     std::string base_path;   ///< api_url's path, without a trailing '/'
     bool host_is_ip = false;
-    bool loopback = false; ///< localhost, 127.0.0.0/8 or ::1
+    bool loopback = false; ///< 127.0.0.0/8, ::1, or the name localhost
+    /// http:// to a name (localhost): connect only if every address it resolves to is loopback.
+    bool loopback_addresses_only = false;
 };
 
 /// Parses api_url: http or https, a host, an optional port and path; no query, fragment or
-/// user info. `http://` is accepted only for a loopback host unless allow_insecure_http.
+/// user info. `http://` is accepted only for a loopback address or the name localhost (whose
+/// addresses the transport checks before connecting) unless allow_insecure_http.
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http);
 
 struct http_request {

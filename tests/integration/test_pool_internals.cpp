@@ -1,8 +1,10 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The transport's connection path, driven directly: name lookups that hang. A lookup is
-// substituted (transport_options::resolve), so no test asks a DNS server anything and no
-// traffic goes anywhere but 127.0.0.1.
+// The transport's connection path, driven directly: name lookups that hang and names that resolve
+// to addresses http:// must not reach. A lookup is substituted (transport_options::resolve), so no
+// test asks a DNS server anything and no traffic goes anywhere but 127.0.0.1.
+
+#include <glue/testing/mock_server.hpp>
 
 #include "detail/http.hpp"
 
@@ -62,6 +64,16 @@ private:
     };
     std::shared_ptr<state> s_ = std::make_shared<state>();
 };
+
+/// A lookup that answers `addresses` at once.
+gd::resolve_fn answering(std::vector<std::string> addresses) {
+    return [addresses](const std::string&, std::vector<asio::ip::address>& out) {
+        for (const auto& a : addresses) {
+            out.push_back(asio::ip::make_address(a));
+        }
+        return glue::error_code{};
+    };
+}
 
 /// One POST through a pool, and how it ended.
 struct call {
@@ -157,6 +169,46 @@ TEST_SUITE("http pool") {
         REQUIRE(c.outcome.has_value());
         REQUIRE(c.outcome->has_error());
         CHECK(c.outcome->error().ec == asio::error::operation_aborted);
+    }
+
+    //------------------------------------------------------------------------------
+    // Clear text
+
+    TEST_CASE("http:// to a name goes only where all its addresses are loopback") {
+        glue::testing::mock_server server;
+        const auto url = "http://localhost:" + std::to_string(server.port());
+        pool_fixture f;
+        call c;
+        SUBCASE("an address that is not loopback: refused before connecting") {
+            // Loopback first: were the check missing, the request would go to the mock server,
+            // never to 192.0.2.1 (TEST-NET-1).
+            f.opts.resolve = answering({"127.0.0.1", "192.0.2.1"});
+            f.open(url);
+            f.start(c, 5s);
+            f.finish(c);
+            REQUIRE(c.outcome->has_error());
+            CHECK(c.outcome->error().ec == glue::errc::invalid_argument);
+            CHECK(std::string_view(c.outcome->error().message).find("loopback") !=
+                  std::string_view::npos);
+            CHECK(c.outcome->error().unsent);
+            CHECK(server.connections_accepted() == 0);
+        }
+        SUBCASE("loopback addresses only: connects") {
+            f.opts.resolve = answering({"127.0.0.1", "::1"});
+            f.open(url);
+            f.start(c, 5s);
+            f.finish(c);
+            REQUIRE(c.outcome->has_value());
+            CHECK(server.connections_accepted() == 1);
+        }
+        SUBCASE("allow_insecure_http: not checked") {
+            f.opts.resolve = answering({"127.0.0.1", "192.0.2.1"});
+            f.open(url, true);
+            f.start(c, 5s);
+            f.finish(c);
+            REQUIRE(c.outcome->has_value());
+            CHECK(server.connections_accepted() == 1);
+        }
     }
 
 } // TEST_SUITE
