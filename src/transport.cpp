@@ -715,6 +715,13 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (org.host_is_ip) {
             ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), org.host.c_str());
         } else {
+            // A name matches the DNS SANs only: no partial wildcard ("a*.example.com"), and never
+            // the subject CN, not even in a certificate without SANs (RFC 6125 deprecated that
+            // fallback and RFC 9525 removed it; public CAs have put every name in the SANs
+            // since 2012). OpenSSL's default falls back to the CN when no DNS SAN is present.
+            X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(handle),
+                                            X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                                X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
             ok = SSL_set_tlsext_host_name(handle, org.host.c_str()) &&
                  SSL_set1_host(handle, org.host.c_str());
         }

@@ -1,8 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The transport's connection path, driven directly: name lookups that hang and names that resolve
-// to addresses http:// must not reach. A lookup is substituted (transport_options::resolve), so no
-// test asks a DNS server anything and no traffic goes anywhere but 127.0.0.1.
+// The transport's connection path, driven directly: name lookups that hang, names that resolve to
+// addresses http:// must not reach, and the names a certificate must hold. A lookup is substituted
+// (transport_options::resolve), so no test asks a DNS server anything and no traffic goes anywhere
+// but 127.0.0.1.
 
 #include <glue/testing/mock_server.hpp>
 
@@ -11,18 +12,23 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include <doctest/doctest.h>
 
 #include <condition_variable>
 #include <mutex>
 
+#include "support/raw_server.hpp"
 #include "support/test_support.hpp"
+#include "testing/test_pki.hpp"
 
 namespace {
 
 namespace asio = boost::asio;
 namespace gd = glue::detail;
+namespace gt = glue::testing::detail;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -208,6 +214,49 @@ TEST_SUITE("http pool") {
             f.finish(c);
             REQUIRE(c.outcome->has_value());
             CHECK(server.connections_accepted() == 1);
+        }
+    }
+
+    //------------------------------------------------------------------------------
+    // Peer names
+
+    TEST_CASE("a host name matches a certificate's DNS SANs: no partial wildcard, no CN") {
+        struct row {
+            const char* what;
+            gt::test_pki_options pki;
+            bool accepted;
+        };
+        for (const auto& r : {
+                 row{"the name", {.hosts = {"api.glue.test"}}, true},
+                 row{"a wildcard", {.hosts = {"*.glue.test"}}, true},
+                 row{"a partial wildcard", {.hosts = {"a*.glue.test"}}, false},
+                 row{"the CN; no DNS SAN",
+                     {.hosts = {"127.0.0.1"}, .common_name = "api.glue.test"},
+                     false},
+             }) {
+            CAPTURE(r.what);
+            const auto pki = gt::make_test_pki(r.pki);
+            auto ctx = glue::test::tls_server_context(pki.cert_pem, pki.key_pem);
+            glue::test::raw_server server(
+                [](const glue::test::seen_request&) {
+                    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                },
+                ctx.get());
+            pool_fixture f;
+            f.opts.ca_pem = pki.ca_pem;
+            f.opts.resolve = answering({"127.0.0.1"});
+            f.open("https://api.glue.test:" + std::to_string(server.port()));
+            call c;
+            f.start(c, 5s);
+            f.finish(c);
+            if (r.accepted) {
+                REQUIRE(c.outcome->has_value());
+                CHECK((**c.outcome)->status == 200);
+            } else {
+                REQUIRE(c.outcome->has_error());
+                CHECK(c.outcome->error().ec.category() == asio::error::get_ssl_category());
+                CHECK(server.requests().empty());
+            }
         }
     }
 
