@@ -28,6 +28,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -79,6 +80,18 @@ struct connection : unlink_hook {
 
     /// Makes pending and later I/O on the socket fail (pool mutex held).
     void abort() { ::shutdown(socket().native_handle(), SHUT_RDWR); }
+
+    /// After each exchange: every request carries the client secret or a Bearer token, so its
+    /// bytes are overwritten before the buffer is reused (a shorter request would leave them in
+    /// the spare capacity) or freed.
+    void wipe_request() {
+        OPENSSL_cleanse(out.data(), out.size());
+        if (out.capacity() > 64 * 1024) {
+            std::string().swap(out); // don't keep a large body's buffer for every connection
+        }
+    }
+
+    ~connection() { OPENSSL_cleanse(out.data(), out.size()); } // an exchange cut short
 
     std::optional<tcp::socket> plain;
     std::optional<ssl::stream<tcp::socket>> tls;
@@ -819,6 +832,13 @@ const origin& http_pool::target() const noexcept {
     return st_->org;
 }
 
+void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) const {
+    std::lock_guard lock(st_->mtx);
+    for (const auto& c : st_->idle) {
+        f(std::string_view(c->out.data(), c->out.capacity()));
+    }
+}
+
 // GCC 12 pairs the inlined aligned_alloc inside Asio's frame allocator with the frame's
 // operator delete and warns; that delete does release the block through Asio's matching
 // aligned_delete.
@@ -863,9 +883,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         } catch (const boost::system::system_error& e) {
             ec = e.code(); // cancelled before an operation could start
         }
-        if (c->out.capacity() > 64 * 1024) {
-            std::string().swap(c->out); // don't keep a large body's buffer for every connection
-        }
+        c->wipe_request();
         if (!ec) {
             c->reused = true;
             const bool keep_alive =

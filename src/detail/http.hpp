@@ -105,6 +105,9 @@ public:
 
     const origin& target() const noexcept;
 
+    /// For tests: each idle connection's request buffer, all of its capacity.
+    void for_each_request_buffer(function_ref<void(std::string_view)> f) const;
+
 private:
     struct state;
     std::shared_ptr<state> st_;

@@ -1,13 +1,14 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The transport's connection path, driven directly: name lookups that hang, names that resolve to
-// addresses http:// must not reach, and the names a certificate must hold. A lookup is substituted
-// (transport_options::resolve), so no test asks a DNS server anything and no traffic goes anywhere
-// but 127.0.0.1.
+// addresses http:// must not reach, the names a certificate must hold, and what a request leaves
+// behind in memory. A lookup is substituted (transport_options::resolve), so no test asks a DNS
+// server anything and no traffic goes anywhere but 127.0.0.1.
 
 #include <glue/testing/mock_server.hpp>
 
 #include "detail/http.hpp"
+#include "detail/protocol.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -258,6 +259,51 @@ TEST_SUITE("http pool") {
                 CHECK(server.requests().empty());
             }
         }
+    }
+
+    //------------------------------------------------------------------------------
+    // Secrets in memory
+
+    TEST_CASE("a request's client secret and Bearer token don't stay in the connection's buffer") {
+        const std::string secret = "S3CR3T-left-in-the-request-buffer";
+        const std::string bearer = "Bearer tok_S3CR3T-left-in-the-request-buffer";
+        glue::testing::mock_server_options opts;
+        opts.client_secret = secret;
+        glue::testing::mock_server server(opts);
+        pool_fixture f;
+        f.open(server.url());
+        auto check_buffers = [&] {
+            std::size_t buffers = 0;
+            auto scan = [&](std::string_view b) {
+                ++buffers;
+                CHECK(b.find(secret) == std::string_view::npos);
+                CHECK(b.find("tok_S3CR3T") == std::string_view::npos);
+            };
+            f.pool->for_each_request_buffer(scan);
+            CHECK(buffers == 1); // the one kept-alive connection
+        };
+
+        // A token request, the client secret in its body.
+        const std::vector<gd::form_field> fields = {{"grant_type", "client_credentials"},
+                                                    {"subject", "wks_32kbzWHxtQvfVEgwEdQduuxRTYG"},
+                                                    {"client_id", opts.client_id},
+                                                    {"client_secret", secret}};
+        call token_request;
+        token_request.body = gd::form_encode(fields);
+        f.start(token_request, 5s);
+        f.finish(token_request);
+        REQUIRE(token_request.outcome->has_value());
+        check_buffers();
+
+        // A shorter request on the same connection: nothing of the first in the spare capacity;
+        // and its own Bearer token gone too.
+        call graphql;
+        graphql.target = "/public/graphql";
+        graphql.authorization = bearer;
+        f.start(graphql, 5s);
+        f.finish(graphql);
+        REQUIRE(graphql.outcome->has_value());
+        check_buffers();
     }
 
 } // TEST_SUITE
