@@ -223,7 +223,7 @@ TEST_SUITE("http pool") {
 
     TEST_CASE("a host name matches a certificate's DNS SANs: no partial wildcard, no CN") {
         struct row {
-            const char* what;
+            std::string what;
             gt::test_pki_options pki;
             bool accepted;
         };
