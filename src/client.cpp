@@ -7,6 +7,7 @@
 #include "detail/saturating.hpp"
 #include "detail/token_cache.hpp"
 #include "detail/waiter.hpp"
+#include "detail/wipe.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -20,8 +21,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/asio/this_coro.hpp>
-
-#include <openssl/crypto.h>
 
 #include <optional>
 #include <string>
@@ -222,8 +221,9 @@ public:
         req.idempotent = request.idempotent || may_send_twice(request);
 
         // A caller's own token, made into a header once; then the cache is left alone.
-        const std::string own_authorization =
+        std::string own_authorization =
             request.access_token.empty() ? std::string() : "Bearer " + request.access_token;
+        const wipe_at_exit wipe(own_authorization);
         bool retried_401 = !own_authorization.empty();
         for (unsigned attempt = 1;; ++attempt) {
             if (own_authorization.empty() && !cache_->find(ws)) {
@@ -489,6 +489,7 @@ private:
         all.emplace_back("client_id", cfg_.client_id);
         all.emplace_back("client_secret", cfg_.client_secret);
         std::string body = form_encode(all);
+        const wipe_at_exit wipe(body); // it carries the client secret
 
         http_request req;
         req.target = token_target_;
@@ -502,7 +503,6 @@ private:
             return true;
         };
         auto sent = co_await pool_.send(req, until, prio, note_time);
-        OPENSSL_cleanse(body.data(), body.size()); // it carries the client secret
         if (!sent) {
             co_return sent.error();
         }

@@ -247,6 +247,8 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
         return make_failure(errc::invalid_argument,
                             "http:// is only allowed for loopback hosts (see allow_insecure_http)");
     }
+    // A name is only what DNS or /etc/hosts make of it: its addresses are checked too.
+    o.loopback_addresses_only = !o.tls && !o.host_is_ip && !allow_insecure_http;
     return o;
 }
 
@@ -255,15 +257,26 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
 std::string form_encode(std::span<const form_field> fields) {
     boost::urls::encoding_opts opts;
     opts.space_as_plus = true;
-    std::string out;
+    const auto& chars = boost::urls::unreserved_chars;
+    // Sized first, then encoded in place: no temporary copy of a value (the client secret) and
+    // no outgrown buffer is freed unwiped.
+    std::size_t size = 0;
     for (const auto& [name, value] : fields) {
-        if (!out.empty()) {
-            out += '&';
-        }
-        out += boost::urls::encode(name, boost::urls::unreserved_chars, opts);
-        out += '=';
-        out += boost::urls::encode(value, boost::urls::unreserved_chars, opts);
+        size += boost::urls::encoded_size(name, chars, opts) +
+                boost::urls::encoded_size(value, chars, opts) + 2; // '=' and '&'
     }
+    std::string out(size, '\0');
+    char* p = out.data();
+    char* const end = p + size;
+    for (const auto& [name, value] : fields) {
+        if (p != out.data()) {
+            *p++ = '&';
+        }
+        p += boost::urls::encode(p, static_cast<std::size_t>(end - p), name, chars, opts);
+        *p++ = '=';
+        p += boost::urls::encode(p, static_cast<std::size_t>(end - p), value, chars, opts);
+    }
+    out.resize(static_cast<std::size_t>(p - out.data())); // shorter: no reallocation
     return out;
 }
 

@@ -11,9 +11,9 @@
 #include "detail/waiter.hpp"
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/compose.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -29,6 +29,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/intrusive/list.hpp>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -39,6 +40,8 @@
 #include <limits>
 #include <mutex>
 #include <new>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include <sys/socket.h>
@@ -91,6 +94,18 @@ struct connection : unlink_hook {
 
     /// Makes pending and later I/O on the socket fail (pool mutex held).
     void abort() { ::shutdown(socket().native_handle(), SHUT_RDWR); }
+
+    /// After each exchange: every request carries the client secret or a Bearer token, so its
+    /// bytes are overwritten before the buffer is reused (a shorter request would leave them in
+    /// the spare capacity) or freed.
+    void wipe_request() {
+        OPENSSL_cleanse(out.data(), out.size());
+        if (out.capacity() > 64 * 1024) {
+            std::string().swap(out); // don't keep a large body's buffer for every connection
+        }
+    }
+
+    ~connection() { OPENSSL_cleanse(out.data(), out.size()); } // an exchange cut short
 
     std::optional<tcp::socket> plain;
     std::optional<ssl::stream<tcp::socket>> tls;
@@ -145,20 +160,105 @@ bool is_stale(connection& c) {
     return n == 0 || !c.tls || !only_tls_housekeeping(*c.tls);
 }
 
-/// Adds cancellation to async_resolve, which has none of its own in Boost 1.81.
-template <class Token>
-auto async_resolve_cancellable(tcp::resolver& resolver, const std::string& host,
-                               const std::string& port, Token&& token) {
-    return asio::async_initiate<Token, void(error_code, tcp::resolver::results_type)>(
-        [&resolver, &host, &port](auto handler) {
-            auto slot = asio::get_associated_cancellation_slot(handler);
-            if (slot.is_connected()) {
-                slot.assign([&resolver](asio::cancellation_type) { resolver.cancel(); });
-            }
-            resolver.async_resolve(host, port, std::move(handler));
-        },
-        token);
+//------------------------------------------------------------------------------
+// Name lookups
+//
+// Asio's resolver runs getaddrinfo on a private thread and can't abandon it: a lookup that
+// hangs (a DNS server that doesn't answer: resolv.conf's timeout times its attempts, per server)
+// outlives connect_timeout, and its pending operation keeps io_context::run() from returning
+// even after the client is gone. Here a lookup runs on a detached thread of its own that touches
+// nothing but the lookup's shared state: those waiting for it give up at their deadline or when
+// cancelled, and an abandoned thread may finish after the client and the io_context are gone.
+// A pool has one lookup under way at a time, shared by the connections being opened, so a DNS
+// server that hangs costs one thread per pool. c-ares could cancel its queries, but it reads the
+// resolver configuration its own way (no nsswitch: /etc/hosts order, mDNS, systemd-resolved),
+// so names would resolve differently than for every other program on the host.
+
+error_code system_resolve(const std::string& host, std::vector<asio::ip::address>& addresses) {
+    asio::io_context local; // synchronous resolve() runs on the calling thread
+    error_code ec;
+    const auto results = tcp::resolver(local).resolve(host, "", ec);
+    for (const auto& r : results) {
+        addresses.push_back(r.endpoint().address());
+    }
+    return ec;
 }
+
+struct name_lookup {
+    using lookup_waiter = waiter<asio::steady_timer>;
+
+    /// Runs `resolve(host)` on a thread of its own.
+    static void launch(const std::shared_ptr<name_lookup>& l, const resolve_fn& resolve,
+                       const std::string& host) {
+        try {
+            std::thread([l, resolve = resolve ? resolve : resolve_fn(system_resolve), host] {
+                std::vector<asio::ip::address> found;
+                error_code ec;
+                try {
+                    ec = resolve(host, found);
+                } catch (const std::exception&) {
+                    ec = make_error_code(boost::system::errc::not_enough_memory);
+                }
+                l->finish(ec, std::move(found));
+            }).detach();
+        } catch (const std::system_error& e) {
+            l->finish(e.code(), {});
+        }
+    }
+
+    bool finished() {
+        std::lock_guard lock(mtx);
+        return done;
+    }
+
+    /// The addresses, once the lookup has finished; fails at cancellation (the connect task's
+    /// deadline) without waiting for it.
+    asio::awaitable<error_code> wait(std::vector<asio::ip::address>& out) {
+        lookup_waiter w(co_await asio::this_coro::executor);
+        // Unlinked under the mutex whichever way this frame ends, even destroyed unresumed.
+        struct unlink_at_exit {
+            name_lookup& l;
+            lookup_waiter& w;
+            ~unlink_at_exit() {
+                std::lock_guard lock(l.mtx);
+                w.unlink();
+            }
+        } guard{*this, w};
+        bool wait_for_it = false;
+        {
+            std::lock_guard lock(mtx);
+            if (!done) {
+                waiting.push_back(w);
+                wait_for_it = true;
+            }
+        }
+        if (wait_for_it) {
+            if (auto ec = co_await w.wait(mtx, steady_time::max())) {
+                co_return ec;
+            }
+        }
+        std::lock_guard lock(mtx);
+        out = addresses;
+        co_return failed;
+    }
+
+private:
+    void finish(error_code ec, std::vector<asio::ip::address> found) {
+        std::lock_guard lock(mtx);
+        done = true;
+        failed = ec;
+        addresses = std::move(found);
+        while (!waiting.empty()) {
+            waiting.front().wake();
+        }
+    }
+
+    std::mutex mtx;
+    bool done = false;
+    error_code failed; // why there are no addresses
+    std::vector<asio::ip::address> addresses;
+    waiter_list<lookup_waiter> waiting;
+};
 
 // Parses a response straight into an http_response: no field container, the one header the
 // client reads kept, the body appended as it arrives (chunked or not).
@@ -329,6 +429,18 @@ template <class Token>
 auto async_exchange(connection& c, response_reader& in, Token&& token) {
     return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, in}, token,
                                                                      c.socket());
+}
+
+failure connect_failure(error_code ec) {
+    if (ec == errc::timeout) {
+        return make_failure(ec, "deadline passed while opening a connection");
+    }
+    if (ec == errc::invalid_argument) {
+        return make_failure(ec, "http:// is only allowed for loopback hosts, and the host name "
+                                "resolves to an address that is not loopback (see "
+                                "allow_insecure_http)");
+    }
+    return make_failure(ec);
 }
 
 failure map_transport_error(error_code ec) {
@@ -652,9 +764,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             // Whoever is first in line learns why: a refused connection fails fast. Woken
             // before the slot is freed, so no connection is opened for it again.
             if (w) {
-                w->fail = ec == errc::timeout
-                              ? make_failure(ec, "deadline passed while opening a connection")
-                              : make_failure(ec);
+                w->fail = connect_failure(ec);
                 w->wake();
             }
             retire_locked(c);
@@ -677,14 +787,17 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (org.host_is_ip) {
             endpoints.emplace_back(asio::ip::make_address(org.host), org.port);
         } else {
-            tcp::resolver resolver(ex);
-            auto [ec, results] = co_await async_resolve_cancellable(
-                resolver, org.host, port_string, asio::as_tuple(asio::use_awaitable));
-            if (ec) {
+            std::vector<asio::ip::address> addresses;
+            if (auto ec = co_await resolve(addresses)) {
                 co_return ec;
             }
-            for (const auto& r : results) {
-                endpoints.push_back(r.endpoint());
+            if (org.loopback_addresses_only &&
+                !std::all_of(addresses.begin(), addresses.end(),
+                             [](const asio::ip::address& a) { return a.is_loopback(); })) {
+                co_return make_error_code(errc::invalid_argument); // see connect_failure()
+            }
+            for (const auto& a : addresses) {
+                endpoints.emplace_back(a, org.port);
             }
         }
         // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
@@ -710,6 +823,24 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         co_return ec;
     }
 
+    // Joins the lookup under way, or starts one.
+    asio::awaitable<error_code> resolve(std::vector<asio::ip::address>& addresses) {
+        std::shared_ptr<name_lookup> l;
+        bool launch = false;
+        {
+            std::lock_guard lock(lookup_mtx);
+            if (!lookup || lookup->finished()) {
+                lookup = std::make_shared<name_lookup>();
+                launch = true;
+            }
+            l = lookup;
+        }
+        if (launch) {
+            name_lookup::launch(l, opts.resolve, org.host); // a new thread: not under the lock
+        }
+        co_return co_await l->wait(addresses);
+    }
+
     // SNI (names only: RFC 6066 forbids IP literals) and the peer check that OpenSSL performs
     // during the handshake: host name against DNS SANs, or IP address against IP SANs.
     error_code prepare_tls(ssl::stream<tcp::socket>& s) const {
@@ -718,6 +849,13 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (org.host_is_ip) {
             ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(handle), org.host.c_str());
         } else {
+            // A name matches the DNS SANs only: no partial wildcard ("a*.example.com"), and never
+            // the subject CN, not even in a certificate without SANs (RFC 6125 deprecated that
+            // fallback and RFC 9525 removed it; public CAs have put every name in the SANs
+            // since 2012). OpenSSL's default falls back to the CN when no DNS SAN is present.
+            X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(handle),
+                                            X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                                X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
             ok = SSL_set_tlsext_host_name(handle, org.host.c_str()) &&
                  SSL_set1_host(handle, org.host.c_str());
         }
@@ -785,6 +923,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::unique_ptr<ssl::context> tls_ctx;
+    // Not under mtx: a connect task may start running inside start_connects_locked().
+    std::mutex lookup_mtx;
+    std::shared_ptr<name_lookup> lookup; // the latest one
 
     std::mutex mtx;
     std::vector<connection_ptr> idle; // back: most recently used
@@ -817,6 +958,13 @@ void http_pool::shutdown() {
 
 const origin& http_pool::target() const noexcept {
     return st_->org;
+}
+
+void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) const {
+    std::lock_guard lock(st_->mtx);
+    for (const auto& c : st_->idle) {
+        f(std::string_view(c->out.data(), c->out.capacity()));
+    }
 }
 
 // GCC 12 pairs the inlined aligned_alloc inside Asio's frame allocator with the frame's
@@ -859,9 +1007,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         } catch (const boost::system::system_error& e) {
             ec = e.code(); // cancelled before an operation could start
         }
-        if (c->out.capacity() > 64 * 1024) {
-            std::string().swap(c->out); // don't keep a large body's buffer for every connection
-        }
+        c->wipe_request();
         if (!ec && in.response.status / 100 == 1) {
             // A 101, or interim responses without end: no answer, and no telling where the
             // connection's next response would start.

@@ -18,9 +18,13 @@ struct client_config {
     /// Token endpoint: {api_url}/oauth/token; GraphQL endpoint: {api_url}/public/graphql.
     std::string api_url = "https://api.gluegroups.com";
     std::string client_id, client_secret, redirect_uri;
-    /// PEM file of trusted CAs; empty: the system trust store.
+    /// The CAs trusted for https://: those of ca_file (a PEM file) and ca_pem (PEM text, handy
+    /// in tests), together. Either set, they replace the system trust store rather than add to
+    /// it (to trust both, also name the system bundle, e.g. ca_file =
+    /// "/etc/ssl/certs/ca-certificates.crt" with ca_pem). Both empty: the system trust store.
+    /// The server's certificate must name the host in its subjectAltName: partial wildcards
+    /// ("a*.example.com") and the subject CN are never accepted.
     std::string ca_file;
-    /// PEM text of trusted CAs, used in addition to ca_file (handy in tests).
     std::string ca_pem;
 
     /// Overall deadline of one fetch_token() or graphql() call, including the wait for a token,
@@ -97,7 +101,9 @@ struct client_config {
     /// as down: token requests go on in-process, and it reconnects when next needed.
     std::chrono::milliseconds shared_cache_timeout{500};
 
-    /// `http://` is accepted only for loopback hosts unless this is set.
+    /// `http://` is accepted only for a loopback address (127.0.0.0/8, ::1) or the name
+    /// localhost, and then only if every address localhost resolves to is loopback (checked
+    /// before connecting; errc::invalid_argument otherwise), unless this is set.
     bool allow_insecure_http = false;
     /// Require workspace ids of the form wks_<base62>; otherwise any id without control
     /// characters or spaces is sent as is.

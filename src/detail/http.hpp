@@ -11,14 +11,17 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace glue::detail {
 
@@ -32,11 +35,14 @@ struct origin {
     std::string host_header; ///< the Host header's value
     std::string base_path;   ///< api_url's path, without a trailing '/'
     bool host_is_ip = false;
-    bool loopback = false; ///< localhost, 127.0.0.0/8 or ::1
+    bool loopback = false; ///< 127.0.0.0/8, ::1, or the name localhost
+    /// http:// to a name (localhost): connect only if every address it resolves to is loopback.
+    bool loopback_addresses_only = false;
 };
 
 /// Parses api_url: http or https, a host, an optional port and path; no query, fragment or
-/// user info. `http://` is accepted only for a loopback host unless allow_insecure_http.
+/// user info. `http://` is accepted only for a loopback address or the name localhost (whose
+/// addresses the transport checks before connecting) unless allow_insecure_http.
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http);
 
 struct http_request {
@@ -57,6 +63,10 @@ struct http_response {
     std::string retry_after; ///< the Retry-After header's value, if any
 };
 
+/// A blocking name lookup: the addresses of `host`, or why there are none.
+using resolve_fn =
+    std::function<error_code(const std::string& host, std::vector<boost::asio::ip::address>&)>;
+
 struct transport_options {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::size_t max_connections = 64;
@@ -64,6 +74,7 @@ struct transport_options {
     std::string user_agent;
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
+    resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
 };
 
 enum class request_priority {
@@ -93,6 +104,9 @@ public:
     void shutdown();
 
     const origin& target() const noexcept;
+
+    /// For tests: each idle connection's request buffer, all of its capacity.
+    void for_each_request_buffer(function_ref<void(std::string_view)> f) const;
 
 private:
     struct state;

@@ -212,7 +212,9 @@ test_pki make_test_pki(const test_pki_options& opts) {
     const pkey_ptr key = make_key();
     const general_names_ptr alt_names = make_alt_names(opts.hosts);
     const x509_ptr cert = make_certificate({
-        .common_name = host_fits_cn ? std::string_view{opts.hosts.front()} : default_server_name,
+        .common_name = !opts.common_name.empty() ? std::string_view{opts.common_name}
+                       : host_fits_cn            ? std::string_view{opts.hosts.front()}
+                                                 : default_server_name,
         .subject_key = key.get(),
         .issuer = ca.get(),
         .issuer_key = ca_key.get(),

@@ -16,6 +16,8 @@ struct test_pki_options {
     std::vector<std::string> hosts = {"localhost", "127.0.0.1", "::1"};
     /// Make the server certificate's validity end in the past.
     bool expired = false;
+    /// The server certificate's subject CN; empty: the first host, if it fits in a CN.
+    std::string common_name{};
 };
 
 /// A fresh CA and a server certificate signed by it (PEM).

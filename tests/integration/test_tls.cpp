@@ -6,6 +6,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+
 #include "support/client_fixture.hpp"
 
 namespace {
@@ -30,6 +34,30 @@ void check_refused(client_fixture& f) {
     CHECK(f.server.requests() == 0);
 }
 
+/// Sets an environment variable for the scope (tests run one at a time).
+class scoped_env {
+public:
+    scoped_env(const char* name, const std::string& value) : name_(name) {
+        if (const char* old = std::getenv(name)) {
+            old_ = old;
+        }
+        ::setenv(name, value.c_str(), 1);
+    }
+    ~scoped_env() {
+        if (old_) {
+            ::setenv(name_, old_->c_str(), 1);
+        } else {
+            ::unsetenv(name_);
+        }
+    }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
 } // namespace
 
 TEST_SUITE("tls") {
@@ -51,6 +79,41 @@ TEST_SUITE("tls") {
         cfg.ca_file = server.ca_file();
         glue::client c(ioc.get_executor(), cfg);
         CHECK(glue::test::run(ioc, c.fetch_token(ws)).token_type == "Bearer");
+    }
+
+    TEST_CASE("configured CAs replace the system trust store rather than add to it") {
+        glue::testing::mock_server server(tls());
+        glue::testing::mock_server other(tls()); // a CA of its own
+        // The system store made to hold the server's CA: OpenSSL reads SSL_CERT_FILE for it.
+        scoped_env system_store("SSL_CERT_FILE", server.ca_file());
+        asio::io_context ioc;
+        auto cfg = server.client_config();
+        auto fetch = [&] {
+            glue::client c(ioc.get_executor(), cfg);
+            return glue::test::run(ioc, c.fetch_token(ws));
+        };
+        auto refused_by_tls = [&] {
+            try {
+                fetch();
+            } catch (const glue::error& e) {
+                return e.code().category() == asio::error::get_ssl_category() &&
+                       server.requests() == 0;
+            }
+            return false;
+        };
+        SUBCASE("neither: the system store, which trusts the server") {
+            cfg.ca_pem.clear();
+            CHECK(fetch().token_type == "Bearer");
+        }
+        SUBCASE("ca_pem: only that CA") {
+            cfg.ca_pem = other.ca_pem();
+            CHECK(refused_by_tls());
+        }
+        SUBCASE("ca_file: only that file's CAs") {
+            cfg.ca_pem.clear();
+            cfg.ca_file = other.ca_file();
+            CHECK(refused_by_tls());
+        }
     }
 
     TEST_CASE("a host name is checked against the certificate's DNS names") {

@@ -162,15 +162,6 @@ std::optional<glue::error> construction_error(const glue::client_config& cfg) {
 //------------------------------------------------------------------------------
 // TLS servers
 
-/// A TLS server context with this certificate and key (PEM).
-std::unique_ptr<ssl::context> server_context(const std::string& cert_pem,
-                                             const std::string& key_pem) {
-    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-    ctx->use_certificate_chain(asio::buffer(cert_pem));
-    ctx->use_private_key(asio::buffer(key_pem), ssl::context::pem);
-    return ctx;
-}
-
 /// A self-signed certificate for IP 127.0.0.1 (not a CA), and its key.
 std::pair<std::string, std::string> self_signed_127() {
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
@@ -220,7 +211,7 @@ TEST_SUITE("transport security") {
 
     TEST_CASE("a self-signed server certificate is refused, with the system store or a CA") {
         const auto [cert_pem, key_pem] = self_signed_127();
-        auto ctx = server_context(cert_pem, key_pem);
+        auto ctx = tls_server_context(cert_pem, key_pem);
         raw_server server(glue_like, ctx.get());
         asio::io_context ioc;
         const std::string other_ca = glue::testing::detail::make_test_pki().ca_pem;
@@ -258,7 +249,7 @@ TEST_SUITE("transport security") {
 
     TEST_CASE("SNI names the host, and is left out for an IP address") {
         const auto pki = glue::testing::detail::make_test_pki(); // localhost, 127.0.0.1, ::1
-        auto ctx = server_context(pki.cert_pem, pki.key_pem);
+        auto ctx = tls_server_context(pki.cert_pem, pki.key_pem);
         raw_server server(glue_like, ctx.get());
         asio::io_context ioc;
         for (std::string_view host : {"localhost", "127.0.0.1"}) {
@@ -282,7 +273,7 @@ TEST_SUITE("transport security") {
         for (auto v : {version{TLS1_VERSION, true}, version{TLS1_1_VERSION, true},
                        version{TLS1_2_VERSION, false}}) {
             CAPTURE(v.max);
-            auto ctx = server_context(pki.cert_pem, pki.key_pem);
+            auto ctx = tls_server_context(pki.cert_pem, pki.key_pem);
             // OpenSSL 3 allows TLS 1.0 and 1.1 only at security level 0.
             REQUIRE(SSL_CTX_set_cipher_list(ctx->native_handle(), "DEFAULT:@SECLEVEL=0") == 1);
             REQUIRE(SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_VERSION) == 1);

@@ -21,6 +21,14 @@
 
 namespace glue::test {
 
+std::unique_ptr<asio::ssl::context> tls_server_context(const std::string& cert_pem,
+                                                       const std::string& key_pem) {
+    auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    ctx->use_certificate_chain(asio::buffer(cert_pem));
+    ctx->use_private_key(asio::buffer(key_pem), asio::ssl::context::pem);
+    return ctx;
+}
+
 raw_server::raw_server(responder respond, asio::ssl::context* tls)
     : respond_(std::move(respond))
     , tls_(tls)

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -40,6 +41,10 @@ struct seen_request {
 /// reads the connection's next request, so a response that never ends just holds it open.
 /// Called on the server's thread, one request at a time.
 using responder = std::function<std::string(const seen_request&)>;
+
+/// A TLS server context with this certificate chain and key (PEM), for a raw_server.
+std::unique_ptr<asio::ssl::context> tls_server_context(const std::string& cert_pem,
+                                                       const std::string& key_pem);
 
 /// An HTTP/1.1 server on 127.0.0.1 with its own thread, plain or (given a context) TLS.
 class raw_server {

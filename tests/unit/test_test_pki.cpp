@@ -251,6 +251,15 @@ TEST_SUITE("make_test_pki") {
         CHECK(verify(pki.ca_pem, pki.cert_pem, ip("127.0.0.1")) == X509_V_ERR_IP_ADDRESS_MISMATCH);
     }
 
+    TEST_CASE("a CN of its own, apart from the SANs") {
+        // What a client that falls back to the CN would accept: OpenSSL does, by default, when
+        // the certificate has no DNS SAN (an IP SAN doesn't count).
+        const test_pki pki = make_test_pki({.hosts = {"127.0.0.1"}, .common_name = "localhost"});
+        CHECK(common_name(parse_cert(pki.cert_pem).get()) == "localhost");
+        CHECK(verify(pki.ca_pem, pki.cert_pem, ip("127.0.0.1")) == X509_V_OK);
+        CHECK(verify(pki.ca_pem, pki.cert_pem, host("localhost")) == X509_V_OK);
+    }
+
     TEST_CASE("without hosts the certificate has a generic CN and matches no host") {
         const test_pki pki = make_test_pki({.hosts = {}});
         CHECK(common_name(parse_cert(pki.cert_pem).get()) == "glue-cpp test server");
