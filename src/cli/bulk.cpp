@@ -209,6 +209,8 @@ std::string error_class(const error_code& ec) {
             return "authorization_denied";
         case errc::missing_code:
             return "missing_code";
+        case errc::internal_error:
+            return "internal_error";
         }
     }
     if (ec == asio::error::operation_aborted) {
