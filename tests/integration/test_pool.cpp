@@ -126,8 +126,7 @@ TEST_SUITE("faults") {
         CAPTURE(calls);
         CHECK(dropped);
         CHECK(failures == ""); // a starved caller fails with a timeout at its 3 s deadline
-        MESSAGE("the longest call took " << std::chrono::duration<double>(longest).count()
-                                         << " s");
+        MESSAGE("the longest call took " << std::chrono::duration<double>(longest).count() << " s");
     }
 
     TEST_CASE("a TLS connection opened but not used yet is not stale for its session tickets") {

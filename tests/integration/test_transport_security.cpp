@@ -529,9 +529,8 @@ TEST_SUITE("transport security") {
               "connection") {
         const std::string early_hints =
             "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
-        const std::string several =
-            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" + early_hints +
-            early_hints;
+        const std::string several = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" +
+                                    early_hints + early_hints;
         for (const std::string& interim : {early_hints, several}) {
             CAPTURE(interim);
             raw_server server(numbered(interim));

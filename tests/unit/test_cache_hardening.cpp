@@ -185,7 +185,7 @@ TEST_SUITE("cache hardening") {
             settle();
         }
         const int tried = fetcher.calls;
-        CHECK(tried > 1);  // refreshed ahead, and again after the backoff
+        CHECK(tried > 1);   // refreshed ahead, and again after the backoff
         CHECK(tried <= 13); // 3 requests a flight, backoffs 4 s and 32 s in 10 s: few flights
         CHECK(cache->stats().refresh_aheads >= 1);
         manual_clock::advance(usable_until - manual_clock::now());
