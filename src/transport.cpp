@@ -214,16 +214,8 @@ struct name_lookup {
     /// The addresses, once the lookup has finished; fails at cancellation (the connect task's
     /// deadline) without waiting for it.
     asio::awaitable<error_code> wait(std::vector<asio::ip::address>& out) {
-        lookup_waiter w(co_await asio::this_coro::executor);
         // Unlinked under the mutex whichever way this frame ends, even destroyed unresumed.
-        struct unlink_at_exit {
-            name_lookup& l;
-            lookup_waiter& w;
-            ~unlink_at_exit() {
-                std::lock_guard lock(l.mtx);
-                w.unlink();
-            }
-        } guard{*this, w};
+        lookup_waiter w(co_await asio::this_coro::executor, mtx);
         bool wait_for_it = false;
         {
             std::lock_guard lock(mtx);
