@@ -15,6 +15,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/cache_fixture.hpp"
@@ -370,6 +371,32 @@ TEST_SUITE("cache hardening") {
 
     //--------------------------------------------------------------------------
     // Waiters destroyed while linked
+
+    TEST_CASE("a linked waiter's destruction waits for its owner's lock") {
+        // The owner holds its mutex (walking its list) while the waiter's coroutine is destroyed
+        // on another thread: the waiter must not unlink itself until the owner lets go.
+        using w_type = glue::detail::waiter<asio::steady_timer>;
+        asio::io_context ctx;
+        std::mutex mtx;
+        glue::detail::waiter_list<w_type> list;
+        auto w = std::make_unique<w_type>(ctx.get_executor(), mtx);
+        {
+            std::lock_guard lock(mtx);
+            list.push_back(*w);
+        }
+        std::atomic<bool> destroyed{false};
+        std::unique_lock held(mtx);
+        std::thread t([&] {
+            w.reset();
+            destroyed = true;
+        });
+        std::this_thread::sleep_for(200ms); // time enough to see it unlink without the lock
+        const bool while_held = destroyed;
+        held.unlock();
+        t.join();
+        CHECK_FALSE(while_held);
+        CHECK(list.empty());
+    }
 
     TEST_CASE("a waiter destroyed while linked unlinks under its owner's lock") {
         // One thread links and abandons waiters (as a coroutine destroyed mid-wait does) while
