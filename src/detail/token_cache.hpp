@@ -646,7 +646,6 @@ private:
             } catch (...) {
                 r.outcome = failure_from(std::current_exception());
             }
-            f->on_the_wire = false;
             if (shared == shared_claim::kind::lease) {
                 if (r.outcome) {
                     r.outcome->stamp = co_await opts.shared->publish(f->workspace, *r.outcome);

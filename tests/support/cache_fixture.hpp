@@ -108,6 +108,16 @@ inline failure endpoint_failure(errc e, int status, std::string oauth_error = {}
     return make_failure(make_error_code(e), "token request failed", std::move(d));
 }
 
+/// The n-th workspace key: "wks_<n>".
+inline std::string key(int n) {
+    return "wks_" + std::to_string(n);
+}
+
+/// A fetcher's `respond` that answers every request with `f`.
+inline auto always(failure f) {
+    return [f](const std::string&, int, steady_time) -> result<token_grant> { return f; };
+}
+
 /// Options for tests: no jitter, so every window is exact.
 inline detail::token_cache_options exact_options() {
     detail::token_cache_options o;

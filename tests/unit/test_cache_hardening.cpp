@@ -23,19 +23,6 @@
 using namespace glue::test;
 using kind = glue::token_event::kind;
 
-namespace {
-
-/// Answers every request with `f`.
-auto always(failure f) {
-    return [f](const std::string&, int, steady_time) -> result<token_grant> { return f; };
-}
-
-std::string key(int n) {
-    return "wks_" + std::to_string(n);
-}
-
-} // namespace
-
 TEST_SUITE("cache hardening") {
 
     //--------------------------------------------------------------------------

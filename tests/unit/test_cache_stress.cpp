@@ -39,10 +39,6 @@ using stress_cache = glue::detail::basic_token_cache<steady>;
 constexpr int keys = 50;
 constexpr auto min_lifetime = 2s, max_lifetime = 4s;
 
-std::string key(int n) {
-    return "wks_" + std::to_string(n);
-}
-
 /// A number from `seed` and `n` alone: what the fetcher does with its n-th request does not
 /// depend on which thread asks.
 std::uint64_t mix(std::uint64_t seed, std::uint64_t n) {

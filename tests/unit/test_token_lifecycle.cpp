@@ -21,16 +21,6 @@ using kind = glue::token_event::kind;
 
 namespace {
 
-/// The n-th key: "wks_<n>".
-std::string key(int n) {
-    return "wks_" + std::to_string(n);
-}
-
-/// Answers every request with `f`.
-auto always(failure f) {
-    return [f](const std::string&, int, steady_time) -> result<token_grant> { return f; };
-}
-
 /// Keeps the events the cache reports.
 struct event_log {
     struct event {
