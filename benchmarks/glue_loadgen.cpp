@@ -20,7 +20,8 @@
 
 #include <glue/glue.hpp>
 
-#include "detail/percentile.hpp"
+#include "heap_count.hpp"
+#include "percentile.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -43,7 +44,6 @@
 #include <thread>
 #include <vector>
 
-#include "heap_count.hpp"
 #include <unistd.h>
 
 namespace asio = boost::asio;

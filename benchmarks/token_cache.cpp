@@ -6,7 +6,9 @@
 //
 //   glue_bench_token_cache [--benchmark_repetitions=5 ...]
 
-#include "detail/token_cache.hpp"
+#include "cache/token_cache.hpp"
+
+#include "heap_count.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -20,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "heap_count.hpp"
 #include <benchmark/benchmark.h>
 
 //------------------------------------------------------------------------------

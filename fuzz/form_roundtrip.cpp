@@ -4,7 +4,8 @@
 // (any bytes), the encoding uses only unreserved characters, '%', '+', '=' and '&', and any
 // body form_decode accepts encodes back to a body that decodes to the same fields.
 
-#include "detail/protocol.hpp"
+#include "fuzz_support.hpp"
+#include "protocol/protocol.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +14,6 @@
 #include <utility>
 #include <vector>
 
-#include "fuzz_support.hpp"
 #include <fuzzer/FuzzedDataProvider.h>
 
 namespace gd = glue::detail;

@@ -7,8 +7,8 @@
 
 #include <glue/error.hpp>
 
-#include "detail/http.hpp"
-#include "detail/outcome.hpp"
+#include "support/outcome.hpp"
+#include "transport/http_pool.hpp"
 
 #include <charconv>
 #include <cstdio>

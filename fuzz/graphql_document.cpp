@@ -7,7 +7,8 @@
 #include <glue/error.hpp>
 #include <glue/types.hpp>
 
-#include "detail/protocol.hpp"
+#include "fuzz_support.hpp"
+#include "protocol/protocol.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -19,8 +20,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-
-#include "fuzz_support.hpp"
 
 namespace gd = glue::detail;
 namespace json = boost::json;

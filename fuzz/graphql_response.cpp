@@ -4,7 +4,8 @@
 // and the glue::error the client makes of a failure: any status, Retry-After and body.
 // Input: "<status>\n<Retry-After>\n<body>".
 
-#include "detail/protocol.hpp"
+#include "fuzz_support.hpp"
+#include "protocol/protocol.hpp"
 
 #include <boost/json/value.hpp>
 
@@ -14,8 +15,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "fuzz_support.hpp"
 
 namespace gd = glue::detail;
 using namespace std::chrono_literals;

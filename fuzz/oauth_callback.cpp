@@ -8,7 +8,8 @@
 #include <glue/error.hpp>
 #include <glue/oauth.hpp>
 
-#include "detail/protocol.hpp"
+#include "fuzz_support.hpp"
+#include "protocol/protocol.hpp"
 
 #include <boost/url/parse.hpp>
 
@@ -16,8 +17,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "fuzz_support.hpp"
 
 namespace oauth = glue::oauth;
 using glue::errc;

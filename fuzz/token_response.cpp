@@ -4,15 +4,14 @@
 // glue::error the client makes of a failure, and the cached token made of a grant: any status,
 // Retry-After and body. Input: "<status>\n<Retry-After>\n<body>".
 
-#include "detail/protocol.hpp"
-#include "detail/token.hpp"
+#include "cache/cached_token.hpp"
+#include "fuzz_support.hpp"
+#include "protocol/protocol.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include "fuzz_support.hpp"
 
 namespace gd = glue::detail;
 using namespace std::chrono_literals;

@@ -89,7 +89,7 @@ struct client_config {
     /// Told about refreshes, invalidations and evictions (see <glue/metrics.hpp>).
     token_event_hook on_token_event;
 
-    // The shared level (a fleet of processes sharing tokens through Redis; README, "Running a
+    // The shared cache (a fleet of processes sharing tokens through Redis; README, "Running a
     // fleet"). Off unless shared_cache_url is set; the in-process cache works as above either way.
 
     /// "redis://[[user]:password@]host[:port][/db]"; empty: in-process only.
@@ -97,7 +97,7 @@ struct client_config {
     /// 64 hex digits: the AES-256-GCM key tokens are stored under. Required with
     /// shared_cache_url: tokens are never stored in plaintext.
     std::string shared_cache_key;
-    /// Deadline of one Redis command and of connecting to Redis. Past it the shared level counts
+    /// Deadline of one Redis command and of connecting to Redis. Past it the shared cache counts
     /// as down: token requests go on in-process, and it reconnects when next needed.
     std::chrono::milliseconds shared_cache_timeout{500};
 

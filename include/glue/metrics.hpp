@@ -35,7 +35,7 @@ struct token_cache_stats {
     // With a shared cache (client_config::shared_cache_url), per flight:
     std::uint64_t shared_hits = 0;        ///< took a token another process had stored
     std::uint64_t shared_leases = 0;      ///< held the workspace's lease and requested the token
-    std::uint64_t shared_unavailable = 0; ///< found the shared level down or slow: in-process
+    std::uint64_t shared_unavailable = 0; ///< found the shared cache down or slow: in-process
 };
 
 /// Something the token cache did to one workspace.

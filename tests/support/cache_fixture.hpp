@@ -5,7 +5,8 @@
 // The token cache on a manual clock with a fake fetcher: every rule can be driven step by step,
 // with no network and no sleeps.
 
-#include "detail/token_cache.hpp"
+#include "cache/token_cache.hpp"
+#include "support/test_support.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,8 +19,6 @@
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "support/test_support.hpp"
 
 namespace glue::test {
 

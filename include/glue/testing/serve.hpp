@@ -1,0 +1,23 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTING_SERVE_HPP
+#define GLUE_TESTING_SERVE_HPP
+
+// Running the mock server in the foreground, as `glue mock-server` and glue-mock-server do.
+
+#include <glue/testing/mock_server.hpp>
+
+#include <iosfwd>
+
+namespace glue::testing {
+
+/// Prints the server's URL and the GLUE_* settings that point a client at it (its credentials
+/// are test values, not secrets).
+void print_settings(const mock_server& server, std::ostream& os);
+
+/// Serves until SIGINT or SIGTERM, after printing the settings to `os`; returns the exit status.
+/// Call before starting any other thread: the signals are blocked for all threads.
+int serve_until_signalled(const mock_server_options& opts, std::ostream& os);
+
+} // namespace glue::testing
+
+#endif

@@ -1,0 +1,43 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include <glue/config.hpp>
+
+#include "shared_cache/shared_cache.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <ostream>
+
+namespace glue {
+
+client_config client_config::from_env() {
+    client_config cfg;
+    auto read = [](std::string& field, const char* name) {
+        if (const char* v = std::getenv(name)) {
+            field = v;
+        }
+    };
+    read(cfg.api_url, "GLUE_API_URL");
+    read(cfg.client_id, "GLUE_CLIENT_ID");
+    read(cfg.client_secret, "GLUE_CLIENT_SECRET");
+    read(cfg.redirect_uri, "GLUE_REDIRECT_URI");
+    read(cfg.ca_file, "GLUE_CA_FILE");
+    read(cfg.shared_cache_url, "GLUE_SHARED_CACHE_URL");
+    read(cfg.shared_cache_key, "GLUE_SHARED_CACHE_KEY");
+    return cfg;
+}
+
+std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
+    return os << "client_config{api_url=" << cfg.api_url << ", client_id=" << cfg.client_id
+              << ", client_secret=" << (cfg.client_secret.empty() ? "(empty)" : "(redacted)")
+              << ", redirect_uri=" << cfg.redirect_uri << ", ca_file=" << cfg.ca_file
+              << ", ca_pem=" << (cfg.ca_pem.empty() ? "(empty)" : "(set)")
+              << ", request_timeout=" << cfg.request_timeout.count() << "ms"
+              << ", token_request_timeout=" << cfg.token_request_timeout.count() << "ms"
+              << ", connect_timeout=" << cfg.connect_timeout.count() << "ms"
+              << ", max_connections=" << cfg.max_connections
+              << ", shared_cache_url=" << detail::redact_redis_url(cfg.shared_cache_url)
+              << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
+              << "}";
+}
+
+} // namespace glue

@@ -1,0 +1,89 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TRANSPORT_HTTP_POOL_HPP
+#define GLUE_TRANSPORT_HTTP_POOL_HPP
+
+// The HTTP transport: one pool of keep-alive HTTP/1.1 connections per origin, over TCP or TLS.
+// This header names no Beast or OpenSSL type; all of that stays in transport.cpp, the one
+// translation unit that instantiates them.
+
+#include "protocol/http_message.hpp"
+#include "protocol/origin.hpp"
+#include "support/clock.hpp"
+#include "support/function_ref.hpp"
+#include "support/outcome.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glue::detail {
+
+/// A blocking name lookup: the addresses of `host`, or why there are none.
+using resolve_fn =
+    std::function<error_code(const std::string& host, std::vector<boost::asio::ip::address>&)>;
+
+struct transport_options {
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    std::size_t max_connections = 64;
+    std::size_t header_limit = 64 * 1024;
+    std::string user_agent;
+    std::string ca_file; ///< empty: the system trust store
+    std::string ca_pem;
+    resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
+};
+
+enum class request_priority {
+    normal,
+    high ///< served before every normal waiter (token requests: GraphQL calls wait for them)
+};
+
+/// Called with a connection in hand, right before the request is written, and again before a
+/// retry on a fresh connection. Returning false hands the connection back unused.
+using prepare_fn = function_ref<bool(http_request&)>;
+
+class http_pool {
+public:
+    /// Throws glue::error (errc::invalid_argument) when the TLS settings can't be loaded.
+    http_pool(boost::asio::any_io_executor ex, origin org, transport_options opts);
+    ~http_pool();
+    http_pool(const http_pool&) = delete;
+    http_pool& operator=(const http_pool&) = delete;
+
+    /// Sends `req` and reads the whole response, by `deadline`. An empty optional means
+    /// `prepare` declined. Cancellation (any type) and errors discard the connection.
+    boost::asio::awaitable<result<std::optional<http_response>>>
+    send(http_request& req, steady_time deadline, request_priority prio, prepare_fn prepare);
+
+    /// Fails every waiter and every exchange in progress with operation_aborted, closes all
+    /// connections, and fails later sends the same way. Thread-safe and idempotent.
+    void shutdown();
+
+    const origin& target() const noexcept;
+
+    /// For tests: each idle connection's request buffer, all of its capacity.
+    void for_each_request_buffer(function_ref<void(std::string_view)> f) const;
+
+private:
+    struct state;
+    std::shared_ptr<state> st_;
+};
+
+/// Fault injection for tests, compiled in always and inert until set: the `n`-th step from now
+/// that send() takes between leasing a connection and giving it back (calling prepare,
+/// building the request, storing a part of the body) fails as if out of memory; 0 disarms it.
+/// Process-wide.
+void fail_transport_step_for_testing(int n) noexcept;
+
+} // namespace glue::detail
+
+#endif

@@ -1,0 +1,42 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include <glue/testing/serve.hpp>
+
+#include <csignal>
+#include <ostream>
+
+#include <pthread.h>
+
+namespace glue::testing {
+
+void print_settings(const mock_server& server, std::ostream& os) {
+    const auto cfg = server.client_config();
+    os << "mock Glue API at " << server.url() << "\n"
+       << "  GLUE_API_URL=" << cfg.api_url << "\n"
+       << "  GLUE_CLIENT_ID=" << cfg.client_id << "\n"
+       << "  GLUE_CLIENT_SECRET=" << cfg.client_secret << "  (a test credential)\n"
+       << "  GLUE_REDIRECT_URI=" << cfg.redirect_uri << "\n";
+    if (!cfg.ca_pem.empty()) {
+        os << "  GLUE_CA_FILE=" << server.ca_file() << "\n";
+    }
+}
+
+int serve_until_signalled(const mock_server_options& opts, std::ostream& os) {
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    // Blocked before the server's threads start, so only sigwait() below sees them.
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    mock_server server(opts);
+    print_settings(server, os);
+    if (!opts.webhook_url.empty()) {
+        os << "  webhooks to " << opts.webhook_url
+           << ", signed with GLUE_WEBHOOK_SECRET=" << opts.webhook_secret << "\n";
+    }
+    os << "Ctrl-C stops it." << std::endl;
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    return 0;
+}
+
+} // namespace glue::testing

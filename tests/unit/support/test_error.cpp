@@ -1,0 +1,321 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// glue::errc and glue::error, redaction of secrets in printed values and error messages, and the
+// configuration checks of glue::client's constructor. No network: constructing a client makes
+// no connection.
+
+#include <glue/client.hpp>
+#include <glue/config.hpp>
+#include <glue/error.hpp>
+#include <glue/types.hpp>
+
+#include "support/outcome.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using glue::errc;
+using namespace std::chrono_literals;
+
+constexpr errc all_errcs[] = {
+    errc::invalid_argument, errc::oauth_error,   errc::unauthorized,   errc::forbidden,
+    errc::rate_limited,     errc::server_error,  errc::http_error,     errc::bad_response,
+    errc::graphql_error,    errc::timeout,       errc::decode_error,   errc::repeated_cursor,
+    errc::too_many_pages,   errc::bad_signature, errc::state_mismatch, errc::authorization_denied,
+    errc::missing_code};
+
+bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
+
+template <class T>
+std::string printed(const T& value) {
+    std::ostringstream os;
+    os << value;
+    return os.str();
+}
+
+/// Whether `text` shows any run of `n` consecutive characters of `secret`.
+bool shows_part_of(std::string_view text, std::string_view secret, std::size_t n) {
+    for (std::size_t i = 0; i + n <= secret.size(); ++i) {
+        if (contains(text, secret.substr(i, n))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+constexpr std::string_view secret = "S3CR3T-Zq8vXw41KpRm";
+
+glue::client_config valid_config() {
+    glue::client_config cfg;
+    cfg.api_url = "http://127.0.0.1:1";
+    cfg.client_id = "glue-unit-test-client";
+    cfg.client_secret = std::string(secret);
+    return cfg;
+}
+
+/// The glue::error the client's constructor throws for `cfg`, if it throws one.
+std::optional<glue::error> construction_error(const glue::client_config& cfg) {
+    boost::asio::io_context ioc;
+    try {
+        glue::client c(ioc.get_executor(), cfg);
+    } catch (const glue::error& e) {
+        return e;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+TEST_SUITE("error") {
+
+    //------------------------------------------------------------------------------
+    // errc and its category
+
+    TEST_CASE("the glue category is named \"glue\"") {
+        CHECK(std::string_view(glue::glue_category().name()) == "glue");
+        CHECK(&glue::make_error_code(errc::timeout).category() == &glue::glue_category());
+    }
+
+    TEST_CASE("every errc has a distinct, non-empty message and a non-zero value") {
+        std::set<std::string> messages;
+        for (auto e : all_errcs) {
+            CAPTURE(static_cast<int>(e));
+            const auto ec = glue::make_error_code(e);
+            CHECK(static_cast<int>(e) != 0);
+            CHECK(ec.value() == static_cast<int>(e));
+            CHECK(ec.failed());
+            CHECK_FALSE(ec.message().empty());
+            messages.insert(ec.message());
+        }
+        CHECK(messages.size() == std::size(all_errcs));
+    }
+
+    TEST_CASE("errc values keep their documented numbering") {
+        CHECK(static_cast<int>(errc::invalid_argument) == 1);
+        CHECK(static_cast<int>(errc::timeout) == 10);
+        CHECK(static_cast<int>(errc::too_many_pages) == 13);
+        CHECK(static_cast<int>(errc::missing_code) == 17);
+    }
+
+    TEST_CASE("an error_code made from an errc compares equal to that errc only") {
+        const glue::error_code ec = errc::timeout; // is_error_code_enum
+        CHECK(ec == glue::make_error_code(errc::timeout));
+        CHECK(ec == errc::timeout);
+        CHECK(ec != errc::server_error);
+        CHECK(ec.value() != 0);
+        CHECK(ec);
+        CHECK(glue::make_error_code(errc::invalid_argument) != glue::error_code());
+    }
+
+    //------------------------------------------------------------------------------
+    // glue::error
+
+    TEST_CASE("glue::error's accessors return its diagnostics") {
+        glue::diagnostics d;
+        d.http_status = 400;
+        d.oauth_error = "invalid_client";
+        d.oauth_error_description = "unknown client";
+        d.graphql_errors.push_back({"boom", {"me"}, {}, {{"code", "X"}}});
+        d.partial_data = boost::json::object{{"me", nullptr}};
+        d.retry_after = 7s;
+        const auto diag = std::make_shared<const glue::diagnostics>(std::move(d));
+
+        const glue::error e(glue::make_error_code(errc::oauth_error), "context", diag);
+        CHECK(e.code() == errc::oauth_error);
+        CHECK(e.http_status() == 400);
+        CHECK(e.oauth_error() == "invalid_client");
+        CHECK(e.oauth_error_description() == "unknown client");
+        REQUIRE(e.graphql_errors().size() == 1);
+        CHECK(e.graphql_errors()[0].message == "boom");
+        CHECK(e.partial_data() == boost::json::object{{"me", nullptr}});
+        CHECK(e.details() == diag);
+        CHECK(e.details()->retry_after == 7s);
+    }
+
+    TEST_CASE("a glue::error without diagnostics reports none") {
+        const glue::error e(glue::make_error_code(errc::timeout), "context");
+        CHECK(e.code() == errc::timeout);
+        CHECK(e.http_status() == 0);
+        CHECK(e.oauth_error().empty());
+        CHECK(e.oauth_error_description().empty());
+        CHECK(e.graphql_errors().empty());
+        CHECK(e.partial_data().is_null());
+        REQUIRE(e.details() != nullptr);
+        CHECK(e.details()->retry_after < 0s);
+    }
+
+    TEST_CASE("to_error names the operation and HTTP status but never server text") {
+        glue::diagnostics d;
+        d.http_status = 400;
+        d.oauth_error = "invalid_client";
+        d.oauth_error_description = "ECHO-secret-from-server";
+        d.graphql_errors.push_back({"ECHO-graphql-message-1", {}, {}, {}});
+        d.graphql_errors.push_back({"ECHO-graphql-message-2", {}, {}, {}});
+        d.partial_data = boost::json::object{{"ECHO-data-key", "ECHO-data-value"}};
+        const auto f = glue::detail::make_failure(glue::make_error_code(errc::oauth_error),
+                                                  "the token request failed", std::move(d));
+
+        const auto e = glue::detail::to_error(f, "client::fetch_token");
+        const std::string_view what = e.what();
+        CAPTURE(what);
+        CHECK(e.code() == errc::oauth_error);
+        CHECK(contains(what, "fetch_token"));
+        CHECK(contains(what, "400"));
+        CHECK(contains(what, "the token request failed"));
+        CHECK_FALSE(contains(what, "ECHO"));
+        CHECK(e.details() == f.diag); // the very same diagnostics object
+        CHECK(e.oauth_error_description() == "ECHO-secret-from-server");
+    }
+
+    TEST_CASE("to_error without a response leaves the HTTP status out") {
+        const auto e =
+            glue::detail::to_error(glue::detail::make_failure(errc::timeout), "client::graphql");
+        const std::string_view what = e.what();
+        CAPTURE(what);
+        CHECK(e.code() == errc::timeout);
+        CHECK(contains(what, "graphql"));
+        CHECK_FALSE(contains(what, "HTTP"));
+        CHECK(e.http_status() == 0);
+    }
+
+    //------------------------------------------------------------------------------
+    // Printing secrets
+
+    TEST_CASE("a printed access_token shows at most the last 4 characters of its value") {
+        glue::access_token t;
+        t.value = "Q7mZ2pLx9RkV4nTb8wYc1sHd6fJg3aUe5oIyK0Ns";
+        t.token_type = "Bearer";
+        t.user_id = "usr_unit_test";
+        t.expires_at = std::chrono::steady_clock::now() + 1h;
+        REQUIRE(t.value.size() == 40);
+
+        const auto out = printed(t);
+        CAPTURE(out);
+        CHECK(contains(out, t.value.substr(36)));
+        CHECK_FALSE(contains(out, t.value.substr(0, 36)));
+        CHECK_FALSE(shows_part_of(out, t.value, 5));
+        CHECK(contains(out, "Bearer"));
+        CHECK(contains(out, "usr_unit_test"));
+    }
+
+    TEST_CASE("a printed short access_token shows none of its value") {
+        glue::access_token t;
+        t.value = "KXQPJWZV";
+        t.token_type = "Bearer";
+        t.user_id = "usr_short";
+        const auto out = printed(t);
+        CAPTURE(out);
+        CHECK_FALSE(shows_part_of(out, t.value, 2));
+        CHECK(contains(out, "Bearer"));
+        CHECK(contains(out, "usr_short"));
+    }
+
+    TEST_CASE("a printed client_config never shows the client secret") {
+        auto cfg = valid_config();
+        cfg.api_url = "https://api.example.test/base";
+        const auto out = printed(cfg);
+        CAPTURE(out);
+        CHECK_FALSE(shows_part_of(out, secret, 6));
+        CHECK(contains(out, "https://api.example.test/base"));
+        CHECK(contains(out, "glue-unit-test-client"));
+    }
+
+    //------------------------------------------------------------------------------
+    // glue::client's configuration checks
+
+    TEST_CASE("glue::client refuses a configuration it can't use, without the secret in what()") {
+        struct bad_case {
+            std::string_view what;
+            std::function<void(glue::client_config&)> change;
+        };
+        const bad_case cases[] = {
+            {"unparseable api_url", [](auto& c) { c.api_url = "not a url"; }},
+            {"empty api_url", [](auto& c) { c.api_url = ""; }},
+            {"non-http scheme", [](auto& c) { c.api_url = "ftp://127.0.0.1"; }},
+            {"http to a non-loopback host", [](auto& c) { c.api_url = "http://example.com"; }},
+            {"api_url with user info", [](auto& c) { c.api_url = "https://u:p@api.example.test"; }},
+            {"empty client_id", [](auto& c) { c.client_id.clear(); }},
+            {"empty client_secret", [](auto& c) { c.client_secret.clear(); }},
+            {"CR LF in client_secret", [](auto& c) { c.client_secret += "\r\nX-Injected: 1"; }},
+            {"NUL in client_secret", [](auto& c) { c.client_secret += '\0'; }},
+            {"LF in client_id", [](auto& c) { c.client_id += "\nX"; }},
+            {"CR in user_agent", [](auto& c) { c.user_agent = "agent\r"; }},
+            {"max_connections 0", [](auto& c) { c.max_connections = 0; }},
+            {"max_response_header_bytes 0", [](auto& c) { c.max_response_header_bytes = 0; }},
+            {"max_response_body_bytes 0", [](auto& c) { c.max_response_body_bytes = 0; }},
+            {"max_request_body_bytes 0", [](auto& c) { c.max_request_body_bytes = 0; }},
+            {"request_timeout 0", [](auto& c) { c.request_timeout = 0ms; }},
+            {"negative token_request_timeout", [](auto& c) { c.token_request_timeout = -1ms; }},
+            {"connect_timeout 0", [](auto& c) { c.connect_timeout = 0ms; }},
+            {"default_token_lifetime 0", [](auto& c) { c.default_token_lifetime = 0s; }},
+            {"missing ca_file with https",
+             [](auto& c) {
+                 c.api_url = "https://api.gluegroups.com";
+                 c.ca_file = "/nonexistent/glue-unit-test-ca.pem";
+             }},
+            {"garbage ca_pem with https",
+             [](auto& c) {
+                 c.api_url = "https://api.gluegroups.com";
+                 c.ca_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+             }},
+        };
+        for (const auto& bad : cases) {
+            CAPTURE(bad.what);
+            auto cfg = valid_config();
+            bad.change(cfg);
+            const auto e = construction_error(cfg);
+            REQUIRE(e.has_value());
+            CHECK(e->code() == errc::invalid_argument);
+            const std::string_view what = e->what();
+            CAPTURE(what);
+            CHECK(contains(what, "client"));
+            CHECK_FALSE(shows_part_of(what, secret, 6));
+        }
+    }
+
+    TEST_CASE("glue::client accepts a valid configuration without doing any I/O") {
+        boost::asio::io_context ioc;
+        {
+            glue::client c(ioc.get_executor(), valid_config());
+            CHECK(c.config().api_url == "http://127.0.0.1:1");
+            CHECK(c.config().client_id == "glue-unit-test-client");
+            CHECK(c.get_executor() == ioc.get_executor());
+
+            // An idle client keeps no work on the io_context: poll() finds nothing to run and
+            // leaves the io_context stopped for lack of work.
+            CHECK(ioc.poll() == 0);
+            CHECK(ioc.stopped());
+            ioc.restart();
+            CHECK(ioc.run() == 0);
+        }
+        ioc.restart();
+        CHECK(ioc.run() == 0);
+    }
+
+    TEST_CASE("glue::client accepts http to a non-loopback host only with allow_insecure_http") {
+        auto cfg = valid_config();
+        cfg.api_url = "http://example.com";
+        cfg.allow_insecure_http = true;
+        CHECK_FALSE(construction_error(cfg).has_value());
+
+        cfg.api_url = "https://api.gluegroups.com/base/";
+        cfg.allow_insecure_http = false;
+        CHECK_FALSE(construction_error(cfg).has_value());
+    }
+
+} // TEST_SUITE

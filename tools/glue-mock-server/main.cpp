@@ -1,0 +1,111 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// glue-mock-server: the mock Glue API on 127.0.0.1, stand-alone.
+//
+//   glue-mock-server [OPTIONS]                          serve until interrupted
+//   glue-mock-server [OPTIONS] -- COMMAND [ARGS...]     run COMMAND against it
+//
+// OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
+// where events are POSTed), --webhook-secret S (the key of their signatures).
+//
+// With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
+// GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
+// exit status is returned.
+
+#include <glue/testing/mock_server.hpp>
+#include <glue/testing/serve.hpp>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+int usage(const char* why) {
+    std::cerr << "glue-mock-server: " << why << "\n"
+              << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
+              << "                        [--webhook-secret S] [-- COMMAND ARGS...]\n"
+              << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
+              << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n";
+    return 2;
+}
+
+int run_command(const glue::testing::mock_server& server, const std::string& webhook_secret,
+                char** argv) {
+    const auto cfg = server.client_config();
+    ::setenv("GLUE_API_URL", cfg.api_url.c_str(), 1);
+    ::setenv("GLUE_CLIENT_ID", cfg.client_id.c_str(), 1);
+    ::setenv("GLUE_CLIENT_SECRET", cfg.client_secret.c_str(), 1);
+    ::setenv("GLUE_REDIRECT_URI", cfg.redirect_uri.c_str(), 1);
+    ::setenv("GLUE_WEBHOOK_SECRET", webhook_secret.c_str(), 1);
+    if (!cfg.ca_pem.empty()) {
+        ::setenv("GLUE_CA_FILE", server.ca_file().c_str(), 1);
+    }
+    pid_t pid = 0;
+    if (int err = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv, environ); err != 0) {
+        std::cerr << "glue-mock-server: cannot run " << argv[0] << ": " << std::strerror(err)
+                  << "\n";
+        return 127;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return 127;
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    glue::testing::mock_server_options opts;
+    int i = 1;
+    for (; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg == "--") {
+            ++i;
+            break;
+        }
+        if (arg == "--tls") {
+            opts.tls = true;
+        } else if ((arg == "--port" || arg == "--threads") && i + 1 < argc) {
+            char* end = nullptr;
+            const long v = std::strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v < 0 || v > 65535 || (arg == "--threads" && v == 0)) {
+                return usage("bad number");
+            }
+            if (arg == "--port") {
+                opts.port = static_cast<std::uint16_t>(v);
+            } else {
+                opts.threads = static_cast<unsigned>(v);
+            }
+        } else if (arg == "--webhook-url" && i + 1 < argc) {
+            opts.webhook_url = argv[++i];
+        } else if (arg == "--webhook-secret" && i + 1 < argc) {
+            opts.webhook_secret = argv[++i];
+        } else {
+            return usage("unknown argument");
+        }
+    }
+    try {
+        if (i >= argc) {
+            return glue::testing::serve_until_signalled(opts, std::cout);
+        }
+        glue::testing::mock_server server(opts);
+        return run_command(server, opts.webhook_secret, argv + i);
+    } catch (const std::exception& e) {
+        std::cerr << "glue-mock-server: " << e.what() << "\n";
+        return 1;
+    }
+}

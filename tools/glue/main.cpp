@@ -1,0 +1,375 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The `glue` command: tokens, queries and bulk jobs against Glue's API from a terminal, and the
+// mock server and a demo to try it all without an account.
+//
+// Configuration: GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and
+// GLUE_CA_FILE, or the flags of the same names. Errors go to stderr as one line; the client
+// secret and tokens are never printed (a token only with `token --show-token`).
+
+#include <glue/glue.hpp>
+#include <glue/testing/mock_server.hpp>
+#include <glue/testing/serve.hpp>
+
+#include "bulk.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+// The settings every command that talks to Glue shares: flags over GLUE_* variables.
+struct connection_flags {
+    std::string api_url, client_id, client_secret, redirect_uri, ca_file, shared_cache;
+    unsigned timeout_s = 0;
+    std::size_t connections = 0;
+
+    void add_to(CLI::App& cmd) {
+        cmd.add_option("--api-url", api_url, "API base URL [GLUE_API_URL]");
+        cmd.add_option("--client-id", client_id, "OAuth client id [GLUE_CLIENT_ID]");
+        cmd.add_option("--client-secret", client_secret,
+                       "OAuth client secret [GLUE_CLIENT_SECRET]; prefer the variable, flags show "
+                       "in process listings");
+        cmd.add_option("--redirect-uri", redirect_uri,
+                       "registered redirect URI [GLUE_REDIRECT_URI]");
+        cmd.add_option("--ca-file", ca_file, "PEM file of trusted CAs [GLUE_CA_FILE]");
+        cmd.add_option("--timeout", timeout_s, "overall deadline of one call, seconds (default 30)")
+            ->check(CLI::Range(1u, 3600u));
+        cmd.add_option("--connections", connections, "keep-alive connections (default 64)")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+    }
+
+    glue::client_config config() const {
+        auto cfg = glue::client_config::from_env();
+        auto set = [](std::string& field, const std::string& flag) {
+            if (!flag.empty()) {
+                field = flag;
+            }
+        };
+        set(cfg.api_url, api_url);
+        set(cfg.client_id, client_id);
+        set(cfg.client_secret, client_secret);
+        set(cfg.redirect_uri, redirect_uri);
+        set(cfg.ca_file, ca_file);
+        set(cfg.shared_cache_url, shared_cache);
+        if (!cfg.shared_cache_url.empty()) {
+            // The library says when the shared cache goes and comes back; the CLI logs it.
+            cfg.on_token_event = [](const glue::token_event& e) {
+                if (e.what == glue::token_event::kind::shared_cache_down) {
+                    std::fprintf(stderr,
+                                 "glue: shared cache unavailable (%.*s); tokens are requested "
+                                 "in-process until it is back\n",
+                                 static_cast<int>(e.reason.size()), e.reason.data());
+                } else if (e.what == glue::token_event::kind::shared_cache_up) {
+                    std::fprintf(stderr, "glue: shared cache connected\n");
+                }
+            };
+        }
+        if (timeout_s != 0) {
+            cfg.request_timeout = std::chrono::seconds(timeout_s);
+        }
+        if (connections != 0) {
+            cfg.max_connections = connections;
+        }
+        return cfg;
+    }
+};
+
+// The query from the positional argument or --file, with --variables and --operation-name.
+struct query_flags {
+    std::string query, file, variables, operation_name;
+
+    void add_to(CLI::App& cmd) {
+        auto* q = cmd.add_option("query", query, "the GraphQL document");
+        auto* f = cmd.add_option("--file", file, "read the GraphQL document from this file")
+                      ->check(CLI::ExistingFile);
+        q->excludes(f);
+        cmd.add_option("--variables", variables, "variables as a JSON object");
+        cmd.add_option("--operation-name", operation_name, "the operation to run");
+    }
+
+    glue::graphql_request request() const {
+        std::string doc = query;
+        if (!file.empty()) {
+            std::ifstream in(file, std::ios::binary);
+            std::ostringstream text;
+            text << in.rdbuf();
+            doc = text.str();
+        }
+        if (doc.empty()) {
+            throw CLI::ValidationError("query", "give a GraphQL document or --file");
+        }
+        return glue::graphql_request(std::move(doc), glue::parse_variables(variables),
+                                     operation_name);
+    }
+};
+
+// A failure as one line: what() (client text, never a secret), then what the server said,
+// apart and with any control characters blanked so it stays one line.
+std::string one_line(const glue::error& e) {
+    std::string line = e.what();
+    std::string said;
+    if (!e.oauth_error().empty()) {
+        said = "oauth error " + e.oauth_error();
+    }
+    for (const auto& g : e.graphql_errors()) {
+        said += said.empty() ? "graphql errors: " : "; ";
+        said += g.message;
+    }
+    if (!said.empty()) {
+        for (char& c : said) {
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                c = ' ';
+            }
+        }
+        line += " [server: " + said + "]";
+    }
+    return line;
+}
+
+// Runs `op` on a fresh io_context to completion, rethrowing what it throws.
+template <class F>
+void run(F op) {
+    asio::io_context ioc;
+    std::exception_ptr failure;
+    asio::co_spawn(ioc, op(ioc), [&](std::exception_ptr e) { failure = e; });
+    ioc.run();
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
+}
+
+int cmd_token(const connection_flags& conn, const std::string& ws, bool show_token) {
+    run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        glue::client c(ioc.get_executor(), conn.config());
+        glue::access_token t = co_await c.fetch_token(ws);
+        const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+            t.expires_at - std::chrono::steady_clock::now());
+        std::cout << "workspace   " << ws << "\n"
+                  << "user_id     " << t.user_id << "\n"
+                  << "token_type  " << t.token_type << "\n"
+                  << "expires_in  " << left.count() << " s\n";
+        if (show_token) {
+            std::cout << "token       " << t.value << "\n";
+        } else {
+            std::cout << "token       (hidden; --show-token prints it)\n";
+        }
+    });
+    return 0;
+}
+
+int cmd_query(const connection_flags& conn, const std::string& ws, const query_flags& q) {
+    glue::graphql_request req = q.request();
+    run([&](asio::io_context& ioc) -> asio::awaitable<void> {
+        glue::client c(ioc.get_executor(), conn.config());
+        glue::graphql_response r = co_await c.graphql(ws, req);
+        std::cout << json::serialize(r.data) << "\n";
+    });
+    return 0;
+}
+
+std::vector<std::string> read_workspaces(const std::string& from) {
+    std::ifstream file;
+    std::istream* in = &std::cin;
+    if (from != "-") {
+        file.open(from);
+        if (!file) {
+            throw CLI::ValidationError("--workspaces", "cannot read " + from);
+        }
+        in = &file;
+    }
+    std::vector<std::string> out;
+    for (std::string line; std::getline(*in, line);) {
+        const auto b = line.find_first_not_of(" \t\r");
+        if (b == std::string::npos || line[b] == '#') {
+            continue; // blank lines and comments
+        }
+        const auto e = line.find_last_not_of(" \t\r");
+        out.push_back(line.substr(b, e - b + 1));
+    }
+    return out;
+}
+
+int cmd_bulk(const connection_flags& conn, const std::string& workspaces_from, const query_flags& q,
+             std::size_t concurrency, const std::string& out_path) {
+    glue::cli::bulk_job job;
+    job.workspaces = read_workspaces(workspaces_from);
+    job.request = q.request();
+    job.concurrency = concurrency;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(nullptr, &std::fclose);
+    if (out_path.empty() || out_path == "-") {
+        job.out = stdout;
+    } else {
+        out.reset(std::fopen(out_path.c_str(), "w"));
+        if (!out) {
+            throw CLI::ValidationError("--out", "cannot write " + out_path);
+        }
+        job.out = out.get();
+    }
+    job.progress = ::isatty(STDERR_FILENO) ? stderr : nullptr;
+    asio::io_context ioc;
+    glue::client c(ioc.get_executor(), conn.config());
+    const auto report = glue::cli::run_bulk(ioc, c, job);
+    std::fflush(job.out);
+    glue::cli::print_summary(stderr, report, job.workspaces.size());
+    return report.failed == 0 ? 0 : 1;
+}
+
+int cmd_mock_server(std::uint16_t port, bool tls) {
+    glue::testing::mock_server_options opts;
+    opts.port = port;
+    opts.tls = tls;
+    return glue::testing::serve_until_signalled(opts, std::cout);
+}
+
+// 500 workspace ids of the real form, the same every run.
+std::vector<std::string> demo_workspaces(std::size_t n) {
+    constexpr std::string_view base62 =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::vector<std::string> out;
+    std::uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string id = "wks_";
+        for (int k = 0; k < 27; ++k) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            id += base62[x % base62.size()];
+        }
+        out.push_back(std::move(id));
+    }
+    return out;
+}
+
+int cmd_demo(std::size_t calls, std::size_t workspaces, std::size_t concurrency) {
+    glue::testing::mock_server server;
+    std::cerr << "glue demo: a mock Glue API at " << server.url() << " (in this process); " << calls
+              << " GraphQL queries over " << workspaces << " workspaces, " << concurrency
+              << " at a time, through glue::client.\n";
+    const auto ids = demo_workspaces(workspaces);
+    glue::cli::bulk_job job;
+    job.workspaces.reserve(calls);
+    for (std::size_t i = 0; i < calls; ++i) {
+        job.workspaces.push_back(ids[i % ids.size()]);
+    }
+    job.request = glue::graphql_request("query Me { me { id name } }");
+    job.concurrency = concurrency;
+    job.progress = ::isatty(STDERR_FILENO) ? stderr : nullptr;
+    asio::io_context ioc;
+    glue::client c(ioc.get_executor(), server.client_config());
+    const auto report = glue::cli::run_bulk(ioc, c, job);
+    glue::cli::print_summary(stderr, report, workspaces);
+    std::cerr << "  the server saw  " << server.token_requests()
+              << " token requests: one per workspace, however many calls share it\n";
+    const bool ok = report.failed == 0 && server.token_requests() == workspaces &&
+                    report.token_requests == workspaces;
+    if (!ok) {
+        std::cerr << "glue demo: expected every call to succeed with exactly " << workspaces
+                  << " token requests\n";
+    }
+    return ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app("glue: Glue's API from a terminal (tokens, GraphQL, bulk jobs), and a mock "
+                 "server to try it");
+    app.require_subcommand(1);
+    app.set_version_flag("--version", GLUE_VERSION_STRING);
+
+    connection_flags conn;
+    std::string workspace;
+    auto add_workspace = [&](CLI::App& cmd) {
+        cmd.add_option("-w,--workspace", workspace, "the workspace id (wks_…)")
+            ->required()
+            ->envname("GLUE_WORKSPACE");
+    };
+
+    auto* token = app.add_subcommand("token", "fetch the workspace's access token");
+    bool show_token = false;
+    add_workspace(*token);
+    conn.add_to(*token);
+    token->add_flag("--show-token", show_token, "print the token itself (a secret)");
+
+    auto* query = app.add_subcommand("query", "run a GraphQL operation; the data goes to stdout");
+    query_flags q;
+    add_workspace(*query);
+    q.add_to(*query);
+    conn.add_to(*query);
+
+    auto* bulk = app.add_subcommand(
+        "bulk", "run one GraphQL operation in many workspaces; a JSON line per workspace");
+    std::string workspaces_from;
+    std::size_t concurrency = 64;
+    std::string out_path;
+    bulk->add_option("--workspaces", workspaces_from,
+                     "file of workspace ids, one per line, or - for stdin")
+        ->required();
+    q.add_to(*bulk);
+    bulk->add_option("-c,--concurrency", concurrency, "calls in flight at once")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+    bulk->add_option("-o,--out", out_path, "write the JSON lines here instead of stdout");
+    bulk->add_option("--shared-cache", conn.shared_cache,
+                     "share tokens with other workers through Redis: redis://host:port/db "
+                     "[GLUE_SHARED_CACHE_URL]; the AES-256 key (64 hex digits) comes from "
+                     "GLUE_SHARED_CACHE_KEY");
+    conn.add_to(*bulk);
+
+    auto* mock = app.add_subcommand("mock-server", "run the mock Glue API until interrupted");
+    std::uint16_t port = 0;
+    bool tls = false;
+    mock->add_option("--port", port, "port on 127.0.0.1 (default: any free one)");
+    mock->add_flag("--tls", tls, "serve HTTPS with a generated test CA");
+
+    auto* demo = app.add_subcommand(
+        "demo", "a bulk job through the real client against an embedded mock server");
+    std::size_t demo_calls = 20'000, demo_workspaces_n = 500, demo_concurrency = 256;
+    demo->add_option("--calls", demo_calls, "GraphQL calls")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000'000}));
+    demo->add_option("--workspaces", demo_workspaces_n, "distinct workspaces")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    demo->add_option("-c,--concurrency", demo_concurrency, "calls in flight at once")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+
+    try {
+        app.parse(argc, argv);
+        if (token->parsed()) {
+            return cmd_token(conn, workspace, show_token);
+        }
+        if (query->parsed()) {
+            return cmd_query(conn, workspace, q);
+        }
+        if (bulk->parsed()) {
+            return cmd_bulk(conn, workspaces_from, q, concurrency, out_path);
+        }
+        if (mock->parsed()) {
+            return cmd_mock_server(port, tls);
+        }
+        return cmd_demo(demo_calls, demo_workspaces_n, demo_concurrency);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const glue::error& e) {
+        std::cerr << "glue: " << one_line(e) << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "glue: " << e.what() << "\n";
+        return 1;
+    }
+}
