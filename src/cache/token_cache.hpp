@@ -24,6 +24,7 @@
 #include <glue/types.hpp>
 
 #include "cache/cached_token.hpp"
+#include "cache/failure_class.hpp"
 #include "protocol/protocol.hpp"
 #include "shared_cache/shared_cache.hpp"
 #include "support/backoff.hpp"

@@ -83,18 +83,6 @@ result<oauth::token_set> parse_token_set(const http_response& r,
                                          std::chrono::seconds default_lifetime,
                                          std::chrono::system_clock::time_point sent_at);
 
-/// How a failed token request is treated.
-enum class failure_class {
-    aborted,         ///< cancelled or shut down: nothing to remember
-    transient,       ///< transport, timeout, 5xx, malformed body: retried, then backed off
-    permanent,       ///< an OAuth error, another 4xx, a certificate refused: remembered
-    rate_limited,    ///< 429: this workspace waits for Retry-After (or its backoff)
-    overloaded,      ///< 503 with Retry-After: the whole endpoint waits
-    client_rejected, ///< invalid_client / unauthorized_client: wrong for every workspace alike
-};
-
-failure_class classify(const failure& f) noexcept;
-
 //------------------------------------------------------------------------------
 // GraphQL endpoint
 
