@@ -1,8 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The token cache's hit path (DESIGN.md: "A hit returns at once: no I/O, no waiting, no heap
-// allocation" and p50 < 200 ns): latency per lookup with p50/p99, heap allocations per lookup
-// (counted by this binary's own operator new), and throughput on 1 and 2 threads.
+// The token cache's hit path (docs/design.md, "Token cache": a hit returns at once, with no I/O,
+// no waiting, no heap allocation; we aim for p50 < 200 ns): latency per lookup with p50/p99,
+// heap allocations per lookup (counted by this binary's own operator new), and throughput on 1
+// and 2 threads.
 //
 //   glue_bench_token_cache [--benchmark_repetitions=5 ...]
 

@@ -54,7 +54,7 @@ struct client_config {
     /// before any I/O.
     std::size_t max_request_body_bytes = 8 * 1024 * 1024;
 
-    // The token cache (DESIGN.md, "Single-flight token cache"). A token is never handed out in
+    // The token cache (docs/design.md, "Token cache"). A token is never handed out in
     // its last min(60 s, lifetime/10) (the hard margin); inside its soft window, max(2 × hard
     // margin, 20% of lifetime) capped at soft_window_cap, less a per-key jitter, it is still
     // handed out while one background request refreshes it.
@@ -89,8 +89,8 @@ struct client_config {
     /// Told about refreshes, invalidations and evictions (see <glue/metrics.hpp>).
     token_event_hook on_token_event;
 
-    // The shared cache (a fleet of processes sharing tokens through Redis; README, "Running a
-    // fleet"). Off unless shared_cache_url is set; the in-process cache works as above either way.
+    // The shared cache (processes sharing tokens through Redis; README, "The shared cache").
+    // Off unless shared_cache_url is set; the in-process cache works as above either way.
 
     /// "redis://[[user]:password@]host[:port][/db]"; empty: in-process only.
     std::string shared_cache_url;

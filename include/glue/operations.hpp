@@ -2,9 +2,9 @@
 #ifndef GLUE_OPERATIONS_HPP
 #define GLUE_OPERATIONS_HPP
 
-// Typed helpers for the operations Glue documents (glue-api.md §4-5). Each one builds a GraphQL
-// request and runs it through client::graphql(), so retries, 401 handling and errors are the
-// raw call's. Fields Glue leaves undocumented are optional here.
+// Typed helpers for the operations Glue documents. Each one builds a GraphQL request and runs it
+// through client::graphql(), so retries, 401 handling and errors are the raw call's. Fields Glue
+// leaves undocumented are optional here.
 
 #include <glue/client.hpp>
 #include <glue/pagination.hpp>
