@@ -17,5 +17,6 @@
 #include "protocol/retry_after.hpp"
 #include "protocol/token_grant.hpp"
 #include "protocol/token_response.hpp"
+#include "protocol/url_redaction.hpp"
 
 #endif
