@@ -3,6 +3,7 @@
 #define GLUE_TESTS_UNIT_PROTOCOL_PROTOCOL_TEST_HPP
 
 // What the protocol layer's tests share: a response to parse, and the failure a result holds.
+// A test file takes them all with `using namespace protocol_test;`.
 
 #include <glue/error.hpp>
 
@@ -17,6 +18,7 @@
 namespace protocol_test {
 
 namespace gd = glue::detail;
+using glue::errc;
 
 inline gd::http_response response(unsigned status, std::string body, std::string retry_after = {}) {
     gd::http_response r;

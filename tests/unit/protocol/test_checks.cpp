@@ -12,11 +12,8 @@
 
 namespace {
 
-namespace gd = glue::detail;
+using namespace protocol_test;
 using namespace std::string_view_literals;
-using glue::errc;
-using protocol_test::fails_with;
-using protocol_test::failure_of;
 
 } // namespace
 

@@ -16,10 +16,8 @@
 
 namespace {
 
-namespace gd = glue::detail;
+using namespace protocol_test;
 using namespace std::string_view_literals;
-using glue::errc;
-using protocol_test::fails_with;
 
 std::string encode(std::initializer_list<gd::form_field> fields) {
     return gd::form_encode(std::span<const gd::form_field>(fields.begin(), fields.size()));

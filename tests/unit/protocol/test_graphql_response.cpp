@@ -21,12 +21,8 @@
 namespace {
 
 namespace json = boost::json;
-namespace gd = glue::detail;
+using namespace protocol_test;
 using namespace std::chrono_literals;
-using glue::errc;
-using protocol_test::diag_of;
-using protocol_test::fails_with;
-using protocol_test::response;
 
 gd::result<glue::graphql_response> graphql_response(unsigned status, std::string body,
                                                     std::string retry_after = {}) {

@@ -11,10 +11,7 @@
 
 namespace {
 
-namespace gd = glue::detail;
-using glue::errc;
-using protocol_test::fails_with;
-using protocol_test::failure_of;
+using namespace protocol_test;
 
 gd::origin origin_of(std::string_view url, bool allow_insecure_http = false) {
     auto r = gd::parse_origin(url, allow_insecure_http);

@@ -20,12 +20,8 @@
 namespace {
 
 namespace json = boost::json;
-namespace gd = glue::detail;
+using namespace protocol_test;
 using namespace std::chrono_literals;
-using glue::errc;
-using protocol_test::diag_of;
-using protocol_test::fails_with;
-using protocol_test::response;
 
 constexpr auto fallback_lifetime = 300s;
 
