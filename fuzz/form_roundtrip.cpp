@@ -5,7 +5,7 @@
 // body form_decode accepts encodes back to a body that decodes to the same fields.
 
 #include "fuzz_support.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/form.hpp"
 
 #include <cstddef>
 #include <cstdint>

@@ -7,8 +7,8 @@
 
 #include <glue/error.hpp>
 
+#include "protocol/http_message.hpp"
 #include "support/outcome.hpp"
-#include "transport/http_pool.hpp"
 
 #include <charconv>
 #include <cstdio>

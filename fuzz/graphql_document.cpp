@@ -4,11 +4,13 @@
 // over the caller's text), parse_variables, and graphql_body: any document, variables and
 // operation name. Input: "<document>" or "<document>\n%%\n<variables JSON>\n%%\n<name>".
 
+#include "protocol/graphql_document.hpp"
+
 #include <glue/error.hpp>
 #include <glue/types.hpp>
 
 #include "fuzz_support.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/graphql_request.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>

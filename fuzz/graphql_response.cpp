@@ -4,8 +4,10 @@
 // and the glue::error the client makes of a failure: any status, Retry-After and body.
 // Input: "<status>\n<Retry-After>\n<body>".
 
+#include "protocol/graphql_response.hpp"
+
 #include "fuzz_support.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/retry_after.hpp"
 
 #include <boost/json/value.hpp>
 

@@ -9,7 +9,7 @@
 #include <glue/oauth.hpp>
 
 #include "fuzz_support.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/form.hpp"
 
 #include <boost/url/parse.hpp>
 

@@ -4,9 +4,13 @@
 // glue::error the client makes of a failure, and the cached token made of a grant: any status,
 // Retry-After and body. Input: "<status>\n<Retry-After>\n<body>".
 
+#include "protocol/token_response.hpp"
+
 #include "cache/cached_token.hpp"
+#include "cache/failure_class.hpp"
 #include "fuzz_support.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/retry_after.hpp"
+#include "protocol/token_grant.hpp"
 
 #include <chrono>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/operations.hpp>
 
-#include "protocol/protocol.hpp"
+#include "protocol/checks.hpp"
 #include "support/outcome.hpp"
 
 #include <boost/json/object.hpp>

@@ -2,7 +2,7 @@
 #include <glue/oauth.hpp>
 #include <glue/types.hpp>
 
-#include "protocol/protocol.hpp"
+#include "protocol/graphql_request.hpp"
 #include "support/outcome.hpp"
 
 #include <boost/json/parse.hpp>

@@ -2,8 +2,9 @@
 #include <glue/error.hpp>
 #include <glue/oauth.hpp>
 
+#include "protocol/checks.hpp"
+#include "protocol/form.hpp"
 #include "protocol/origin.hpp"
-#include "protocol/protocol.hpp"
 #include "support/outcome.hpp"
 
 #include <boost/system/errc.hpp>

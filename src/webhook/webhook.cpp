@@ -2,7 +2,7 @@
 #include <glue/error.hpp>
 #include <glue/webhook.hpp>
 
-#include "protocol/protocol.hpp"
+#include "protocol/checks.hpp"
 #include "support/outcome.hpp"
 
 #include <boost/json/parse.hpp>

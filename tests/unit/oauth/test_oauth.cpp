@@ -7,8 +7,10 @@
 #include <glue/error.hpp>
 #include <glue/oauth.hpp>
 
-#include "protocol/protocol.hpp"
-#include "transport/http_pool.hpp"
+#include "protocol/checks.hpp"
+#include "protocol/form.hpp"
+#include "protocol/http_message.hpp"
+#include "protocol/token_response.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
