@@ -1,7 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The GraphQL call's decisions (src/client/graphql_call), driven event by event: no I/O, no
-// timers, no clock. Time and jitter are the tests' own values.
+// timers, no clock. Time and jitter are the tests' own values. Longer than 500 lines because it
+// is one suite of many small cases, one or two per rule of the unit.
 
 #include <glue/config.hpp>
 #include <glue/error.hpp>
