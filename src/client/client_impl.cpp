@@ -1,0 +1,324 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "client/client_impl.hpp"
+
+#include "client/config_checks.hpp"
+#include "support/backoff.hpp"
+#include "support/saturating.hpp"
+#include "support/wipe.hpp"
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/this_coro.hpp>
+
+// A GCC 12 trap for every coroutine here: a braced or lambda temporary with non-trivial members
+// inside a co_await expression is copied into the coroutine frame bitwise (its strings then point
+// into the dead original). Such objects are named locals first, callbacks included.
+
+namespace glue::detail {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t token_response_limit = 64 * 1024;
+
+} // namespace
+
+std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, client_config cfg) {
+    auto impl = std::shared_ptr<client_impl>(new client_impl(std::move(ex), std::move(cfg)));
+    // The user's hook runs only through the cache's gate, which its shutdown closes: once
+    // the client is shut down or destroyed, no hook runs, ever, on any thread. The shared
+    // level's events go through the same gate.
+    auto options = cache_options_of(impl->cfg_);
+    if (!impl->cfg_.shared_cache_url.empty()) {
+        auto shared = *shared_cache_options(impl->cfg_);
+        if (impl->cfg_.on_token_event) {
+            shared.on_event = [user = impl->cfg_.on_token_event, gate = options.hooks](
+                                  const token_event& e) { gate->run([&] { user(e); }); };
+        }
+        options.shared = make_redis_shared_cache(impl->ex_, std::move(shared));
+    }
+    // The fetcher holds the client weakly: the cache belongs to the client, and a token
+    // request that outlives it finds it gone rather than keeping it alive.
+    impl->cache_.emplace(
+        impl->ex_,
+        [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
+            return request_token(weak, std::move(ws), dl);
+        },
+        std::move(options));
+    return impl;
+}
+
+client_impl::client_impl(asio::any_io_executor ex, client_config cfg)
+    : ex_(std::move(ex))
+    , cfg_(std::move(cfg))
+    , pool_(ex_, checked_origin(cfg_), transport_options_of(cfg_))
+    , token_target_(pool_.target().base_path + "/oauth/token")
+    , graphql_target_(pool_.target().base_path + "/public/graphql") {}
+
+asio::awaitable<result<access_token>> client_impl::fetch_token(std::string ws) {
+    if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
+        co_return ok.error();
+    }
+    if (auto t = cache_->find(ws)) {
+        co_return t->token;
+    }
+    auto t = co_await cache_->get(ws, deadline());
+    if (!t) {
+        co_return t.error();
+    }
+    co_return (*t)->token;
+}
+
+asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
+                                                               graphql_request request) {
+    if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
+        co_return ok.error();
+    }
+    if (auto ok = check_request(request); !ok) {
+        co_return ok.error();
+    }
+    const std::string body = graphql_body(request);
+    if (body.size() > cfg_.max_request_body_bytes) {
+        co_return make_failure(errc::invalid_argument,
+                               "the GraphQL request is larger than max_request_body_bytes");
+    }
+    graphql_call call(graphql_call_settings(cfg_, request, deadline(request.timeout)));
+    http_request req;
+    req.target = graphql_target_;
+    req.content_type = "application/json";
+    req.body = body;
+    req.body_limit = cfg_.max_response_body_bytes;
+    req.idempotent = call.settings().idempotent;
+
+    // A caller's own token, made into a header once; then the cache is left alone.
+    std::string own_authorization =
+        request.access_token.empty() ? std::string() : "Bearer " + request.access_token;
+    const wipe_at_exit wipe(own_authorization);
+    // The token is read from the cache when the request is written, so time spent queued for a
+    // connection can't make it stale.
+    token_ptr used;
+    auto with_token = [&](http_request& r) {
+        if (!own_authorization.empty()) {
+            r.authorization = own_authorization;
+            return true;
+        }
+        used = cache_->peek(ws);
+        if (!used) {
+            return false;
+        }
+        r.authorization = used->authorization; // `used` keeps it alive
+        return true;
+    };
+    auto send = [&] {
+        used.reset();
+        return pool_.send(req, call.settings().deadline, request_priority::normal, with_token);
+    };
+    auto answer = co_await carry_out(call, send, ws, &used);
+    if (!answer) {
+        co_return answer.error();
+    }
+    co_return parse_graphql_response(std::move(*answer));
+}
+
+asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call, send_fn send,
+                                                              std::string_view ws,
+                                                              const token_ptr* used) {
+    result<std::optional<http_response>> sent; // the last send's outcome
+    for (call_action a = call.resume(call_events::start{});;) {
+        switch (a.kind) {
+        case call_action::get_token: {
+            if (cache_->find(ws)) {
+                a = call.resume(call_events::token_ready{});
+                break;
+            }
+            auto t = co_await cache_->get(ws, call.settings().deadline);
+            a = t ? call.resume(call_events::token_ready{})
+                  : call.resume(call_events::token_failed{t.error()});
+            break;
+        }
+        case call_action::send: {
+            sent = co_await send();
+            const auto now = std::chrono::steady_clock::now();
+            const double jitter = jitter_share();
+            if (!sent) {
+                a = call.resume(call_events::send_failed{sent.error(), now, jitter});
+            } else if (!*sent) {
+                a = call.resume(call_events::declined{});
+            } else {
+                a = call.resume(call_events::responded{**sent, now, jitter});
+            }
+            break;
+        }
+        case call_action::invalidate_and_retry: {
+            const auto r = cache_->invalidate(ws, used ? used->get() : nullptr);
+            a = call.resume(call_events::invalidated{r == invalidate_result::throttled});
+            break;
+        }
+        case call_action::sleep: {
+            const bool completed = co_await sleep(a.wait);
+            a = call.resume(call_events::slept{completed});
+            break;
+        }
+        case call_action::done:
+            if (a.error) {
+                co_return std::move(*a.error);
+            }
+            co_return std::move(**sent); // done without an error follows a response
+        }
+    }
+}
+
+void client_impl::shutdown() {
+    cache_->shutdown();
+    if (const auto& shared = cache_->options().shared) {
+        shared->shutdown(); // its connections to Redis end: the io_context can run out
+    }
+    pool_.shutdown();
+    std::lock_guard lock(sleep_mtx_);
+    stopped_ = true;
+    while (!sleepers_.empty()) {
+        sleepers_.front().wake();
+    }
+}
+
+asio::awaitable<result<oauth::token_set>>
+client_impl::exchange_code(std::string code, std::string redirect_uri, std::string verifier) {
+    if (auto ok = check_grant_value(code); !ok) {
+        co_return ok.error();
+    }
+    if (redirect_uri.empty()) {
+        redirect_uri = cfg_.redirect_uri;
+    }
+    if (redirect_uri.empty() || !is_header_safe(redirect_uri)) {
+        co_return make_failure(errc::invalid_argument,
+                               "the code exchange needs the authorization request's "
+                               "redirect_uri, without control characters");
+    }
+    if (!verifier.empty() && !is_code_verifier(verifier)) {
+        co_return make_failure(errc::invalid_argument,
+                               "a PKCE code verifier is 43 to 128 characters of "
+                               "[A-Za-z0-9-._~]");
+    }
+    std::vector<form_field> fields = {
+        {"grant_type", "authorization_code"}, {"code", code}, {"redirect_uri", redirect_uri}};
+    if (!verifier.empty()) {
+        fields.emplace_back("code_verifier", verifier);
+    }
+    co_return co_await grant(std::move(fields));
+}
+
+asio::awaitable<result<oauth::token_set>> client_impl::refresh(std::string refresh_token) {
+    if (auto ok = check_grant_value(refresh_token); !ok) {
+        co_return ok.error();
+    }
+    std::vector<form_field> fields = {{"grant_type", "refresh_token"},
+                                      {"refresh_token", refresh_token}};
+    co_return co_await grant(std::move(fields));
+}
+
+steady_time client_impl::deadline(std::chrono::milliseconds timeout) const {
+    return saturating_add(std::chrono::steady_clock::now(),
+                          timeout.count() > 0 ? timeout : cfg_.request_timeout);
+}
+
+asio::awaitable<bool> client_impl::sleep(std::chrono::nanoseconds d) {
+    sleeper w(co_await asio::this_coro::executor, sleep_mtx_);
+    {
+        std::lock_guard lock(sleep_mtx_);
+        if (stopped_) {
+            co_return false;
+        }
+        sleepers_.push_back(w);
+    }
+    // A sleeper is woken only by shutdown(); the "timeout" is the sleep ending.
+    co_return co_await w.wait(sleep_mtx_, saturating_add(std::chrono::steady_clock::now(), d)) ==
+        errc::timeout;
+}
+
+result<void> client_impl::check_request(const graphql_request& r) {
+    if (r.query.empty()) {
+        return make_failure(errc::invalid_argument, "the GraphQL query is empty");
+    }
+    if (!r.operation_name.empty() && !is_graphql_name(r.operation_name)) {
+        return make_failure(errc::invalid_argument, "operation_name is not a GraphQL name");
+    }
+    // It goes into the Authorization header (RFC 6750 §2.1: visible ASCII).
+    if (!r.access_token.empty() &&
+        (r.access_token.size() > max_grant_value_size || !is_plain_id(r.access_token))) {
+        return make_failure(errc::invalid_argument,
+                            "access_token is longer than 4096 or has a space, control or "
+                            "non-ASCII character");
+    }
+    for (const auto& kv : r.variables) {
+        if (!all_finite(kv.value())) {
+            return make_failure(errc::invalid_argument,
+                                "a number in the GraphQL variables is infinite or NaN");
+        }
+    }
+    return {};
+}
+
+// One client-credentials request (RFC 6749 §4.4, client_secret_post as Glue documents it); the
+// token cache retries it.
+asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<client_impl> weak,
+                                                                std::string ws, steady_time until) {
+    auto self = weak.lock();
+    if (!self) {
+        co_return make_failure(asio::error::operation_aborted);
+    }
+    std::vector<form_field> fields = {{"grant_type", "client_credentials"}};
+    if (!self->cfg_.redirect_uri.empty()) {
+        fields.emplace_back("redirect_uri", self->cfg_.redirect_uri);
+    }
+    fields.emplace_back("subject", ws);
+    token_post post;
+    auto sent = co_await self->post_token_form(fields, until, request_priority::high,
+                                               /*idempotent=*/true, post);
+    if (!sent) {
+        co_return sent.error();
+    }
+    // post_token_form never declines.
+    co_return parse_token_response(**sent, self->cfg_.default_token_lifetime, post.steady);
+}
+
+// The authorization-code and refresh-token grants (RFC 6749 §4.1.3, §6).
+asio::awaitable<result<oauth::token_set>> client_impl::grant(std::vector<form_field> fields) {
+    graphql_call call(grant_call_settings(cfg_, deadline(cfg_.token_request_timeout)));
+    token_post post;
+    auto send = [&] {
+        return post_token_form(fields, call.settings().deadline, request_priority::normal,
+                               /*idempotent=*/false, post);
+    };
+    auto answer = co_await carry_out(call, send);
+    if (!answer) {
+        co_return answer.error();
+    }
+    co_return parse_token_set(*answer, cfg_.default_token_lifetime, post.wall);
+}
+
+// Only an `idempotent` request (the client-credentials grant) is sent again after a stale
+// keep-alive connection failed it; the others go on a checked connection.
+asio::awaitable<result<std::optional<http_response>>>
+client_impl::post_token_form(std::span<const form_field> fields, steady_time until,
+                             request_priority prio, bool idempotent, token_post& post) {
+    std::vector<form_field> all(fields.begin(), fields.end());
+    all.emplace_back("client_id", cfg_.client_id);
+    all.emplace_back("client_secret", cfg_.client_secret);
+    std::string body = form_encode(all);
+    const wipe_at_exit wipe(body); // it carries the client secret
+
+    http_request req;
+    req.target = token_target_;
+    req.content_type = "application/x-www-form-urlencoded";
+    req.body = body;
+    req.body_limit = token_response_limit;
+    req.idempotent = idempotent;
+    auto note_time = [&post](http_request&) {
+        post.steady = std::chrono::steady_clock::now();
+        post.wall = std::chrono::system_clock::now();
+        return true;
+    };
+    co_return co_await pool_.send(req, until, prio, note_time);
+}
+
+} // namespace glue::detail

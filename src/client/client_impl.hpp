@@ -1,0 +1,111 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_CLIENT_CLIENT_IMPL_HPP
+#define GLUE_CLIENT_CLIENT_IMPL_HPP
+
+// What a glue::client holds: the token cache, the connection pool, and the calls made of them.
+// Failures are values here (result<T>); the facade (client.cpp) throws them or hands them to a
+// completion handler.
+
+#include <glue/client.hpp>
+
+#include "cache/token_cache.hpp"
+#include "client/graphql_call.hpp"
+#include "protocol/protocol.hpp"
+#include "support/function_ref.hpp"
+#include "support/waiter.hpp"
+#include "transport/http_pool.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace glue::detail {
+
+class client_impl : public std::enable_shared_from_this<client_impl> {
+public:
+    /// Throws glue::error (errc::invalid_argument) when `cfg` is wrong.
+    static std::shared_ptr<client_impl> create(boost::asio::any_io_executor ex, client_config cfg);
+
+    // The arguments are copied into the coroutines: an awaitable made from temporaries may be
+    // started later (co_spawn), after the caller's strings are gone.
+    boost::asio::awaitable<result<access_token>> fetch_token(std::string ws);
+    boost::asio::awaitable<result<graphql_response>> graphql(std::string ws,
+                                                             graphql_request request);
+    boost::asio::awaitable<result<oauth::token_set>>
+    exchange_code(std::string code, std::string redirect_uri, std::string verifier);
+    boost::asio::awaitable<result<oauth::token_set>> refresh(std::string refresh_token);
+
+    /// Ends every call: the cache's, the shared cache's connections, the pool's, the retry
+    /// waits. Thread-safe and idempotent.
+    void shutdown();
+
+    token_cache_stats stats() const { return cache_->stats(); }
+    const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
+    const client_config& config() const noexcept { return cfg_; }
+
+private:
+    client_impl(boost::asio::any_io_executor ex, client_config cfg);
+
+    /// Sends a call's request once: the pool's answer, or an empty optional when the request's
+    /// `prepare` declined.
+    using send_fn = function_ref<boost::asio::awaitable<result<std::optional<http_response>>>()>;
+
+    /// Carries out `call`'s actions until it is done: its last response, or its failure. `ws`
+    /// names the workspace whose cached token `send` puts in the request, and `*used` is the
+    /// token it put there last (for the 401's compare-and-invalidate); neither is read when the
+    /// call has a token of its own.
+    boost::asio::awaitable<result<http_response>> carry_out(graphql_call& call, send_fn send,
+                                                            std::string_view ws = {},
+                                                            const token_ptr* used = nullptr);
+
+    /// A call's deadline: `timeout` from now, or request_timeout when it is zero.
+    steady_time deadline(std::chrono::milliseconds timeout = {}) const;
+
+    /// Waits `d` before a retry. False when cut short: cancelled, or the client shut down.
+    boost::asio::awaitable<bool> sleep(std::chrono::nanoseconds d);
+
+    static result<void> check_request(const graphql_request& r);
+
+    /// The fetch operation of the token cache: one client-credentials request.
+    static boost::asio::awaitable<result<token_grant>>
+    request_token(std::weak_ptr<client_impl> weak, std::string ws, steady_time until);
+
+    /// The authorization-code and refresh-token grants, with their retries (grant_call_settings).
+    boost::asio::awaitable<result<oauth::token_set>> grant(std::vector<form_field> fields);
+
+    /// When a token request was written: a grant's expiry is anchored there.
+    struct token_post {
+        steady_time steady{};
+        std::chrono::system_clock::time_point wall{};
+    };
+
+    /// POSTs `fields` and the client's credentials to the token endpoint, by `until`, as the
+    /// pool's send (it never declines).
+    boost::asio::awaitable<result<std::optional<http_response>>>
+    post_token_form(std::span<const form_field> fields, steady_time until, request_priority prio,
+                    bool idempotent, token_post& post);
+
+    const boost::asio::any_io_executor ex_;
+    const client_config cfg_;
+    http_pool pool_;
+    const std::string token_target_, graphql_target_;
+    std::optional<token_cache> cache_; // set by create(): its fetcher needs weak_from_this()
+
+    using sleeper = waiter<boost::asio::steady_timer>;
+    std::mutex sleep_mtx_;
+    waiter_list<sleeper> sleepers_; // calls waiting to retry
+    bool stopped_ = false;
+};
+
+} // namespace glue::detail
+
+#endif

@@ -1,0 +1,125 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "client/config_checks.hpp"
+
+#include "protocol/protocol.hpp"
+#include "support/saturating.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+namespace glue::detail {
+
+result<void> check_config(const client_config& cfg) {
+    if (cfg.client_id.empty() || cfg.client_secret.empty()) {
+        return make_failure(errc::invalid_argument, "client_id and client_secret are required");
+    }
+    for (const std::string* s :
+         {&cfg.client_id, &cfg.client_secret, &cfg.redirect_uri, &cfg.user_agent}) {
+        if (!is_header_safe(*s)) {
+            return make_failure(errc::invalid_argument,
+                                "a credential, redirect_uri or user_agent contains a control "
+                                "character");
+        }
+    }
+    if (cfg.max_connections == 0 || cfg.max_concurrent_token_requests == 0 ||
+        cfg.max_cached_workspaces == 0 || cfg.token_retry_attempts == 0) {
+        return make_failure(errc::invalid_argument,
+                            "max_connections, max_concurrent_token_requests, "
+                            "max_cached_workspaces and token_retry_attempts must be at least 1");
+    }
+    if (cfg.max_response_header_bytes == 0 || cfg.max_response_body_bytes == 0 ||
+        cfg.max_request_body_bytes == 0) {
+        // Zero would make every request or every response fail.
+        return make_failure(errc::invalid_argument, "size limits must be at least 1 byte");
+    }
+    if (!(cfg.soft_window_jitter >= 0 && cfg.soft_window_jitter <= 0.5)) {
+        return make_failure(errc::invalid_argument, "soft_window_jitter must be in [0, 0.5]");
+    }
+    using std::chrono::milliseconds;
+    if (cfg.request_timeout <= milliseconds(0) || cfg.token_request_timeout <= milliseconds(0) ||
+        cfg.connect_timeout <= milliseconds(0) ||
+        cfg.default_token_lifetime <= std::chrono::seconds(0) ||
+        cfg.soft_window_cap <= std::chrono::seconds(0) ||
+        cfg.refresh_min_interval < milliseconds(0) ||
+        cfg.token_retry_base_delay < milliseconds(0) ||
+        cfg.failure_backoff_initial <= milliseconds(0) ||
+        cfg.failure_backoff_max < cfg.failure_backoff_initial ||
+        cfg.permanent_failure_memory < milliseconds(0) ||
+        cfg.retry_after_cap < std::chrono::seconds(0) ||
+        cfg.forced_refresh_interval < milliseconds(0) ||
+        cfg.shared_cache_timeout <= milliseconds(0)) {
+        return make_failure(errc::invalid_argument,
+                            "timeouts, intervals and lifetimes must be positive");
+    }
+    return {};
+}
+
+result<redis_shared_cache_options> shared_cache_options(const client_config& cfg) {
+    redis_shared_cache_options o;
+    auto address = parse_redis_url(cfg.shared_cache_url);
+    if (!address) {
+        return address.error();
+    }
+    auto key = parse_shared_cache_key(cfg.shared_cache_key);
+    if (!key) {
+        return key.error();
+    }
+    o.address = std::move(*address);
+    o.key = *key;
+    o.client_id = cfg.client_id;
+    o.timeout = cfg.shared_cache_timeout;
+    // A lease lasts one token request; Redis refuses a PX that overflows its clock.
+    o.lease_time = std::min<std::chrono::milliseconds>(
+        cfg.token_request_timeout,
+        std::chrono::duration_cast<std::chrono::milliseconds>(max_token_lifetime));
+    return o;
+}
+
+origin checked_origin(const client_config& cfg) {
+    if (auto ok = check_config(cfg); !ok) {
+        throw to_error(ok.error(), "client");
+    }
+    if (!cfg.shared_cache_url.empty()) {
+        if (auto ok = shared_cache_options(cfg); !ok) {
+            throw to_error(ok.error(), "client");
+        }
+    }
+    auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http);
+    if (!o) {
+        throw to_error(o.error(), "client");
+    }
+    return std::move(*o);
+}
+
+token_cache_options cache_options_of(const client_config& cfg) {
+    token_cache_options o;
+    o.flight_timeout = cfg.token_request_timeout;
+    o.forced_refresh_interval = cfg.forced_refresh_interval;
+    o.soft_window_cap = saturating_cast<std::chrono::nanoseconds>(cfg.soft_window_cap);
+    o.soft_window_jitter = cfg.soft_window_jitter;
+    o.refresh_min_interval = cfg.refresh_min_interval;
+    o.retry_attempts = cfg.token_retry_attempts;
+    o.retry_base_delay = cfg.token_retry_base_delay;
+    o.backoff_initial = cfg.failure_backoff_initial;
+    o.backoff_max = cfg.failure_backoff_max;
+    o.permanent_failure_memory = cfg.permanent_failure_memory;
+    o.max_concurrent_requests = cfg.max_concurrent_token_requests;
+    o.retry_after_cap = cfg.retry_after_cap;
+    o.max_entries = cfg.max_cached_workspaces;
+    o.on_event = cfg.on_token_event;
+    return o;
+}
+
+transport_options transport_options_of(const client_config& cfg) {
+    transport_options t;
+    t.connect_timeout = cfg.connect_timeout;
+    t.max_connections = cfg.max_connections;
+    t.header_limit = cfg.max_response_header_bytes;
+    t.user_agent = cfg.user_agent;
+    t.ca_file = cfg.ca_file;
+    t.ca_pem = cfg.ca_pem;
+    return t;
+}
+
+} // namespace glue::detail
