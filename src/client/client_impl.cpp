@@ -2,6 +2,11 @@
 #include "client/client_impl.hpp"
 
 #include "client/config_checks.hpp"
+#include "protocol/checks.hpp"
+#include "protocol/graphql_document.hpp"
+#include "protocol/graphql_request.hpp"
+#include "protocol/graphql_response.hpp"
+#include "protocol/token_response.hpp"
 #include "support/backoff.hpp"
 #include "support/saturating.hpp"
 #include "support/wipe.hpp"

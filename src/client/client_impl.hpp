@@ -10,7 +10,9 @@
 
 #include "cache/token_cache.hpp"
 #include "client/graphql_call.hpp"
-#include "protocol/protocol.hpp"
+#include "protocol/form.hpp"
+#include "protocol/http_message.hpp"
+#include "protocol/token_grant.hpp"
 #include "support/function_ref.hpp"
 #include "support/waiter.hpp"
 #include "transport/http_pool.hpp"

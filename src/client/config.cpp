@@ -1,7 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/config.hpp>
 
-#include "shared_cache/shared_cache.hpp"
+#include "protocol/url_redaction.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -35,7 +35,7 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", token_request_timeout=" << cfg.token_request_timeout.count() << "ms"
               << ", connect_timeout=" << cfg.connect_timeout.count() << "ms"
               << ", max_connections=" << cfg.max_connections
-              << ", shared_cache_url=" << detail::redact_redis_url(cfg.shared_cache_url)
+              << ", shared_cache_url=" << detail::redact_url_password(cfg.shared_cache_url)
               << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
               << "}";
 }

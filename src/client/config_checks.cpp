@@ -1,7 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "client/config_checks.hpp"
 
-#include "protocol/protocol.hpp"
+#include "protocol/checks.hpp"
+#include "protocol/origin.hpp"
+#include "protocol/token_grant.hpp"
 #include "support/saturating.hpp"
 
 #include <algorithm>

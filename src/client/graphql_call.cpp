@@ -4,7 +4,8 @@
 #include <glue/config.hpp>
 #include <glue/types.hpp>
 
-#include "protocol/protocol.hpp"
+#include "protocol/graphql_document.hpp"
+#include "protocol/retry_after.hpp"
 #include "support/backoff.hpp"
 #include "support/saturating.hpp"
 
