@@ -4,7 +4,7 @@
 #include <glue/webhook.hpp>
 
 #include "protocol/protocol.hpp"
-#include "testing/mock_graphql.hpp"
+#include "testing/graphql_executor.hpp"
 #include "testing/test_pki.hpp"
 
 #include <boost/asio/as_tuple.hpp>
