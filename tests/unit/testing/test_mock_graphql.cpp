@@ -1,5 +1,5 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
-#include "testing/mock_graphql.hpp"
+#include "testing/graphql_executor.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,6 +1,6 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
-#ifndef GLUE_TESTING_INTERNAL_MOCK_GRAPHQL_HPP
-#define GLUE_TESTING_INTERNAL_MOCK_GRAPHQL_HPP
+#ifndef GLUE_TESTING_INTERNAL_GRAPHQL_EXECUTOR_HPP
+#define GLUE_TESTING_INTERNAL_GRAPHQL_EXECUTOR_HPP
 
 // A small GraphQL executor for the mock server: enough of the language for the operations Glue
 // documents (queries and mutations, arguments, variables, aliases, inline fragments, __typename),
