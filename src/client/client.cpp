@@ -3,6 +3,9 @@
 
 #include "cache/token_cache.hpp"
 #include "protocol/protocol.hpp"
+#include "shared_cache/redis_shared_cache.hpp"
+#include "shared_cache/redis_url.hpp"
+#include "shared_cache/sealing.hpp"
 #include "support/backoff.hpp"
 #include "support/saturating.hpp"
 #include "support/waiter.hpp"

@@ -1,7 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/config.hpp>
 
-#include "shared_cache/shared_cache.hpp"
+#include "shared_cache/redis_url.hpp"
 
 #include <chrono>
 #include <cstdlib>
