@@ -7,6 +7,7 @@
 #include "protocol/graphql_request.hpp"
 #include "protocol/graphql_response.hpp"
 #include "protocol/token_response.hpp"
+#include "shared_cache/redis_shared_cache.hpp"
 #include "support/backoff.hpp"
 #include "support/saturating.hpp"
 #include "support/wipe.hpp"

@@ -4,6 +4,8 @@
 #include "protocol/checks.hpp"
 #include "protocol/origin.hpp"
 #include "protocol/token_grant.hpp"
+#include "shared_cache/redis_url.hpp"
+#include "shared_cache/sealing.hpp"
 #include "support/saturating.hpp"
 
 #include <algorithm>

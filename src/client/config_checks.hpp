@@ -9,7 +9,7 @@
 
 #include "cache/token_cache.hpp"
 #include "protocol/origin.hpp"
-#include "shared_cache/shared_cache.hpp"
+#include "shared_cache/redis_shared_cache.hpp"
 #include "support/outcome.hpp"
 #include "transport/http_pool.hpp"
 

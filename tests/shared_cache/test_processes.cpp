@@ -2,14 +2,14 @@
 //
 // The shared token cache with a real Redis (Debian's redis-server on a free port of 127.0.0.1)
 // and real processes: workers (glue_shared_cache_worker) against one mock server in this
-// process. One token request per workspace for the whole fleet, and none after a restart; a
-// killed lease holder; Redis killed mid-run; a 401 invalidating the shared copy; what is stored.
-// And the shared cache on its own, against what a test plants in Redis, counting its scripts.
+// process. One token request per workspace for all the processes sharing the cache, and none
+// after a restart; a killed lease holder; Redis killed mid-run; a 401 invalidating the shared
+// copy; what is stored.
 
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
 
-#include "shared_cache/shared_cache.hpp"
+#include "shared_cache/test_fixture.hpp"
 #include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 #include "support/test_support.hpp"
@@ -36,12 +36,12 @@ namespace {
 using namespace std::chrono_literals;
 using glue::test::child_process;
 using glue::test::eventually;
+using glue::test::key_hex;
+using glue::test::redis_now_ms;
 using glue::test::redis_server;
+using glue::test::test_key;
 using glue::testing::endpoint;
 using glue::testing::mock_server;
-
-constexpr std::string_view key_hex =
-    "8f1c2a3b4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8";
 
 /// The settings a worker process gets, as GLUE_* variables.
 std::map<std::string, std::string> worker_env(const mock_server& mock, const redis_server& redis) {
@@ -54,7 +54,7 @@ std::map<std::string, std::string> worker_env(const mock_server& mock, const red
             {"GLUE_SHARED_CACHE_KEY", std::string(key_hex)}};
 }
 
-/// A fleet worker; its arguments after the program.
+/// A worker process; its arguments after the program.
 std::unique_ptr<child_process> start_worker(const mock_server& mock, const redis_server& redis,
                                             std::vector<std::string> args) {
     args.insert(args.begin(), GLUE_SHARED_CACHE_WORKER);
@@ -100,8 +100,8 @@ std::vector<std::string> keys(const redis_server& redis, const std::string& patt
     return out;
 }
 
-/// A client in this process sharing through Redis (a member of a fleet as much as a worker
-/// process is), with the shared cache's events counted.
+/// A client in this process sharing through Redis (one of the processes sharing the cache, as
+/// much as a worker process is), with the shared cache's events counted.
 struct sharing_client {
     sharing_client(boost::asio::io_context& io, const mock_server& mock, const std::string& url,
                    std::chrono::milliseconds timeout = 500ms)
@@ -136,70 +136,6 @@ struct sharing_client {
     glue::client client;
 };
 
-glue::detail::shared_cache_key test_key() {
-    return *glue::detail::parse_shared_cache_key(key_hex);
-}
-
-namespace gd = glue::detail;
-
-/// The shared cache a client builds for `redis`, on its own: claims and publishes are driven
-/// one by one, against values the test plants (keys as in glue:glue-test-client:tok:<ws>).
-struct level_on {
-    level_on(boost::asio::io_context& io, const redis_server& redis,
-             std::chrono::milliseconds timeout = 500ms)
-        : ioc(io) {
-        gd::redis_shared_cache_options o;
-        o.address = *gd::parse_redis_url(redis.url());
-        o.key = test_key();
-        o.client_id = "glue-test-client";
-        o.timeout = timeout;
-        level = gd::make_redis_shared_cache(ioc.get_executor(), std::move(o));
-    }
-    ~level_on() {
-        level->shutdown();
-        ioc.restart();
-        ioc.run_for(1s); // until its connections are closed (at once: nothing else is left)
-    }
-
-    gd::shared_claim claim(const std::string& ws, std::string replacing = {}, bool rejected = false,
-                           std::chrono::milliseconds wait = 1s) {
-        return glue::test::run(ioc, level->claim(ws, std::move(replacing), rejected,
-                                                 std::chrono::steady_clock::now() + wait));
-    }
-
-    boost::asio::io_context& ioc;
-    std::shared_ptr<gd::shared_cache> level;
-};
-
-std::string token_key(const std::string& ws) {
-    return "glue:glue-test-client:tok:" + ws;
-}
-
-gd::token_grant sample_grant(std::chrono::seconds lifetime) {
-    gd::token_grant g;
-    g.value = "gat_SharedLevelTokenValue0123456789";
-    g.token_type = "Bearer";
-    g.user_id = "usr_App";
-    g.lifetime = lifetime;
-    g.sent_at = std::chrono::steady_clock::now();
-    return g;
-}
-
-/// Redis's clock (TIME), in milliseconds since the epoch: what sealed expiries are dated by.
-long long redis_now_ms(const redis_server& redis) {
-    const auto t = redis.command({"TIME"});
-    return std::stoll(t.elements.at(0).str) * 1000 + std::stoll(t.elements.at(1).str) / 1000;
-}
-
-/// How many scripts Redis has run since the last CONFIG RESETSTAT: a claim that loops shows
-/// here, however fast it loops.
-long long scripts_run(const redis_server& redis) {
-    const std::string info = redis.command({"INFO", "commandstats"}).str;
-    constexpr std::string_view field = "cmdstat_eval:calls=";
-    const auto at = info.find(field);
-    return at == std::string::npos ? 0 : std::stoll(info.substr(at + field.size()));
-}
-
 } // namespace
 
 TEST_SUITE("shared cache processes") {
@@ -228,7 +164,8 @@ TEST_SUITE("shared cache processes") {
                 hits += r["shared_hits"];
                 requests += r["token_requests"];
             }
-            // Exactly one token request per workspace, for the whole fleet, ever.
+            // Exactly one token request per workspace, for all the processes sharing the cache,
+            // ever.
             CHECK(mock.token_requests() == 100);
             if (generation == 0) {
                 CHECK(leases == 100);
@@ -279,7 +216,7 @@ TEST_SUITE("shared cache processes") {
         const std::vector<std::string> args = {
             "--workspaces",        "1",   "--calls", "10", "--token-timeout-ms", "3000",
             "--shared-timeout-ms", "5000"};
-        const std::string lease = "glue:glue-test-client:lease:wks_Fleet0";
+        const std::string lease = "glue:glue-test-client:lease:wks_Shared0";
 
         auto holder = start_worker(mock, redis, args);
         REQUIRE(eventually([&] {
@@ -302,7 +239,7 @@ TEST_SUITE("shared cache processes") {
         CHECK(r["shared_leases"] == 1);
         CHECK(r["token_requests"] == 1);
         CHECK(mock.token_requests() == 2);
-        CHECK(redis.command({"EXISTS", "glue:glue-test-client:tok:wks_Fleet0"}).integer == 1);
+        CHECK(redis.command({"EXISTS", "glue:glue-test-client:tok:wks_Shared0"}).integer == 1);
     }
 
     TEST_CASE("Redis killed in the middle of a run: no call fails, each worker reports the "
@@ -329,7 +266,7 @@ TEST_SUITE("shared cache processes") {
             workers.push_back(start_worker(mock, redis, args));
             REQUIRE(workers.back()->read_line(30s) == "started");
         }
-        // Once every worker has used Redis (its last command an EVAL) and the fleet shares all
+        // Once every worker has used Redis (its last command an EVAL) and the workers share all
         // 20 tokens through it, Redis dies for 2 s: longer than a refresh period, so every
         // workspace in use needs a token while it is gone.
         auto workers_using_redis = [&] {
@@ -362,7 +299,7 @@ TEST_SUITE("shared cache processes") {
         redis_server redis;
         mock_server mock;
         boost::asio::io_context ioc;
-        // Two clients are two members of a fleet: only Redis joins them.
+        // Two clients share the cache as two processes would: only Redis joins them.
         sharing_client a(ioc, mock, redis.url()), b(ioc, mock, redis.url());
         const std::string ws = "wks_Shared401";
         a.query(ws);
@@ -402,7 +339,7 @@ TEST_SUITE("shared cache processes") {
     }
 
     TEST_CASE("Redis that stops answering: a flight falls back after shared_cache_timeout, "
-              "and the level recovers when Redis answers again") {
+              "and the shared cache recovers when Redis answers again") {
         redis_server redis;
         mock_server mock;
         boost::asio::io_context ioc;
@@ -411,7 +348,7 @@ TEST_SUITE("shared cache processes") {
         CHECK(c.client.stats().shared_leases == 1);
 
         redis.pause();
-        // The claim's command gets no answer: after 300 ms the level counts as down and the
+        // The claim's command gets no answer: after 300 ms the shared cache counts as down and the
         // flight requests in-process; the calls after it don't wait at all.
         for (int i = 1; i <= 3; ++i) {
             c.fetch("wks_Slow" + std::to_string(i));
@@ -449,118 +386,6 @@ TEST_SUITE("shared cache processes") {
         CHECK(ioc.stopped()); // out of work, not out of time
         CHECK(c.client.stats().shared_leases == 2);
         CHECK(c.up == 1);
-    }
-
-    TEST_CASE("a stored value that is empty or not sealed counts as none: the claim takes the "
-              "lease in at most two scripts") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis);
-        for (const std::string& planted : {std::string(), std::string("not a sealed token")}) {
-            CAPTURE(planted);
-            const std::string ws = "wks_Planted" + std::to_string(planted.size());
-            redis.command({"SET", token_key(ws), planted});
-            redis.command({"CONFIG", "RESETSTAT"});
-            const auto c = l.claim(ws);
-            CHECK(c.what == gd::shared_claim::kind::lease);
-            CHECK(scripts_run(redis) <= 2);
-        }
-    }
-
-    TEST_CASE("a lease without an expiry is taken over, not polled") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis);
-        const std::string lease = "glue:glue-test-client:lease:wks_Forever";
-        redis.command({"SET", lease, "a process that set no PX"});
-        redis.command({"CONFIG", "RESETSTAT"});
-        const auto c = l.claim("wks_Forever");
-        CHECK(c.what == gd::shared_claim::kind::lease);
-        CHECK(scripts_run(redis) == 1);
-        CHECK(redis.command({"PTTL", lease}).integer > 0); // ours now, and it expires
-    }
-
-    TEST_CASE("a lease with a huge TTL is waited on with the usual polls, its TTL saturated") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis);
-        const std::string lease = "glue:glue-test-client:lease:wks_Long";
-        // 9e18 ms: as nanoseconds, past what steady_clock can add.
-        redis.command({"SET", lease, "a live holder", "PX", "9000000000000000000"});
-        redis.command({"CONFIG", "RESETSTAT"});
-        const auto c = l.claim("wks_Long", {}, false, 1s);
-        CHECK(c.what == gd::shared_claim::kind::unavailable); // waited until `until`
-        // Polls after 50, 100, 200, 400 ms, then `until`: six scripts at most.
-        CHECK(scripts_run(redis) >= 2);
-        CHECK(scripts_run(redis) <= 6);
-    }
-
-    TEST_CASE("a publish whose reply never came keeps its stamp: a later 401 still drops the "
-              "stored copy") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis, 300ms);
-        const std::string ws = "wks_LostReply", tok = token_key(ws);
-        REQUIRE(l.claim(ws).what == gd::shared_claim::kind::lease);
-
-        // Redis gets the script but answers only after the publish has timed out.
-        redis.pause();
-        const auto grant = sample_grant(3600s);
-        const std::string stamp = glue::test::run(ioc, l.level->publish(ws, grant));
-        redis.resume();
-        REQUIRE(eventually([&] { return redis.command({"EXISTS", tok}).integer == 1; }));
-        CHECK(stamp.size() == gd::stamp_size);
-        CHECK(redis.command({"GET", tok}).str.compare(0, gd::stamp_size, stamp) == 0);
-
-        // Once the level is back (it reconnects when next needed, after its backoff), the
-        // 401's compare-and-invalidate finds that copy and drops it.
-        auto again = l.claim(ws, stamp, true);
-        for (int i = 0; i < 100 && again.what == gd::shared_claim::kind::unavailable; ++i) {
-            // That claim asked for a reconnection (if its backoff was over): let it be made.
-            ioc.restart();
-            ioc.run_for(1s); // returns once it is (an idle level is no work)
-            std::this_thread::sleep_for(50ms);
-            again = l.claim(ws, stamp, true);
-        }
-        CHECK(again.what == gd::shared_claim::kind::lease);
-        CHECK(redis.command({"EXISTS", tok}).integer == 0);
-    }
-
-    TEST_CASE("a stored token is used no longer than its sealed lifetime allows, whatever its "
-              "TTL") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis);
-        // 100 s tokens: usable for 90 s (hard margin 10 s), however long Redis keeps them, and
-        // even with a sealed expiry an hour away.
-        for (const std::string px : {"3600000", "9000000000000000000"}) {
-            CAPTURE(px);
-            const std::string ws = "wks_Replayed" + px, tok = token_key(ws);
-            const auto sealed =
-                gd::seal_token(test_key(), tok, sample_grant(100s), redis_now_ms(redis) + 3600'000);
-            redis.command({"SET", tok, sealed, "PX", px});
-            const auto before = std::chrono::steady_clock::now();
-            const auto c = l.claim(ws);
-            REQUIRE(c.what == gd::shared_claim::kind::token);
-            const auto usable_until =
-                c.grant.sent_at + c.grant.lifetime - glue::detail::hard_margin(c.grant.lifetime);
-            CHECK(usable_until > before + 80s);
-            CHECK(usable_until <= std::chrono::steady_clock::now() + 90s);
-        }
-    }
-
-    TEST_CASE("a value written back after its sealed expiry is not used, whatever its TTL and "
-              "lifetime") {
-        redis_server redis;
-        boost::asio::io_context ioc;
-        level_on l(ioc, redis);
-        const std::string ws = "wks_WrittenBack", tok = token_key(ws);
-        // An hour-long token that expired a minute ago (on Redis's clock), stored again for an
-        // hour: as an old value copied back would be.
-        const auto sealed =
-            gd::seal_token(test_key(), tok, sample_grant(3600s), redis_now_ms(redis) - 60'000);
-        redis.command({"SET", tok, sealed, "PX", "3600000"});
-        CHECK(l.claim(ws).what == gd::shared_claim::kind::lease); // to replace it
     }
 
 #ifdef GLUE_CLI

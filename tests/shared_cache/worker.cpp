@@ -1,14 +1,14 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// One worker of a fleet, for the fleet tests: a client sharing its tokens through Redis (from
-// GLUE_* variables, GLUE_SHARED_CACHE_URL and GLUE_SHARED_CACHE_KEY among them) makes rounds
+// One worker process of the shared cache's process tests: a client sharing its tokens through Redis
+// (from GLUE_* variables, GLUE_SHARED_CACHE_URL and GLUE_SHARED_CACHE_KEY among them) makes rounds
 // of concurrent fetch_token() calls over a set of workspaces, then prints what happened as one
 // JSON line. It never prints a token.
 //
 //   glue_shared_cache_worker --workspaces N --calls C [--rounds R] [--interval-ms I]
 //                     [--token-timeout-ms T] [--shared-timeout-ms S] [--expect-up U]
 //
-// Round r makes C calls at once; call i asks for workspace i mod N ("wks_Fleet<i mod N>").
+// Round r makes C calls at once; call i asks for workspace i mod N ("wks_Shared<i mod N>").
 // Before the first round it prints "started". With --expect-up it waits (at most 20 s) after
 // the last round, still calling, until the shared cache has been connected U times. Exit status
 // 0 when no call failed.
@@ -83,7 +83,7 @@ asio::awaitable<void> run(glue::client& c, const options& o, tally& t) {
     for (unsigned r = 0; r < o.rounds; ++r) {
         const unsigned target = t.done + o.calls;
         for (unsigned i = 0; i < o.calls; ++i) {
-            asio::co_spawn(ex, one_call(c, "wks_Fleet" + std::to_string(i % o.workspaces), t),
+            asio::co_spawn(ex, one_call(c, "wks_Shared" + std::to_string(i % o.workspaces), t),
                            asio::detached);
         }
         while (t.done < target) {
@@ -99,7 +99,7 @@ asio::awaitable<void> run(glue::client& c, const options& o, tally& t) {
     // it) until it has been connected expect_up times, at most 20 s.
     const auto until = std::chrono::steady_clock::now() + 20s;
     while (t.up < o.expect_up && std::chrono::steady_clock::now() < until) {
-        co_await one_call(c, "wks_Fleet0", t);
+        co_await one_call(c, "wks_Shared0", t);
         timer.expires_after(10ms);
         co_await timer.async_wait(asio::use_awaitable);
     }

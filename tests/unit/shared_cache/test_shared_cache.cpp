@@ -1,12 +1,13 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The shared cache's pure parts (its URL and key, sealing tokens), the configuration's
-// refusals, and how the cache uses a shared cache: a fake one, on the manual clock.
+// The configuration's refusals, and how the token cache uses a shared cache: a fake one, on the
+// manual clock.
 
 #include <glue/client.hpp>
 
 #include "shared_cache/shared_cache.hpp"
 #include "support/cache_fixture.hpp"
+#include "unit/shared_cache/samples.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -17,25 +18,10 @@
 #include <tuple>
 
 using namespace glue::test;
+using namespace glue::test::shared_samples;
 namespace gd = glue::detail;
 
 namespace {
-
-constexpr std::string_view key_hex =
-    "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
-
-gd::shared_cache_key test_key() {
-    return *gd::parse_shared_cache_key(key_hex);
-}
-
-token_grant sample_grant() {
-    token_grant g;
-    g.value = "gat_SecretAccessTokenValue0123456789";
-    g.token_type = "Bearer";
-    g.user_id = "usr_App";
-    g.lifetime = std::chrono::seconds(3600);
-    return g;
-}
 
 /// Stands in for Redis: answers every claim with `answer`, and records what the cache asked.
 struct fake_shared_cache : gd::shared_cache {
@@ -78,115 +64,6 @@ struct shared_fixture : cache_fixture {
 } // namespace
 
 TEST_SUITE("shared cache") {
-    TEST_CASE("redis URLs") {
-        auto a = gd::parse_redis_url("redis://127.0.0.1:6380/3");
-        REQUIRE(a.has_value());
-        CHECK(a->host == "127.0.0.1");
-        CHECK(a->port == 6380);
-        CHECK(a->db == 3);
-        CHECK(a->password.empty());
-
-        a = gd::parse_redis_url("redis://cache.internal");
-        REQUIRE(a.has_value());
-        CHECK(a->host == "cache.internal");
-        CHECK(a->port == 6379);
-        CHECK(a->db == 0);
-
-        a = gd::parse_redis_url("redis://:s3cret@[::1]:7000/");
-        REQUIRE(a.has_value());
-        CHECK(a->host == "::1");
-        CHECK(a->port == 7000);
-        CHECK(a->user.empty());
-        CHECK(a->password == "s3cret");
-
-        a = gd::parse_redis_url("redis://worker:p%40ss@localhost/1");
-        REQUIRE(a.has_value());
-        CHECK(a->user == "worker");
-        CHECK(a->password == "p@ss");
-
-        for (const char* bad :
-             {"", "127.0.0.1:6379", "http://127.0.0.1:6379", "rediss://127.0.0.1:6379",
-              "redis://127.0.0.1:0", "redis://127.0.0.1:6379/x", "redis://127.0.0.1:6379/1/2",
-              "redis://127.0.0.1:6379?db=1", "redis://user@127.0.0.1", "redis://:secretpw@/0"}) {
-            CAPTURE(bad);
-            auto r = gd::parse_redis_url(bad);
-            REQUIRE(r.has_error());
-            CHECK(r.error().ec == glue::errc::invalid_argument);
-            CHECK(std::string(r.error().message).find("secretpw") == std::string::npos);
-        }
-
-        CHECK(gd::redact_redis_url("redis://:hunter2@127.0.0.1:6379/0") ==
-              "redis://:(redacted)@127.0.0.1:6379/0");
-        CHECK(gd::redact_redis_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0");
-    }
-
-    TEST_CASE("the key is 64 hex digits") {
-        CHECK(gd::parse_shared_cache_key(key_hex).has_value());
-        const auto k = test_key();
-        CHECK(k[0] == 0x00);
-        CHECK(k[15] == 0xff);
-        CHECK(k[31] == 0xff);
-        for (std::string bad : {std::string(), std::string(key_hex.substr(1)),
-                                std::string(key_hex) + "0", std::string(64, 'g')}) {
-            auto r = gd::parse_shared_cache_key(bad);
-            REQUIRE(r.has_error());
-            CHECK(r.error().ec == glue::errc::invalid_argument);
-        }
-    }
-
-    TEST_CASE("a sealed token opens only under its key and its Redis key") {
-        const std::string where = "glue:app:tok:wks_A";
-        const auto g = sample_grant();
-        constexpr std::int64_t expiry = 1'796'270'020'666; // Redis's clock, in ms
-        const std::string sealed = gd::seal_token(test_key(), where, g, expiry);
-        CHECK(sealed.find(g.value) == std::string::npos);
-        CHECK(sealed.find("Bearer") == std::string::npos);
-        CHECK(sealed.find("usr_App") == std::string::npos);
-
-        auto opened = gd::open_token(test_key(), where, sealed);
-        REQUIRE(opened.has_value());
-        CHECK(opened->grant.value == g.value);
-        CHECK(opened->grant.token_type == "Bearer");
-        CHECK(opened->grant.user_id == "usr_App");
-        CHECK(opened->grant.lifetime == std::chrono::seconds(3600));
-        CHECK(opened->grant.stamp == sealed.substr(0, gd::stamp_size));
-        CHECK(opened->expires_at_ms == expiry);
-
-        // Every value has its own IV, so its own stamp.
-        const std::string again = gd::seal_token(test_key(), where, g, expiry);
-        CHECK(again != sealed);
-        CHECK(again.substr(0, gd::stamp_size) != sealed.substr(0, gd::stamp_size));
-
-        auto other_key = test_key();
-        other_key[31] ^= 0x80;
-        CHECK(gd::open_token(other_key, where, sealed).has_error());
-        CHECK(gd::open_token(test_key(), "glue:app:tok:wks_B", sealed).has_error());
-        CHECK(gd::open_token(test_key(), where, sealed.substr(0, sealed.size() - 1)).has_error());
-        CHECK(gd::open_token(test_key(), where, "").has_error());
-        for (std::size_t i = 0; i < sealed.size(); ++i) {
-            std::string tampered = sealed;
-            tampered[i] = static_cast<char>(tampered[i] ^ 0x01);
-            CAPTURE(i);
-            CHECK(gd::open_token(test_key(), where, tampered).has_error());
-        }
-    }
-
-    TEST_CASE("a value sealed without a usable expiry (as an earlier version sealed) is refused") {
-        const std::string where = "glue:app:tok:wks_A";
-        const std::string fields =
-            R"({"a":"gat_Old0123456789","t":"Bearer","u":"usr_App","l":3600)";
-        CHECK(gd::open_token(test_key(), where, gd::seal(test_key(), where, fields + "}"))
-                  .has_error());
-        for (const std::string x : {"0", "-5", "\"soon\"", "1.5e12", "18446744073709551615"}) {
-            CAPTURE(x);
-            const std::string with_x = fields + ",\"x\":" + x + "}";
-            CHECK(
-                gd::open_token(test_key(), where, gd::seal(test_key(), where, with_x)).has_error());
-        }
-        const std::string good = fields + ",\"x\":1796270020666}";
-        CHECK(gd::open_token(test_key(), where, gd::seal(test_key(), where, good)).has_value());
-    }
-
     TEST_CASE("a shared cache is refused without a usable key or URL, before any I/O") {
         boost::asio::io_context ioc; // never run
         glue::client_config cfg;
