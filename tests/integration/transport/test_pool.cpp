@@ -1,12 +1,13 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The connection pool itself (src/transport.cpp's http_pool), against raw_servers on 127.0.0.1:
+// The connection pool itself (src/transport/http_pool.hpp), against raw_servers on 127.0.0.1:
 // who gets a connection when they are scarce, when an idle one is fit to use, and what a failure
 // between taking a connection and giving it back leaves behind.
 
 #include "support/raw_server.hpp"
 #include "support/test_support.hpp"
 #include "testing/test_pki.hpp"
+#include "transport/exchange.hpp"
 #include "transport/http_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
