@@ -33,8 +33,12 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 namespace {
-
 std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
+} // namespace
+
+// The steps of an exchange. Not in an anonymous namespace: exchange()'s coroutine frame holds
+// them, and a frame of external linkage can't hold a type of internal linkage once the
+// transport's sources are compiled as one unit (GCC's -Wsubobject-linkage).
 
 // Parses a response straight into an http_response: no field container, the one header the
 // client reads kept, the body appended as it arrives (chunked or not).
@@ -187,8 +191,6 @@ auto async_exchange(connection& c, response_reader& in, Token&& token) {
     return asio::async_compose<Token, void(error_code, std::size_t)>(exchange_op{c, in}, token,
                                                                      c.socket());
 }
-
-} // namespace
 
 void fallible_step() {
     if (steps_until_failure.load(std::memory_order_relaxed) > 0 &&
