@@ -3,8 +3,8 @@
 #define GLUE_TRANSPORT_HTTP_POOL_HPP
 
 // The HTTP transport: one pool of keep-alive HTTP/1.1 connections per origin, over TCP or TLS.
-// This header names no Beast or OpenSSL type; all of that stays in transport.cpp, the one
-// translation unit that instantiates them.
+// This header names no Beast or OpenSSL type: the layers above compile without them. Beast's
+// HTTP code is instantiated in exchange.cpp only, the TLS handshake in connection.cpp.
 
 #include "protocol/http_message.hpp"
 #include "protocol/origin.hpp"
@@ -77,12 +77,6 @@ private:
     struct state;
     std::shared_ptr<state> st_;
 };
-
-/// Fault injection for tests, compiled in always and inert until set: the `n`-th step from now
-/// that send() takes between leasing a connection and giving it back (calling prepare,
-/// building the request, storing a part of the body) fails as if out of memory; 0 disarms it.
-/// Process-wide.
-void fail_transport_step_for_testing(int n) noexcept;
 
 } // namespace glue::detail
 

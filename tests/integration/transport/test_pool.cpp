@@ -1,31 +1,137 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The connection pool itself (src/transport.cpp's http_pool), against raw_servers on 127.0.0.1:
-// who gets a connection when they are scarce, when an idle one is fit to use, and what a failure
-// between taking a connection and giving it back leaves behind.
+// The connection pool (src/transport/http_pool.hpp) driven directly, against raw_servers and mock
+// servers on 127.0.0.1: who gets a connection when they are scarce, when an idle one is fit to
+// use, and what a failure between taking a connection and giving it back leaves behind (suite
+// "faults"); then the connection path: name lookups that hang, names that resolve to addresses
+// http:// must not reach, the names a certificate must hold, and what a request leaves behind in
+// memory (suite "http pool"). A lookup is substituted (transport_options::resolve), so no test
+// asks a DNS server anything and no traffic goes anywhere but 127.0.0.1. The rules themselves
+// are unit-tested without sockets in tests/unit/transport/test_pool_policy.cpp.
 
+#include <glue/testing/mock_server.hpp>
+
+#include "protocol/form.hpp"
 #include "support/raw_server.hpp"
 #include "support/test_support.hpp"
 #include "testing/test_pki.hpp"
+#include "transport/exchange.hpp"
 #include "transport/http_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <new>
 #include <string>
 
 namespace {
 
 namespace asio = boost::asio;
-using namespace glue::test;
-using namespace glue::detail;
+namespace gd = glue::detail;
+namespace gt = glue::testing::detail;
+using namespace std::chrono_literals;
+using glue::test::raw_server;
+using glue::test::seen_request;
 using clock_type = std::chrono::steady_clock;
+
+/// A lookup that doesn't answer until released (or 5 s have passed, so that a test that fails
+/// still ends). Its state is shared with the lookup, which may outlive the test's objects.
+class hanging_lookup {
+public:
+    gd::resolve_fn fn() const {
+        return [s = s_](const std::string&, std::vector<asio::ip::address>&) {
+            std::unique_lock lock(s->mtx);
+            ++s->entered;
+            s->cv.notify_all();
+            s->cv.wait_for(lock, 5s, [&] { return s->released; });
+            ++s->left;
+            s->cv.notify_all();
+            return make_error_code(asio::error::host_not_found);
+        };
+    }
+
+    int entered() const {
+        std::lock_guard lock(s_->mtx);
+        return s_->entered;
+    }
+
+    /// Releases the lookups and waits (bounded) until they have returned.
+    ~hanging_lookup() {
+        std::unique_lock lock(s_->mtx);
+        s_->released = true;
+        s_->cv.notify_all();
+        s_->cv.wait_for(lock, 6s, [&] { return s_->left == s_->entered; });
+    }
+
+private:
+    struct state {
+        std::mutex mtx;
+        std::condition_variable cv;
+        int entered = 0, left = 0;
+        bool released = false;
+    };
+    std::shared_ptr<state> s_ = std::make_shared<state>();
+};
+
+/// A lookup that answers `addresses` at once.
+gd::resolve_fn answering(std::vector<std::string> addresses) {
+    return [addresses](const std::string&, std::vector<asio::ip::address>& out) {
+        for (const auto& a : addresses) {
+            out.push_back(asio::ip::make_address(a));
+        }
+        return glue::error_code{};
+    };
+}
+
+/// One POST through a pool, and how it ended.
+struct call {
+    std::string target = "/oauth/token";
+    std::string content_type = "application/x-www-form-urlencoded";
+    std::string body;
+    std::string authorization;
+    std::size_t body_limit = 64 * 1024;
+    std::optional<gd::result<std::optional<gd::http_response>>> outcome;
+    clock_type::time_point ended{};
+};
+
+asio::awaitable<void> send(gd::http_pool& pool, call& c, gd::steady_time deadline) {
+    gd::http_request req;
+    req.target = c.target;
+    req.content_type = c.content_type;
+    req.body = c.body;
+    req.authorization = c.authorization;
+    req.body_limit = c.body_limit;
+    auto go = [](gd::http_request&) { return true; };
+    auto r = co_await pool.send(req, deadline, gd::request_priority::normal, go);
+    c.outcome.emplace(std::move(r));
+    c.ended = clock_type::now();
+}
+
+/// Sends `body` as a query (idempotent) by `deadline`; the response body, or the failure.
+asio::awaitable<gd::result<std::string>> query(gd::http_pool& pool, std::string body,
+                                               clock_type::time_point deadline) {
+    call c;
+    c.target = "/q";
+    c.content_type = "text/plain";
+    c.body = std::move(body);
+    c.body_limit = 1 << 20;
+    co_await send(pool, c, deadline);
+    if (!*c.outcome) {
+        co_return c.outcome->error();
+    }
+    if (!**c.outcome) {
+        co_return gd::make_failure(glue::errc::invalid_argument, "declined");
+    }
+    co_return std::move((**c.outcome)->body);
+}
 
 /// An answer whose body is the request's: a response shows which request it answers.
 std::string echo(const seen_request& r) {
@@ -33,40 +139,62 @@ std::string echo(const seen_request& r) {
            std::to_string(r.body.size()) + "\r\n\r\n" + r.body;
 }
 
-/// A pool of at most `max_connections` to `server`; `ca_pem` given: over TLS, trusting it.
-http_pool pool_for(asio::io_context& ioc, const raw_server& server, std::size_t max_connections,
-                   const std::string& ca_pem = {}) {
-    const std::string scheme = ca_pem.empty() ? "http" : "https";
-    auto org = parse_origin(scheme + "://127.0.0.1:" + std::to_string(server.port()), false);
-    REQUIRE(org.has_value());
-    transport_options opts;
-    opts.max_connections = max_connections;
-    opts.connect_timeout = std::chrono::seconds(2);
-    opts.ca_pem = ca_pem;
-    return http_pool(ioc.get_executor(), *org, opts);
-}
-
-std::string describe(const failure& f) {
+std::string describe(const gd::failure& f) {
     return f.ec.message() + " " + std::string(f.message);
 }
 
-/// Sends `body` as a query (idempotent) by `deadline`; the response body, or the failure.
-asio::awaitable<result<std::string>> query(http_pool& pool, std::string body,
-                                           clock_type::time_point deadline) {
-    http_request req;
-    req.target = "/q";
-    req.content_type = "text/plain";
-    req.body = body;
-    req.body_limit = 1 << 20;
-    auto go_ahead = [](http_request&) { return true; };
-    auto r = co_await pool.send(req, deadline, request_priority::normal, go_ahead);
-    if (!r) {
-        co_return r.error();
+struct pool_fixture {
+    void open(std::string_view url, bool allow_insecure_http = false) {
+        auto o = gd::parse_origin(url, allow_insecure_http);
+        REQUIRE(o.has_value());
+        pool.emplace(ioc.get_executor(), std::move(*o), opts);
     }
-    if (!*r) {
-        co_return make_failure(glue::errc::invalid_argument, "declined");
+
+    /// Opens a pool of at most `max_connections` to `server`; `ca_pem` given: over TLS,
+    /// trusting it.
+    void open_on(const raw_server& server, std::size_t max_connections,
+                 const std::string& ca_pem = {}) {
+        opts.max_connections = max_connections;
+        opts.connect_timeout = 2s;
+        opts.ca_pem = ca_pem;
+        open(std::string(ca_pem.empty() ? "http" : "https") +
+             "://127.0.0.1:" + std::to_string(server.port()));
     }
-    co_return std::move((*r)->body);
+
+    void start(call& c, std::chrono::milliseconds timeout) {
+        asio::co_spawn(ioc, send(*pool, c, clock_type::now() + timeout), asio::detached);
+    }
+
+    /// Runs until `c` has ended (at most `limit`).
+    void finish(call& c, std::chrono::milliseconds limit = 5s) {
+        glue::test::run_until(
+            ioc, [&] { return c.outcome.has_value(); }, limit);
+    }
+
+    /// Opens the pool on `url` and makes one call `c` on it, to its end.
+    void call_once(std::string_view url, call& c, bool allow_insecure_http = false) {
+        open(url, allow_insecure_http);
+        start(c, 5s);
+        finish(c);
+    }
+
+    /// Sends `body` as a query with `timeout` (run to its end): the response body, or the
+    /// failure.
+    gd::result<std::string> run_query(std::string body, std::chrono::milliseconds timeout = 2s) {
+        return glue::test::run(ioc, query(*pool, std::move(body), clock_type::now() + timeout));
+    }
+
+    asio::io_context ioc;
+    gd::transport_options opts;
+    std::optional<gd::http_pool> pool;
+};
+
+/// Whether io_context::run() returns for want of work within `limit`, rather than running until
+/// it: nothing (a lookup that hangs, a timer for it) is left on the io_context.
+bool runs_out_of_work(asio::io_context& ioc, std::chrono::milliseconds limit = 5s) {
+    ioc.restart();
+    ioc.run_for(limit);
+    return ioc.stopped(); // set only when run() found no work left
 }
 
 } // namespace
@@ -86,8 +214,8 @@ TEST_SUITE("faults") {
             }
             return echo(r);
         });
-        asio::io_context ioc;
-        auto pool = pool_for(ioc, server, 1);
+        pool_fixture f;
+        f.open_on(server, 1);
         const auto start = clock_type::now();
         int early_in_flight = 0; // calls that started before the drop, and are not over
         int running = 0;
@@ -97,7 +225,7 @@ TEST_SUITE("faults") {
         for (int caller = 0; caller < 3; ++caller) {
             ++running;
             asio::co_spawn(
-                ioc,
+                f.ioc,
                 [&, caller]() -> asio::awaitable<void> {
                     // Until every call from before the drop has ended (bounded: 8 s).
                     for (int i = 0; i < 1'000'000 && (!dropped || early_in_flight > 0) &&
@@ -107,7 +235,7 @@ TEST_SUITE("faults") {
                         early_in_flight += early;
                         const std::string body = std::to_string(caller) + "/" + std::to_string(i);
                         const auto begun = clock_type::now();
-                        auto r = co_await query(pool, body, begun + std::chrono::seconds(3));
+                        auto r = co_await query(*f.pool, body, begun + std::chrono::seconds(3));
                         longest = std::max(longest, clock_type::now() - begun);
                         early_in_flight -= early;
                         ++calls;
@@ -121,7 +249,7 @@ TEST_SUITE("faults") {
                 },
                 asio::detached);
         }
-        run_until(ioc, [&] { return running == 0; });
+        glue::test::run_until(f.ioc, [&] { return running == 0; });
         CAPTURE(calls);
         CHECK(dropped);
         CHECK(failures == ""); // a starved caller fails with a timeout at its 3 s deadline
@@ -136,16 +264,16 @@ TEST_SUITE("faults") {
         tls.use_certificate_chain(asio::buffer(pki.cert_pem));
         tls.use_private_key(asio::buffer(pki.key_pem), asio::ssl::context::pem);
         raw_server server(echo, &tls);
-        asio::io_context ioc;
-        auto pool = pool_for(ioc, server, 1, pki.ca_pem);
+        pool_fixture f;
+        f.open_on(server, 1, pki.ca_pem);
         // A request whose deadline has passed gives up at once; the connection opened for it
         // goes idle, unused.
-        auto r = glue::test::run(ioc, query(pool, "late", clock_type::now()));
+        auto r = f.run_query("late", 0ms);
         CHECK(r.error().ec == glue::errc::timeout);
-        run_until(ioc, [&] { return server.handshakes() == 1; });
-        ioc.restart();
-        ioc.run_for(std::chrono::milliseconds(200)); // the tickets arrive
-        r = glue::test::run(ioc, query(pool, "next", clock_type::now() + std::chrono::seconds(2)));
+        glue::test::run_until(f.ioc, [&] { return server.handshakes() == 1; });
+        f.ioc.restart();
+        f.ioc.run_for(std::chrono::milliseconds(200)); // the tickets arrive
+        r = f.run_query("next");
         if (!r) {
             FAIL("the request failed: " << describe(r.error()));
         }
@@ -157,24 +285,22 @@ TEST_SUITE("faults") {
         // Boost.MySQL's fail-count style: fail the 1st step, then the 2nd, ... until the request
         // goes through. After each failure the pool's one connection slot must be usable.
         raw_server server(echo);
-        asio::io_context ioc;
-        auto pool = pool_for(ioc, server, 1);
+        pool_fixture f;
+        f.open_on(server, 1);
         bool succeeded = false;
         int failed = 0;
         for (int step = 1; step <= 50 && !succeeded; ++step) {
             CAPTURE(step);
-            fail_transport_step_for_testing(step);
+            gd::fail_transport_step_for_testing(step);
             try {
-                auto r = glue::test::run(
-                    ioc, query(pool, "armed", clock_type::now() + std::chrono::seconds(2)));
+                auto r = f.run_query("armed");
                 succeeded = r.has_value();
                 failed += !succeeded;
             } catch (const std::bad_alloc&) {
                 ++failed;
             }
-            fail_transport_step_for_testing(0);
-            auto r = glue::test::run(
-                ioc, query(pool, "after", clock_type::now() + std::chrono::seconds(2)));
+            gd::fail_transport_step_for_testing(0);
+            auto r = f.run_query("after");
             if (!r) {
                 FAIL("the next request failed: " << describe(r.error()));
             }
@@ -182,6 +308,172 @@ TEST_SUITE("faults") {
         }
         CHECK(succeeded);
         CHECK(failed >= 3); // prepare, serialize, the body: each failed once
+    }
+
+} // TEST_SUITE
+
+TEST_SUITE("http pool") {
+
+    //------------------------------------------------------------------------------
+    // Name lookups
+
+    TEST_CASE("a name lookup that hangs fails at connect_timeout and leaves no work behind") {
+        hanging_lookup dns;
+        pool_fixture f;
+        f.opts.connect_timeout = 300ms;
+        f.opts.resolve = dns.fn();
+        f.open("http://localhost:9"); // never connected to: the lookup doesn't answer
+        call c;
+        const auto t0 = clock_type::now();
+        f.start(c, 5s);
+        f.finish(c, 3s);
+        REQUIRE(c.outcome->has_error());
+        CHECK(c.outcome->error().ec == glue::errc::timeout);
+        CHECK(c.ended - t0 >= 300ms);
+        CHECK(c.ended - t0 < 1s);
+        CHECK(dns.entered() == 1);
+        // The lookup still hangs, but nothing waits for it on the io_context.
+        CHECK(runs_out_of_work(f.ioc));
+    }
+
+    TEST_CASE("the pool destroyed while a name lookup hangs: run() returns promptly") {
+        hanging_lookup dns;
+        pool_fixture f;
+        f.opts.connect_timeout = 10s;
+        f.opts.resolve = dns.fn();
+        f.open("http://localhost:9");
+        call c;
+        f.start(c, 10s);
+        glue::test::run_until(
+            f.ioc, [&] { return dns.entered() == 1; }, 3s);
+        REQUIRE(dns.entered() == 1);
+        f.pool.reset();
+        CHECK(runs_out_of_work(f.ioc)); // well before the 10 s connect_timeout
+        REQUIRE(c.outcome.has_value());
+        REQUIRE(c.outcome->has_error());
+        CHECK(c.outcome->error().ec == asio::error::operation_aborted);
+    }
+
+    //------------------------------------------------------------------------------
+    // Clear text
+
+    TEST_CASE("http:// to a name goes only where all its addresses are loopback") {
+        glue::testing::mock_server server;
+        const auto url = "http://localhost:" + std::to_string(server.port());
+        pool_fixture f;
+        call c;
+        SUBCASE("an address that is not loopback: refused before connecting") {
+            // Loopback first: were the check missing, the request would go to the mock server,
+            // never to 192.0.2.1 (TEST-NET-1).
+            f.opts.resolve = answering({"127.0.0.1", "192.0.2.1"});
+            f.call_once(url, c);
+            REQUIRE(c.outcome->has_error());
+            CHECK(c.outcome->error().ec == glue::errc::invalid_argument);
+            CHECK(std::string_view(c.outcome->error().message).find("loopback") !=
+                  std::string_view::npos);
+            CHECK(c.outcome->error().unsent);
+            CHECK(server.connections_accepted() == 0);
+        }
+        SUBCASE("loopback addresses only: connects") {
+            f.opts.resolve = answering({"127.0.0.1", "::1"});
+            f.call_once(url, c);
+            REQUIRE(c.outcome->has_value());
+            CHECK(server.connections_accepted() == 1);
+        }
+        SUBCASE("allow_insecure_http: not checked") {
+            f.opts.resolve = answering({"127.0.0.1", "192.0.2.1"});
+            f.call_once(url, c, true);
+            REQUIRE(c.outcome->has_value());
+            CHECK(server.connections_accepted() == 1);
+        }
+    }
+
+    //------------------------------------------------------------------------------
+    // Peer names
+
+    TEST_CASE("a host name matches a certificate's DNS SANs: no partial wildcard, no CN") {
+        struct row {
+            std::string what;
+            gt::test_pki_options pki;
+            bool accepted;
+        };
+        for (const auto& r : {
+                 row{"the name", {.hosts = {"api.glue.test"}}, true},
+                 row{"a wildcard", {.hosts = {"*.glue.test"}}, true},
+                 row{"a partial wildcard", {.hosts = {"a*.glue.test"}}, false},
+                 row{"the CN; no DNS SAN",
+                     {.hosts = {"127.0.0.1"}, .common_name = "api.glue.test"},
+                     false},
+             }) {
+            CAPTURE(r.what);
+            const auto pki = gt::make_test_pki(r.pki);
+            auto ctx = glue::test::tls_server_context(pki.cert_pem, pki.key_pem);
+            glue::test::raw_server server(
+                [](const glue::test::seen_request&) {
+                    return std::string("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                },
+                ctx.get());
+            pool_fixture f;
+            f.opts.ca_pem = pki.ca_pem;
+            f.opts.resolve = answering({"127.0.0.1"});
+            f.open("https://api.glue.test:" + std::to_string(server.port()));
+            call c;
+            f.start(c, 5s);
+            f.finish(c);
+            if (r.accepted) {
+                REQUIRE(c.outcome->has_value());
+                CHECK((**c.outcome)->status == 200);
+            } else {
+                REQUIRE(c.outcome->has_error());
+                CHECK(c.outcome->error().ec.category() == asio::error::get_ssl_category());
+                CHECK(server.requests().empty());
+            }
+        }
+    }
+
+    //------------------------------------------------------------------------------
+    // Secrets in memory
+
+    TEST_CASE("a request's client secret and Bearer token don't stay in the connection's buffer") {
+        const std::string secret = "S3CR3T-left-in-the-request-buffer";
+        const std::string bearer = "Bearer tok_S3CR3T-left-in-the-request-buffer";
+        glue::testing::mock_server_options opts;
+        opts.client_secret = secret;
+        glue::testing::mock_server server(opts);
+        pool_fixture f;
+        f.open(server.url());
+        auto check_buffers = [&] {
+            std::size_t buffers = 0;
+            auto scan = [&](std::string_view b) {
+                ++buffers;
+                CHECK(b.find(secret) == std::string_view::npos);
+                CHECK(b.find("tok_S3CR3T") == std::string_view::npos);
+            };
+            f.pool->for_each_request_buffer(scan);
+            CHECK(buffers == 1); // the one kept-alive connection
+        };
+
+        // A token request, the client secret in its body.
+        const std::vector<gd::form_field> fields = {{"grant_type", "client_credentials"},
+                                                    {"subject", "wks_32kbzWHxtQvfVEgwEdQduuxRTYG"},
+                                                    {"client_id", opts.client_id},
+                                                    {"client_secret", secret}};
+        call token_request;
+        token_request.body = gd::form_encode(fields);
+        f.start(token_request, 5s);
+        f.finish(token_request);
+        REQUIRE(token_request.outcome->has_value());
+        check_buffers();
+
+        // A shorter request on the same connection: nothing of the first in the spare capacity;
+        // and its own Bearer token gone too.
+        call graphql;
+        graphql.target = "/public/graphql";
+        graphql.authorization = bearer;
+        f.start(graphql, 5s);
+        f.finish(graphql);
+        REQUIRE(graphql.outcome->has_value());
+        check_buffers();
     }
 
 } // TEST_SUITE

@@ -1,0 +1,89 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TRANSPORT_CONNECTION_HPP
+#define GLUE_TRANSPORT_CONNECTION_HPP
+
+// One keep-alive HTTP/1.1 connection over TCP or TLS: opening it (connect, SNI, the peer's name
+// checked during the handshake), telling whether it went stale while idle, and what it keeps of a
+// request. The TLS and socket code is defined in connection.cpp only.
+
+#include "protocol/origin.hpp"
+#include "support/clock.hpp"
+#include "transport/http_pool.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/intrusive/list_hook.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace glue::detail {
+
+template <class Timer>
+class strand_task;
+
+/// The TLS client context of a pool: TLS 1.2 at least, the peer verified against `opts`' CA
+/// file and PEM, or the system trust store when neither is given. Throws glue::error
+/// (errc::invalid_argument) when they can't be loaded.
+std::unique_ptr<boost::asio::ssl::context> make_tls_context(const transport_options& opts);
+
+/// Only the holder of its lease performs I/O on a connection; the pool may abort it from any
+/// thread (shutdown(2), not close: the descriptor stays valid, so that is safe alongside the
+/// holder's I/O and makes it fail at once).
+struct connection
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+    using tcp = boost::asio::ip::tcp;
+
+    /// Over TLS when `tls_ctx` is given; `buffer_limit` bounds the bytes read ahead of the parser.
+    connection(const boost::asio::any_io_executor& ex, boost::asio::ssl::context* tls_ctx,
+               std::size_t buffer_limit);
+    ~connection(); // wipes a request an exchange cut short
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Connects to the first of `endpoints` that accepts, then, over TLS, handshakes with
+    /// `org`'s host checked. Terminal cancellation ends whichever step is running.
+    boost::asio::awaitable<error_code> open(const std::vector<tcp::endpoint>& endpoints,
+                                            const origin& org);
+
+    tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
+
+    /// Calls `f` with the stream the connection speaks: TLS or plain, for its whole life.
+    template <class F>
+    decltype(auto) with_stream(F&& f) {
+        return tls ? f(*tls) : f(*plain);
+    }
+
+    /// Makes pending and later I/O on the socket fail (pool mutex held).
+    void abort();
+
+    /// Whether the idle connection must be discarded (pool_policy.hpp's check_idle), looked at
+    /// without blocking.
+    bool stale();
+
+    /// After each exchange: every request carries the client secret or a Bearer token, so its
+    /// bytes are overwritten before the buffer is reused (a shorter request would leave them in
+    /// the spare capacity) or freed.
+    void wipe_request();
+
+    std::optional<tcp::socket> plain;
+    std::optional<boost::asio::ssl::stream<tcp::socket>> tls;
+    boost::beast::flat_buffer buffer; // response bytes read ahead of the parser (bounded)
+    std::string out;                  // the request being written, reused for the next one
+    bool reused = false;              // has carried a complete exchange before
+    // Guarded by the pool's mutex:
+    std::shared_ptr<strand_task<boost::asio::steady_timer>> connect_task; // set while opening
+    steady_time exchange_deadline{}; // while leased: when the exchange must be over
+};
+
+} // namespace glue::detail
+
+#endif

@@ -1,0 +1,316 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TRANSPORT_POOL_POLICY_HPP
+#define GLUE_TRANSPORT_POOL_POLICY_HPP
+
+// The connection pool's lease rules without I/O, timers or clocks: who gets a connection that
+// comes back or was just opened, when to open one, when an idle one is unfit, what a shutdown
+// takes down, and when a failed exchange is tried again. The pool (http_pool.cpp) consults them
+// under its mutex and carries out what they return: waking waiters, opening and closing
+// connections (docs/design.md, "Transport").
+
+#include "transport/http_pool.hpp"
+
+#include <boost/intrusive/list.hpp>
+
+#include <cstddef>
+#include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace glue::detail {
+
+/// Which connection a request may go out on.
+enum class lease_kind {
+    /// An idle one that shows no sign of having been closed (checked first), or any new one.
+    pooled,
+    /// Only a newly opened one: the second try after a stale connection.
+    fresh,
+};
+
+//------------------------------------------------------------------------------
+// Staleness of an idle connection
+//
+// A keep-alive connection that sat idle may have been closed by the server, or carry bytes
+// nobody asked for: a 408 sent before closing, a TLS close_notify before the FIN. Whatever they
+// are, the next response could not be told from them. The check looks once at the connection,
+// then peeks at its socket without blocking, then (TLS only) lets OpenSSL read what came.
+
+/// The next look at an idle connection, or the verdict.
+enum class idle_check {
+    peek,             ///< peek at the socket without blocking; then after_peek()
+    read_tls_records, ///< let TLS process what came without blocking; then after_tls_records()
+    fit,
+    stale,
+};
+
+/// What a non-blocking peek at a socket found.
+enum class peek_result {
+    nothing, ///< it would block: nothing to read, the connection open
+    eof,
+    error,
+    bytes,
+};
+
+/// First look: response bytes read ahead of any request make it stale at once.
+idle_check check_idle(std::size_t buffered) noexcept;
+
+/// After the peek. On TLS, what arrives on an idle connection may be records that carry no data:
+/// the session tickets a TLS 1.3 server sends after the handshake (unread until the first
+/// response, so a connection opened but not used yet has them), or a close_notify.
+idle_check after_peek(peek_result peek, bool tls) noexcept;
+
+/// After TLS processed what came: only records without data (it then waits for more) is fit;
+/// data, EOF or an error is not.
+idle_check after_tls_records(bool only_housekeeping) noexcept;
+
+//------------------------------------------------------------------------------
+// A failed exchange
+
+/// What is known when an exchange failed.
+struct failed_exchange {
+    bool aborted = false; ///< cancelled, or the pool was shut down
+    bool reused = false;  ///< the connection had carried a complete exchange before
+    lease_kind kind = lease_kind::pooled;
+    bool response_bytes = false; ///< any byte of a response came
+    bool idempotent = false;     ///< the request may be sent again (http_request::idempotent)
+    bool nothing_written = false;
+    bool deadline_passed = false;
+};
+
+enum class after_failure {
+    aborted,     ///< report operation_aborted
+    retry_fresh, ///< send it again, once, on a fresh connection
+    timeout,     ///< the pool's deadline timer aborted it: report a timeout
+    fail,        ///< report the transport's error
+};
+
+/// A kept-alive connection the server closed just as it was reused (after the peek): nothing of
+/// the response came back, so the request goes again, once, on a fresh connection, if it may be
+/// sent twice or none of it left, and there is time.
+after_failure after_failed_exchange(const failed_exchange& x) noexcept;
+
+//------------------------------------------------------------------------------
+// Leases
+
+/// Taking an idle connection without waiting in line.
+enum class take_outcome {
+    stopped, ///< the pool is shut down
+    none,    ///< wait in line (no idle connection, or a fresh one is needed)
+    taken,   ///< the most recently used idle connection; its staleness is still to be checked
+};
+
+/// Getting in line for a connection.
+enum class line_up_outcome {
+    stopped,   ///< the pool is shut down
+    take_idle, ///< one came back since take_idle() said none: take it instead
+    waiting,   ///< in line
+};
+
+/// Where a connection goes that was given back or has just been opened.
+enum class placement_outcome {
+    idle,      ///< kept for the next request (pool_policy holds it)
+    hand_over, ///< to a waiter, now out of line
+    close,
+};
+
+/// The pool's bookkeeping: its connections counted (open: idle, leased or being opened;
+/// connecting: being opened), the idle ones (most recently used last) and the waiters in line,
+/// high priority before normal, first come first served within a priority. Every call is made
+/// under the pool's mutex and returns what the pool must do.
+///
+/// `Waiter` derives from an auto-unlink intrusive list hook (as support/waiter.hpp's does) and
+/// has `bool fresh`: only a newly opened connection will do. A waiter that gives up (its deadline
+/// passed, or it was cancelled) unlinks itself under the pool's mutex: it is out of line, so
+/// nothing is handed to it and no connection is opened for it. Every waiter this class hands
+/// something to is unlinked here, before the connections to open are counted. `Conn` is a
+/// handle to a connection (a shared_ptr in the pool, a number in the tests).
+template <class Waiter, class Conn>
+class pool_policy {
+public:
+    explicit pool_policy(std::size_t max_connections) noexcept : max_(max_connections) {}
+
+    struct take_result {
+        take_outcome what;
+        Conn conn{}; ///< taken
+    };
+
+    take_result take_idle(lease_kind kind) {
+        if (stopped_) {
+            return {take_outcome::stopped};
+        }
+        if (kind == lease_kind::fresh || idle_.empty()) {
+            return {take_outcome::none};
+        }
+        Conn c = std::move(idle_.back());
+        idle_.pop_back();
+        return {take_outcome::taken, std::move(c)};
+    }
+
+    struct line_up_result {
+        line_up_outcome what;
+        /// To close now: the oldest idle connection, making room for a fresh one at the limit.
+        std::optional<Conn> close{};
+        std::size_t connects = 0; ///< connections to start opening (counted already)
+    };
+
+    line_up_result line_up(Waiter& w, request_priority prio) {
+        if (stopped_) {
+            return {line_up_outcome::stopped};
+        }
+        if (!w.fresh && !idle_.empty()) {
+            return {line_up_outcome::take_idle};
+        }
+        line_up_result r{line_up_outcome::waiting};
+        if (w.fresh && !idle_.empty() && open_ >= max_) {
+            r.close = std::move(idle_.front());
+            idle_.erase(idle_.begin());
+            --open_;
+        }
+        waiting_[prio == request_priority::high ? 0 : 1].push_back(w);
+        r.connects = start_connects();
+        return r;
+    }
+
+    struct placement {
+        placement_outcome what;
+        Conn conn{}; ///< hand_over, close
+        /// hand_over: who gets the connection. close after a failed connect: who learns why,
+        /// out of line now (null: nobody waits).
+        Waiter* waiter = nullptr;
+        std::size_t connects = 0; ///< connections to start opening (counted already)
+    };
+
+    /// A leased connection given back, fit for another request or not (`reuse`).
+    placement give_back(Conn c, bool reuse) {
+        if (reuse && !stopped_) {
+            Waiter* w = front();
+            if (!w) {
+                idle_.push_back(std::move(c));
+                return {placement_outcome::idle};
+            }
+            if (!w->fresh) {
+                w->unlink();
+                return {placement_outcome::hand_over, std::move(c), w};
+            }
+            // The first in line needs a fresh connection: close this one to make room for it,
+            // rather than serve those behind it first (it might wait until its deadline).
+        }
+        return close(std::move(c));
+    }
+
+    /// A connection being opened is open (`ok`) or failed. A failure goes to whoever is first
+    /// in line: a refused connection fails fast. It is out of line before the slot is freed, so
+    /// no connection is opened for it again.
+    placement opened(Conn c, bool ok) {
+        --connecting_;
+        if (stopped_) {
+            return close(std::move(c));
+        }
+        Waiter* w = front();
+        if (w) {
+            w->unlink();
+        }
+        if (!ok) {
+            auto p = close(std::move(c));
+            p.waiter = w;
+            return p;
+        }
+        if (w) {
+            return {placement_outcome::hand_over, std::move(c), w};
+        }
+        idle_.push_back(std::move(c));
+        return {placement_outcome::idle};
+    }
+
+    /// Shuts the pool; false if it was already. Then every waiter from next_to_fail() fails and
+    /// the idle connections from close_idle() close; those leased or being opened are aborted
+    /// and come back (give_back, opened) to be closed.
+    bool stop() noexcept {
+        if (stopped_) {
+            return false;
+        }
+        stopped_ = true;
+        return true;
+    }
+
+    /// The first in line, taken out of it; null when nobody waits.
+    Waiter* next_to_fail() {
+        Waiter* w = front();
+        if (w) {
+            w->unlink();
+        }
+        return w;
+    }
+
+    std::vector<Conn> close_idle() {
+        open_ -= idle_.size();
+        std::vector<Conn> closing;
+        closing.swap(idle_);
+        return closing;
+    }
+
+    bool stopped() const noexcept { return stopped_; }
+    std::size_t open() const noexcept { return open_; }
+    std::size_t connecting() const noexcept { return connecting_; }
+    const std::vector<Conn>& idle() const noexcept { return idle_; }
+
+    /// Waiters in line.
+    std::size_t waiting() const noexcept {
+        return static_cast<std::size_t>(std::distance(waiting_[0].begin(), waiting_[0].end()) +
+                                        std::distance(waiting_[1].begin(), waiting_[1].end()));
+    }
+
+private:
+    using line = boost::intrusive::list<Waiter, boost::intrusive::constant_time_size<false>>;
+
+    Waiter* front() noexcept {
+        for (auto& l : waiting_) {
+            if (!l.empty()) {
+                return &l.front();
+            }
+        }
+        return nullptr;
+    }
+
+    placement close(Conn c) {
+        --open_;
+        placement p{placement_outcome::close, std::move(c)};
+        p.connects = start_connects();
+        return p;
+    }
+
+    // Opens connections while waiters outnumber the connections being opened for them.
+    std::size_t start_connects() noexcept {
+        std::size_t n = 0;
+        while (!stopped_ && open_ < max_ && waiters_beyond(connecting_)) {
+            ++open_;
+            ++connecting_;
+            ++n;
+        }
+        return n;
+    }
+
+    bool waiters_beyond(std::size_t n) const noexcept {
+        std::size_t count = 0;
+        for (const auto& l : waiting_) {
+            for (auto it = l.begin(); it != l.end(); ++it) {
+                if (++count > n) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    const std::size_t max_;
+    std::size_t open_ = 0;
+    std::size_t connecting_ = 0;
+    std::vector<Conn> idle_; // back: most recently used
+    line waiting_[2];        // [0]: high priority, served first; [1]: normal
+    bool stopped_ = false;
+};
+
+} // namespace glue::detail
+
+#endif
