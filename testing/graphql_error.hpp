@@ -12,7 +12,8 @@
 
 namespace glue::testing::detail::graphql {
 
-// Bounds that keep hostile documents (this parser is fuzzed) from exhausting the stack or CPU.
+// Bounds that keep hostile documents from exhausting the stack or CPU: a mock server on a port
+// may be sent anything.
 constexpr int max_nesting = 64; // brackets of any kind: selection sets, lists, objects, arguments
 // Execution also descends through list levels and named fragments, which the parse limit can't see.
 constexpr int max_execution_depth = 2 * max_nesting;
