@@ -1,7 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // A misbehaving server: every call ends with a result or the right typed error, never a crash
-// or a hang.
+// or a hang. Over 500 lines: one suite of many small cases, one per fault (tests/FAULTS.md).
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>

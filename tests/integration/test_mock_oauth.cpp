@@ -2,7 +2,8 @@
 //
 // The mock server's authorization-code flow (RFC 6749 §4.1, RFC 7636 PKCE, refresh with
 // rotation) and its webhook emitter, checked on the wire: raw HTTP requests to the mock, and a
-// small webhook receiver of the test's own on 127.0.0.1 that answers a scripted status.
+// small webhook receiver of the test's own on 127.0.0.1 that answers a scripted status. Over 500
+// lines: one suite of many small cases, one per rule of the flow.
 
 #include <glue/webhook.hpp>
 

@@ -3,7 +3,8 @@
 // Transport security: what the client refuses to do on the wire. TLS it can't trust or older
 // than 1.2, clear-text HTTP over a network, redirects, header injection, oversized responses.
 // The servers that misbehave in ways the mock server can't are raw_servers
-// (support/raw_server.hpp) on 127.0.0.1, stopped by the test.
+// (support/raw_server.hpp) on 127.0.0.1, stopped by the test. Over 500 lines: one suite of many
+// small cases, one per refusal.
 
 #include "support/client_fixture.hpp"
 #include "support/raw_server.hpp"

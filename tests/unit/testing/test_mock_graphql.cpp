@@ -1,4 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+//
+// The mock server's GraphQL executor on its own: parsing, validation, execution. Over 500 lines:
+// one suite of many small cases, one or two per rule of the GraphQL spec it keeps.
+
 #include "testing/graphql_executor.hpp"
 
 #include <boost/json.hpp>
