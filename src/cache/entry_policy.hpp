@@ -81,8 +81,6 @@ class entry_policy {
 public:
     explicit entry_policy(const entry_rules& rules) : rules_(rules) {}
 
-    const entry_rules& rules() const noexcept { return rules_; }
-
     /// A token is handed out only before its hard margin.
     static bool usable(const token_ptr& t, steady_time now) noexcept {
         return t && now < t->usable_until;

@@ -25,7 +25,6 @@
 #include "cache/cached_token.hpp"
 #include "cache/entry_policy.hpp"
 #include "cache/entry_table.hpp"
-#include "cache/failure_class.hpp"
 #include "cache/token_cache_options.hpp"
 #include "cache/token_endpoint.hpp"
 #include "protocol/token_grant.hpp"
@@ -40,10 +39,10 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/this_coro.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
