@@ -132,27 +132,19 @@ std::vector<named_state> all_states() {
         e.token = token(now - 4000s);
         e.last_used = now - 1s;
     });
-    add("error in force", [](entry_state& e) {
+    // As `failures` transient failures in a row leave it, backing off until `until`.
+    auto remember = [](entry_state& e, unsigned failures, steady_time until) {
         e.remembered = transient();
-        e.failed_requests = 1;
-        e.retry_not_before = now + 1s;
-        e.refresh_not_before = now + 1s;
+        e.failed_requests = failures;
+        e.retry_not_before = until;
+        e.refresh_not_before = until;
         e.last_used = now - 1s;
-    });
-    add("error lapsed", [](entry_state& e) {
-        e.remembered = transient();
-        e.failed_requests = 1;
-        e.retry_not_before = now - 1s;
-        e.refresh_not_before = now - 1s;
-        e.last_used = now - 1s;
-    });
-    add("token kept through a failed refresh", [](entry_state& e) {
+    };
+    add("error in force", [&](entry_state& e) { remember(e, 1, now + 1s); });
+    add("error lapsed", [&](entry_state& e) { remember(e, 1, now - 1s); });
+    add("token kept through a failed refresh", [&](entry_state& e) {
         e.token = token();
-        e.remembered = transient();
-        e.failed_requests = 2;
-        e.retry_not_before = now + 2s;
-        e.refresh_not_before = now + 2s;
-        e.last_used = now - 1s;
+        remember(e, 2, now + 2s);
     });
     add("401 applied", [](entry_state& e) {
         e.last_forced = now - 1s;
