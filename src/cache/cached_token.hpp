@@ -2,9 +2,9 @@
 #ifndef GLUE_CACHE_CACHED_TOKEN_HPP
 #define GLUE_CACHE_CACHED_TOKEN_HPP
 
-// A token as the cache holds it, with the lifetime rules that turn a grant into one (DESIGN.md,
-// "Lifetime"): the hard margin, in which a token is never handed out, and the soft window before
-// it, in which it is refreshed ahead.
+// A token as the cache holds it, with the lifetime rules that turn a grant into one
+// (docs/design.md, "Token cache"): the hard margin, in which a token is never handed out, and the
+// soft window before it, in which it is refreshed ahead.
 
 #include <glue/types.hpp>
 

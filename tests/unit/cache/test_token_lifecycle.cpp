@@ -1,7 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
-// The token lifecycle rules (DESIGN.md "Lifetime", "Failures", "Endpoint protection",
-// "Memory and visibility") on the manual clock with the fake fetcher.
+// The token lifecycle rules (docs/design.md, "Token cache": lifetime, failures, endpoint
+// protection, memory and visibility) on the manual clock with the fake fetcher.
 
 #include "support/cache_fixture.hpp"
 
