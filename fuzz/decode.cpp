@@ -6,6 +6,8 @@
 
 #include <glue/decode.hpp>
 
+#include "fuzz_support.hpp"
+
 #include <boost/describe/class.hpp>
 #include <boost/describe/enum.hpp>
 #include <boost/json/parse.hpp>
@@ -20,8 +22,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include "fuzz_support.hpp"
 
 namespace fuzz_decode {
 

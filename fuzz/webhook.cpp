@@ -6,13 +6,13 @@
 #include <glue/error.hpp>
 #include <glue/webhook.hpp>
 
+#include "fuzz_support.hpp"
+
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include "fuzz_support.hpp"
 
 namespace webhook = glue::webhook;
 

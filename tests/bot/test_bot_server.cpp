@@ -7,6 +7,10 @@
 #include <glue/testing/mock_server.hpp>
 #include <glue/webhook.hpp>
 
+#include "support/child_process.hpp"
+#include "support/raw_http.hpp"
+#include "support/test_support.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cerrno>
@@ -18,9 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "support/child_process.hpp"
-#include "support/raw_http.hpp"
-#include "support/test_support.hpp"
 #include <sys/wait.h>
 
 namespace {

@@ -5,6 +5,8 @@
 
 #include <glue/version.hpp>
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/url/params_view.hpp>
@@ -13,8 +15,6 @@
 
 #include <limits>
 #include <map>
-
-#include "support/client_fixture.hpp"
 
 namespace {
 

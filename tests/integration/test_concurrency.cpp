@@ -3,6 +3,8 @@
 // The single-flight guarantees end to end: many concurrent calls, one token request per
 // workspace, and nothing one caller does hurting the others.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -10,8 +12,6 @@
 #include <doctest/doctest.h>
 
 #include <thread>
-
-#include "support/client_fixture.hpp"
 
 namespace asio = boost::asio;
 using namespace glue::test;

@@ -3,6 +3,8 @@
 // A misbehaving server: every call ends with a result or the right typed error, never a crash
 // or a hang. Over 500 lines: one suite of many small cases, one per fault (tests/FAULTS.md).
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,8 +15,6 @@
 #include <memory>
 #include <set>
 #include <thread>
-
-#include "support/client_fixture.hpp"
 
 namespace asio = boost::asio;
 using namespace glue::test;

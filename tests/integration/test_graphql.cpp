@@ -4,6 +4,8 @@
 // pagination that can't loop, typed results, every completion token style, Glue's operations,
 // and input refused before any I/O.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -17,8 +19,6 @@
 
 #include <set>
 #include <thread>
-
-#include "support/client_fixture.hpp"
 
 namespace {
 

@@ -4,6 +4,8 @@
 // back into the client from a multi-threaded io_context, a hook still running when the client
 // is destroyed, and durations at their extremes.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/executor_work_guard.hpp>
 
 #include <doctest/doctest.h>
@@ -13,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "support/client_fixture.hpp"
 
 namespace asio = boost::asio;
 using namespace glue::test;

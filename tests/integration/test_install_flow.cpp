@@ -6,13 +6,13 @@
 
 #include <glue/glue.hpp>
 
+#include "support/client_fixture.hpp"
+#include "support/raw_http.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/json/value.hpp>
 
 #include <doctest/doctest.h>
-
-#include "support/client_fixture.hpp"
-#include "support/raw_http.hpp"
 
 namespace {
 

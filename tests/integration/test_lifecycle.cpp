@@ -3,9 +3,9 @@
 // The client's lifetime: no work left when idle, calls in flight completed by destruction,
 // deadlines that include the wait for a connection, tokens read when the request is written.
 
-#include <doctest/doctest.h>
-
 #include "support/client_fixture.hpp"
+
+#include <doctest/doctest.h>
 
 namespace asio = boost::asio;
 using namespace glue::test;

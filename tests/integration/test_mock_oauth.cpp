@@ -7,6 +7,10 @@
 
 #include <glue/webhook.hpp>
 
+#include "support/client_fixture.hpp"
+#include "support/raw_http.hpp"
+#include "support/raw_server.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -24,10 +28,6 @@
 #include <stdexcept>
 #include <utility>
 #include <vector>
-
-#include "support/client_fixture.hpp"
-#include "support/raw_http.hpp"
-#include "support/raw_server.hpp"
 
 namespace {
 

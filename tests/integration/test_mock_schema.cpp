@@ -4,6 +4,8 @@
 // directions with its limits and a misbehaving-cursor knob, and a mutation that takes effect
 // though its answer never comes.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/json/parse.hpp>
 
 #include <doctest/doctest.h>
@@ -13,8 +15,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include "support/client_fixture.hpp"
 
 namespace {
 

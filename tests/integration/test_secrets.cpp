@@ -4,6 +4,9 @@
 // library produces — exception messages, printed values, token events, error-code messages,
 // diagnostics the client wrote — and failing if any of them holds the secret or a full token.
 
+#include "support/client_fixture.hpp"
+#include "support/raw_http.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -11,9 +14,6 @@
 
 #include <mutex>
 #include <sstream>
-
-#include "support/client_fixture.hpp"
-#include "support/raw_http.hpp"
 
 namespace {
 

@@ -2,6 +2,8 @@
 //
 // TLS: the peer's certificate and name are checked, with the system trust store or a given CA.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/ssl/error.hpp>
 
 #include <doctest/doctest.h>
@@ -9,8 +11,6 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
-
-#include "support/client_fixture.hpp"
 
 namespace {
 

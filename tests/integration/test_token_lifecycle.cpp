@@ -3,6 +3,8 @@
 // The token lifecycle end to end: refreshed ahead under steady traffic, the cap on token
 // requests in flight, and recovery from a failing token endpoint.
 
+#include "support/client_fixture.hpp"
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <doctest/doctest.h>
@@ -10,8 +12,6 @@
 #include <atomic>
 #include <string>
 #include <vector>
-
-#include "support/client_fixture.hpp"
 
 namespace asio = boost::asio;
 using namespace glue::test;

@@ -7,10 +7,10 @@
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
 
+#include "support/test_support.hpp"
+
 #include <functional>
 #include <optional>
-
-#include "support/test_support.hpp"
 
 namespace glue::test {
 

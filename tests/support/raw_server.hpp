@@ -5,6 +5,8 @@
 // A small raw HTTP/1.1 server for tests: it answers with whatever text the test gives it, so it
 // can misbehave in ways the mock server can't, and it records what it was sent.
 
+#include "support/raw_http.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -18,8 +20,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include "support/raw_http.hpp"
 
 namespace boost::asio::ssl {
 class context;

@@ -5,12 +5,12 @@
 // Debian's redis-server, started by a test on a free port of 127.0.0.1 and stopped by it, with
 // nothing persisted; and plain blocking commands to look inside it.
 
+#include "support/child_process.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "support/child_process.hpp"
 
 namespace glue::test {
 
