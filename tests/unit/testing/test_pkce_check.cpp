@@ -51,7 +51,9 @@ TEST_SUITE("pkce_check") {
     TEST_CASE("verifier_matches: a code verifier whose challenge is the one given") {
         CHECK(verifier_matches(rfc_verifier, rfc_challenge));
         CHECK_FALSE(verifier_matches(rfc_verifier, s256_challenge("another")));
-        CHECK_FALSE(verifier_matches(std::string(rfc_verifier) + "x", rfc_challenge));
+        std::string longer(rfc_verifier);
+        longer += 'x';
+        CHECK_FALSE(verifier_matches(longer, rfc_challenge));
         // Too short to be a verifier, though its challenge is the one given.
         CHECK_FALSE(verifier_matches("short", s256_challenge("short")));
     }

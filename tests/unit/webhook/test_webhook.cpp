@@ -64,7 +64,9 @@ TEST_SUITE("webhook") {
             std::string tampered(body);
             tampered[tampered.find("hi")] = 'H';
             CHECK_FALSE(webhook::verify(tampered, sig, secret));
-            CHECK_FALSE(webhook::verify(std::string(body) + " ", sig, secret));
+            std::string extended(body);
+            extended += ' ';
+            CHECK_FALSE(webhook::verify(extended, sig, secret));
             CHECK_FALSE(webhook::verify(body.substr(1), sig, secret));
         }
         SUBCASE("another secret") {
