@@ -52,7 +52,7 @@ struct path_segment {
         , is_index(true) {}
 };
 
-// Non-template parts, compiled in src/decode.cpp. Each fail function fills `f` and returns
+// Non-template parts, compiled in src/api/decode.cpp. Each fail function fills `f` and returns
 // false, so that a reader writes `return fail...(...)`. None of them puts a JSON string value
 // into the reason: only expectations, kinds and limits.
 
