@@ -25,7 +25,7 @@ struct token_cache_options : entry_rules {
     /// What on_event runs through; shutdown() closes it, and no hook runs once that returned.
     /// A client shares its own with the shared cache's hook.
     std::shared_ptr<hook_gate> hooks = std::make_shared<hook_gate>();
-    /// The second level shared with other processes; null: in-process only.
+    /// The shared cache, used by other processes too; null: in-process only.
     std::shared_ptr<shared_cache> shared;
 };
 
