@@ -169,7 +169,10 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
             if (a.error) {
                 co_return std::move(*a.error);
             }
-            co_return std::move(**sent); // done without an error follows a response
+            if (!sent || !*sent) { // done without an error follows a response: never here
+                co_return make_failure(errc::internal_error, "a call ended without an answer");
+            }
+            co_return std::move(**sent);
         }
     }
 }
