@@ -53,6 +53,13 @@ struct client_config {
     /// Largest GraphQL request body (query plus variables); larger requests are rejected
     /// before any I/O.
     std::size_t max_request_body_bytes = 8 * 1024 * 1024;
+    /// Default true: every request carries `Accept-Encoding: gzip, deflate`, and a compressed
+    /// answer is decoded as it arrives, max_response_body_bytes holding both the bytes received
+    /// and the bytes decoded (a body that inflates past it fails with errc::bad_response). False
+    /// sends no Accept-Encoding; an answer compressed anyway with gzip or deflate is still
+    /// decoded (RFC 9110 lets a server pick any coding then). Any other coding (br, zstd, ...)
+    /// fails with errc::bad_response either way.
+    bool accept_compressed_responses = true;
 
     // The token cache (docs/design.md, "Token cache"). A token is never handed out in
     // its last min(60 s, lifetime/10) (the hard margin); inside its soft window, max(2 × hard

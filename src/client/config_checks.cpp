@@ -123,6 +123,7 @@ transport_options transport_options_of(const client_config& cfg) {
     t.user_agent = cfg.user_agent;
     t.ca_file = cfg.ca_file;
     t.ca_pem = cfg.ca_pem;
+    t.accept_compressed = cfg.accept_compressed_responses;
     return t;
 }
 

@@ -5,6 +5,7 @@
 
 #include "transport/exchange.hpp"
 
+#include "protocol/content_coding.hpp"
 #include "transport/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -40,11 +41,19 @@ std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
 // them, and a frame of external linkage can't hold a type of internal linkage once the
 // transport's sources are compiled as one unit (GCC's -Wsubobject-linkage).
 
-// Parses a response straight into an http_response: no field container, the one header the
-// client reads kept, the body appended as it arrives (chunked or not).
+// Parses a response straight into an http_response: no field container, the headers the
+// client reads kept, the body appended as it arrives (chunked or not) and decoded when
+// compressed. Beast's body_limit holds the encoded bytes, the decoder's limit (the same value)
+// the decoded ones.
 class response_parser final : public http::basic_parser<false> {
 public:
-    explicit response_parser(http_response& r) : r_(r) {}
+    response_parser(http_response& r, std::uint64_t body_limit)
+        : r_(r)
+        , decoded_limit_(static_cast<std::size_t>(
+              std::min<std::uint64_t>(body_limit, std::numeric_limits<std::size_t>::max()))) {}
+
+    /// When the body could not be decoded (the read failed with errc::bad_response): why.
+    std::string_view decode_error() const { return decode_error_; }
 
 private:
     void on_request_impl(http::verb, beast::string_view, beast::string_view, int,
@@ -56,12 +65,32 @@ private:
     }
     void on_field_impl(http::field f, beast::string_view, beast::string_view value,
                        error_code&) override {
-        // Retry-After is the one header the client reads; the first of repeated ones counts.
+        // Retry-After is one header the client reads; the first of repeated ones counts.
         if (f == http::field::retry_after && r_.retry_after.empty()) {
             r_.retry_after.assign(value.data(), value.size());
         }
+        // Content-Encoding is the other; repeated ones form one list (RFC 9110 §5.3). Within
+        // the header limit, as every field.
+        if (f == http::field::content_encoding) {
+            if (!content_encoding_.empty()) {
+                content_encoding_ += ',';
+            }
+            content_encoding_.append(value.data(), value.size());
+        }
     }
-    void on_header_impl(error_code&) override {}
+    void on_header_impl(error_code&) override {
+        if (content_encoding_.empty()) {
+            return;
+        }
+        // A coding the client can't decode fails the read only if a body byte comes: a 204, a
+        // 304 or an empty body has nothing to decode.
+        auto coding = parse_content_coding(content_encoding_);
+        if (!coding) {
+            coding_error_ = coding.error().message;
+        } else if (*coding != content_coding::identity) {
+            decoder_.emplace(*coding, decoded_limit_);
+        }
+    }
     void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
         if (length) {
             // Within body_limit by now, but a server's word is no reason to take a large limit
@@ -77,13 +106,31 @@ private:
                                    error_code& ec) override {
         return append(part, ec);
     }
-    void on_finish_impl(error_code&) override {}
+    void on_finish_impl(error_code& ec) override {
+        if (decoder_) {
+            if (auto done = decoder_->finish(); !done) {
+                fail_decoding(done.error().message, ec);
+            }
+        }
+    }
 
     // Out of memory fails the read, rather than throwing through Asio's completion handlers.
     std::size_t append(beast::string_view part, error_code& ec) {
         try {
             fallible_step();
-            r_.body.append(part.data(), part.size());
+            if (!coding_error_.empty() && !part.empty()) {
+                fail_decoding(coding_error_, ec);
+                return 0;
+            }
+            if (decoder_) {
+                if (auto fed = decoder_->feed(std::string_view(part.data(), part.size()), r_.body);
+                    !fed) {
+                    fail_decoding(fed.error().message, ec);
+                    return 0;
+                }
+            } else {
+                r_.body.append(part.data(), part.size());
+            }
         } catch (const std::bad_alloc&) {
             ec = std::make_error_code(std::errc::not_enough_memory);
             return 0;
@@ -91,7 +138,17 @@ private:
         return part.size();
     }
 
+    void fail_decoding(std::string_view why, error_code& ec) {
+        decode_error_ = why;
+        ec = make_error_code(errc::bad_response);
+    }
+
     http_response& r_;
+    const std::size_t decoded_limit_;
+    std::string content_encoding_;
+    std::string_view coding_error_; // an unknown coding: fails the first body byte
+    std::optional<content_decoder> decoder_;
+    std::string_view decode_error_;
 };
 
 /// The response being read. An interim (1xx) response is a message of its own, so each message
@@ -134,7 +191,7 @@ struct response_reader {
 private:
     void next() {
         response = http_response();
-        parser.emplace(response);
+        parser.emplace(response, body_limit_);
         parser->header_limit(header_limit_);
         parser->body_limit(body_limit_);
     }
@@ -236,6 +293,9 @@ asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limi
         r.ec = e.code(); // cancelled before an operation could start
     }
     r.got_response = in.got_some();
+    if (r.ec == errc::bad_response) {
+        r.why = in.parser->decode_error();
+    }
     if (!r.ec) {
         r.keep_alive = in.parser->keep_alive() && !in.parser->need_eof();
         r.response = std::move(in.response);
@@ -258,7 +318,10 @@ failure connect_failure(error_code ec) {
     return make_failure(ec);
 }
 
-failure map_transport_error(error_code ec) {
+failure map_transport_error(error_code ec, std::string_view why) {
+    if (!why.empty()) {
+        return make_failure(ec, why);
+    }
     if (ec == errc::timeout) {
         return make_failure(errc::timeout, "deadline passed during the HTTP exchange");
     }

@@ -33,11 +33,15 @@ struct exchange_result {
     /// Without `ec`: the response's end is certain and the server keeps the connection open.
     bool keep_alive = false;
     bool got_response = false; ///< any byte of a response came
+    /// With `ec`, when the exchange knows why better than `ec` does (a compressed body that
+    /// could not be decoded); a string literal.
+    std::string_view why;
 };
 
 /// Writes `c.out`, then reads until the response is complete, skipping interim (1xx) responses
 /// but a 101, at most a few of them: a response left 1xx means no answer. `header_limit` bounds
-/// each response's header, `body_limit` its body. Cancellation (terminal) ends it with
+/// each response's header, `body_limit` its body, both as received and, when compressed (gzip
+/// or deflate, decoded as it arrives), as decoded. Cancellation (terminal) ends it with
 /// operation_aborted; it never throws a system_error.
 boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
                                                  std::uint64_t body_limit);
@@ -46,8 +50,8 @@ boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t head
 failure connect_failure(error_code ec);
 
 /// Why an exchange failed, told the way a caller can act on: Beast's parser errors become
-/// errc::bad_response, an early close asio::error::eof.
-failure map_transport_error(error_code ec);
+/// errc::bad_response, an early close asio::error::eof. `why`: exchange_result::why.
+failure map_transport_error(error_code ec, std::string_view why = {});
 
 /// A step of send() that may run out of memory; fail_transport_step_for_testing() makes it.
 void fallible_step();

@@ -61,6 +61,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
         fixed_headers = "Host: " + org.host_header + "\r\nUser-Agent: " + opts.user_agent +
                         "\r\nAccept: application/json\r\n";
+        if (opts.accept_compressed) {
+            fixed_headers += "Accept-Encoding: gzip, deflate\r\n"; // decoded in exchange.cpp
+        }
         if (org.tls) {
             tls_ctx = make_tls_context(opts);
         }
@@ -454,7 +457,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         case after_failure::fail:
             break;
         }
-        failure f = map_transport_error(x.ec);
+        failure f = map_transport_error(x.ec, x.why);
         f.unsent = facts.nothing_written;
         co_return f;
     }

@@ -39,6 +39,7 @@ struct transport_options {
     std::string user_agent;
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
+    bool accept_compressed = true; ///< send Accept-Encoding: gzip, deflate
     resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
 };
 

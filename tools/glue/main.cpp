@@ -39,6 +39,7 @@ struct connection_flags {
     std::string api_url, client_id, client_secret, redirect_uri, ca_file, shared_cache;
     unsigned timeout_s = 0;
     std::size_t connections = 0;
+    bool no_compression = false;
 
     void add_to(CLI::App& cmd) {
         cmd.add_option("--api-url", api_url, "API base URL [GLUE_API_URL]");
@@ -53,6 +54,8 @@ struct connection_flags {
             ->check(CLI::Range(1u, 3600u));
         cmd.add_option("--connections", connections, "keep-alive connections (default 64)")
             ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
+        cmd.add_flag("--no-compression", no_compression,
+                     "send no Accept-Encoding (answers are gzip or deflate otherwise)");
     }
 
     glue::client_config config() const {
@@ -86,6 +89,9 @@ struct connection_flags {
         }
         if (connections != 0) {
             cfg.max_connections = connections;
+        }
+        if (no_compression) {
+            cfg.accept_compressed_responses = false;
         }
         return cfg;
     }
