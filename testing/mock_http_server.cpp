@@ -3,6 +3,7 @@
 
 #include <glue/webhook.hpp>
 
+#include "testing/mock_compression.hpp"
 #include "testing/mock_routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -207,6 +208,10 @@ struct http_server::impl {
                 }
             } counted(this, req.target() == "/oauth/token");
             auto [plain, f] = route(state, to_plain(req));
+            if (state.opts.compress) {
+                compress_answer(plain, req[http::field::accept_encoding],
+                                state.opts.compress_min_bytes);
+            }
             response res = to_beast(std::move(plain));
             if (f && f->delay.count() > 0) {
                 asio::steady_timer timer(co_await asio::this_coro::executor, f->delay);

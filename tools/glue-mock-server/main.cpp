@@ -6,7 +6,8 @@
 //   glue-mock-server [OPTIONS] -- COMMAND [ARGS...]     run COMMAND against it
 //
 // OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
-// where events are POSTed), --webhook-secret S (the key of their signatures).
+// where events are POSTed), --webhook-secret S (the key of their signatures), --compress (gzip
+// answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -34,9 +35,12 @@ namespace {
 int usage(const char* why) {
     std::cerr << "glue-mock-server: " << why << "\n"
               << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
-              << "                        [--webhook-secret S] [-- COMMAND ARGS...]\n"
+              << "                        [--webhook-secret S] [--compress] [--groups N]\n"
+              << "                        [-- COMMAND ARGS...]\n"
               << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
-              << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n";
+              << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
+              << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
+              << "  --groups N           groups in every workspace (default 5, at most 65535)\n";
     return 2;
 }
 
@@ -79,7 +83,9 @@ int main(int argc, char** argv) {
         }
         if (arg == "--tls") {
             opts.tls = true;
-        } else if ((arg == "--port" || arg == "--threads") && i + 1 < argc) {
+        } else if (arg == "--compress") {
+            opts.compress = true;
+        } else if ((arg == "--port" || arg == "--threads" || arg == "--groups") && i + 1 < argc) {
             char* end = nullptr;
             const long v = std::strtol(argv[++i], &end, 10);
             if (*end != '\0' || v < 0 || v > 65535 || (arg == "--threads" && v == 0)) {
@@ -87,6 +93,8 @@ int main(int argc, char** argv) {
             }
             if (arg == "--port") {
                 opts.port = static_cast<std::uint16_t>(v);
+            } else if (arg == "--groups") {
+                opts.groups_per_workspace = static_cast<std::size_t>(v);
             } else {
                 opts.threads = static_cast<unsigned>(v);
             }

@@ -91,6 +91,12 @@ struct mock_server_options {
     bool tls_expired = false;
     /// How long an idle keep-alive connection stays open (0: until the client closes it).
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+    /// Gzip every answer of at least compress_min_bytes whose request's Accept-Encoding allows
+    /// gzip (Content-Encoding: gzip, Vary: Accept-Encoding), as a web server with compression on
+    /// does. Off by default.
+    bool compress = false;
+    /// Smaller answers go uncompressed, as with nginx's gzip_min_length: too little to gain.
+    std::size_t compress_min_bytes = 1024;
 
     /// The scopes GET /oauth/authorize accepts (its `scope` is a comma-separated subset).
     std::vector<std::string> scopes = {"workspaces:read", "threads:read", "groups:read",
