@@ -7,10 +7,17 @@
 //   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
 //                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
 //                [--rss-sample-ms 1000] [--shared-cache redis://127.0.0.1:6379/0]
+//                [--query '{ groups(first: 200) { nodes { id name } } }'] [--compression off]
 //
 // With --shared-cache the client shares its tokens through Redis (the key from
 // GLUE_SHARED_CACHE_KEY), and the JSON counts the flights that took a stored token, took the
 // lease, or found Redis unavailable.
+//
+// --query replaces the GraphQL document (default: query { me { id } }); --compression off sends
+// no Accept-Encoding (client_config::accept_compressed_responses). The JSON's rx_bytes and
+// tx_bytes are the TCP payload the process's open sockets received and sent over the whole run
+// (the kernel's count, wire_bytes.hpp), token requests included, taken before the client closes
+// them.
 //
 // Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
 // GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
@@ -22,6 +29,7 @@
 
 #include "heap_count.hpp"
 #include "percentile.hpp"
+#include "wire_bytes.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -58,6 +66,8 @@ std::string from_env(const char* name) {
 
 struct options {
     std::string url, ca_file, shared_cache;
+    std::string query = "query { me { id } }";
+    bool compression = true;
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
     long timeout_s = 300;
@@ -70,7 +80,7 @@ struct options {
                  "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
                  "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
                  "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS] "
-                 "[--shared-cache URL]\n",
+                 "[--shared-cache URL] [--query DOCUMENT] [--compression on|off]\n",
                  why);
     std::exit(2);
 }
@@ -124,6 +134,13 @@ options parse(int argc, char** argv) {
             o.rss_sample_ms = static_cast<long>(to_count(v, "--rss-sample-ms"));
         } else if (a == "--shared-cache") {
             o.shared_cache = v;
+        } else if (a == "--query") {
+            o.query = v;
+        } else if (a == "--compression") {
+            if (v != "on" && v != "off") {
+                usage("--compression takes on or off");
+            }
+            o.compression = v == "on";
         } else if (a == "--timeout-s") {
             o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
         } else {
@@ -245,7 +262,7 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < opt.workspaces; ++i) {
         workspaces.push_back("wks_bench" + std::to_string(i));
     }
-    const glue::graphql_request request("query { me { id } }");
+    const glue::graphql_request request(opt.query);
 
     asio::io_context ioc(static_cast<int>(opt.threads));
     glue::client_config cfg;
@@ -258,6 +275,7 @@ int main(int argc, char** argv) {
     cfg.max_cached_workspaces = std::max(cfg.max_cached_workspaces, opt.workspaces);
     cfg.max_concurrent_token_requests = opt.connections;
     cfg.shared_cache_url = opt.shared_cache;
+    cfg.accept_compressed_responses = opt.compression;
     if (const char* key = std::getenv("GLUE_SHARED_CACHE_KEY")) {
         cfg.shared_cache_key = key;
     }
@@ -304,6 +322,7 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(clock_type::now() - started).count();
     const auto allocations = glue_bench::allocations_so_far() - allocations_start;
     const long rss_end = rss_kib();
+    const auto wire = glue_bench::tcp_bytes_of_open_sockets(); // before the client closes them
     sampler.stop();
 
     const auto stats = client->stats();
@@ -317,7 +336,8 @@ int main(int argc, char** argv) {
                 "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
                 "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
                 "\"rss_kib\":%ld,\"allocations_per_call\":%.2f,\"shared_hits\":%llu,"
-                "\"shared_leases\":%llu,\"shared_unavailable\":%llu%s}\n",
+                "\"shared_leases\":%llu,\"shared_unavailable\":%llu,\"rx_bytes\":%llu,"
+                "\"tx_bytes\":%llu,\"sockets\":%zu%s}\n",
                 opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
                 static_cast<double>(done) / wall, glue::detail::percentile(st.latencies_ms, 0.50),
                 glue::detail::percentile(st.latencies_ms, 0.99), opt.threads, stats.entries,
@@ -325,7 +345,9 @@ int main(int argc, char** argv) {
                 static_cast<double>(allocations) / static_cast<double>(opt.requests),
                 static_cast<unsigned long long>(stats.shared_hits),
                 static_cast<unsigned long long>(stats.shared_leases),
-                static_cast<unsigned long long>(stats.shared_unavailable), sampler.json().c_str());
+                static_cast<unsigned long long>(stats.shared_unavailable),
+                static_cast<unsigned long long>(wire.received),
+                static_cast<unsigned long long>(wire.sent), wire.sockets, sampler.json().c_str());
     if (timed_out) {
         std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
         return 1;
