@@ -64,7 +64,7 @@ private:
         r_.status = static_cast<unsigned>(code);
     }
     void on_field_impl(http::field f, beast::string_view, beast::string_view value,
-                       error_code&) override {
+                       error_code& ec) override {
         // Retry-After is one header the client reads; the first of repeated ones counts.
         if (f == http::field::retry_after && r_.retry_after.empty()) {
             r_.retry_after.assign(value.data(), value.size());
@@ -72,13 +72,15 @@ private:
         // Content-Encoding is the other; repeated ones form one list (RFC 9110 §5.3). Within
         // the header limit, as every field.
         if (f == http::field::content_encoding) {
-            if (!content_encoding_.empty()) {
-                content_encoding_ += ',';
-            }
-            content_encoding_.append(value.data(), value.size());
+            guarded(ec, [&] {
+                if (!content_encoding_.empty()) {
+                    content_encoding_ += ',';
+                }
+                content_encoding_.append(value.data(), value.size());
+            });
         }
     }
-    void on_header_impl(error_code&) override {
+    void on_header_impl(error_code& ec) override {
         if (content_encoding_.empty()) {
             return;
         }
@@ -88,7 +90,7 @@ private:
         if (!coding) {
             coding_error_ = coding.error().message;
         } else if (*coding != content_coding::identity) {
-            decoder_.emplace(*coding, decoded_limit_);
+            guarded(ec, [&] { decoder_.emplace(*coding, decoded_limit_); });
         }
     }
     void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
@@ -115,27 +117,32 @@ private:
     }
 
     // Out of memory fails the read, rather than throwing through Asio's completion handlers.
-    std::size_t append(beast::string_view part, error_code& ec) {
+    template <class F>
+    static void guarded(error_code& ec, F f) {
         try {
+            f();
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+        }
+    }
+
+    std::size_t append(beast::string_view part, error_code& ec) {
+        std::size_t taken = 0;
+        guarded(ec, [&] {
             fallible_step();
             if (!coding_error_.empty() && !part.empty()) {
                 fail_decoding(coding_error_, ec);
-                return 0;
-            }
-            if (decoder_) {
-                if (auto fed = decoder_->feed(std::string_view(part.data(), part.size()), r_.body);
-                    !fed) {
-                    fail_decoding(fed.error().message, ec);
-                    return 0;
-                }
-            } else {
+            } else if (!decoder_) {
                 r_.body.append(part.data(), part.size());
+                taken = part.size();
+            } else if (auto fed =
+                           decoder_->feed(std::string_view(part.data(), part.size()), r_.body)) {
+                taken = part.size();
+            } else {
+                fail_decoding(fed.error().message, ec);
             }
-        } catch (const std::bad_alloc&) {
-            ec = std::make_error_code(std::errc::not_enough_memory);
-            return 0;
-        }
-        return part.size();
+        });
+        return taken;
     }
 
     void fail_decoding(std::string_view why, error_code& ec) {

@@ -7,7 +7,8 @@
 //
 // OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
 // where events are POSTed), --webhook-secret S (the key of their signatures), --compress (gzip
-// answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace).
+// answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace,
+// all on one page if asked for).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -16,6 +17,7 @@
 #include <glue/testing/mock_server.hpp>
 #include <glue/testing/serve.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,14 +35,16 @@ extern char** environ;
 namespace {
 
 int usage(const char* why) {
-    std::cerr << "glue-mock-server: " << why << "\n"
-              << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
-              << "                        [--webhook-secret S] [--compress] [--groups N]\n"
-              << "                        [-- COMMAND ARGS...]\n"
-              << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
-              << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
-              << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
-              << "  --groups N           groups in every workspace (default 5, at most 65535)\n";
+    std::cerr
+        << "glue-mock-server: " << why << "\n"
+        << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
+        << "                        [--webhook-secret S] [--compress] [--groups N]\n"
+        << "                        [-- COMMAND ARGS...]\n"
+        << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
+        << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
+        << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
+        << "  --groups N           groups in every workspace (default 5, at most 65535), and\n"
+        << "                       a page size limit that lets one page hold them all\n";
     return 2;
 }
 
@@ -94,7 +98,9 @@ int main(int argc, char** argv) {
             if (arg == "--port") {
                 opts.port = static_cast<std::uint16_t>(v);
             } else if (arg == "--groups") {
+                // All of them on one page, if asked for.
                 opts.groups_per_workspace = static_cast<std::size_t>(v);
+                opts.max_page_size = std::max(opts.max_page_size, opts.groups_per_workspace);
             } else {
                 opts.threads = static_cast<unsigned>(v);
             }
