@@ -23,6 +23,7 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <sstream>
 #include <string>
 
 #include <zlib.h>
@@ -127,6 +128,18 @@ void check_bad_response(const gd::result<std::string>& r, std::string_view messa
 } // namespace
 
 TEST_SUITE("compression") {
+
+    TEST_CASE("client_config prints accept_compressed_responses, on by default") {
+        glue::client_config cfg;
+        CHECK(cfg.accept_compressed_responses);
+        for (bool on : {true, false}) {
+            cfg.accept_compressed_responses = on;
+            std::ostringstream os;
+            os << cfg;
+            CHECK(os.str().find(on ? "accept_compressed_responses=true"
+                                   : "accept_compressed_responses=false") != std::string::npos);
+        }
+    }
 
     TEST_CASE("Accept-Encoding: gzip, deflate is sent, and not when turned off") {
         for (bool on : {true, false}) {
