@@ -24,6 +24,7 @@ check "bulk --help" help_mentions bulk --concurrency
 check "mock-server --help" help_mentions mock-server --tls
 check "demo --help" help_mentions demo --workspaces
 check "no command is an error" bash -c "! '$glue' >/dev/null 2>&1"
+check "query --help" help_mentions query --no-compression
 
 # Against the mock server; glue-mock-server sets GLUE_* for the command it runs.
 ws=wks_32kbzWHxtQvfVEgwEdQduuxRTYG
@@ -41,6 +42,14 @@ echo "\$GLUE_CLIENT_SECRET" >"$work/secret"
 SCRIPT
 echo '{ me { id } }' >"$work/q.graphql"
 "$mock" -- bash "$work/script.sh"
+# A mock that gzips its answers: the same data with and without --no-compression.
+groups='{ groups(first: 100) { nodes { id name } } }'
+cat >"$work/gzip.sh" <<SCRIPT
+set -u
+"$glue" query -w $ws '$groups' >"$work/gzip.out" 2>&1; echo \$? >"$work/gzip.rc"
+"$glue" query --no-compression -w $ws '$groups' >"$work/plain.out" 2>&1; echo \$? >"$work/plain.rc"
+SCRIPT
+"$mock" --compress --groups 100 -- bash "$work/gzip.sh"
 secret=$(cat "$work/secret")
 
 check "token exits 0" test "$(cat "$work/token.rc")" = 0
@@ -54,6 +63,9 @@ check "a GraphQL error is said on stderr" grep -q '^glue: .*graphql errors: .*no
 check "... in one line" test "$(wc -l <"$work/bad_query.err")" = 1
 check "variables that are not an object are refused" test "$(cat "$work/bad_vars.rc")" = 1
 check "... in one line" test "$(wc -l <"$work/bad_vars.err")" = 1
+check "a gzipped answer is decoded" test "$(cat "$work/gzip.rc")" = 0
+check "--no-compression gets the same data" cmp -s "$work/gzip.out" "$work/plain.out"
+check "... 100 groups of it" test "$(grep -o '"id":"grp_' "$work/gzip.out" | wc -l)" = 100
 check "bulk exits 0 when all succeed" test "$(cat "$work/ok.rc")" = 0
 check "bulk writes a line per workspace" test "$(wc -l <"$work/ok.jsonl")" = 4
 check "bulk lines carry workspace, ok and data" \
