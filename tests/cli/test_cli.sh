@@ -24,7 +24,7 @@ check "bulk --help" help_mentions bulk --concurrency
 check "mock-server --help" help_mentions mock-server --tls
 check "demo --help" help_mentions demo --workspaces
 check "no command is an error" bash -c "! '$glue' >/dev/null 2>&1"
-check "query --help" help_mentions query --no-compression
+check "query --help shows --no-compression" help_mentions query --no-compression
 
 # Against the mock server; glue-mock-server sets GLUE_* for the command it runs.
 ws=wks_32kbzWHxtQvfVEgwEdQduuxRTYG
