@@ -3,6 +3,7 @@
 #include "transport/connection.hpp"
 
 #include "transport/pool_policy.hpp"
+#include "transport/proxy_tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -114,7 +115,7 @@ connection::~connection() {
 }
 
 asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& endpoints,
-                                             const origin& org) {
+                                             const origin& org, const tunnel_request* tunnel) {
     auto& s = socket();
     // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
     error_code ec = asio::error::host_not_found;
@@ -129,6 +130,11 @@ asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& e
         co_return ec;
     }
     s.set_option(tcp::no_delay(true), ec);
+    if (tunnel) {
+        if (auto e = co_await open_tunnel(*this, org, *tunnel)) {
+            co_return e;
+        }
+    }
     if (tls) {
         if (auto e = prepare_tls(*tls, org)) {
             co_return e;

@@ -8,6 +8,7 @@
 
 #include "protocol/http_message.hpp"
 #include "protocol/origin.hpp"
+#include "protocol/proxy.hpp"
 #include "support/clock.hpp"
 #include "support/function_ref.hpp"
 #include "support/outcome.hpp"
@@ -40,6 +41,9 @@ struct transport_options {
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
     resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
+    /// The proxy every connection goes through (protocol/proxy.hpp's choose_proxy); none:
+    /// straight to the origin.
+    std::optional<proxy_url> proxy;
 };
 
 enum class request_priority {
