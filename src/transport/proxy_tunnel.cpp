@@ -120,10 +120,12 @@ std::optional<failure> proxy_failure(error_code ec) {
     diagnostics d;
     d.http_status = ec.value();
     d.proxy_status = ec.value();
-    if (ec.value() == 407) {
+    // A 401 to CONNECT can only be the proxy's own: the origin was never reached (tinyproxy
+    // answers wrong credentials with one).
+    if (ec.value() == 407 || ec.value() == 401) {
         return make_failure(errc::forbidden,
                             "the proxy refused the tunnel: 407 Proxy Authentication Required "
-                            "(proxy credentials missing or wrong)",
+                            "or 401 (proxy credentials missing or wrong)",
                             std::move(d));
     }
     if (ec.value() == 502 || ec.value() == 503 || ec.value() == 504) {
