@@ -1,7 +1,8 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The one translation unit that instantiates Beast's HTTP parser and its reads and writes over
-// both kinds of stream, so the rest of the transport compiles without them.
+// both kinds of stream, so the rest of the transport compiles without them (but for the
+// header-only read of a proxy's answer to CONNECT, in proxy_tunnel.cpp).
 
 #include "transport/exchange.hpp"
 

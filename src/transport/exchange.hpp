@@ -4,7 +4,8 @@
 
 // One request and its response on a leased connection, and what its errors mean to a caller.
 // exchange.cpp is the one translation unit that instantiates Beast's HTTP parser and its reads
-// and writes; this header names no Beast type.
+// and writes for exchanges (proxy_tunnel.cpp reads a proxy's answer to CONNECT); this header
+// names no Beast type.
 
 #include "protocol/http_message.hpp"
 #include "support/outcome.hpp"

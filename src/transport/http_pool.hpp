@@ -4,7 +4,8 @@
 
 // The HTTP transport: one pool of keep-alive HTTP/1.1 connections per origin, over TCP or TLS.
 // This header names no Beast or OpenSSL type: the layers above compile without them. Beast's
-// HTTP code is instantiated in exchange.cpp only, the TLS handshake in connection.cpp.
+// HTTP code is instantiated in exchange.cpp (and proxy_tunnel.cpp, for CONNECT), the TLS
+// handshake in connection.cpp.
 
 #include "protocol/http_message.hpp"
 #include "protocol/origin.hpp"
