@@ -196,9 +196,15 @@ std::string base64(std::string_view in) {
 
 } // namespace
 
+std::string authority_form(std::string_view host, std::uint16_t port) {
+    const bool v6 = host.find(':') != std::string_view::npos;
+    std::string s;
+    s.append(v6 ? "[" : "").append(host).append(v6 ? "]:" : ":").append(std::to_string(port));
+    return s;
+}
+
 std::string proxy_url::authority() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+    return authority_form(host, port);
 }
 
 result<proxy_url> parse_proxy_url(std::string_view url) {

@@ -31,6 +31,9 @@ struct proxy_url {
     std::string authority() const;
 };
 
+/// "host:port", an IPv6 host in brackets: the authority form of a CONNECT target.
+std::string authority_form(std::string_view host, std::uint16_t port);
+
 /// Parses a proxy URL: http:// only (https://, socks*:// and other schemes are refused), a
 /// host, an optional port (default 1080, as curl), an optional path "/" and nothing else. A
 /// bare `host[:port]` is taken as http://. Failures are errc::invalid_argument, and their

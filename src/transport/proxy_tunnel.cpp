@@ -1,6 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "transport/proxy_tunnel.hpp"
 
+#include "protocol/proxy.hpp"
 #include "transport/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -53,8 +54,7 @@ error_code proxy_error(int v) {
 
 asio::awaitable<error_code> open_tunnel(connection& c, const origin& org, const tunnel_request& t) {
     auto& s = c.socket();
-    const bool v6 = org.host.find(':') != std::string::npos;
-    const auto target = (v6 ? "[" + org.host + "]" : org.host) + ":" + std::to_string(org.port);
+    const auto target = authority_form(org.host, org.port);
     c.out.clear();
     c.out.append("CONNECT ").append(target).append(" HTTP/1.1\r\nHost: ").append(target);
     c.out.append("\r\nUser-Agent: ").append(t.user_agent).append("\r\n");

@@ -101,6 +101,13 @@ TEST_SUITE("proxy") {
         CHECK_FALSE(p->host_is_ip);
     }
 
+    TEST_CASE("authority_form: host:port, an IPv6 host in brackets") {
+        CHECK(gd::authority_form("api.example.com", 443) == "api.example.com:443");
+        CHECK(gd::authority_form("127.0.0.1", 8443) == "127.0.0.1:8443");
+        CHECK(gd::authority_form("::1", 8443) == "[::1]:8443");
+        CHECK(gd::authority_form("2001:db8::1", 1) == "[2001:db8::1]:1");
+    }
+
     TEST_CASE("a bare host[:port] is an http:// proxy, as curl takes it") {
         auto p = gd::parse_proxy_url("proxy.internal:8888");
         REQUIRE(p.has_value());
