@@ -49,7 +49,7 @@ struct connection
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    /// Connects to the first of `endpoints` that accepts, then, over TLS, handshakes with
+    /// Connects to one of `endpoints` (happy_eyeballs.hpp), then, over TLS, handshakes with
     /// `org`'s host checked. Terminal cancellation ends whichever step is running.
     boost::asio::awaitable<error_code> open(const std::vector<tcp::endpoint>& endpoints,
                                             const origin& org);

@@ -33,10 +33,14 @@ public:
     /// full: a test that relies on the black hole requires this, so it can't pass vacuously.
     bool hangs() const { return hangs_; }
 
+    /// Accepts the parked connections: the next SYN a client sends again gets an answer.
+    void open_up();
+
 private:
     asio::io_context ioc_; // runs only inside the constructor
     asio::ip::tcp::acceptor acceptor_;
-    std::vector<asio::ip::tcp::socket> parked_; // connected, never accepted
+    std::vector<asio::ip::tcp::socket> parked_; // connected, not accepted until open_up()
+    std::vector<asio::ip::tcp::socket> accepted_;
     bool hangs_ = false;
 };
 
