@@ -82,6 +82,7 @@ struct connection
     // Guarded by the pool's mutex:
     std::shared_ptr<strand_task<boost::asio::steady_timer>> connect_task; // set while opening
     steady_time exchange_deadline{}; // while leased: when the exchange must be over
+    steady_time opened_at{};         // by transport_options::now, for its lifetime
 };
 
 } // namespace glue::detail

@@ -36,7 +36,7 @@ std::vector<tcp::endpoint> eps(const std::vector<std::string>& addresses) {
 }
 
 // An arbitrary start, far from the clock's ends.
-const gd::steady_time t0 = gd::steady_time() + 1000h;
+const gd::steady_time race_t0 = gd::steady_time() + 1000h;
 
 /// Every attempt of `r` due at `now`, in order.
 std::vector<std::size_t> start_all_due(gd::connect_race& r, gd::steady_time now) {
@@ -47,7 +47,7 @@ std::vector<std::size_t> start_all_due(gd::connect_race& r, gd::steady_time now)
     return started;
 }
 
-using list = std::vector<std::size_t>;
+using attempts = std::vector<std::size_t>;
 
 } // namespace
 
@@ -149,37 +149,37 @@ TEST_SUITE("connect schedule") {
         gd::connect_race r(3, 250ms);
         CHECK(r.outcome() == state::racing);
         CHECK(r.next_due() == gd::steady_time::min()); // due whatever the time
-        CHECK(start_all_due(r, t0) == list{0});
-        CHECK(r.next_due() == t0 + 250ms);
-        CHECK(start_all_due(r, t0 + 249ms).empty());
-        CHECK(start_all_due(r, t0 + 250ms) == list{1});
-        CHECK(r.next_due() == t0 + 500ms);
+        CHECK(start_all_due(r, race_t0) == attempts{0});
+        CHECK(r.next_due() == race_t0 + 250ms);
+        CHECK(start_all_due(r, race_t0 + 249ms).empty());
+        CHECK(start_all_due(r, race_t0 + 250ms) == attempts{1});
+        CHECK(r.next_due() == race_t0 + 500ms);
         // Late (the waiter woke late): one attempt, and the next a full delay after it.
-        CHECK(start_all_due(r, t0 + 900ms) == list{2});
+        CHECK(start_all_due(r, race_t0 + 900ms) == attempts{2});
         CHECK(r.started() == 3);
         CHECK(r.next_due() == gd::steady_time::max()); // none left
-        CHECK(start_all_due(r, t0 + 10h).empty());
+        CHECK(start_all_due(r, race_t0 + 10h).empty());
         CHECK(r.outcome() == state::racing); // the started ones still race
     }
 
     TEST_CASE("a failure makes the next attempt due at once") {
         gd::connect_race r(4, 250ms);
-        CHECK(start_all_due(r, t0) == list{0});
+        CHECK(start_all_due(r, race_t0) == attempts{0});
         r.failed(boost::asio::error::connection_refused);
         CHECK(r.next_due() == gd::steady_time::min());
-        CHECK(start_all_due(r, t0 + 1ms) == list{1});
-        CHECK(r.next_due() == t0 + 251ms); // a full delay after that start
+        CHECK(start_all_due(r, race_t0 + 1ms) == attempts{1});
+        CHECK(r.next_due() == race_t0 + 251ms); // a full delay after that start
         // A failure of an earlier attempt, while a later one races, also starts the next.
-        CHECK(start_all_due(r, t0 + 251ms) == list{2});
+        CHECK(start_all_due(r, race_t0 + 251ms) == attempts{2});
         r.failed(boost::asio::error::network_unreachable);
-        CHECK(start_all_due(r, t0 + 300ms) == list{3});
+        CHECK(start_all_due(r, race_t0 + 300ms) == attempts{3});
         CHECK(r.outcome() == state::racing);
     }
 
     TEST_CASE("failures with none left to start change nothing but the count") {
         gd::connect_race r(2, 250ms);
-        CHECK(start_all_due(r, t0) == list{0});
-        CHECK(start_all_due(r, t0 + 250ms) == list{1});
+        CHECK(start_all_due(r, race_t0) == attempts{0});
+        CHECK(start_all_due(r, race_t0 + 250ms) == attempts{1});
         r.failed(boost::asio::error::timed_out);
         CHECK(r.next_due() == gd::steady_time::max());
         CHECK(r.outcome() == state::racing);
@@ -187,16 +187,16 @@ TEST_SUITE("connect schedule") {
 
     TEST_CASE("a delay too large to add saturates: no later attempt, no overflow") {
         gd::connect_race r(2, std::chrono::nanoseconds::max());
-        CHECK(start_all_due(r, t0) == list{0});
+        CHECK(start_all_due(r, race_t0) == attempts{0});
         CHECK(r.next_due() == gd::steady_time::max());
-        CHECK(start_all_due(r, t0 + 100000h).empty());
+        CHECK(start_all_due(r, race_t0 + 100000h).empty());
         r.failed(boost::asio::error::connection_refused); // but a failure still starts it
-        CHECK(start_all_due(r, t0 + 1ms) == list{1});
+        CHECK(start_all_due(r, race_t0 + 1ms) == attempts{1});
     }
 
     TEST_CASE("a zero delay starts every attempt at once") {
         gd::connect_race r(3, 0ms);
-        CHECK(start_all_due(r, t0) == list{0, 1, 2});
+        CHECK(start_all_due(r, race_t0) == attempts{0, 1, 2});
     }
 
     //------------------------------------------------------------------------------
@@ -204,13 +204,13 @@ TEST_SUITE("connect schedule") {
 
     TEST_CASE("the first attempt to connect wins, whichever was started first") {
         gd::connect_race r(3, 250ms);
-        start_all_due(r, t0);
-        start_all_due(r, t0 + 250ms);
+        start_all_due(r, race_t0);
+        start_all_due(r, race_t0 + 250ms);
         r.connected(1);
         CHECK(r.outcome() == state::won);
         CHECK(r.winner() == 1);
         CHECK(r.next_due() == gd::steady_time::max());
-        CHECK(start_all_due(r, t0 + 1h).empty()); // attempt 2 never starts
+        CHECK(start_all_due(r, race_t0 + 1h).empty()); // attempt 2 never starts
         // What the others do afterwards changes nothing.
         r.connected(0);
         r.failed(boost::asio::error::operation_aborted);
@@ -221,12 +221,12 @@ TEST_SUITE("connect schedule") {
 
     TEST_CASE("a race is lost when every attempt failed; its error is the first failure") {
         gd::connect_race r(3, 250ms);
-        start_all_due(r, t0);
+        start_all_due(r, race_t0);
         r.failed(boost::asio::error::network_unreachable);
-        start_all_due(r, t0);
+        start_all_due(r, race_t0);
         r.failed(boost::asio::error::connection_refused);
         CHECK(r.outcome() == state::racing);
-        CHECK(start_all_due(r, t0) == list{2});
+        CHECK(start_all_due(r, race_t0) == attempts{2});
         r.failed(boost::asio::error::connection_refused);
         CHECK(r.outcome() == state::lost);
         CHECK(r.error() == boost::asio::error::network_unreachable);
@@ -237,7 +237,7 @@ TEST_SUITE("connect schedule") {
 
     TEST_CASE("a single address: one attempt, lost when it fails") {
         gd::connect_race r(1, 250ms);
-        CHECK(start_all_due(r, t0) == list{0});
+        CHECK(start_all_due(r, race_t0) == attempts{0});
         CHECK(r.next_due() == gd::steady_time::max());
         r.failed(boost::asio::error::connection_refused);
         CHECK(r.outcome() == state::lost);
@@ -248,7 +248,7 @@ TEST_SUITE("connect schedule") {
         gd::connect_race r(0, 250ms);
         CHECK(r.outcome() == state::lost);
         CHECK(r.error() == boost::asio::error::host_not_found);
-        CHECK(start_all_due(r, t0).empty());
+        CHECK(start_all_due(r, race_t0).empty());
         CHECK(r.next_due() == gd::steady_time::max());
     }
 
