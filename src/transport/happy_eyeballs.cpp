@@ -2,12 +2,12 @@
 //
 // The race is one coroutine waiting on one timer, and a plain completion handler per attempt,
 // all on the caller's strand. Asio 1.26 has no cancel_after, Beast 1.81's range connect takes no
-// modern tokens, awaitable_operators' `||` takes a fixed number of operations started together,
-// and parallel_group has known bugs (asio#1136, #1348): none of them starts an operation later.
-// Here an attempt's handler records its end in the race and cancels the timer; the coroutine
-// then looks at the race, starts what is due, and waits for the next attempt's time or the next
-// end. The attempts' sockets are shared with their handlers, so a handler that runs after the
-// coroutine has returned (an attempt it closed) still finds them.
+// modern tokens and tries one address at a time, and awaitable_operators' `||` and
+// parallel_group start all their operations together: none starts an attempt later, or when
+// another fails. Here an attempt's handler records its end in the race and cancels the timer;
+// the coroutine then looks at the race, starts what is due, and waits for the next attempt's
+// time or the next end. The attempts' sockets are shared with their handlers, so a handler that
+// runs after the coroutine has returned (an attempt it closed) still finds them.
 
 #include "transport/happy_eyeballs.hpp"
 
