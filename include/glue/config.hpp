@@ -47,6 +47,14 @@ struct client_config {
 
     /// Keep-alive HTTP/1.1 connections per origin (GraphQL and token requests share them).
     std::size_t max_connections = 64;
+    /// A pooled connection idle for longer than this is closed instead of reused (servers and
+    /// middleboxes drop idle connections silently). Default 60 s; 0: no limit. Checked when a
+    /// connection is taken or given back, so no timer runs for it.
+    std::chrono::milliseconds connection_idle_timeout{std::chrono::seconds(60)};
+    /// A connection opened longer ago than this is closed after the exchange in progress,
+    /// never reused, so that DNS changes and server-side rebalancing take effect under steady
+    /// load. Default 10 min; 0: no limit.
+    std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
     /// Largest accepted response header block and body.
     std::size_t max_response_header_bytes = 64 * 1024;
     std::size_t max_response_body_bytes = 32 * 1024 * 1024;

@@ -37,6 +37,8 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", token_request_timeout=" << cfg.token_request_timeout.count() << "ms"
               << ", connect_timeout=" << cfg.connect_timeout.count() << "ms"
               << ", max_connections=" << cfg.max_connections
+              << ", connection_idle_timeout=" << cfg.connection_idle_timeout.count() << "ms"
+              << ", connection_max_lifetime=" << cfg.connection_max_lifetime.count() << "ms"
               << ", shared_cache_url=" << detail::redact_url_password(cfg.shared_cache_url)
               << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
               << ", proxy=" << detail::redact_proxy_url(cfg.proxy) << ", no_proxy=" << cfg.no_proxy

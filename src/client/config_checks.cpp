@@ -73,6 +73,12 @@ result<void> check_config(const client_config& cfg) {
         return make_failure(errc::invalid_argument,
                             "timeouts, intervals and lifetimes must be positive");
     }
+    if (cfg.connection_idle_timeout < milliseconds(0) ||
+        cfg.connection_max_lifetime < milliseconds(0)) {
+        return make_failure(errc::invalid_argument,
+                            "connection_idle_timeout and connection_max_lifetime must not be "
+                            "negative (0: no limit)");
+    }
     if (!cfg.proxy.empty()) {
         if (auto p = parse_proxy_url(cfg.proxy); !p) {
             return p.error(); // its message never shows the URL: it may hold a password
@@ -148,6 +154,8 @@ transport_options transport_options_of(const client_config& cfg) {
     t.user_agent = cfg.user_agent;
     t.ca_file = cfg.ca_file;
     t.ca_pem = cfg.ca_pem;
+    t.connection_idle_timeout = cfg.connection_idle_timeout;
+    t.connection_max_lifetime = cfg.connection_max_lifetime;
     if (auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http)) {
         auto p = proxy_of(cfg, *o);
         if (!p) {

@@ -2,6 +2,7 @@
 
 #include "transport/connection.hpp"
 
+#include "transport/happy_eyeballs.hpp"
 #include "transport/pool_policy.hpp"
 #include "transport/proxy_tunnel.hpp"
 
@@ -117,15 +118,7 @@ connection::~connection() {
 asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& endpoints,
                                              const origin& org, const tunnel_request* tunnel) {
     auto& s = socket();
-    // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
-    error_code ec = asio::error::host_not_found;
-    for (const auto& ep : endpoints) {
-        std::tie(ec) = co_await s.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-        if (!ec || ec == asio::error::operation_aborted) {
-            break;
-        }
-        s.close(); // try the next address on a new socket
-    }
+    error_code ec = co_await connect_first(endpoints, s);
     if (ec) {
         co_return ec;
     }

@@ -50,9 +50,9 @@ struct connection
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    /// Connects to the first of `endpoints` that accepts, then, with `tunnel`, asks that proxy
-    /// for a tunnel to `org` (proxy_tunnel.hpp), then, over TLS, handshakes with `org`'s host
-    /// checked. Terminal cancellation ends whichever step is running.
+    /// Connects to one of `endpoints` (happy_eyeballs.hpp), then, with `tunnel`, asks that
+    /// proxy for a tunnel to `org` (proxy_tunnel.hpp), then, over TLS, handshakes with `org`'s
+    /// host checked. Terminal cancellation ends whichever step is running.
     boost::asio::awaitable<error_code> open(const std::vector<tcp::endpoint>& endpoints,
                                             const origin& org,
                                             const tunnel_request* tunnel = nullptr);
@@ -85,6 +85,7 @@ struct connection
     // Guarded by the pool's mutex:
     std::shared_ptr<strand_task<boost::asio::steady_timer>> connect_task; // set while opening
     steady_time exchange_deadline{}; // while leased: when the exchange must be over
+    steady_time opened_at{};         // by transport_options::now, for its lifetime
 };
 
 } // namespace glue::detail

@@ -58,7 +58,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         , opts(std::move(opt))
         , lookups(opts.resolve, opts.proxy ? opts.proxy->host : org.host)
         , deadline_timer(ex)
-        , leases(opts.max_connections) {
+        , leases(opts.max_connections,
+                 {opts.connection_idle_timeout, opts.connection_max_lifetime}) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
@@ -95,9 +96,14 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     std::optional<result<connection_ptr>> try_acquire(steady_time deadline, lease_kind kind) {
         for (;;) {
             connection_ptr c;
+            const auto now = ageing_now();
             {
                 std::lock_guard lock(mtx);
-                auto taken = leases.take_idle(kind);
+                auto taken = leases.take_idle(kind, now);
+                for (const auto& expired : taken.expired) {
+                    close_locked(expired);
+                }
+                start_connects_locked(taken.connects);
                 if (taken.what == take_outcome::stopped) {
                     return make_failure(asio::error::operation_aborted);
                 }
@@ -153,14 +159,24 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
     /// Gives the connection back: to the first waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
+        const auto now = ageing_now();
         std::lock_guard lock(mtx);
         unlease_locked(*c);
-        place_locked(leases.give_back(std::move(c), reuse));
+        const auto opened = c->opened_at;
+        place_locked(leases.give_back(std::move(c), reuse, opened, now));
+    }
+
+    /// The time connections age by (transport_options::now).
+    steady_time ageing_now() const {
+        return opts.now ? opts.now() : std::chrono::steady_clock::now();
     }
 
     /// Carries out where pool_policy put a connection. `why`: a failed connect's reason, for
     /// the waiter told of it.
     void place_locked(policy::placement p, error_code why = {}) {
+        for (const auto& expired : p.expired) {
+            close_locked(expired);
+        }
         switch (p.what) {
         case placement_outcome::idle:
             break;
@@ -294,9 +310,11 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     }
 
     void connected(const connection_ptr& c, error_code ec) {
+        const auto now = ageing_now();
         std::lock_guard lock(mtx);
         c->connect_task.reset();
-        place_locked(leases.opened(c, !ec), ec);
+        c->opened_at = now;
+        place_locked(leases.opened(c, !ec, now), ec);
     }
 
     // On the connect task's strand; its deadline cancels it (terminal), which ends whichever

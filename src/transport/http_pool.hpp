@@ -42,6 +42,11 @@ struct transport_options {
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
     resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
+    /// Connection ageing (pool_policy.hpp); zero: no limit.
+    std::chrono::milliseconds connection_idle_timeout{std::chrono::seconds(60)};
+    std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
+    /// The clock connections age by; empty: steady_clock. Tests substitute one.
+    std::function<steady_time()> now;
     /// The proxy every connection goes through (protocol/proxy.hpp's choose_proxy); none:
     /// straight to the origin.
     std::optional<proxy_url> proxy;

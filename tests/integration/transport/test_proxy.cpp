@@ -249,9 +249,10 @@ TEST_SUITE("proxy") {
     }
 
     TEST_CASE("a black-holed proxy: errc::timeout at connect_timeout") {
-        black_hole hole;
+        black_hole hole("127.0.0.1", 0);
+        REQUIRE(hole.hangs());
         client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-            through("http://127.0.0.1:" + std::to_string(hole.port()))(cfg);
+            through("http://127.0.0.1:" + std::to_string(hole.endpoint().port()))(cfg);
             cfg.connect_timeout = 500ms;
             cfg.token_retry_attempts = 1;
         });
