@@ -35,8 +35,8 @@ struct tunnel_request {
 boost::asio::awaitable<error_code> open_tunnel(connection& c, const origin& org,
                                                const tunnel_request& t);
 
-/// The failure an error of open_tunnel stands for: a 407 (or a 401) is errc::forbidden; a 502, 503 or 504
-/// errc::server_error, retried as a transport failure is; another status errc::http_error;
+/// The failure an error of open_tunnel stands for: a 407 (or a 401) is errc::forbidden; a 502, 503
+/// or 504 errc::server_error, retried as a transport failure is; another status errc::http_error;
 /// an answer that is malformed, too large or followed by bytes errc::bad_response. The proxy's
 /// status is in diagnostics::http_status and proxy_status. Empty for any other error.
 std::optional<failure> proxy_failure(error_code ec);
