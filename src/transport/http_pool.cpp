@@ -1,8 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The pool: its state under one mutex, the lease rules of pool_policy.hpp carried out, the
-// deadline of every exchange in progress, and send(). Beast's HTTP code is in exchange.cpp, the
-// TLS and socket code in connection.cpp.
+// deadline of every exchange in progress, and send(). Over 500 lines because it is one class
+// under one mutex: split over files, the lock's invariants could no longer be read in one place.
+// Beast's HTTP code is in exchange.cpp, the TLS and socket code in connection.cpp.
 
 #include "transport/http_pool.hpp"
 

@@ -66,7 +66,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("token and GraphQL go through a CONNECT tunnel, TLS verified end to end") {
         client_fixture f(over_tls());
-        tinyproxy proxy({{f.server.port()}});
+        tinyproxy proxy({{f.server.port()}, {}, {}});
         auto cfg = f.cfg;
         through(proxy.url())(cfg);
         f.client.emplace(f.ioc.get_executor(), cfg);
@@ -83,7 +83,7 @@ TEST_SUITE("proxy") {
         glue::testing::mock_server_options o = over_tls();
         o.tls_hosts = {"api.example.com"}; // not the address the client asks for
         glue::testing::mock_server server(o);
-        tinyproxy proxy({{server.port()}});
+        tinyproxy proxy({{server.port()}, {}, {}});
         asio::io_context ioc;
         auto cfg = server.client_config();
         through(proxy.url())(cfg);
@@ -130,7 +130,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("NO_PROXY: each form bypasses the proxy, a form that doesn't match doesn't") {
         client_fixture f(over_tls());
-        tinyproxy proxy({{f.server.port()}});
+        tinyproxy proxy({{f.server.port()}, {}, {}});
         const auto port = std::to_string(f.server.port());
         struct form {
             const char* what;
@@ -165,7 +165,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("NO_PROXY from the environment, no_proxy before NO_PROXY") {
         client_fixture f(over_tls());
-        tinyproxy proxy({{f.server.port()}});
+        tinyproxy proxy({{f.server.port()}, {}, {}});
         scoped_env lower("no_proxy", "127.0.0.0/8");
         scoped_env upper("NO_PROXY", "example.com");
         auto cfg = f.cfg;
@@ -183,7 +183,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("the environment's proxy is not used for a loopback api_url") {
         client_fixture f(over_tls());
-        tinyproxy proxy({{f.server.port()}});
+        tinyproxy proxy({{f.server.port()}, {}, {}});
         scoped_env https_proxy("https_proxy", proxy.url());
         scoped_env all_proxy("ALL_PROXY", proxy.url());
         scoped_env no_proxy("no_proxy", "");
@@ -212,7 +212,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("one CONNECT per pooled connection") {
         client_fixture f(over_tls());
-        tinyproxy proxy({{f.server.port()}});
+        tinyproxy proxy({{f.server.port()}, {}, {}});
         auto cfg = f.cfg;
         through(proxy.url())(cfg);
         f.client.emplace(f.ioc.get_executor(), cfg);
