@@ -47,6 +47,14 @@ struct client_config {
 
     /// Keep-alive HTTP/1.1 connections per origin (GraphQL and token requests share them).
     std::size_t max_connections = 64;
+    /// A pooled connection idle for longer than this is closed instead of reused (servers and
+    /// middleboxes drop idle connections silently). Default 60 s; 0: no limit. Checked when a
+    /// connection is taken or given back, so no timer runs for it.
+    std::chrono::milliseconds connection_idle_timeout{std::chrono::seconds(60)};
+    /// A connection opened longer ago than this is closed after the exchange in progress,
+    /// never reused, so that DNS changes and server-side rebalancing take effect under steady
+    /// load. Default 10 min; 0: no limit.
+    std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
     /// Largest accepted response header block and body.
     std::size_t max_response_header_bytes = 64 * 1024;
     std::size_t max_response_body_bytes = 32 * 1024 * 1024;
@@ -118,13 +126,34 @@ struct client_config {
     /// Sent as User-Agent; empty: "glue-cpp/<version>".
     std::string user_agent;
 
+    // Proxies (README, "Networks"; docs/design.md, "Proxies").
+
+    /// The HTTP proxy every request goes through: "http://[user:password@]host[:port]" (port
+    /// 1080 by default; a bare "host:port" is taken as http://; https:// and SOCKS proxies are
+    /// refused with errc::invalid_argument). https:// origins are reached through CONNECT, with
+    /// TLS end to end and the certificate checked against the origin's name; http:// origins
+    /// with absolute-form requests, through a loopback proxy only unless allow_insecure_http.
+    /// The credentials are sent as Proxy-Authorization: Basic and never printed. Empty (the
+    /// default): the environment's https_proxy, HTTPS_PROXY (for https://) or http_proxy,
+    /// HTTP_PROXY (for http://), then all_proxy, ALL_PROXY, if proxy_from_env; a proxy from the
+    /// environment is never used for a loopback api_url (127.0.0.0/8, ::1, localhost).
+    std::string proxy;
+    /// Hosts reached without the proxy: a comma-separated list of names (each matching itself
+    /// and its subdomains, with or without a leading dot), IP addresses, CIDR ranges
+    /// ("10.0.0.0/8", "::1/128"), any of them with ":port", or "*" for all. Empty (the default):
+    /// the environment's no_proxy, then NO_PROXY, if proxy_from_env.
+    std::string no_proxy;
+    /// Whether the proxy variables of the environment count (default true); false: only proxy
+    /// and no_proxy above.
+    bool proxy_from_env = true;
+
     /// GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI, GLUE_CA_FILE,
-    /// GLUE_SHARED_CACHE_URL, GLUE_SHARED_CACHE_KEY; variables that are unset keep the defaults
-    /// above.
+    /// GLUE_SHARED_CACHE_URL, GLUE_SHARED_CACHE_KEY, GLUE_PROXY, GLUE_NO_PROXY; variables that
+    /// are unset keep the defaults above.
     static client_config from_env();
 };
 
-/// Prints the configuration with the client secret redacted.
+/// Prints the configuration with the client secret and the proxy's credentials redacted.
 std::ostream& operator<<(std::ostream& os, const client_config& cfg);
 
 } // namespace glue

@@ -60,7 +60,10 @@ struct graphql_error {
 /// because server text may echo input. Shared, immutable: every waiter of one token request
 /// sees the same diagnostics object.
 struct diagnostics {
-    int http_status = 0;                 ///< 0: no HTTP response was received
+    int http_status = 0; ///< 0: no HTTP response was received
+    /// The status of a proxy's answer to CONNECT when the proxy refused it (http_status holds
+    /// it too); 0: the failure did not come from a proxy.
+    int proxy_status = 0;
     std::string oauth_error;             ///< RFC 6749 §5.2 `error`
     std::string oauth_error_description; ///< RFC 6749 §5.2 `error_description` (server text)
     std::vector<graphql_error> graphql_errors;

@@ -23,6 +23,8 @@ client_config client_config::from_env() {
     read(cfg.ca_file, "GLUE_CA_FILE");
     read(cfg.shared_cache_url, "GLUE_SHARED_CACHE_URL");
     read(cfg.shared_cache_key, "GLUE_SHARED_CACHE_KEY");
+    read(cfg.proxy, "GLUE_PROXY");
+    read(cfg.no_proxy, "GLUE_NO_PROXY");
     return cfg;
 }
 
@@ -37,9 +39,12 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", max_connections=" << cfg.max_connections
               << ", accept_compressed_responses=" << std::boolalpha
               << cfg.accept_compressed_responses << std::noboolalpha
+              << ", connection_idle_timeout=" << cfg.connection_idle_timeout.count() << "ms"
+              << ", connection_max_lifetime=" << cfg.connection_max_lifetime.count() << "ms"
               << ", shared_cache_url=" << detail::redact_url_password(cfg.shared_cache_url)
               << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
-              << "}";
+              << ", proxy=" << detail::redact_proxy_url(cfg.proxy) << ", no_proxy=" << cfg.no_proxy
+              << ", proxy_from_env=" << (cfg.proxy_from_env ? "true" : "false") << "}";
 }
 
 } // namespace glue

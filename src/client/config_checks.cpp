@@ -3,6 +3,7 @@
 
 #include "protocol/checks.hpp"
 #include "protocol/origin.hpp"
+#include "protocol/proxy.hpp"
 #include "protocol/token_grant.hpp"
 #include "shared_cache/redis_url.hpp"
 #include "shared_cache/sealing.hpp"
@@ -10,9 +11,25 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <string>
 
 namespace glue::detail {
+
+namespace {
+
+// The proxy the API's origin goes through: the configuration, and the process's environment
+// unless proxy_from_env is false.
+result<std::optional<proxy_url>> proxy_of(const client_config& cfg, const origin& org) {
+    proxy_settings s;
+    s.proxy = cfg.proxy;
+    s.no_proxy = cfg.no_proxy;
+    s.from_env = cfg.proxy_from_env;
+    s.allow_insecure_http = cfg.allow_insecure_http;
+    return choose_proxy(org, s, [](const char* name) { return std::getenv(name); });
+}
+
+} // namespace
 
 result<void> check_config(const client_config& cfg) {
     if (cfg.client_id.empty() || cfg.client_secret.empty()) {
@@ -56,6 +73,17 @@ result<void> check_config(const client_config& cfg) {
         return make_failure(errc::invalid_argument,
                             "timeouts, intervals and lifetimes must be positive");
     }
+    if (cfg.connection_idle_timeout < milliseconds(0) ||
+        cfg.connection_max_lifetime < milliseconds(0)) {
+        return make_failure(errc::invalid_argument,
+                            "connection_idle_timeout and connection_max_lifetime must not be "
+                            "negative (0: no limit)");
+    }
+    if (!cfg.proxy.empty()) {
+        if (auto p = parse_proxy_url(cfg.proxy); !p) {
+            return p.error(); // its message never shows the URL: it may hold a password
+        }
+    }
     return {};
 }
 
@@ -93,6 +121,9 @@ origin checked_origin(const client_config& cfg) {
     if (!o) {
         throw to_error(o.error(), "client");
     }
+    if (auto p = proxy_of(cfg, *o); !p) {
+        throw to_error(p.error(), "client");
+    }
     return std::move(*o);
 }
 
@@ -124,6 +155,15 @@ transport_options transport_options_of(const client_config& cfg) {
     t.ca_file = cfg.ca_file;
     t.ca_pem = cfg.ca_pem;
     t.accept_compressed = cfg.accept_compressed_responses;
+    t.connection_idle_timeout = cfg.connection_idle_timeout;
+    t.connection_max_lifetime = cfg.connection_max_lifetime;
+    if (auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http)) {
+        auto p = proxy_of(cfg, *o);
+        if (!p) {
+            throw to_error(p.error(), "client"); // as checked_origin(), whichever runs first
+        }
+        t.proxy = std::move(*p);
+    }
     return t;
 }
 

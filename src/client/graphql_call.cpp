@@ -42,6 +42,10 @@ call_settings grant_call_settings(const client_config& cfg, steady_time deadline
 
 bool retryable(const failure& f) noexcept {
     const auto& ec = f.ec;
+    // A proxy's 502, 503 or 504 to CONNECT: it could not reach the server, as a failed connect.
+    if (ec == errc::server_error && f.diag && f.diag->proxy_status != 0) {
+        return true;
+    }
     return ec != asio::error::operation_aborted && ec.category() != glue_category() &&
            ec.category() != asio::error::get_ssl_category() && ec != asio::error::host_not_found;
 }

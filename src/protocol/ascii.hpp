@@ -14,6 +14,12 @@ constexpr char ascii_lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
 }
 
+/// A character of a host name as the client accepts it: letters, digits, '-', '.', '_'.
+constexpr bool is_host_name_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
+}
+
 constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) {
         return false;

@@ -9,11 +9,6 @@ namespace glue::detail {
 
 namespace {
 
-bool is_host_name_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_';
-}
-
 template <class Address>
 void set_ip(origin& o, const Address& a) {
     o.host = a.to_string();

@@ -19,4 +19,19 @@ std::string redact_url_password(std::string_view url) {
     return std::string(u.buffer());
 }
 
+std::string redact_proxy_url(std::string_view url) {
+    std::string full;
+    if (!url.empty() && url.find("://") == std::string_view::npos) {
+        full = "http://";
+    }
+    full.append(url);
+    auto printed = redact_url_password(full);
+    if (auto parsed = boost::urls::parse_uri(printed); parsed && !parsed->user().empty()) {
+        boost::urls::url u = *parsed;
+        u.set_user("(redacted)");
+        printed = std::string(u.buffer());
+    }
+    return printed;
+}
+
 } // namespace glue::detail

@@ -14,6 +14,10 @@ namespace glue::detail {
 /// (empty stays empty).
 std::string redact_url_password(std::string_view url);
 
+/// A proxy URL (client_config::proxy) fit to print: as redact_url_password, with the user name
+/// hidden too, and a bare "[user:password@]host:port" read as http:// first (as the proxy is).
+std::string redact_proxy_url(std::string_view url);
+
 } // namespace glue::detail
 
 #endif

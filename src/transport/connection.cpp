@@ -2,7 +2,9 @@
 
 #include "transport/connection.hpp"
 
+#include "transport/happy_eyeballs.hpp"
 #include "transport/pool_policy.hpp"
+#include "transport/proxy_tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -114,21 +116,18 @@ connection::~connection() {
 }
 
 asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& endpoints,
-                                             const origin& org) {
+                                             const origin& org, const tunnel_request* tunnel) {
     auto& s = socket();
-    // One endpoint at a time: Beast 1.81's range connect takes no modern tokens.
-    error_code ec = asio::error::host_not_found;
-    for (const auto& ep : endpoints) {
-        std::tie(ec) = co_await s.async_connect(ep, asio::as_tuple(asio::use_awaitable));
-        if (!ec || ec == asio::error::operation_aborted) {
-            break;
-        }
-        s.close(); // try the next address on a new socket
-    }
+    error_code ec = co_await connect_first(endpoints, s);
     if (ec) {
         co_return ec;
     }
     s.set_option(tcp::no_delay(true), ec);
+    if (tunnel) {
+        if (auto e = co_await open_tunnel(*this, org, *tunnel)) {
+            co_return e;
+        }
+    }
     if (tls) {
         if (auto e = prepare_tls(*tls, org)) {
             co_return e;

@@ -29,6 +29,7 @@ namespace glue::detail {
 
 template <class Timer>
 class strand_task;
+struct tunnel_request;
 
 /// The TLS client context of a pool: TLS 1.2 at least, the peer verified against `opts`' CA
 /// file and PEM, or the system trust store when neither is given. Throws glue::error
@@ -49,10 +50,12 @@ struct connection
     connection(const connection&) = delete;
     connection& operator=(const connection&) = delete;
 
-    /// Connects to the first of `endpoints` that accepts, then, over TLS, handshakes with
-    /// `org`'s host checked. Terminal cancellation ends whichever step is running.
+    /// Connects to one of `endpoints` (happy_eyeballs.hpp), then, with `tunnel`, asks that
+    /// proxy for a tunnel to `org` (proxy_tunnel.hpp), then, over TLS, handshakes with `org`'s
+    /// host checked. Terminal cancellation ends whichever step is running.
     boost::asio::awaitable<error_code> open(const std::vector<tcp::endpoint>& endpoints,
-                                            const origin& org);
+                                            const origin& org,
+                                            const tunnel_request* tunnel = nullptr);
 
     tcp::socket& socket() { return tls ? tls->next_layer() : *plain; }
 
@@ -69,9 +72,9 @@ struct connection
     /// without blocking.
     bool stale();
 
-    /// After each exchange: every request carries the client secret or a Bearer token, so its
-    /// bytes are overwritten before the buffer is reused (a shorter request would leave them in
-    /// the spare capacity) or freed.
+    /// After each exchange: every request carries the client secret or a Bearer token (and a
+    /// CONNECT the proxy's password), so its bytes are overwritten before the buffer is reused (a
+    /// shorter request would leave them in the spare capacity) or freed.
     void wipe_request();
 
     std::optional<tcp::socket> plain;
@@ -82,6 +85,7 @@ struct connection
     // Guarded by the pool's mutex:
     std::shared_ptr<strand_task<boost::asio::steady_timer>> connect_task; // set while opening
     steady_time exchange_deadline{}; // while leased: when the exchange must be over
+    steady_time opened_at{};         // by transport_options::now, for its lifetime
 };
 
 } // namespace glue::detail

@@ -1,12 +1,14 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The one translation unit that instantiates Beast's HTTP parser and its reads and writes over
-// both kinds of stream, so the rest of the transport compiles without them.
+// both kinds of stream, so the rest of the transport compiles without them (but for the
+// header-only read of a proxy's answer to CONNECT, in proxy_tunnel.cpp).
 
 #include "transport/exchange.hpp"
 
 #include "protocol/content_coding.hpp"
 #include "transport/connection.hpp"
+#include "transport/proxy_tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/compose.hpp>
@@ -267,14 +269,19 @@ void fail_transport_step_for_testing(int n) noexcept {
     steps_until_failure.store(n, std::memory_order_relaxed);
 }
 
-void serialize_request(std::string& out, std::string_view fixed, const http_request& req) {
+void serialize_request(std::string& out, std::string_view fixed, const http_request& req,
+                       std::string_view target_prefix) {
     fallible_step();
     char length[24];
     const auto n = std::to_chars(length, length + sizeof length, req.body.size()).ptr - length;
     out.clear();
-    out.reserve(req.target.size() + fixed.size() + req.content_type.size() +
+    out.reserve(target_prefix.size() + req.target.size() + fixed.size() + req.content_type.size() +
                 req.authorization.size() + req.body.size() + 96);
-    out.append("POST ").append(req.target).append(" HTTP/1.1\r\n").append(fixed);
+    out.append("POST ")
+        .append(target_prefix)
+        .append(req.target)
+        .append(" HTTP/1.1\r\n")
+        .append(fixed);
     out.append("Content-Type: ").append(req.content_type).append("\r\n");
     if (!req.authorization.empty()) {
         out.append("Authorization: ").append(req.authorization).append("\r\n");
@@ -314,6 +321,9 @@ asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limi
 #endif
 
 failure connect_failure(error_code ec) {
+    if (auto refused = proxy_failure(ec)) {
+        return *refused;
+    }
     if (ec == errc::timeout) {
         return make_failure(ec, "deadline passed while opening a connection");
     }

@@ -4,7 +4,8 @@
 
 // One request and its response on a leased connection, and what its errors mean to a caller.
 // exchange.cpp is the one translation unit that instantiates Beast's HTTP parser and its reads
-// and writes; this header names no Beast type.
+// and writes for exchanges (proxy_tunnel.cpp reads a proxy's answer to CONNECT); this header
+// names no Beast type.
 
 #include "protocol/http_message.hpp"
 #include "support/outcome.hpp"
@@ -22,8 +23,10 @@ struct connection;
 
 /// The request in one contiguous buffer `out`, so it leaves in one write (one TLS record when
 /// small). `fixed` holds the headers every request of the pool carries, each ending in CRLF.
-/// Header values were checked for control characters before they got here.
-void serialize_request(std::string& out, std::string_view fixed, const http_request& req);
+/// Header values were checked for control characters before they got here. `target_prefix`
+/// goes before the target: "http://host[:port]" makes it absolute-form, for a proxy.
+void serialize_request(std::string& out, std::string_view fixed, const http_request& req,
+                       std::string_view target_prefix = {});
 
 struct exchange_result {
     error_code ec;

@@ -1,8 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 //
 // The pool: its state under one mutex, the lease rules of pool_policy.hpp carried out, the
-// deadline of every exchange in progress, and send(). Beast's HTTP code is in exchange.cpp, the
-// TLS and socket code in connection.cpp.
+// deadline of every exchange in progress, and send(). Over 500 lines because it is one class
+// under one mutex: split over files, the lock's invariants could no longer be read in one place.
+// Beast's HTTP code is in exchange.cpp, the TLS and socket code in connection.cpp.
 
 #include "transport/http_pool.hpp"
 
@@ -15,10 +16,13 @@
 #include "transport/exchange.hpp"
 #include "transport/name_lookup.hpp"
 #include "transport/pool_policy.hpp"
+#include "transport/proxy_tunnel.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/intrusive/list.hpp>
+
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <exception>
@@ -53,9 +57,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         : ex(std::move(e))
         , org(std::move(o))
         , opts(std::move(opt))
-        , lookups(opts.resolve, org.host)
+        , lookups(opts.resolve, opts.proxy ? opts.proxy->host : org.host)
         , deadline_timer(ex)
-        , leases(opts.max_connections) {
+        , leases(opts.max_connections,
+                 {opts.connection_idle_timeout, opts.connection_max_lifetime}) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
@@ -64,9 +69,27 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (opts.accept_compressed) {
             fixed_headers += "Accept-Encoding: gzip, deflate\r\n"; // decoded in exchange.cpp
         }
+        if (opts.proxy) {
+            // Through a proxy: https:// in a CONNECT tunnel opened with each connection; http://
+            // in absolute form, every request carrying the proxy's credentials.
+            tunnel.authorization = proxy_authorization(*opts.proxy);
+            tunnel.user_agent = opts.user_agent;
+            tunnel.header_limit = opts.header_limit;
+            if (!org.tls) {
+                target_prefix = "http://" + org.host_header;
+                if (!tunnel.authorization.empty()) {
+                    fixed_headers += "Proxy-Authorization: " + tunnel.authorization + "\r\n";
+                }
+            }
+        }
         if (org.tls) {
             tls_ctx = make_tls_context(opts);
         }
+    }
+
+    ~state() {
+        OPENSSL_cleanse(fixed_headers.data(), fixed_headers.size());
+        OPENSSL_cleanse(tunnel.authorization.data(), tunnel.authorization.size());
     }
 
     //--------------------------------------------------------------------------
@@ -77,9 +100,14 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     std::optional<result<connection_ptr>> try_acquire(steady_time deadline, lease_kind kind) {
         for (;;) {
             connection_ptr c;
+            const auto now = ageing_now();
             {
                 std::lock_guard lock(mtx);
-                auto taken = leases.take_idle(kind);
+                auto taken = leases.take_idle(kind, now);
+                for (const auto& expired : taken.expired) {
+                    close_locked(expired);
+                }
+                start_connects_locked(taken.connects);
                 if (taken.what == take_outcome::stopped) {
                     return make_failure(asio::error::operation_aborted);
                 }
@@ -135,14 +163,24 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
 
     /// Gives the connection back: to the first waiter, to the idle list, or closed.
     void release(connection_ptr c, bool reuse) {
+        const auto now = ageing_now();
         std::lock_guard lock(mtx);
         unlease_locked(*c);
-        place_locked(leases.give_back(std::move(c), reuse));
+        const auto opened = c->opened_at;
+        place_locked(leases.give_back(std::move(c), reuse, opened, now));
+    }
+
+    /// The time connections age by (transport_options::now).
+    steady_time ageing_now() const {
+        return opts.now ? opts.now() : std::chrono::steady_clock::now();
     }
 
     /// Carries out where pool_policy put a connection. `why`: a failed connect's reason, for
     /// the waiter told of it.
     void place_locked(policy::placement p, error_code why = {}) {
+        for (const auto& expired : p.expired) {
+            close_locked(expired);
+        }
         switch (p.what) {
         case placement_outcome::idle:
             break;
@@ -276,32 +314,40 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     }
 
     void connected(const connection_ptr& c, error_code ec) {
+        const auto now = ageing_now();
         std::lock_guard lock(mtx);
         c->connect_task.reset();
-        place_locked(leases.opened(c, !ec), ec);
+        c->opened_at = now;
+        place_locked(leases.opened(c, !ec, now), ec);
     }
 
     // On the connect task's strand; its deadline cancels it (terminal), which ends whichever
     // step is running.
+    // With a proxy, the connection goes to the proxy's host instead of the origin's. The proxy
+    // is chosen once per client, and a client has one pool per origin, so pooled connections
+    // are keyed by (proxy, origin): each carries the proxy it was opened through for its life.
     asio::awaitable<error_code> establish(connection& c) {
+        const auto& proxy = opts.proxy;
+        const std::string& host = proxy ? proxy->host : org.host;
+        const std::uint16_t port = proxy ? proxy->port : org.port;
         std::vector<tcp::endpoint> endpoints;
-        if (org.host_is_ip) {
-            endpoints.emplace_back(asio::ip::make_address(org.host), org.port);
+        if (proxy ? proxy->host_is_ip : org.host_is_ip) {
+            endpoints.emplace_back(asio::ip::make_address(host), port);
         } else {
             std::vector<asio::ip::address> addresses;
             if (auto ec = co_await lookups.resolve(addresses)) {
                 co_return ec;
             }
-            if (org.loopback_addresses_only &&
+            if ((proxy ? proxy->loopback_addresses_only : org.loopback_addresses_only) &&
                 !std::all_of(addresses.begin(), addresses.end(),
                              [](const asio::ip::address& a) { return a.is_loopback(); })) {
                 co_return make_error_code(errc::invalid_argument); // see connect_failure()
             }
             for (const auto& a : addresses) {
-                endpoints.emplace_back(a, org.port);
+                endpoints.emplace_back(a, port);
             }
         }
-        co_return co_await c.open(endpoints, org);
+        co_return co_await c.open(endpoints, org, proxy && org.tls ? &tunnel : nullptr);
     }
 
     //--------------------------------------------------------------------------
@@ -352,6 +398,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     // extensions, or a trailer, which Beast 1.81 reads without a limit), with a little room.
     const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
+    std::string target_prefix; // before each target: "http://host" through a proxy
+    tunnel_request tunnel;     // a proxy's CONNECT, for https:// through it
     std::unique_ptr<ssl::context> tls_ctx;
     host_lookups lookups;
 
@@ -418,7 +466,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
             c.release(true);
             co_return std::nullopt;
         }
-        serialize_request(c->out, st->fixed_headers, req);
+        serialize_request(c->out, st->fixed_headers, req, st->target_prefix);
         auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit);
         c->wipe_request();
         if (!x.ec && x.response.status / 100 == 1) {

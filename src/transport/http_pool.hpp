@@ -4,10 +4,12 @@
 
 // The HTTP transport: one pool of keep-alive HTTP/1.1 connections per origin, over TCP or TLS.
 // This header names no Beast or OpenSSL type: the layers above compile without them. Beast's
-// HTTP code is instantiated in exchange.cpp only, the TLS handshake in connection.cpp.
+// HTTP code is instantiated in exchange.cpp (and proxy_tunnel.cpp, for CONNECT), the TLS
+// handshake in connection.cpp.
 
 #include "protocol/http_message.hpp"
 #include "protocol/origin.hpp"
+#include "protocol/proxy.hpp"
 #include "support/clock.hpp"
 #include "support/function_ref.hpp"
 #include "support/outcome.hpp"
@@ -41,6 +43,14 @@ struct transport_options {
     std::string ca_pem;
     bool accept_compressed = true; ///< send Accept-Encoding: gzip, deflate
     resolve_fn resolve; ///< empty: the system's resolver (getaddrinfo); tests substitute one
+    /// Connection ageing (pool_policy.hpp); zero: no limit.
+    std::chrono::milliseconds connection_idle_timeout{std::chrono::seconds(60)};
+    std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
+    /// The clock connections age by; empty: steady_clock. Tests substitute one.
+    std::function<steady_time()> now;
+    /// The proxy every connection goes through (protocol/proxy.hpp's choose_proxy); none:
+    /// straight to the origin.
+    std::optional<proxy_url> proxy;
 };
 
 enum class request_priority {

@@ -2,6 +2,8 @@
 
 #include "transport/pool_policy.hpp"
 
+#include "support/saturating.hpp"
+
 namespace glue::detail {
 
 idle_check check_idle(std::size_t buffered) noexcept {
@@ -23,6 +25,16 @@ idle_check after_peek(peek_result peek, bool tls) noexcept {
 
 idle_check after_tls_records(bool only_housekeeping) noexcept {
     return only_housekeeping ? idle_check::fit : idle_check::stale;
+}
+
+bool idle_too_long(const connection_ageing& a, steady_time since, steady_time now) noexcept {
+    return a.idle_timeout > std::chrono::nanoseconds::zero() &&
+           now > saturating_add(since, a.idle_timeout);
+}
+
+bool too_old(const connection_ageing& a, steady_time opened, steady_time now) noexcept {
+    return a.max_lifetime > std::chrono::nanoseconds::zero() &&
+           now > saturating_add(opened, a.max_lifetime);
 }
 
 after_failure after_failed_exchange(const failed_exchange& x) noexcept {

@@ -3,15 +3,17 @@
 #define GLUE_TRANSPORT_POOL_POLICY_HPP
 
 // The connection pool's lease rules without I/O, timers or clocks: who gets a connection that
-// comes back or was just opened, when to open one, when an idle one is unfit, what a shutdown
-// takes down, and when a failed exchange is tried again. The pool (http_pool.cpp) consults them
-// under its mutex and carries out what they return: waking waiters, opening and closing
+// comes back or was just opened, when to open one, when an idle one is unfit or too old, what a
+// shutdown takes down, and when a failed exchange is tried again. The pool (http_pool.cpp) consults
+// them under its mutex and carries out what they return: waking waiters, opening and closing
 // connections (docs/design.md, "Transport").
 
+#include "support/clock.hpp"
 #include "transport/http_pool.hpp"
 
 #include <boost/intrusive/list.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <iterator>
 #include <optional>
@@ -65,6 +67,26 @@ idle_check after_peek(peek_result peek, bool tls) noexcept;
 idle_check after_tls_records(bool only_housekeeping) noexcept;
 
 //------------------------------------------------------------------------------
+// Ageing
+//
+// Connections age without a timer of their own (an idle client leaves no work on the
+// io_context): their times are looked at when connections are taken and given back.
+
+/// How long a connection may be used (zero: no limit).
+struct connection_ageing {
+    /// Idle longer than this since it was last given back (or opened): closed, not reused.
+    std::chrono::nanoseconds idle_timeout{0};
+    /// Opened longer ago than this: retired after its exchange, never leased again.
+    std::chrono::nanoseconds max_lifetime{0};
+};
+
+/// Whether a connection idle since `since` has been idle too long at `now`.
+bool idle_too_long(const connection_ageing& a, steady_time since, steady_time now) noexcept;
+
+/// Whether a connection opened at `opened` is too old at `now`.
+bool too_old(const connection_ageing& a, steady_time opened, steady_time now) noexcept;
+
+//------------------------------------------------------------------------------
 // A failed exchange
 
 /// What is known when an exchange failed.
@@ -96,7 +118,7 @@ after_failure after_failed_exchange(const failed_exchange& x) noexcept;
 /// Taking an idle connection without waiting in line.
 enum class take_outcome {
     stopped, ///< the pool is shut down
-    none,    ///< wait in line (no idle connection, or a fresh one is needed)
+    none,    ///< wait in line (no idle connection fit by age, or a fresh one is needed)
     taken,   ///< the most recently used idle connection; its staleness is still to be checked
 };
 
@@ -115,9 +137,14 @@ enum class placement_outcome {
 };
 
 /// The pool's bookkeeping: its connections counted (open: idle, leased or being opened;
-/// connecting: being opened), the idle ones (most recently used last) and the waiters in line,
-/// high priority before normal, first come first served within a priority. Every call is made
-/// under the pool's mutex and returns what the pool must do.
+/// connecting: being opened), the idle ones (most recently used last) with their times, and the
+/// waiters in line, high priority before normal, first come first served within a priority.
+/// Every call is made under the pool's mutex and returns what the pool must do.
+///
+/// Ageing (connection_ageing): taking an idle connection skips those past either limit, and
+/// taking or giving one back sweeps the least recently used end of the idle list; those are
+/// returned as `expired`, to close. A connection given back past its lifetime is closed rather
+/// than kept. Times are passed in: `now` is the pool's clock.
 ///
 /// `Waiter` derives from an auto-unlink intrusive list hook (as support/waiter.hpp's does) and
 /// has `bool fresh`: only a newly opened connection will do. A waiter that gives up (its deadline
@@ -128,23 +155,36 @@ enum class placement_outcome {
 template <class Waiter, class Conn>
 class pool_policy {
 public:
-    explicit pool_policy(std::size_t max_connections) noexcept : max_(max_connections) {}
+    explicit pool_policy(std::size_t max_connections, connection_ageing ageing = {}) noexcept
+        : max_(max_connections)
+        , ageing_(ageing) {}
 
     struct take_result {
         take_outcome what;
-        Conn conn{}; ///< taken
+        Conn conn{};                 ///< taken
+        std::vector<Conn> expired{}; ///< idle ones past their idle timeout or lifetime: close
+        std::size_t connects = 0;    ///< connections to start opening (counted already)
     };
 
-    take_result take_idle(lease_kind kind) {
+    take_result take_idle(lease_kind kind, steady_time now) {
         if (stopped_) {
             return {take_outcome::stopped};
         }
-        if (kind == lease_kind::fresh || idle_.empty()) {
-            return {take_outcome::none};
+        take_result r{take_outcome::none};
+        sweep(now, r.expired);
+        while (kind == lease_kind::pooled && !idle_.empty()) {
+            idle_conn e = std::move(idle_.back());
+            idle_.pop_back();
+            if (!too_old(ageing_, e.opened, now)) {
+                r.what = take_outcome::taken;
+                r.conn = std::move(e.conn);
+                break;
+            }
+            --open_;
+            r.expired.push_back(std::move(e.conn));
         }
-        Conn c = std::move(idle_.back());
-        idle_.pop_back();
-        return {take_outcome::taken, std::move(c)};
+        r.connects = start_connects();
+        return r;
     }
 
     struct line_up_result {
@@ -163,7 +203,7 @@ public:
         }
         line_up_result r{line_up_outcome::waiting};
         if (w.fresh && !idle_.empty() && open_ >= max_) {
-            r.close = std::move(idle_.front());
+            r.close = std::move(idle_.front().conn);
             idle_.erase(idle_.begin());
             --open_;
         }
@@ -178,31 +218,26 @@ public:
         /// hand_over: who gets the connection. close after a failed connect: who learns why,
         /// out of line now (null: nobody waits).
         Waiter* waiter = nullptr;
-        std::size_t connects = 0; ///< connections to start opening (counted already)
+        std::size_t connects = 0;    ///< connections to start opening (counted already)
+        std::vector<Conn> expired{}; ///< idle ones past their idle timeout or lifetime: close
     };
 
-    /// A leased connection given back, fit for another request or not (`reuse`).
-    placement give_back(Conn c, bool reuse) {
-        if (reuse && !stopped_) {
-            Waiter* w = front();
-            if (!w) {
-                idle_.push_back(std::move(c));
-                return {placement_outcome::idle};
-            }
-            if (!w->fresh) {
-                w->unlink();
-                return {placement_outcome::hand_over, std::move(c), w};
-            }
-            // The first in line needs a fresh connection: close this one to make room for it,
-            // rather than serve those behind it first (it might wait until its deadline).
-        }
-        return close(std::move(c));
+    /// A leased connection, opened at `opened`, given back at `now`, fit for another request or
+    /// not (`reuse`). Past its lifetime it is retired: closed, as an unfit one.
+    placement give_back(Conn c, bool reuse, steady_time opened, steady_time now) {
+        std::vector<Conn> expired;
+        sweep(now, expired);
+        auto p =
+            place_given_back(std::move(c), reuse && !too_old(ageing_, opened, now), opened, now);
+        p.expired = std::move(expired);
+        p.connects += start_connects(); // for the slots the sweep freed
+        return p;
     }
 
-    /// A connection being opened is open (`ok`) or failed. A failure goes to whoever is first
-    /// in line: a refused connection fails fast. It is out of line before the slot is freed, so
-    /// no connection is opened for it again.
-    placement opened(Conn c, bool ok) {
+    /// A connection being opened at `now` is open (`ok`) or failed. A failure goes to whoever
+    /// is first in line: a refused connection fails fast. It is out of line before the slot is
+    /// freed, so no connection is opened for it again.
+    placement opened(Conn c, bool ok, steady_time now) {
         --connecting_;
         if (stopped_) {
             return close(std::move(c));
@@ -219,7 +254,7 @@ public:
         if (w) {
             return {placement_outcome::hand_over, std::move(c), w};
         }
-        idle_.push_back(std::move(c));
+        idle_.push_back({std::move(c), now, now});
         return {placement_outcome::idle};
     }
 
@@ -246,14 +281,25 @@ public:
     std::vector<Conn> close_idle() {
         open_ -= idle_.size();
         std::vector<Conn> closing;
-        closing.swap(idle_);
+        for (auto& e : idle_) {
+            closing.push_back(std::move(e.conn));
+        }
+        idle_.clear();
         return closing;
     }
 
     bool stopped() const noexcept { return stopped_; }
     std::size_t open() const noexcept { return open_; }
     std::size_t connecting() const noexcept { return connecting_; }
-    const std::vector<Conn>& idle() const noexcept { return idle_; }
+
+    /// The idle connections, least recently used first (a copy).
+    std::vector<Conn> idle() const {
+        std::vector<Conn> conns;
+        for (const auto& e : idle_) {
+            conns.push_back(e.conn);
+        }
+        return conns;
+    }
 
     /// Waiters in line.
     std::size_t waiting() const noexcept {
@@ -263,6 +309,43 @@ public:
 
 private:
     using line = boost::intrusive::list<Waiter, boost::intrusive::constant_time_size<false>>;
+
+    struct idle_conn {
+        Conn conn;
+        steady_time opened;
+        steady_time since; ///< idle since
+    };
+
+    placement place_given_back(Conn c, bool reuse, steady_time opened, steady_time now) {
+        if (reuse && !stopped_) {
+            Waiter* w = front();
+            if (!w) {
+                idle_.push_back({std::move(c), opened, now});
+                return {placement_outcome::idle};
+            }
+            if (!w->fresh) {
+                w->unlink();
+                return {placement_outcome::hand_over, std::move(c), w};
+            }
+            // The first in line needs a fresh connection: close this one to make room for it,
+            // rather than serve those behind it first (it might wait until its deadline).
+        }
+        return close(std::move(c));
+    }
+
+    // Closes the least recently used idle connections while they are past either limit. Being
+    // in order of last use, those idle too long are all at that end; one past its lifetime
+    // further in waits until it is taken, or reaches the end.
+    void sweep(steady_time now, std::vector<Conn>& expired) {
+        auto end = idle_.begin();
+        while (end != idle_.end() &&
+               (idle_too_long(ageing_, end->since, now) || too_old(ageing_, end->opened, now))) {
+            expired.push_back(std::move(end->conn));
+            ++end;
+        }
+        open_ -= static_cast<std::size_t>(end - idle_.begin());
+        idle_.erase(idle_.begin(), end);
+    }
 
     Waiter* front() noexcept {
         for (auto& l : waiting_) {
@@ -304,10 +387,11 @@ private:
     }
 
     const std::size_t max_;
+    const connection_ageing ageing_;
     std::size_t open_ = 0;
     std::size_t connecting_ = 0;
-    std::vector<Conn> idle_; // back: most recently used
-    line waiting_[2];        // [0]: high priority, served first; [1]: normal
+    std::vector<idle_conn> idle_; // back: most recently used
+    line waiting_[2];             // [0]: high priority, served first; [1]: normal
     bool stopped_ = false;
 };
 

@@ -23,6 +23,8 @@ check "query --help" help_mentions query --variables
 check "bulk --help" help_mentions bulk --concurrency
 check "mock-server --help" help_mentions mock-server --tls
 check "demo --help" help_mentions demo --workspaces
+check "token --help shows --proxy" help_mentions token --proxy
+check "query --help shows --no-proxy" help_mentions query --no-proxy
 check "no command is an error" bash -c "! '$glue' >/dev/null 2>&1"
 check "query --help shows --no-compression" help_mentions query --no-compression
 
@@ -38,6 +40,8 @@ set -u
 printf '%s\n' wks_A wks_B '# a comment' '' wks_C wks_D >"$work/ok.txt"
 "$glue" bulk --workspaces "$work/ok.txt" '{ me { id } }' -c 2 --out "$work/ok.jsonl" 2>"$work/ok.err"; echo \$? >"$work/ok.rc"
 printf '%s\n' wks_A 'bad id' wks_C | "$glue" bulk --workspaces - --file "$work/q.graphql" >"$work/mixed.jsonl" 2>"$work/mixed.err"; echo \$? >"$work/mixed.rc"
+"$glue" token -w $ws --proxy 'socks5://u:pr0xy-pw@p:1' >/dev/null 2>"$work/bad_proxy.err"; echo \$? >"$work/bad_proxy.rc"
+GLUE_PROXY='https://u:pr0xy-pw@p' "$glue" token -w $ws >/dev/null 2>"$work/env_proxy.err"; echo \$? >"$work/env_proxy.rc"
 echo "\$GLUE_CLIENT_SECRET" >"$work/secret"
 SCRIPT
 echo '{ me { id } }' >"$work/q.graphql"
@@ -53,6 +57,12 @@ SCRIPT
 secret=$(cat "$work/secret")
 
 check "token exits 0" test "$(cat "$work/token.rc")" = 0
+check "--proxy with a SOCKS URL is refused" test "$(cat "$work/bad_proxy.rc")" != 0
+check "... saying why" grep -q 'SOCKS' "$work/bad_proxy.err"
+check "GLUE_PROXY with an https:// URL is refused" test "$(cat "$work/env_proxy.rc")" != 0
+check "... saying why" grep -q 'https:// proxies' "$work/env_proxy.err"
+check "... never showing the proxy's password" \
+    bash -c "! grep -q 'pr0xy-pw' '$work/bad_proxy.err' '$work/env_proxy.err'"
 check "token prints the user id" grep -q '^user_id  *usr_' "$work/token.out"
 check "token hides the token" bash -c "! grep -q 'glue_at_' '$work/token.out'"
 check "--show-token shows it" grep -q '^token  *glue_at_' "$work/token_shown.out"

@@ -135,6 +135,8 @@ TEST_SUITE("client hardening") {
             c.request_timeout = ms::max();
             c.token_request_timeout = ms::max();
             c.connect_timeout = ms::max();
+            c.connection_idle_timeout = ms::max();
+            c.connection_max_lifetime = ms::max();
             c.failure_backoff_max = ms::max();
             c.permanent_failure_memory = ms::max();
             c.retry_after_cap = std::chrono::seconds::max();

@@ -7,6 +7,7 @@
 // test leaves a process behind.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -14,6 +15,10 @@
 #include <sys/types.h>
 
 namespace glue::test {
+
+/// A port of 127.0.0.1 nothing listens on now (the kernel's choice for a socket bound to port
+/// 0), for a server process to listen on: it may be taken by then, so retry on a bind failure.
+std::uint16_t free_loopback_port();
 
 class child_process {
 public:

@@ -30,9 +30,13 @@ std::unique_ptr<asio::ssl::context> tls_server_context(const std::string& cert_p
 }
 
 raw_server::raw_server(responder respond, asio::ssl::context* tls)
+    : raw_server(std::move(respond), tls, "127.0.0.1", 0) {}
+
+raw_server::raw_server(responder respond, asio::ssl::context* tls, const std::string& address,
+                       std::uint16_t port)
     : respond_(std::move(respond))
     , tls_(tls)
-    , acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    , acceptor_(ioc_, {asio::ip::make_address(address), port}) {
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     thread_ = std::thread([this] { ioc_.run(); });
 }

@@ -50,6 +50,9 @@ std::unique_ptr<asio::ssl::context> tls_server_context(const std::string& cert_p
 class raw_server {
 public:
     explicit raw_server(responder respond, asio::ssl::context* tls = nullptr);
+    /// On another loopback address (127.0.0.x, ::1) and port (0: any free one).
+    raw_server(responder respond, asio::ssl::context* tls, const std::string& address,
+               std::uint16_t port);
     raw_server(const raw_server&) = delete;
     raw_server& operator=(const raw_server&) = delete;
     ~raw_server() { stop(); }

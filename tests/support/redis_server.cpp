@@ -19,21 +19,6 @@ namespace glue::test {
 
 namespace {
 
-// A port nothing listens on now: the kernel's choice for a socket bound to port 0.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-        throw std::runtime_error("cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
-
 std::string redis_server_path() {
     for (const char* p : {"/usr/bin/redis-server", "/usr/local/bin/redis-server"}) {
         if (std::filesystem::exists(p)) {
@@ -61,7 +46,7 @@ redis_value value_of(const redisReply& r) {
 
 redis_server::redis_server() {
     for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-        port_ = free_port();
+        port_ = free_loopback_port();
         start();
     }
     REQUIRE_MESSAGE(process_, "redis-server did not start");

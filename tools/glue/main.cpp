@@ -37,6 +37,7 @@ namespace json = boost::json;
 // The settings every command that talks to Glue shares: flags over GLUE_* variables.
 struct connection_flags {
     std::string api_url, client_id, client_secret, redirect_uri, ca_file, shared_cache;
+    std::string proxy, no_proxy;
     unsigned timeout_s = 0;
     std::size_t connections = 0;
     bool no_compression = false;
@@ -50,6 +51,12 @@ struct connection_flags {
         cmd.add_option("--redirect-uri", redirect_uri,
                        "registered redirect URI [GLUE_REDIRECT_URI]");
         cmd.add_option("--ca-file", ca_file, "PEM file of trusted CAs [GLUE_CA_FILE]");
+        cmd.add_option("--proxy", proxy,
+                       "HTTP proxy, http://[user:password@]host[:port] [GLUE_PROXY; else "
+                       "https_proxy, HTTPS_PROXY, ALL_PROXY]; prefer a variable for credentials");
+        cmd.add_option("--no-proxy", no_proxy,
+                       "hosts reached without the proxy: names, .suffixes, IPs, CIDR ranges, "
+                       "host:port, * [GLUE_NO_PROXY; else no_proxy, NO_PROXY]");
         cmd.add_option("--timeout", timeout_s, "overall deadline of one call, seconds (default 30)")
             ->check(CLI::Range(1u, 3600u));
         cmd.add_option("--connections", connections, "keep-alive connections (default 64)")
@@ -71,6 +78,8 @@ struct connection_flags {
         set(cfg.redirect_uri, redirect_uri);
         set(cfg.ca_file, ca_file);
         set(cfg.shared_cache_url, shared_cache);
+        set(cfg.proxy, proxy);
+        set(cfg.no_proxy, no_proxy);
         if (!cfg.shared_cache_url.empty()) {
             // The library says when the shared cache goes and comes back; the CLI logs it.
             cfg.on_token_event = [](const glue::token_event& e) {

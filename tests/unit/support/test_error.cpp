@@ -263,6 +263,8 @@ TEST_SUITE("error") {
             {"negative token_request_timeout", [](auto& c) { c.token_request_timeout = -1ms; }},
             {"connect_timeout 0", [](auto& c) { c.connect_timeout = 0ms; }},
             {"default_token_lifetime 0", [](auto& c) { c.default_token_lifetime = 0s; }},
+            {"negative connection_idle_timeout", [](auto& c) { c.connection_idle_timeout = -1ms; }},
+            {"negative connection_max_lifetime", [](auto& c) { c.connection_max_lifetime = -1ms; }},
             {"missing ca_file with https",
              [](auto& c) {
                  c.api_url = "https://api.gluegroups.com";
@@ -305,6 +307,17 @@ TEST_SUITE("error") {
         }
         ioc.restart();
         CHECK(ioc.run() == 0);
+    }
+
+    TEST_CASE("connection ageing: 0 (no limit) is accepted, and the limits are printed") {
+        auto cfg = valid_config();
+        cfg.connection_idle_timeout = 0ms;
+        cfg.connection_max_lifetime = 0ms;
+        CHECK_FALSE(construction_error(cfg).has_value());
+        std::ostringstream os;
+        os << glue::client_config{};
+        CHECK(contains(os.str(), "connection_idle_timeout=60000ms"));
+        CHECK(contains(os.str(), "connection_max_lifetime=600000ms"));
     }
 
     TEST_CASE("glue::client accepts http to a non-loopback host only with allow_insecure_http") {

@@ -2,7 +2,8 @@
 //
 // The connection pool's lease rules (src/transport/pool_policy.hpp), driven without sockets or
 // timers: connections are numbers, waiters plain list nodes that give up by unlinking
-// themselves, as the pool's do.
+// themselves, as the pool's do, and times passed in. Longer than most files: every rule of the
+// one unit, case by case.
 
 #include "transport/pool_policy.hpp"
 
@@ -10,11 +11,13 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <vector>
 
 namespace {
 
 namespace gd = glue::detail;
+using namespace std::chrono_literals;
 using gd::lease_kind;
 using gd::line_up_outcome;
 using gd::placement_outcome;
@@ -34,6 +37,9 @@ using policy = gd::pool_policy<test_waiter, int>;
 constexpr auto normal = request_priority::normal;
 constexpr auto high = request_priority::high;
 
+// An arbitrary time, far from the clock's ends; the cases about ageing count from it.
+const gd::steady_time t0 = gd::steady_time() + 1000h;
+
 /// A pool of `max` whose connections 1..n were opened with nobody left to take them: idle,
 /// n the most recently used.
 void fill_idle(policy& p, int n) {
@@ -45,14 +51,14 @@ void fill_idle(policy& p, int n) {
         w.give_up();
     }
     for (int c = 1; c <= n; ++c) {
-        REQUIRE(p.opened(c, true).what == placement_outcome::idle);
+        REQUIRE(p.opened(c, true, t0).what == placement_outcome::idle);
     }
     REQUIRE(p.idle().size() == static_cast<std::size_t>(n));
 }
 
 /// A connection leased from `p`, which has one idle.
 int lease_one(policy& p) {
-    auto t = p.take_idle(lease_kind::pooled);
+    auto t = p.take_idle(lease_kind::pooled, t0);
     REQUIRE(t.what == take_outcome::taken);
     return t.conn;
 }
@@ -64,7 +70,7 @@ TEST_SUITE("pool policy") {
 
     TEST_CASE("a waiter gets a connection opened for it while below max_connections") {
         policy p(2);
-        CHECK(p.take_idle(lease_kind::pooled).what == take_outcome::none);
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::none);
         test_waiter a, b, c;
         auto r = p.line_up(a, normal);
         CHECK(r.what == line_up_outcome::waiting);
@@ -85,7 +91,7 @@ TEST_SUITE("pool policy") {
         // The connection opened for a is still coming: it will serve b.
         CHECK(p.line_up(b, normal).connects == 0);
         CHECK(p.open() == 1);
-        auto placed = p.opened(1, true);
+        auto placed = p.opened(1, true, t0);
         CHECK(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &b);
         CHECK(p.connecting() == 0);
@@ -108,7 +114,7 @@ TEST_SUITE("pool policy") {
         const int c = lease_one(p);
         test_waiter w;
         CHECK(p.line_up(w, normal).connects == 0);
-        auto placed = p.give_back(c, false); // unfit
+        auto placed = p.give_back(c, false, t0, t0); // unfit
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.conn == c);
         CHECK(placed.waiter == nullptr);
@@ -121,7 +127,7 @@ TEST_SUITE("pool policy") {
     TEST_CASE("with nobody waiting, a closed connection opens none") {
         policy p(2);
         fill_idle(p, 1);
-        auto placed = p.give_back(lease_one(p), false);
+        auto placed = p.give_back(lease_one(p), false, t0, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.connects == 0);
         CHECK(p.open() == 0);
@@ -138,13 +144,13 @@ TEST_SUITE("pool policy") {
         p.line_up(h1, high);
         p.line_up(h2, high);
         std::vector<test_waiter*> served;
-        auto placed = p.opened(1, true);
+        auto placed = p.opened(1, true, t0);
         for (int i = 0; i < 4; ++i) {
             REQUIRE(placed.what == placement_outcome::hand_over);
             CHECK(placed.conn == 1);
             CHECK_FALSE(placed.waiter->is_linked());
             served.push_back(placed.waiter);
-            placed = p.give_back(placed.conn, true);
+            placed = p.give_back(placed.conn, true, t0, t0);
         }
         CHECK(served == std::vector<test_waiter*>{&h1, &h2, &n1, &n2});
         CHECK(placed.what == placement_outcome::idle); // nobody left
@@ -159,7 +165,7 @@ TEST_SUITE("pool policy") {
         p.line_up(c, normal);
         a.give_up(); // its deadline passed
         b.give_up(); // cancelled
-        auto placed = p.opened(1, true);
+        auto placed = p.opened(1, true, t0);
         REQUIRE(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &c);
         CHECK(p.waiting() == 0);
@@ -173,7 +179,7 @@ TEST_SUITE("pool policy") {
             p.line_up(a, normal);
             p.line_up(b, normal);
         }
-        auto placed = p.opened(1, true);
+        auto placed = p.opened(1, true, t0);
         REQUIRE(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &b);
     }
@@ -183,7 +189,7 @@ TEST_SUITE("pool policy") {
         test_waiter w;
         p.line_up(w, normal);
         w.give_up();
-        auto placed = p.opened(7, true);
+        auto placed = p.opened(7, true, t0);
         CHECK(placed.what == placement_outcome::idle);
         CHECK(placed.connects == 0);
         CHECK(p.idle() == std::vector<int>{7});
@@ -195,20 +201,20 @@ TEST_SUITE("pool policy") {
         policy p(2);
         fill_idle(p, 2);
         const int c = lease_one(p);
-        auto placed = p.give_back(c, true);
+        auto placed = p.give_back(c, true, t0, t0);
         CHECK(placed.what == placement_outcome::idle);
         CHECK(p.idle() == std::vector<int>{1, 2});
 
         const int d = lease_one(p);
         const int e = lease_one(p);
-        CHECK(p.take_idle(lease_kind::pooled).what == take_outcome::none);
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::none);
         test_waiter w;
         CHECK(p.line_up(w, normal).connects == 0);
-        placed = p.give_back(e, true);
+        placed = p.give_back(e, true, t0, t0);
         CHECK(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &w);
         CHECK(placed.conn == e);
-        CHECK(p.give_back(d, true).what == placement_outcome::idle);
+        CHECK(p.give_back(d, true, t0, t0).what == placement_outcome::idle);
     }
 
     TEST_CASE("a failed connect fails the first in line, and opens no connection for it") {
@@ -216,7 +222,7 @@ TEST_SUITE("pool policy") {
         test_waiter a, b;
         CHECK(p.line_up(a, high).connects == 1);
         p.line_up(b, normal);
-        auto placed = p.opened(1, false);
+        auto placed = p.opened(1, false, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.conn == 1);
         CHECK(placed.waiter == &a);
@@ -226,7 +232,7 @@ TEST_SUITE("pool policy") {
         CHECK(p.open() == 1);
         CHECK(p.connecting() == 1);
 
-        placed = p.opened(2, false);
+        placed = p.opened(2, false, t0);
         CHECK(placed.waiter == &b);
         CHECK(placed.connects == 0);
         CHECK(p.open() == 0);
@@ -237,7 +243,7 @@ TEST_SUITE("pool policy") {
         test_waiter w;
         p.line_up(w, normal);
         w.give_up();
-        auto placed = p.opened(1, false);
+        auto placed = p.opened(1, false, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.waiter == nullptr);
         CHECK(placed.connects == 0);
@@ -250,13 +256,13 @@ TEST_SUITE("pool policy") {
     TEST_CASE("take_idle: the most recently used idle connection; a fresh lease takes none") {
         policy p(3);
         fill_idle(p, 3);
-        CHECK(p.take_idle(lease_kind::fresh).what == take_outcome::none);
+        CHECK(p.take_idle(lease_kind::fresh, t0).what == take_outcome::none);
         CHECK(lease_one(p) == 3);
-        CHECK(p.give_back(3, true).what == placement_outcome::idle);
+        CHECK(p.give_back(3, true, t0, t0).what == placement_outcome::idle);
         CHECK(lease_one(p) == 3);
         CHECK(lease_one(p) == 2);
         CHECK(lease_one(p) == 1);
-        CHECK(p.take_idle(lease_kind::pooled).what == take_outcome::none);
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::none);
         CHECK(p.open() == 3); // leased connections stay open
     }
 
@@ -283,7 +289,7 @@ TEST_SUITE("pool policy") {
         CHECK(r.connects == 1);
         CHECK(p.idle() == std::vector<int>{2});
         CHECK(p.open() == 2);
-        auto placed = p.opened(3, true);
+        auto placed = p.opened(3, true, t0);
         CHECK(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &f);
     }
@@ -299,14 +305,14 @@ TEST_SUITE("pool policy") {
         p.line_up(behind, normal);
         // A fit connection comes back: f is first and needs a fresh one, so it is closed to make
         // room, rather than given to the waiter behind f.
-        auto placed = p.give_back(c, true);
+        auto placed = p.give_back(c, true, t0, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.conn == c);
         CHECK(placed.waiter == nullptr);
         CHECK(placed.connects == 1);
         CHECK(f.is_linked());
         CHECK(behind.is_linked());
-        placed = p.opened(2, true);
+        placed = p.opened(2, true, t0);
         CHECK(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &f);
     }
@@ -318,7 +324,7 @@ TEST_SUITE("pool policy") {
         test_waiter first, f(true);
         p.line_up(first, normal);
         p.line_up(f, normal);
-        auto placed = p.give_back(c, true);
+        auto placed = p.give_back(c, true, t0, t0);
         CHECK(placed.what == placement_outcome::hand_over);
         CHECK(placed.waiter == &first);
     }
@@ -352,17 +358,17 @@ TEST_SUITE("pool policy") {
         CHECK(p.open() == 4); // the leased one and the three being opened
 
         // Whatever comes back now is closed, and nothing is opened.
-        auto placed = p.give_back(leased, true);
+        auto placed = p.give_back(leased, true, t0, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.conn == leased);
         CHECK(placed.connects == 0);
         for (int c : {3, 4}) {
-            placed = p.opened(c, true);
+            placed = p.opened(c, true, t0);
             CHECK(placed.what == placement_outcome::close);
             CHECK(placed.waiter == nullptr);
             CHECK(placed.connects == 0);
         }
-        placed = p.opened(5, false);
+        placed = p.opened(5, false, t0);
         CHECK(placed.what == placement_outcome::close);
         CHECK(placed.waiter == nullptr);
         CHECK(p.open() == 0);
@@ -373,14 +379,171 @@ TEST_SUITE("pool policy") {
         policy p(2);
         fill_idle(p, 1);
         p.stop();
-        CHECK(p.take_idle(lease_kind::pooled).what == take_outcome::stopped);
-        CHECK(p.take_idle(lease_kind::fresh).what == take_outcome::stopped);
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::stopped);
+        CHECK(p.take_idle(lease_kind::fresh, t0).what == take_outcome::stopped);
         test_waiter w, f(true);
         CHECK(p.line_up(w, normal).what == line_up_outcome::stopped);
         CHECK(p.line_up(f, high).what == line_up_outcome::stopped);
         CHECK_FALSE(w.is_linked());
         CHECK_FALSE(f.is_linked());
         CHECK(p.next_to_fail() == nullptr);
+    }
+
+    //------------------------------------------------------------------------------
+    // Ageing
+
+    TEST_CASE("idle_too_long and too_old: strictly past the limit; zero is no limit") {
+        const gd::connection_ageing a{60s, 600s};
+        CHECK_FALSE(gd::idle_too_long(a, t0, t0));
+        CHECK_FALSE(gd::idle_too_long(a, t0, t0 + 60s));
+        CHECK(gd::idle_too_long(a, t0, t0 + 60s + 1ns));
+        CHECK_FALSE(gd::too_old(a, t0, t0 + 600s));
+        CHECK(gd::too_old(a, t0, t0 + 600s + 1ns));
+        // A time before `since` (another thread read the clock first) is not past it.
+        CHECK_FALSE(gd::idle_too_long(a, t0, t0 - 1h));
+        const gd::connection_ageing none{0s, 0s};
+        CHECK_FALSE(gd::idle_too_long(none, t0, t0 + 100000h));
+        CHECK_FALSE(gd::too_old(none, t0, t0 + 100000h));
+        // Limits too large to add saturate: never past them, no overflow.
+        const gd::connection_ageing huge{std::chrono::nanoseconds::max(),
+                                         std::chrono::nanoseconds::max()};
+        CHECK_FALSE(gd::idle_too_long(huge, t0, gd::steady_time::max()));
+        CHECK_FALSE(gd::too_old(huge, t0, gd::steady_time::max()));
+    }
+
+    TEST_CASE("zero limits: an idle connection is taken however old") {
+        policy p(1, {0s, 0s});
+        fill_idle(p, 1);
+        auto t = p.take_idle(lease_kind::pooled, t0 + 100000h);
+        CHECK(t.what == take_outcome::taken);
+        CHECK(t.expired.empty());
+        CHECK(p.give_back(t.conn, true, t0, t0 + 100000h).what == placement_outcome::idle);
+    }
+
+    TEST_CASE("take_idle closes those idle past the idle timeout, at the limit still fit") {
+        policy p(3, {60s, 0s});
+        fill_idle(p, 3); // 1, 2, 3 idle since t0
+        SUBCASE("at the limit") {
+            auto t = p.take_idle(lease_kind::pooled, t0 + 60s);
+            CHECK(t.what == take_outcome::taken);
+            CHECK(t.conn == 3);
+            CHECK(t.expired.empty());
+            CHECK(p.open() == 3);
+        }
+        SUBCASE("past it: all of them, and none is taken") {
+            auto t = p.take_idle(lease_kind::pooled, t0 + 61s);
+            CHECK(t.what == take_outcome::none);
+            CHECK(t.expired == std::vector<int>{1, 2, 3});
+            CHECK(t.connects == 0);
+            CHECK(p.idle().empty());
+            CHECK(p.open() == 0);
+        }
+        SUBCASE("a fresh lease takes none, but the sweep closes them") {
+            auto t = p.take_idle(lease_kind::fresh, t0 + 61s);
+            CHECK(t.what == take_outcome::none);
+            CHECK(t.expired == std::vector<int>{1, 2, 3});
+            CHECK(p.open() == 0);
+        }
+    }
+
+    TEST_CASE("the sweep closes the least recently used ones that are past the idle timeout") {
+        policy p(3, {60s, 0s});
+        fill_idle(p, 3);
+        const int c3 = lease_one(p), c2 = lease_one(p);
+        // Idle since: 1 at t0, 2 at t0 + 30 s, 3 at t0 + 50 s.
+        CHECK(p.give_back(c2, true, t0, t0 + 30s).what == placement_outcome::idle);
+        CHECK(p.give_back(c3, true, t0, t0 + 50s).what == placement_outcome::idle);
+        CHECK(p.idle() == std::vector<int>{1, 2, 3});
+        auto t = p.take_idle(lease_kind::pooled, t0 + 85s);
+        CHECK(t.expired == std::vector<int>{1}); // 2 has been idle 55 s
+        CHECK(t.what == take_outcome::taken);
+        CHECK(t.conn == 3);
+        CHECK(p.idle() == std::vector<int>{2});
+        CHECK(p.open() == 2);
+    }
+
+    TEST_CASE("give_back sweeps too: an idle one past the idle timeout closes") {
+        policy p(2, {60s, 0s});
+        fill_idle(p, 2);
+        const int c2 = lease_one(p); // 1 stays idle since t0
+        auto placed = p.give_back(c2, true, t0, t0 + 61s);
+        CHECK(placed.what == placement_outcome::idle);
+        CHECK(placed.expired == std::vector<int>{1});
+        CHECK(p.idle() == std::vector<int>{2});
+        CHECK(p.open() == 1);
+    }
+
+    TEST_CASE("take_idle skips one past its lifetime and takes the next most recently used") {
+        policy p(3, {0s, 600s});
+        fill_idle(p, 2);
+        const int c2 = lease_one(p), c1 = lease_one(p);
+        // Given back in steady use: 2 (opened at t0 + 300 s) then 1 (opened at t0).
+        CHECK(p.give_back(c2, true, t0 + 300s, t0 + 590s).what == placement_outcome::idle);
+        CHECK(p.give_back(c1, true, t0, t0 + 595s).what == placement_outcome::idle);
+        CHECK(p.idle() == std::vector<int>{2, 1});
+        SUBCASE("at its lifetime: taken") {
+            auto t = p.take_idle(lease_kind::pooled, t0 + 600s);
+            CHECK(t.conn == 1);
+            CHECK(t.expired.empty());
+        }
+        SUBCASE("past it: closed, and the next taken") {
+            auto t = p.take_idle(lease_kind::pooled, t0 + 601s);
+            CHECK(t.what == take_outcome::taken);
+            CHECK(t.conn == 2);
+            CHECK(t.expired == std::vector<int>{1});
+            CHECK(p.open() == 1); // 2, leased
+        }
+        SUBCASE("the sweep takes those past their lifetime at the least recently used end only") {
+            // 1 is at the other end: it waits until it is taken, or idle long enough to be swept.
+            auto t = p.take_idle(lease_kind::fresh, t0 + 601s);
+            CHECK(t.what == take_outcome::none);
+            CHECK(t.expired.empty());
+            t = p.take_idle(lease_kind::fresh, t0 + 901s); // now 2 is too old as well
+            CHECK(t.expired == std::vector<int>{2, 1});
+            CHECK(p.open() == 0);
+        }
+    }
+
+    TEST_CASE("a connection given back past its lifetime is retired, not kept") {
+        policy p(1, {60s, 600s});
+        fill_idle(p, 1);
+        const int c = lease_one(p);
+        SUBCASE("at its lifetime: kept") {
+            CHECK(p.give_back(c, true, t0, t0 + 600s).what == placement_outcome::idle);
+        }
+        SUBCASE("past it, nobody waiting: closed") {
+            auto placed = p.give_back(c, true, t0, t0 + 601s);
+            CHECK(placed.what == placement_outcome::close);
+            CHECK(placed.conn == c);
+            CHECK(placed.connects == 0);
+            CHECK(p.open() == 0);
+        }
+        SUBCASE("past it, with a waiter: closed, and a new one opened for the waiter") {
+            test_waiter w;
+            CHECK(p.line_up(w, normal).connects == 0); // at the limit
+            auto placed = p.give_back(c, true, t0, t0 + 601s);
+            CHECK(placed.what == placement_outcome::close);
+            CHECK(placed.waiter == nullptr);
+            CHECK(placed.connects == 1);
+            CHECK(w.is_linked()); // waiting for the new one
+            CHECK(p.open() == 1);
+        }
+    }
+
+    TEST_CASE("an opened connection is idle since it was opened") {
+        policy p(1, {60s, 600s});
+        test_waiter gone;
+        CHECK(p.line_up(gone, normal).connects == 1);
+        gone.give_up();
+        CHECK(p.opened(1, true, t0 + 10s).what == placement_outcome::idle);
+        SUBCASE("60 s later: taken") {
+            CHECK(p.take_idle(lease_kind::pooled, t0 + 70s).conn == 1);
+        }
+        SUBCASE("61 s later: closed") {
+            auto t = p.take_idle(lease_kind::pooled, t0 + 71s);
+            CHECK(t.what == take_outcome::none);
+            CHECK(t.expired == std::vector<int>{1});
+        }
     }
 
     //------------------------------------------------------------------------------
