@@ -60,7 +60,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         , lookups(opts.resolve, opts.proxy ? opts.proxy->host : org.host)
         , deadline_timer(ex)
         , leases(opts.max_connections,
-                 {opts.connection_idle_timeout, opts.connection_max_lifetime}) {
+                 {saturating_cast<std::chrono::nanoseconds>(opts.connection_idle_timeout),
+                  saturating_cast<std::chrono::nanoseconds>(opts.connection_max_lifetime)}) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
