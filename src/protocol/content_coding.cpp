@@ -21,16 +21,6 @@ constexpr std::string_view bad_check =
 constexpr std::string_view trailing = "data after the end of the compressed response body";
 constexpr std::string_view truncated = "compressed response body truncated";
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 // RFC 1950 §2.2: method 8 (deflate), a window of at most 32 KiB, and CMF·256 + FLG a multiple
 // of 31. Few raw deflate streams start with such two bytes; browsers tell them apart the same
 // way.
@@ -48,7 +38,7 @@ result<content_coding> parse_content_coding(std::string_view value) {
     bool found = false;
     while (!value.empty()) {
         const auto comma = value.find(',');
-        const auto item = trim(value.substr(0, comma));
+        const auto item = trim_ows(value.substr(0, comma));
         value.remove_prefix(comma == value.npos ? value.size() : comma + 1);
         if (item.empty() || iequals(item, "identity")) {
             continue;

@@ -18,16 +18,6 @@ namespace {
 
 namespace urls = boost::urls;
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 std::optional<unsigned> number(std::string_view s, unsigned max) {
     unsigned v = 0;
     if (s.empty() || s.size() > 5) {
@@ -294,7 +284,7 @@ std::string proxy_authorization(const proxy_url& p) {
 bool no_proxy_matches(std::string_view list, std::string_view host, std::uint16_t port) {
     while (!list.empty()) {
         const auto comma = list.find(',');
-        const auto entry = trim(list.substr(0, comma));
+        const auto entry = trim_ows(list.substr(0, comma));
         list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         if (!entry.empty() && entry_matches(entry, host, port)) {
             return true;

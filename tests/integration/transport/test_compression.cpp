@@ -13,6 +13,7 @@
 #include "support/client_fixture.hpp"
 #include "support/raw_server.hpp"
 #include "support/test_support.hpp"
+#include "support/zlib_codec.hpp"
 #include "testing/mock_compression.hpp"
 #include "transport/http_pool.hpp"
 
@@ -49,17 +50,7 @@ std::string large_json(std::size_t groups) {
 
 // `data` in the zlib format (RFC 1950), or raw deflate (RFC 1951) when `raw`.
 std::string deflate(std::string_view data, bool raw) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, 6, Z_DEFLATED, raw ? -15 : 15, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, data.size()), '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z.avail_in = static_cast<uInt>(data.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
+    return glue::test::zlib_compress(data, raw ? glue::test::raw_format : glue::test::zlib_format);
 }
 
 std::string answer(std::string_view coding, std::string_view body) {

@@ -4,6 +4,7 @@
 // every failure, and a zip bomb held to its limit.
 
 #include "protocol/content_coding.hpp"
+#include "support/zlib_codec.hpp"
 
 #include <doctest/doctest.h>
 
@@ -21,24 +22,10 @@ namespace {
 namespace gd = glue::detail;
 using namespace std::string_view_literals;
 
-// zlib's window bits for each format.
-constexpr int gzip_format = 15 + 16;
-constexpr int zlib_format = 15;
-constexpr int raw_format = -15;
-
-std::string compress(std::string_view data, int window_bits, int level = 6) {
-    z_stream z{};
-    REQUIRE(deflateInit2(&z, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY) == Z_OK);
-    std::string out(deflateBound(&z, data.size()), '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z.avail_in = static_cast<uInt>(data.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    REQUIRE(deflate(&z, Z_FINISH) == Z_STREAM_END);
-    out.resize(z.total_out);
-    deflateEnd(&z);
-    return out;
-}
+using glue::test::gzip_format;
+using glue::test::raw_format;
+using glue::test::zlib_compress;
+using glue::test::zlib_format;
 
 // Text that compresses about as well as a GraphQL answer does.
 std::string sample(std::size_t n) {
@@ -142,7 +129,7 @@ TEST_SUITE("content coding") {
                                      std::size_t(70'000), std::size_t(1'000'000)}) {
                 const auto data = sample(size);
                 for (int level : {0, 1, 9}) {
-                    const auto encoded = compress(data, bits, level);
+                    const auto encoded = zlib_compress(data, bits, level);
                     // Every part size for small bodies (1 byte at a time included); a few for
                     // large ones.
                     for (std::size_t part : {0, 1, 2, 3, 7, 1000, 16 * 1024 + 1}) {
@@ -167,7 +154,7 @@ TEST_SUITE("content coding") {
         for (int bits : {gzip_format, zlib_format, raw_format}) {
             const auto coding =
                 bits == gzip_format ? gd::content_coding::gzip : gd::content_coding::deflate;
-            const auto encoded = compress(data, bits);
+            const auto encoded = zlib_compress(data, bits);
             CHECK(decode(coding, encoded, data.size()).body == data);
             for (std::size_t part : {0, 1, 100}) {
                 const auto o = decode(coding, encoded, data.size() - 1, part);
@@ -179,7 +166,7 @@ TEST_SUITE("content coding") {
 
     TEST_CASE("a zip bomb: 10 MiB of zeros in about 10 KiB is refused at a 1 MiB limit") {
         const std::string zeros(10 * 1024 * 1024, '\0');
-        const auto bomb = compress(zeros, gzip_format, 9);
+        const auto bomb = zlib_compress(zeros, gzip_format, 9);
         CHECK(bomb.size() < 20 * 1024);
         constexpr std::size_t limit = 1024 * 1024;
         for (std::size_t part : {0, 1, 512}) {
@@ -212,8 +199,8 @@ TEST_SUITE("content coding") {
     TEST_CASE("concatenated gzip members decode to their concatenation, under one limit") {
         const auto a = sample(3000);
         const auto b = std::string(5000, 'b');
-        const auto encoded =
-            compress(a, gzip_format) + compress(b, gzip_format) + compress("", gzip_format);
+        const auto encoded = zlib_compress(a, gzip_format) + zlib_compress(b, gzip_format) +
+                             zlib_compress("", gzip_format);
         for (std::size_t part : {0, 1, 5, 64}) {
             CAPTURE(part);
             const auto o = decode(gd::content_coding::gzip, encoded, big_limit, part);
@@ -226,7 +213,7 @@ TEST_SUITE("content coding") {
 
     TEST_CASE("bytes after the end of the stream are refused") {
         const auto data = sample(2000);
-        const auto gz = compress(data, gzip_format);
+        const auto gz = zlib_compress(data, gzip_format);
         // Two bytes at least: one could still be the start of another member (truncated).
         for (std::string_view garbage : {"xy"sv, "\n\n"sv, "\0\0\0\0"sv, "\x1f\x8c"sv}) {
             for (std::size_t part : {0, 1}) {
@@ -237,7 +224,7 @@ TEST_SUITE("content coding") {
             }
         }
         for (int bits : {zlib_format, raw_format}) {
-            const auto encoded = compress(data, bits);
+            const auto encoded = zlib_compress(data, bits);
             for (std::string_view garbage : {"x"sv, "\x1f"sv, "\0"sv}) {
                 for (std::size_t part : {0, 1}) {
                     check_fails(decode(gd::content_coding::deflate, encoded + std::string(garbage),
@@ -260,7 +247,7 @@ TEST_SUITE("content coding") {
         for (auto [coding, bits] : {format{gd::content_coding::gzip, gzip_format},
                                     format{gd::content_coding::deflate, zlib_format},
                                     format{gd::content_coding::deflate, raw_format}}) {
-            const auto encoded = compress(data, bits);
+            const auto encoded = zlib_compress(data, bits);
             for (std::size_t n = 1; n < encoded.size(); ++n) {
                 CAPTURE(bits);
                 CAPTURE(n);
@@ -270,7 +257,7 @@ TEST_SUITE("content coding") {
             }
         }
         // The start of a second gzip member (or one byte that could be one), and nothing more.
-        const auto gz = compress(data, gzip_format);
+        const auto gz = zlib_compress(data, gzip_format);
         for (std::string_view more : {"x", "\x1f", "\x1f\x8b", "\x1f\x8b\x08"}) {
             check_fails(decode(gd::content_coding::gzip, gz + std::string(more), big_limit),
                         "compressed response body truncated");
@@ -289,7 +276,7 @@ TEST_SUITE("content coding") {
 
     TEST_CASE("a wrong CRC or length in the gzip trailer, a wrong Adler-32 in zlib's") {
         const auto data = sample(4000);
-        const auto gz = compress(data, gzip_format);
+        const auto gz = zlib_compress(data, gzip_format);
         // The trailer: CRC-32, then the length modulo 2^32, both little-endian.
         for (std::size_t at : {gz.size() - 8, gz.size() - 5, gz.size() - 4, gz.size() - 1}) {
             auto bad = gz;
@@ -301,7 +288,7 @@ TEST_SUITE("content coding") {
                             "compressed response body fails its check value (CRC or length)");
             }
         }
-        auto z = compress(data, zlib_format);
+        auto z = zlib_compress(data, zlib_format);
         z.back() = static_cast<char>(z.back() ^ 0x80);
         check_fails(decode(gd::content_coding::deflate, z, big_limit),
                     "compressed response body fails its check value (CRC or length)");
@@ -345,7 +332,7 @@ TEST_SUITE("content coding") {
         std::string out;
         auto r = d.feed("not gzip", out);
         REQUIRE(!r.has_value());
-        const auto gz = compress("fine", gzip_format);
+        const auto gz = zlib_compress("fine", gzip_format);
         auto again = d.feed(gz, out);
         REQUIRE(!again.has_value());
         CHECK(again.error().message == r.error().message);
@@ -359,7 +346,7 @@ TEST_SUITE("content coding") {
         // Bits of the header's MTIME, XFL and OS bytes change nothing decoded; any other flip
         // must be caught (the CRC covers the data, the length the size).
         const auto data = sample(300);
-        const auto gz = compress(data, gzip_format);
+        const auto gz = zlib_compress(data, gzip_format);
         for (std::size_t at = 0; at < gz.size(); ++at) {
             for (int bit = 0; bit < 8; ++bit) {
                 auto bad = gz;
