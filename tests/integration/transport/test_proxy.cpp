@@ -14,6 +14,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -40,6 +41,11 @@ std::function<void(glue::client_config&)> through(std::string proxy_url) {
         cfg.proxy = proxy_url;
         cfg.proxy_from_env = false;
     };
+}
+
+/// Through a proxy listening on 127.0.0.1:`port`.
+std::function<void(glue::client_config&)> through(std::uint16_t port) {
+    return through("http://127.0.0.1:" + std::to_string(port));
 }
 
 /// A raw server playing a proxy that answers CONNECT with `answer`.
@@ -240,7 +246,7 @@ TEST_SUITE("proxy") {
     TEST_CASE("a proxy that is down: nothing listening is a typed error at once") {
         const auto port = free_loopback_port();
         client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-            through("http://127.0.0.1:" + std::to_string(port))(cfg);
+            through(port)(cfg);
             cfg.token_retry_attempts = 1;
         });
         auto e = f.error_of(f.client->fetch_token(ws));
@@ -252,7 +258,7 @@ TEST_SUITE("proxy") {
         black_hole hole("127.0.0.1", 0);
         REQUIRE(hole.hangs());
         client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-            through("http://127.0.0.1:" + std::to_string(hole.endpoint().port()))(cfg);
+            through(hole.endpoint().port())(cfg);
             cfg.connect_timeout = 500ms;
             cfg.token_retry_attempts = 1;
         });
@@ -265,7 +271,7 @@ TEST_SUITE("proxy") {
         // An unfinished header: the read waits for the rest, bounded by the connect deadline.
         auto proxy = fake_proxy("HTTP/1.1 200 Connection established\r\nX-Pending: ");
         client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-            through("http://127.0.0.1:" + std::to_string(proxy.port()))(cfg);
+            through(proxy.port())(cfg);
             cfg.connect_timeout = 500ms;
             cfg.token_retry_attempts = 1;
         });
@@ -281,7 +287,7 @@ TEST_SUITE("proxy") {
             auto proxy = fake_proxy(std::string("HTTP/1.1 ") + status +
                                     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-                through("http://127.0.0.1:" + std::to_string(proxy.port()))(cfg);
+                through(proxy.port())(cfg);
                 cfg.token_retry_attempts = 2;
                 cfg.token_retry_base_delay = 1ms;
                 cfg.graphql_retry_attempts = 3;
@@ -303,9 +309,7 @@ TEST_SUITE("proxy") {
 
     TEST_CASE("another refusal is errc::http_error with the proxy's status, not retried") {
         auto proxy = fake_proxy("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-        client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-            through("http://127.0.0.1:" + std::to_string(proxy.port()))(cfg);
-        });
+        client_fixture f(over_tls(), [&](glue::client_config& cfg) { through(proxy.port())(cfg); });
         auto e = f.error_of(f.client->fetch_token(ws));
         CHECK(e.code() == errc::http_error);
         CHECK(e.http_status() == 403);
@@ -331,7 +335,7 @@ TEST_SUITE("proxy") {
             CAPTURE(a.what);
             auto proxy = fake_proxy(a.answer);
             client_fixture f(over_tls(), [&](glue::client_config& cfg) {
-                through("http://127.0.0.1:" + std::to_string(proxy.port()))(cfg);
+                through(proxy.port())(cfg);
                 cfg.max_response_header_bytes = 1024;
                 cfg.token_retry_attempts = 1;
             });
