@@ -54,10 +54,22 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
     return impl;
 }
 
+namespace {
+
+// The origin is checked first, then the transport's options (the proxy among them) are made for
+// it: the arguments of one constructor call would be evaluated in no set order.
+http_pool make_pool(const asio::any_io_executor& ex, const client_config& cfg) {
+    auto org = checked_origin(cfg);
+    auto opts = transport_options_of(cfg, org);
+    return http_pool(ex, std::move(org), std::move(opts));
+}
+
+} // namespace
+
 client_impl::client_impl(asio::any_io_executor ex, client_config cfg)
     : ex_(std::move(ex))
     , cfg_(std::move(cfg))
-    , pool_(ex_, checked_origin(cfg_), transport_options_of(cfg_))
+    , pool_(make_pool(ex_, cfg_))
     , token_target_(pool_.target().base_path + "/oauth/token")
     , graphql_target_(pool_.target().base_path + "/public/graphql") {}
 

@@ -121,9 +121,6 @@ origin checked_origin(const client_config& cfg) {
     if (!o) {
         throw to_error(o.error(), "client");
     }
-    if (auto p = proxy_of(cfg, *o); !p) {
-        throw to_error(p.error(), "client");
-    }
     return std::move(*o);
 }
 
@@ -146,7 +143,7 @@ token_cache_options cache_options_of(const client_config& cfg) {
     return o;
 }
 
-transport_options transport_options_of(const client_config& cfg) {
+transport_options transport_options_of(const client_config& cfg, const origin& org) {
     transport_options t;
     t.connect_timeout = cfg.connect_timeout;
     t.max_connections = cfg.max_connections;
@@ -157,13 +154,11 @@ transport_options transport_options_of(const client_config& cfg) {
     t.accept_compressed = cfg.accept_compressed_responses;
     t.connection_idle_timeout = cfg.connection_idle_timeout;
     t.connection_max_lifetime = cfg.connection_max_lifetime;
-    if (auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http)) {
-        auto p = proxy_of(cfg, *o);
-        if (!p) {
-            throw to_error(p.error(), "client"); // as checked_origin(), whichever runs first
-        }
-        t.proxy = std::move(*p);
+    auto p = proxy_of(cfg, org);
+    if (!p) {
+        throw to_error(p.error(), "client");
     }
+    t.proxy = std::move(*p);
     return t;
 }
 

@@ -29,9 +29,9 @@ origin checked_origin(const client_config& cfg);
 
 token_cache_options cache_options_of(const client_config& cfg);
 
-/// Includes the proxy the origin goes through (the configuration and the environment); throws
-/// glue::error, from "client", for a proxy that can't be used.
-transport_options transport_options_of(const client_config& cfg);
+/// Includes the proxy `org` (checked_origin's) goes through, from the configuration and the
+/// environment; throws glue::error, from "client", for a proxy that can't be used.
+transport_options transport_options_of(const client_config& cfg, const origin& org);
 
 } // namespace glue::detail
 
