@@ -159,6 +159,8 @@ public:
 
     /// The token cache's counters (see <glue/metrics.hpp>). Thread-safe.
     token_cache_stats stats() const;
+    /// What GraphQL calls met: throttling, the rate limits, retries. Thread-safe.
+    throttle_stats throttling() const;
 
     boost::asio::any_io_executor get_executor() const noexcept;
     const client_config& config() const noexcept;

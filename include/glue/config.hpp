@@ -116,6 +116,47 @@ struct client_config {
     /// as down: token requests go on in-process, and it reconnects when next needed.
     std::chrono::milliseconds shared_cache_timeout{500};
 
+    // Rate limits, throttling and retries of GraphQL requests (README, "Rate limits and bulk
+    // jobs"; docs/design.md, "Throttling"). The token endpoint has its own limits above.
+
+    /// GraphQL requests per second across the app; 0 (the default): no limit. A token bucket
+    /// holding rate_limit_burst requests: calls take their turns in the order they asked, each
+    /// within its own deadline; a call whose turn would come after its deadline fails at once
+    /// with errc::rate_limited (diagnostics::retry_after: how far off its turn was). An idle
+    /// limiter runs no timer.
+    double max_requests_per_second = 0;
+    /// The same per workspace; 0 (the default): no limit.
+    double max_requests_per_second_per_workspace = 0;
+    /// Requests a bucket lets through back to back after being idle; 0 (the default): a tenth of
+    /// a second's worth of its rate, at least 1.
+    std::size_t rate_limit_burst = 0;
+    /// Follow the server's throttling (default true): after a throttling answer (429, or 503
+    /// with Retry-After) the send rate of the throttled scope drops to 70% of the rate the server
+    /// accepted over the last second, then grows back along a cubic curve while calls succeed
+    /// (CUBIC, as the AWS SDKs' adaptive mode). Nothing is limited before the first throttling
+    /// answer, so it costs nothing against a server that never throttles.
+    bool adaptive_rate = true;
+    /// A 429 throttles its workspace: every call for it waits for Retry-After (a doubling backoff
+    /// from graphql_retry_base_delay when absent). 429s on at least app_throttle_workspaces
+    /// different workspaces within throttle_window throttle the whole app, as does a 503 with
+    /// Retry-After (or a 429 with no workspace in play).
+    std::size_t app_throttle_workspaces = 3;
+    std::chrono::milliseconds throttle_window{std::chrono::seconds(1)};
+    /// The retry budget, as the AWS SDKs' standard retry mode: a retry after a failure (5xx, a
+    /// transport error) costs retry_cost units, after a timeout retry_timeout_cost; a call that
+    /// succeeds gives back its retry's cost, or 1 unit if it needed none. When the budget can't
+    /// pay, the failure is the answer. Throttling answers are retried outside it: the shared
+    /// pause and the adaptive rate already hold their load. 0: no budget (attempts alone limit).
+    unsigned retry_budget = 500;
+    unsigned retry_cost = 5;
+    unsigned retry_timeout_cost = 10;
+    /// With shared_cache_url set and max_requests_per_second > 0: the rate is the fleet's, one
+    /// bucket in Redis that every process sharing the cache takes its permits from, in batches.
+    /// While Redis is unreachable each process keeps to max_requests_per_second / fleet_size on
+    /// its own (token_event::kind::fleet_rate_down says so, once).
+    bool fleet_rate_limit = false;
+    unsigned fleet_size = 1;
+
     /// `http://` is accepted only for a loopback address (127.0.0.0/8, ::1) or the name
     /// localhost, and then only if every address localhost resolves to is loopback (checked
     /// before connecting; errc::invalid_argument otherwise), unless this is set.

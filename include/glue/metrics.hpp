@@ -38,6 +38,27 @@ struct token_cache_stats {
     std::uint64_t shared_unavailable = 0; ///< found the shared cache down or slow: in-process
 };
 
+/// What GraphQL calls met on their way out: throttling, the rate limits, retries
+/// (client::throttling()). Counters since the client was made; the rates are current values.
+struct throttle_stats {
+    std::uint64_t requests_sent = 0; ///< GraphQL requests written, every attempt counted
+    std::uint64_t throttled = 0;     ///< answers 429, or 503 with Retry-After
+    std::uint64_t retries = 0;       ///< attempts after a call's first
+    std::uint64_t retries_denied = 0; ///< retries the budget refused: the failure was the answer
+    std::uint64_t workspace_pauses = 0; ///< pauses of one workspace's calls (429s)
+    std::uint64_t app_pauses = 0;       ///< pauses of every call (see app_throttle_workspaces)
+    /// Calls that failed before sending because their deadline came first: inside a pause, or
+    /// before their turn of a rate limit.
+    std::uint64_t calls_failed_waiting = 0;
+    /// Time calls spent waiting for a pause to end or for their turn, summed over calls.
+    std::uint64_t wait_ns = 0;
+    double send_rate = 0;      ///< requests per second sent, over the last second
+    double app_rate_limit = 0; ///< the app-wide rate in force (configured or adaptive); 0: none
+    unsigned retry_budget_left = 0;
+    std::uint64_t fleet_batches = 0; ///< round trips to Redis for fleet permits
+    bool fleet_fallback = false;     ///< Redis unreachable: the process keeps to its own share
+};
+
 /// Something the token cache did to one workspace.
 struct token_event {
     enum class kind {
@@ -52,6 +73,11 @@ struct token_event {
         shared_cache_down,
         /// The shared cache is connected (at first, and after an outage); workspace empty.
         shared_cache_up,
+        /// The fleet-wide rate limit (client_config::fleet_rate_limit) can't reach Redis (once
+        /// per outage; workspace empty): this process keeps to its own share until it is back.
+        fleet_rate_down,
+        /// The fleet-wide rate limit reaches Redis again after an outage; workspace empty.
+        fleet_rate_up,
     };
     kind what;
     std::string_view workspace;

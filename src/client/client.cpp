@@ -201,6 +201,10 @@ token_cache_stats client::stats() const {
     return impl_ ? impl_->stats() : token_cache_stats{};
 }
 
+throttle_stats client::throttling() const {
+    return impl_ ? impl_->throttling() : throttle_stats{};
+}
+
 asio::any_io_executor client::get_executor() const noexcept {
     return impl_ ? impl_->executor() : asio::any_io_executor();
 }

@@ -189,6 +189,10 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
     }
 }
 
+throttle_stats client_impl::throttling() const {
+    return {}; // filled in by the throttle layer (issue 19, in progress)
+}
+
 void client_impl::shutdown() {
     cache_->shutdown();
     if (const auto& shared = cache_->options().shared) {

@@ -51,6 +51,7 @@ public:
     void shutdown();
 
     token_cache_stats stats() const { return cache_->stats(); }
+    throttle_stats throttling() const;
     const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
     const client_config& config() const noexcept { return cfg_; }
 
