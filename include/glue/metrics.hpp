@@ -41,10 +41,10 @@ struct token_cache_stats {
 /// What GraphQL calls met on their way out: throttling, the rate limits, retries
 /// (client::throttling()). Counters since the client was made; the rates are current values.
 struct throttle_stats {
-    std::uint64_t requests_sent = 0; ///< GraphQL requests written, every attempt counted
-    std::uint64_t throttled = 0;     ///< answers 429, or 503 with Retry-After
-    std::uint64_t retries = 0;       ///< attempts after a call's first
-    std::uint64_t retries_denied = 0; ///< retries the budget refused: the failure was the answer
+    std::uint64_t requests_sent = 0;    ///< GraphQL requests written, every attempt counted
+    std::uint64_t throttled = 0;        ///< answers 429, or 503 with Retry-After
+    std::uint64_t retries = 0;          ///< attempts after a call's first
+    std::uint64_t retries_denied = 0;   ///< retries the budget refused: the failure was the answer
     std::uint64_t workspace_pauses = 0; ///< pauses of one workspace's calls (429s)
     std::uint64_t app_pauses = 0;       ///< pauses of every call (see app_throttle_workspaces)
     /// Calls that failed before sending because their deadline came first: inside a pause, or

@@ -6,6 +6,7 @@
 #include "protocol/graphql_document.hpp"
 #include "protocol/graphql_request.hpp"
 #include "protocol/graphql_response.hpp"
+#include "protocol/retry_after.hpp"
 #include "protocol/token_response.hpp"
 #include "shared_cache/redis_shared_cache.hpp"
 #include "support/backoff.hpp"
@@ -71,7 +72,9 @@ client_impl::client_impl(asio::any_io_executor ex, client_config cfg)
     , cfg_(std::move(cfg))
     , pool_(make_pool(ex_, cfg_))
     , token_target_(pool_.target().base_path + "/oauth/token")
-    , graphql_target_(pool_.target().base_path + "/public/graphql") {}
+    , graphql_target_(pool_.target().base_path + "/public/graphql")
+    , throttle_(throttle_options_of(cfg_))
+    , budget_(cfg_.retry_budget) {}
 
 asio::awaitable<result<access_token>> client_impl::fetch_token(std::string ws) {
     if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
@@ -100,7 +103,9 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
         co_return make_failure(errc::invalid_argument,
                                "the GraphQL request is larger than max_request_body_bytes");
     }
-    graphql_call call(graphql_call_settings(cfg_, request, deadline(request.timeout)));
+    auto settings = graphql_call_settings(cfg_, request, deadline(request.timeout));
+    settings.budget = budget_.enabled() ? &budget_ : nullptr;
+    graphql_call call(settings);
     http_request req;
     req.target = graphql_target_;
     req.content_type = "application/json";
@@ -127,11 +132,26 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
         r.authorization = used->authorization; // `used` keeps it alive
         return true;
     };
-    auto send = [&] {
+    // Each send waits for its turn first (pauses, rate limits), and tells the throttle table
+    // what came back.
+    auto send = [&]() -> asio::awaitable<result<std::optional<http_response>>> {
+        if (auto ok = co_await admit(ws, call.settings().deadline); !ok) {
+            co_return ok.error();
+        }
         used.reset();
-        return pool_.send(req, call.settings().deadline, request_priority::normal, with_token);
+        const auto sent = std::chrono::steady_clock::now();
+        throttle_.on_sent(ws, sent);
+        auto r = co_await pool_.send(req, call.settings().deadline, request_priority::normal,
+                                     with_token);
+        if (r && *r) {
+            note_answer(ws, **r, sent);
+        }
+        co_return r;
     };
     auto answer = co_await carry_out(call, send, ws, &used);
+    if (call.attempt() > 1) {
+        retries_.fetch_add(call.attempt() - 1, std::memory_order_relaxed);
+    }
     if (!answer) {
         co_return answer.error();
     }
@@ -190,7 +210,53 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
 }
 
 throttle_stats client_impl::throttling() const {
-    return {}; // filled in by the throttle layer (issue 19, in progress)
+    auto s = throttle_.stats(std::chrono::steady_clock::now());
+    s.retries = retries_.load(std::memory_order_relaxed);
+    s.retries_denied = budget_.denied();
+    s.retry_budget_left = budget_.left();
+    return s;
+}
+
+asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline) {
+    const auto start = std::chrono::steady_clock::now();
+    auto waited = [&] { throttle_.add_wait(std::chrono::steady_clock::now() - start); };
+    for (;;) {
+        auto a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline);
+        if (a.kind == admission::refused) {
+            waited();
+            co_return std::move(*a.error);
+        }
+        if (a.kind == admission::go) {
+            break;
+        }
+        if (!co_await sleep_until(a.at)) {
+            throttle_.give_back(ws, a);
+            waited();
+            co_return make_failure(asio::error::operation_aborted);
+        }
+        // A pause that began while this call waited for its turn holds it too; the turn is lost.
+        if (a.kind == admission::wait_turn &&
+            !throttle_.paused(ws, std::chrono::steady_clock::now())) {
+            break;
+        }
+    }
+    if (std::chrono::steady_clock::now() > start) {
+        waited();
+    }
+    co_return result<void>{};
+}
+
+void client_impl::note_answer(std::string_view ws, const http_response& r, steady_time sent) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto after = parse_retry_after(r.retry_after);
+    if (r.status == 429) {
+        throttle_.on_answer(ws, answer_signal::throttled, after, sent, now, jitter_share());
+    } else if (r.status == 503 && after.count() >= 0) {
+        throttle_.on_answer(ws, answer_signal::unavailable, after, sent, now, jitter_share());
+    } else if (r.status < 500) {
+        throttle_.on_answer(ws, answer_signal::accepted, std::chrono::nanoseconds(-1), sent, now,
+                            0);
+    }
 }
 
 void client_impl::shutdown() {
@@ -247,6 +313,10 @@ steady_time client_impl::deadline(std::chrono::milliseconds timeout) const {
 }
 
 asio::awaitable<bool> client_impl::sleep(std::chrono::nanoseconds d) {
+    co_return co_await sleep_until(saturating_add(std::chrono::steady_clock::now(), d));
+}
+
+asio::awaitable<bool> client_impl::sleep_until(steady_time t) {
     sleeper w(co_await asio::this_coro::executor, sleep_mtx_);
     {
         std::lock_guard lock(sleep_mtx_);
@@ -256,8 +326,7 @@ asio::awaitable<bool> client_impl::sleep(std::chrono::nanoseconds d) {
         sleepers_.push_back(w);
     }
     // A sleeper is woken only by shutdown(); the "timeout" is the sleep ending.
-    co_return co_await w.wait(sleep_mtx_, saturating_add(std::chrono::steady_clock::now(), d)) ==
-        errc::timeout;
+    co_return co_await w.wait(sleep_mtx_, t) == errc::timeout;
 }
 
 result<void> client_impl::check_request(const graphql_request& r) {

@@ -15,13 +15,17 @@
 #include "protocol/token_grant.hpp"
 #include "support/function_ref.hpp"
 #include "support/waiter.hpp"
+#include "throttle/retry_budget.hpp"
+#include "throttle/throttle_table.hpp"
 #include "transport/http_pool.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,8 +77,17 @@ private:
     /// A call's deadline: `timeout` from now, or request_timeout when it is zero.
     steady_time deadline(std::chrono::milliseconds timeout = {}) const;
 
-    /// Waits `d` before a retry. False when cut short: cancelled, or the client shut down.
+    /// Waits `d` before a retry, or until `t`. False when cut short: cancelled, or the client
+    /// shut down.
     boost::asio::awaitable<bool> sleep(std::chrono::nanoseconds d);
+    boost::asio::awaitable<bool> sleep_until(steady_time t);
+
+    /// Waits until a GraphQL request for `ws` may go: the pauses the server asked for, then a
+    /// turn of the rate limits. Fails when the deadline comes first, or cut short.
+    boost::asio::awaitable<result<void>> admit(std::string_view ws, steady_time deadline);
+
+    /// Tells the throttle table what came back for `ws`, sent at `sent`.
+    void note_answer(std::string_view ws, const http_response& r, steady_time sent);
 
     static result<void> check_request(const graphql_request& r);
 
@@ -102,6 +115,10 @@ private:
     http_pool pool_;
     const std::string token_target_, graphql_target_;
     std::optional<token_cache> cache_; // set by create(): its fetcher needs weak_from_this()
+
+    throttle_table throttle_;
+    retry_budget budget_;
+    std::atomic<std::uint64_t> retries_{0};
 
     using sleeper = waiter<boost::asio::steady_timer>;
     std::mutex sleep_mtx_;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -27,6 +28,32 @@ result<std::optional<proxy_url>> proxy_of(const client_config& cfg, const origin
     s.from_env = cfg.proxy_from_env;
     s.allow_insecure_http = cfg.allow_insecure_http;
     return choose_proxy(org, s, [](const char* name) { return std::getenv(name); });
+}
+
+result<void> check_throttling(const client_config& cfg) {
+    for (double rate : {cfg.max_requests_per_second, cfg.max_requests_per_second_per_workspace}) {
+        if (!(rate >= 0) || std::isinf(rate)) {
+            return make_failure(errc::invalid_argument,
+                                "max_requests_per_second and max_requests_per_second_per_workspace "
+                                "must be finite and not negative (0: no limit)");
+        }
+    }
+    if (cfg.app_throttle_workspaces == 0 || cfg.throttle_window <= std::chrono::milliseconds(0)) {
+        return make_failure(errc::invalid_argument,
+                            "app_throttle_workspaces and throttle_window must be positive");
+    }
+    if (cfg.retry_budget > 0 && (cfg.retry_cost == 0 || cfg.retry_timeout_cost == 0)) {
+        return make_failure(errc::invalid_argument,
+                            "with a retry_budget, retry_cost and retry_timeout_cost must be at "
+                            "least 1");
+    }
+    if (cfg.fleet_rate_limit &&
+        (cfg.shared_cache_url.empty() || cfg.max_requests_per_second == 0 || cfg.fleet_size == 0)) {
+        return make_failure(errc::invalid_argument,
+                            "fleet_rate_limit needs shared_cache_url, max_requests_per_second "
+                            "and a fleet_size of at least 1");
+    }
+    return {};
 }
 
 } // namespace
@@ -78,6 +105,9 @@ result<void> check_config(const client_config& cfg) {
         return make_failure(errc::invalid_argument,
                             "connection_idle_timeout and connection_max_lifetime must not be "
                             "negative (0: no limit)");
+    }
+    if (auto ok = check_throttling(cfg); !ok) {
+        return ok;
     }
     if (!cfg.proxy.empty()) {
         if (auto p = parse_proxy_url(cfg.proxy); !p) {
@@ -140,6 +170,21 @@ token_cache_options cache_options_of(const client_config& cfg) {
     o.retry_after_cap = cfg.retry_after_cap;
     o.max_entries = cfg.max_cached_workspaces;
     o.on_event = cfg.on_token_event;
+    return o;
+}
+
+throttle_options throttle_options_of(const client_config& cfg) {
+    throttle_options o;
+    // With the fleet's limit the app-wide rate is Redis's bucket; the local one only adapts.
+    o.app_rate = cfg.fleet_rate_limit ? 0 : cfg.max_requests_per_second;
+    o.workspace_rate = cfg.max_requests_per_second_per_workspace;
+    o.burst = cfg.rate_limit_burst;
+    o.adaptive = cfg.adaptive_rate;
+    o.app_workspaces = cfg.app_throttle_workspaces;
+    o.window = saturating_cast<std::chrono::nanoseconds>(cfg.throttle_window);
+    o.backoff_base = saturating_cast<std::chrono::nanoseconds>(cfg.graphql_retry_base_delay);
+    o.backoff_max = saturating_cast<std::chrono::nanoseconds>(cfg.graphql_retry_max_delay);
+    o.max_pause = saturating_cast<std::chrono::nanoseconds>(cfg.retry_after_cap);
     return o;
 }
 

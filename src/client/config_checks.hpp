@@ -11,6 +11,7 @@
 #include "protocol/origin.hpp"
 #include "shared_cache/redis_shared_cache.hpp"
 #include "support/outcome.hpp"
+#include "throttle/throttle_table.hpp"
 #include "transport/http_pool.hpp"
 
 namespace glue::detail {
@@ -28,6 +29,9 @@ result<redis_shared_cache_options> shared_cache_options(const client_config& cfg
 origin checked_origin(const client_config& cfg);
 
 token_cache_options cache_options_of(const client_config& cfg);
+
+/// The throttle table's options (rate limits, adaptive rate, pauses) of a checked configuration.
+throttle_options throttle_options_of(const client_config& cfg);
 
 /// Includes the proxy `org` (checked_origin's) goes through, from the configuration and the
 /// environment; throws glue::error, from "client", for a proxy that can't be used.

@@ -26,6 +26,8 @@ call_settings graphql_call_settings(const client_config& cfg, const graphql_requ
     s.deadline = deadline;
     s.idempotent = request.idempotent || may_send_twice(request);
     s.own_token = !request.access_token.empty();
+    s.retry_cost = cfg.retry_cost;
+    s.timeout_cost = cfg.retry_timeout_cost;
     return s;
 }
 
@@ -112,11 +114,22 @@ call_action graphql_call::on(const call_events::responded& e) {
         state_ = state::invalidating;
         return act(call_action::invalidate_and_retry);
     }
+    const int status = e.response.status;
     std::optional<nanoseconds> wait;
+    unsigned cost = 0;
     if (settings_.idempotent) {
         wait = retry_wait(e.response, e.jitter);
+        // Throttling answers are retried for free: the shared pause and the adaptive rate hold
+        // their load already.
+        const bool throttling =
+            status == 429 ||
+            (status == 503 && parse_retry_after(e.response.retry_after).count() >= 0);
+        cost = throttling ? 0 : settings_.retry_cost;
     }
-    return retry_or_answer(wait, e.now, std::nullopt);
+    if (settings_.budget && status < 500 && status != 429) {
+        settings_.budget->on_success(paid_); // the server is healthy: the budget fills back
+    }
+    return retry_or_answer(wait, cost, e.now, std::nullopt);
 }
 
 call_action graphql_call::on(const call_events::send_failed& e) {
@@ -127,7 +140,9 @@ call_action graphql_call::on(const call_events::send_failed& e) {
     if (retryable(e.error) && (settings_.idempotent || e.error.unsent)) {
         wait = backoff(e.jitter);
     }
-    return retry_or_answer(wait, e.now, e.error);
+    const unsigned cost =
+        e.error.ec == asio::error::timed_out ? settings_.timeout_cost : settings_.retry_cost;
+    return retry_or_answer(wait, cost, e.now, e.error);
 }
 
 call_action graphql_call::on(const call_events::invalidated& e) {
@@ -160,11 +175,17 @@ call_action graphql_call::next_send() {
     return act(call_action::get_token);
 }
 
-call_action graphql_call::retry_or_answer(std::optional<nanoseconds> wait, steady_time now,
-                                          std::optional<failure> error) {
+call_action graphql_call::retry_or_answer(std::optional<nanoseconds> wait, unsigned cost,
+                                          steady_time now, std::optional<failure> error) {
     if (!wait || attempt_ >= settings_.attempts ||
         saturating_add(now, *wait) >= settings_.deadline) {
         return finish(std::move(error));
+    }
+    if (cost > 0 && settings_.budget) {
+        if (!settings_.budget->try_spend(cost)) {
+            return finish(std::move(error)); // the budget is spent: the failure is the answer
+        }
+        paid_ = cost;
     }
     state_ = state::sleeping;
     return act(call_action::sleep, *wait);

@@ -14,6 +14,7 @@
 #include "protocol/http_message.hpp"
 #include "support/clock.hpp"
 #include "support/outcome.hpp"
+#include "throttle/retry_budget.hpp"
 
 #include <chrono>
 #include <optional>
@@ -37,6 +38,11 @@ struct call_settings {
     bool idempotent = false;
     /// The caller's own token: none is got from the cache, and a 401 is the answer.
     bool own_token = false;
+    /// Pays for retries after failures (5xx, transport errors), not after throttling answers;
+    /// a call whose retry it can't pay for ends with the failure. Null: nothing to pay.
+    retry_budget* budget = nullptr;
+    unsigned retry_cost = 0;   ///< a retry after a 5xx or a transport error
+    unsigned timeout_cost = 0; ///< a retry after a transport timeout
 };
 
 /// graphql(): the request's own attempts or the client's, idempotent when the caller says so or
@@ -124,10 +130,10 @@ private:
 
     /// The next send: after getting a token, unless the caller brought one.
     call_action next_send();
-    /// Retry after `wait` if attempts remain and the wait ends before the deadline; else the
-    /// answer is `error` (empty: the response).
-    call_action retry_or_answer(std::optional<std::chrono::nanoseconds> wait, steady_time now,
-                                std::optional<failure> error);
+    /// Retry after `wait` if attempts remain, the wait ends before the deadline and the budget
+    /// pays `cost` (0: free); else the answer is `error` (empty: the response).
+    call_action retry_or_answer(std::optional<std::chrono::nanoseconds> wait, unsigned cost,
+                                steady_time now, std::optional<failure> error);
     /// The backoff of this attempt, `jitter` of its cap.
     std::chrono::nanoseconds backoff(double jitter) const noexcept;
     /// How long to wait before sending again after `r`; none: don't.
@@ -139,7 +145,8 @@ private:
     call_settings settings_;
     state state_ = state::initial;
     unsigned attempt_ = 1;
-    bool retried_401_; ///< a 401 was answered with invalidate_and_retry (or can't be)
+    bool retried_401_;  ///< a 401 was answered with invalidate_and_retry (or can't be)
+    unsigned paid_ = 0; ///< what the last paid retry cost: a success gives it back
 };
 
 } // namespace glue::detail

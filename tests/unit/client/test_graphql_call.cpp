@@ -841,6 +841,71 @@ TEST_SUITE("graphql call") {
         to_send(d);
         CHECK(fail(d, sent_failure()).kind == action::done);
     }
+
+    TEST_CASE("the retry budget pays for retries after failures, not after throttling") {
+        gd::retry_budget budget(10);
+        auto s = query_settings();
+        s.budget = &budget;
+        s.retry_cost = 5;
+        s.timeout_cost = 10;
+        // Two 503s without Retry-After: two retries paid, the budget is spent.
+        gd::graphql_call c(s);
+        to_send(c);
+        const auto r503 = status(503);
+        REQUIRE(respond(c, r503).kind == action::sleep);
+        slept_to_send(c);
+        REQUIRE(respond(c, r503).kind == action::sleep);
+        CHECK(budget.left() == 0);
+        slept_to_send(c);
+        // The third 503: attempts remain, the budget can't pay: the 503 is the answer.
+        auto a = respond(c, r503);
+        CHECK(a.kind == action::done);
+        CHECK_FALSE(a.error);
+        CHECK(budget.denied() == 1);
+
+        // Throttling answers are retried for free, even with nothing left.
+        for (const auto& r : {status(429), status(429, "1"), status(503, "1")}) {
+            gd::graphql_call d(s);
+            to_send(d);
+            CHECK(respond(d, r).kind == action::sleep);
+        }
+        CHECK(budget.left() == 0);
+
+        // A transport failure pays too: with nothing left it is the answer.
+        gd::graphql_call e(s);
+        to_send(e);
+        a = fail(e, unsent_failure());
+        CHECK(a.kind == action::done);
+        CHECK(a.error);
+    }
+
+    TEST_CASE("the retry budget: a success gives back its retry's cost, or 1") {
+        gd::retry_budget budget(20);
+        auto s = query_settings();
+        s.budget = &budget;
+        s.retry_cost = 5;
+        s.timeout_cost = 10;
+        gd::graphql_call c(s);
+        to_send(c);
+        REQUIRE(fail(c, gd::make_failure(asio::error::timed_out)).kind == action::sleep);
+        CHECK(budget.left() == 10); // a timeout costs more
+        slept_to_send(c);
+        const auto ok = status(200);
+        REQUIRE(respond(c, ok).kind == action::done);
+        CHECK(budget.left() == 20); // its cost back
+        gd::graphql_call d(s);
+        to_send(d);
+        const auto bad = status(400);
+        REQUIRE(respond(d, bad).kind == action::done);
+        CHECK(budget.left() == 20); // full: a healthy answer adds nothing beyond it
+
+        glue::client_config cfg;
+        glue::graphql_request q;
+        q.query = "{ me { id } }";
+        const auto from_cfg = gd::graphql_call_settings(cfg, q, t0 + 30s);
+        CHECK(from_cfg.retry_cost == 5);
+        CHECK(from_cfg.timeout_cost == 10);
+    }
 }
 
 } // namespace

@@ -1,0 +1,270 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "throttle/throttle_table.hpp"
+
+#include "support/backoff.hpp"
+#include "support/saturating.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace glue::detail {
+
+using std::chrono::nanoseconds;
+
+namespace {
+
+// A failure that carries how long until the call could have gone: the pause's end or its turn.
+failure waiting_failure(errc why, steady_time now, steady_time until, std::string_view what) {
+    diagnostics d;
+    const auto left = std::chrono::ceil<std::chrono::seconds>(until - now);
+    d.retry_after = std::clamp(left, std::chrono::seconds(0), std::chrono::seconds(365 * 86400));
+    return make_failure(make_error_code(why), what, std::move(d));
+}
+
+} // namespace
+
+throttle_table::throttle_table(throttle_options o) : opts_(o) {
+    reconfigure(app_);
+}
+
+// A workspace quiet for a second loses its adaptive rate with its state: it learns it again if
+// it comes back and is throttled, and the table can't grow with every workspace ever throttled.
+bool throttle_table::scope::busy(steady_time now) const noexcept {
+    return pause_until > now || !bucket.idle(now) || !sent.quiet(now) || !accepted.quiet(now);
+}
+
+std::size_t throttle_table::burst_of(double rate) const noexcept {
+    if (opts_.burst > 0) {
+        return opts_.burst;
+    }
+    return static_cast<std::size_t>(std::max(1.0, std::ceil(rate / 10)));
+}
+
+double throttle_table::configured_rate(const scope& s) const noexcept {
+    return &s == &app_ ? opts_.app_rate : opts_.workspace_rate;
+}
+
+// The bucket runs at the lower of the configured rate and the adaptive one.
+void throttle_table::reconfigure(scope& s) noexcept {
+    double rate = configured_rate(s);
+    if (s.cubic.active()) {
+        rate = rate > 0 ? std::min(rate, s.cubic.rate()) : s.cubic.rate();
+    }
+    s.bucket.configure(rate, static_cast<double>(burst_of(rate)));
+}
+
+throttle_table::scope* throttle_table::find(std::string_view ws) {
+    if (ws.empty()) {
+        return nullptr;
+    }
+    auto it = workspaces_.find(ws);
+    return it == workspaces_.end() ? nullptr : &it->second;
+}
+
+// A workspace's state, made when first needed: a workspace limit, or adaptive mode (whose cut
+// needs the rate the workspace got through before its first 429).
+throttle_table::scope& throttle_table::get(std::string_view ws, steady_time now) {
+    if (auto it = workspaces_.find(ws); it != workspaces_.end()) {
+        return it->second;
+    }
+    if (workspaces_.size() + 1 >= sweep_at_) {
+        sweep(now); // before the new state goes in: nothing may point into the table then
+    }
+    auto& s = workspaces_.try_emplace(std::string(ws)).first->second;
+    reconfigure(s);
+    return s;
+}
+
+// Drops the states of workspaces that are done (no pause, a full bucket, nothing sent or
+// accepted for a second), once the table has doubled since the last sweep: each state is
+// looked at O(1) times on average, and the table holds about the workspaces of the last second.
+void throttle_table::sweep(steady_time now) {
+    for (auto it = workspaces_.begin(); it != workspaces_.end();) {
+        it = it->second.busy(now) ? std::next(it) : workspaces_.erase(it);
+    }
+    sweep_at_ = std::max<std::size_t>(1024, 2 * workspaces_.size());
+}
+
+admission throttle_table::admit(std::string_view ws, steady_time now, steady_time deadline) {
+    std::lock_guard lock(mtx_);
+    scope* w = find(ws);
+    // Pauses first: nothing is sent while the server asked for none.
+    const scope* pausing = w && w->pause_until > app_.pause_until ? w : &app_;
+    if (pausing->pause_until > now) {
+        admission a;
+        if (pausing->pause_until >= deadline) {
+            ++counts_.calls_failed_waiting;
+            a.kind = admission::refused;
+            a.error = waiting_failure(pausing->pause_error, now, pausing->pause_until,
+                                      "the server asked for a pause that lasts past the call's "
+                                      "deadline");
+            return a;
+        }
+        a.kind = admission::wait_pause;
+        a.at = pausing->pause_until;
+        return a;
+    }
+    if (!w && opts_.workspace_rate > 0 && !ws.empty()) {
+        w = &get(ws, now);
+    }
+    steady_time turn = app_.bucket.next_turn(now);
+    if (w) {
+        turn = std::max(turn, w->bucket.next_turn(now));
+    }
+    admission a;
+    if (turn >= deadline && turn > now) {
+        ++counts_.calls_failed_waiting;
+        a.kind = admission::refused;
+        a.error = waiting_failure(errc::rate_limited, now, turn,
+                                  "the call's turn under the rate limit comes after its deadline");
+        return a;
+    }
+    a.app_taken = app_.bucket.take(turn);
+    if (w) {
+        a.workspace_taken = w->bucket.take(turn);
+    }
+    a.kind = turn > now ? admission::wait_turn : admission::go;
+    a.at = turn;
+    return a;
+}
+
+void throttle_table::give_back(std::string_view ws, const admission& a) {
+    if (a.kind != admission::wait_turn) {
+        return;
+    }
+    std::lock_guard lock(mtx_);
+    app_.bucket.give_back(a.app_taken);
+    if (scope* w = find(ws)) {
+        w->bucket.give_back(a.workspace_taken);
+    }
+}
+
+bool throttle_table::paused(std::string_view ws, steady_time now) {
+    std::lock_guard lock(mtx_);
+    const scope* w = find(ws);
+    return app_.pause_until > now || (w && w->pause_until > now);
+}
+
+void throttle_table::on_sent(std::string_view ws, steady_time now) {
+    std::lock_guard lock(mtx_);
+    ++counts_.requests_sent;
+    app_.sent.add(now);
+    if (!ws.empty() && (opts_.adaptive || opts_.workspace_rate > 0)) {
+        get(ws, now).sent.add(now);
+    }
+}
+
+bool throttle_table::pause(scope& s, errc why, nanoseconds retry_after, steady_time now,
+                           double jitter) {
+    nanoseconds wait = retry_after;
+    if (wait.count() < 0) {
+        // No Retry-After: half the doubling backoff for sure, the other half jittered, so the
+        // scope's calls don't all come back at once yet the pause still grows.
+        const nanoseconds cap = doubled(opts_.backoff_base, s.throttles_in_row, opts_.backoff_max);
+        wait = cap / 2 + jittered(cap / 2, jitter);
+    }
+    wait = std::min(wait, opts_.max_pause);
+    const steady_time until = saturating_add(now, wait);
+    const bool began = s.pause_until <= now;
+    if (until > s.pause_until) {
+        s.pause_until = until;
+        s.pause_error = why;
+    }
+    return began;
+}
+
+void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, steady_time sent,
+                              steady_time now, double jitter, bool app) {
+    ++s.throttles_in_row;
+    if (pause(s, why, retry_after, now, jitter)) {
+        ++(app ? counts_.app_pauses : counts_.workspace_pauses);
+    }
+    // A scope that got nothing through in the last second keeps its rate: its 429 says nothing
+    // about how much it may send (it was idle, or everything is refused and the pause covers
+    // it), and a cut from zero would leave it at the floor.
+    const double accepted = s.accepted.per_second(now);
+    if (opts_.adaptive && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
+        reconfigure(s);
+    }
+}
+
+bool throttle_table::app_evidence(std::string_view ws, steady_time now) {
+    if (!refused_in_row_.empty() && now - refused_since_ > opts_.window) {
+        refused_in_row_.clear();
+    }
+    if (refused_in_row_.empty()) {
+        refused_since_ = now;
+    }
+    if (std::find(refused_in_row_.begin(), refused_in_row_.end(), ws) == refused_in_row_.end()) {
+        refused_in_row_.emplace_back(ws);
+    }
+    if (refused_in_row_.size() < opts_.app_workspaces) {
+        return false;
+    }
+    refused_in_row_.clear();
+    return true;
+}
+
+void throttle_table::on_answer(std::string_view ws, answer_signal sig, nanoseconds retry_after,
+                               steady_time sent, steady_time now, double jitter) {
+    std::lock_guard lock(mtx_);
+    scope* w = ws.empty() ? nullptr : (opts_.adaptive ? &get(ws, now) : find(ws));
+    switch (sig) {
+    case answer_signal::accepted:
+        refused_in_row_.clear();
+        for (scope* s : {&app_, w}) {
+            if (!s) {
+                continue;
+            }
+            s->throttles_in_row = 0;
+            s->accepted.add(now);
+            if (s->cubic.active()) {
+                s->cubic.on_success(now, s->sent.per_second(now));
+                reconfigure(*s);
+            }
+        }
+        return;
+    case answer_signal::throttled: {
+        ++counts_.throttled;
+        if (!w && !ws.empty()) {
+            w = &get(ws, now);
+        }
+        if (w) {
+            throttle(*w, errc::rate_limited, retry_after, sent, now, jitter, false);
+        }
+        if (!w || app_evidence(ws, now)) {
+            throttle(app_, errc::rate_limited, retry_after, sent, now, jitter, true);
+        }
+        return;
+    }
+    case answer_signal::unavailable:
+        ++counts_.throttled;
+        throttle(app_, errc::server_error, retry_after, sent, now, jitter, true);
+        return;
+    }
+}
+
+void throttle_table::add_wait(nanoseconds d) noexcept {
+    std::lock_guard lock(mtx_);
+    const auto add = static_cast<std::uint64_t>(std::max<nanoseconds::rep>(d.count(), 0));
+    counts_.wait_ns = add > UINT64_MAX - counts_.wait_ns ? UINT64_MAX : counts_.wait_ns + add;
+}
+
+throttle_stats throttle_table::stats(steady_time now) const {
+    std::lock_guard lock(mtx_);
+    throttle_stats s = counts_;
+    s.send_rate = app_.sent.per_second(now);
+    double limit = opts_.app_rate;
+    if (app_.cubic.active()) {
+        limit = limit > 0 ? std::min(limit, app_.cubic.rate()) : app_.cubic.rate();
+    }
+    s.app_rate_limit = limit;
+    return s;
+}
+
+std::size_t throttle_table::workspace_states() const {
+    std::lock_guard lock(mtx_);
+    return workspaces_.size();
+}
+
+} // namespace glue::detail
