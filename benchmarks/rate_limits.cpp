@@ -32,11 +32,13 @@
 // started and failed) and after it: requests beyond one per call started after the recovery
 // are retries (the server's view, "retries_after_recovery"), beside the client's own count.
 //
-// Fleet workers: with --api-url the job runs against that server (plain HTTP on loopback;
-// GLUE_CLIENT_ID and GLUE_CLIENT_SECRET, else the mock's test credentials) instead of starting
-// one, and reports its own counts only (the "server" object is null). --shared-cache-url shares
-// tokens through Redis (the key from GLUE_SHARED_CACHE_KEY); --fleet and --fleet-size set
-// client_config::fleet_rate_limit and fleet_size, the client rate being the fleet's.
+// Fleet workers: with --api-url the job runs against that server instead of starting one
+// (plain HTTP on loopback; GLUE_CLIENT_ID, GLUE_CLIENT_SECRET and GLUE_REDIRECT_URI, else the
+// mock's test credentials, as `glue-mock-server --rate-limit R -- glue_bench_rate_limits
+// --api-url ...` sets them), and reports its own counts only (the "server" object is null).
+// --shared-cache-url shares tokens through Redis (the key from GLUE_SHARED_CACHE_KEY); --fleet
+// and --fleet-size set client_config::fleet_rate_limit and fleet_size, the client rate being
+// the fleet's.
 
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
@@ -316,6 +318,7 @@ int main(int argc, char** argv) {
         cfg.api_url = opt.api_url;
         cfg.client_id = env_or("GLUE_CLIENT_ID", defaults.client_id);
         cfg.client_secret = env_or("GLUE_CLIENT_SECRET", defaults.client_secret);
+        cfg.redirect_uri = env_or("GLUE_REDIRECT_URI", defaults.redirect_uris.front());
     }
     cfg.max_connections = opt.connections;
     cfg.max_concurrent_token_requests = std::min<std::size_t>(opt.connections, 32);
