@@ -220,6 +220,15 @@ http_response handle_graphql(mock_state& state, const http_request& req) {
         res.set("WWW-Authenticate", R"(Bearer error="invalid_token")");
         return res;
     }
+    if (const auto d = state.limiter.admit(*ws, state.rate_now());
+        d.what != rate_decision::verdict::admitted) {
+        http_response res =
+            json_response(429, graphql_error_body(d.what == rate_decision::verdict::refused_app
+                                                      ? "rate limit exceeded for the app"
+                                                      : "rate limit exceeded for the workspace"));
+        res.set("Retry-After", std::to_string(d.retry_after.count()));
+        return res;
+    }
     json::error_code ec;
     json::value body = json::parse(req.body, ec);
     const json::object* o = ec ? nullptr : body.if_object();

@@ -205,6 +205,10 @@ std::size_t mock_server::max_concurrent_token_requests() const {
     return impl_->state.counter(&detail::mock_state::max_token_concurrency);
 }
 
+rate_limit_stats mock_server::rate_limit_stats() const {
+    return impl_->state.limiter.stats();
+}
+
 std::size_t mock_server::unauthorized_responses() const {
     return impl_->state.counter(&detail::mock_state::unauthorized_total);
 }
@@ -246,6 +250,7 @@ void mock_server::reset_counters() {
     impl_->state.max_token_concurrency = impl_->state.token_concurrency;
     impl_->state.token_requests_by_workspace.clear();
     impl_->state.messages_created_by_workspace.clear();
+    impl_->state.limiter.reset_stats();
 }
 
 } // namespace glue::testing

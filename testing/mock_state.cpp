@@ -68,6 +68,8 @@ std::string graphql_error_body(std::string_view message) {
 
 mock_state::mock_state(mock_server_options o)
     : opts(std::move(o))
+    , limiter(opts.graphql_rate_limit, opts.graphql_rate_limit_per_workspace, opts.rate_limit_burst,
+              opts.rate_limit_retry_after)
     , rng(std::random_device{}())
     , hook(parse_webhook_url(opts.webhook_url)) {
     token_lifetime = opts.token_lifetime;
@@ -87,6 +89,10 @@ std::string mock_state::random_id_locked(std::size_t n) {
         c = base62[pick(rng)];
     }
     return id;
+}
+
+rate_time mock_state::rate_now() const {
+    return opts.rate_limit_clock ? opts.rate_limit_clock() : std::chrono::steady_clock::now();
 }
 
 std::size_t mock_state::counter(std::size_t mock_state::*which) const {

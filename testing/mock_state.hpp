@@ -9,6 +9,7 @@
 
 #include <glue/testing/mock_server.hpp>
 
+#include "testing/mock_rate_limit.hpp"
 #include "testing/test_pki.hpp"
 
 #include <boost/json/value.hpp>
@@ -126,6 +127,9 @@ struct mock_state {
 
     const mock_server_options opts;
     test_pki pki;
+    /// The GraphQL endpoint's rate limits (thread-safe on their own), on opts.rate_limit_clock.
+    rate_limiter limiter;
+    rate_time rate_now() const;
 
     mutable std::mutex mtx; // guards everything below
     std::mt19937_64 rng;

@@ -22,6 +22,8 @@ check "token --help" help_mentions token --show-token
 check "query --help" help_mentions query --variables
 check "bulk --help" help_mentions bulk --concurrency
 check "mock-server --help" help_mentions mock-server --tls
+check "mock-server --help shows --rate-limit-per-workspace" \
+    help_mentions mock-server --rate-limit-per-workspace
 check "demo --help" help_mentions demo --workspaces
 check "token --help shows --proxy" help_mentions token --proxy
 check "query --help shows --no-proxy" help_mentions query --no-proxy
@@ -54,6 +56,12 @@ set -u
 "$glue" query --no-compression -w $ws '$groups' >"$work/plain.out" 2>&1; echo \$? >"$work/plain.rc"
 SCRIPT
 "$mock" --compress --groups 100 -- bash "$work/gzip.sh"
+# A mock that admits one GraphQL request a workspace every 1000 s: the second call for the
+# workspace is refused with a Retry-After beyond the call's deadline.
+printf '%s\n' wks_A wks_A >"$work/twice.txt"
+"$mock" --rate-limit-per-workspace 0.001 -- \
+    "$glue" bulk --workspaces "$work/twice.txt" '{ me { id } }' -c 1 >"$work/limited.jsonl" \
+    2>"$work/limited.err" || true
 secret=$(cat "$work/secret")
 
 check "token exits 0" test "$(cat "$work/token.rc")" = 0
@@ -86,6 +94,12 @@ check "the failure is a typed line" \
     grep -q '"ok":false,"error":{"class":"invalid_argument"' "$work/mixed.jsonl"
 check "the others still succeed" test "$(grep -c '"ok":true' "$work/mixed.jsonl")" = 2
 check "the summary counts errors by class" grep -q 'invalid_argument *1' "$work/mixed.err"
+check "glue-mock-server --rate-limit-per-workspace: the first call passes" \
+    test "$(grep -c '"ok":true' "$work/limited.jsonl")" = 1
+check "... the second is refused as rate limited" \
+    grep -q '"ok":false,"error":{"class":"rate_limited"' "$work/limited.jsonl"
+check "glue-mock-server refuses a rate that is not a number" \
+    bash -c "! '$mock' --rate-limit fast -- true 2>/dev/null"
 check "the client secret is never printed" bash -c "! grep -rqF -- '$secret' '$work'/*.out '$work'/*.err '$work'/*.jsonl"
 check "no token is printed without --show-token" \
     bash -c "! grep -q 'glue_at_' '$work'/ok.jsonl '$work'/mixed.jsonl '$work'/*.err '$work'/query.out"

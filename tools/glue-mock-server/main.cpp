@@ -8,7 +8,9 @@
 // OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
 // where events are POSTed), --webhook-secret S (the key of their signatures), --compress (gzip
 // answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace,
-// all on one page if asked for).
+// all on one page if asked for), --rate-limit N and --rate-limit-per-workspace N (GraphQL
+// requests a second admitted across the app and per workspace; beyond them 429 with
+// Retry-After).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -39,12 +41,16 @@ int usage(const char* why) {
         << "glue-mock-server: " << why << "\n"
         << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
         << "                        [--webhook-secret S] [--compress] [--groups N]\n"
+        << "                        [--rate-limit N] [--rate-limit-per-workspace N]\n"
         << "                        [-- COMMAND ARGS...]\n"
         << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
         << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
         << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
         << "  --groups N           groups in every workspace (default 5, at most 65535), and\n"
-        << "                       a page size limit that lets one page hold them all\n";
+        << "                       a page size limit that lets one page hold them all\n"
+        << "  --rate-limit N       admit N GraphQL requests a second across the app (N at\n"
+        << "                       once after an idle second), 429 with Retry-After beyond\n"
+        << "  --rate-limit-per-workspace N   the same for each workspace\n";
     return 2;
 }
 
@@ -104,6 +110,15 @@ int main(int argc, char** argv) {
             } else {
                 opts.threads = static_cast<unsigned>(v);
             }
+        } else if ((arg == "--rate-limit" || arg == "--rate-limit-per-workspace") && i + 1 < argc) {
+            const char* text = argv[++i];
+            char* end = nullptr;
+            const double v = std::strtod(text, &end);
+            if (end == text || *end != '\0' || !(v >= 0 && v <= 1e9)) {
+                return usage("bad rate");
+            }
+            (arg == "--rate-limit" ? opts.graphql_rate_limit
+                                   : opts.graphql_rate_limit_per_workspace) = v;
         } else if (arg == "--webhook-url" && i + 1 < argc) {
             opts.webhook_url = argv[++i];
         } else if (arg == "--webhook-secret" && i + 1 < argc) {

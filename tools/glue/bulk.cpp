@@ -1,6 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "bulk.hpp"
 
+#include "error_class.hpp"
 #include "percentile.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -170,53 +171,6 @@ void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces) 
     for (const auto& [cls, n] : r.errors_by_class) {
         std::fprintf(to, "    %-14s %zu\n", cls.c_str(), n);
     }
-}
-
-std::string error_class(const error_code& ec) {
-    if (ec.category() == glue_category()) {
-        switch (static_cast<errc>(ec.value())) {
-        case errc::invalid_argument:
-            return "invalid_argument";
-        case errc::oauth_error:
-            return "oauth_error";
-        case errc::unauthorized:
-            return "unauthorized";
-        case errc::forbidden:
-            return "forbidden";
-        case errc::rate_limited:
-            return "rate_limited";
-        case errc::server_error:
-            return "server_error";
-        case errc::http_error:
-            return "http_error";
-        case errc::bad_response:
-            return "bad_response";
-        case errc::graphql_error:
-            return "graphql_error";
-        case errc::timeout:
-            return "timeout";
-        case errc::decode_error:
-            return "decode_error";
-        case errc::repeated_cursor:
-            return "repeated_cursor";
-        case errc::too_many_pages:
-            return "too_many_pages";
-        case errc::bad_signature:
-            return "bad_signature";
-        case errc::state_mismatch:
-            return "state_mismatch";
-        case errc::authorization_denied:
-            return "authorization_denied";
-        case errc::missing_code:
-            return "missing_code";
-        case errc::internal_error:
-            return "internal_error";
-        }
-    }
-    if (ec == asio::error::operation_aborted) {
-        return "aborted";
-    }
-    return std::string(ec.category().name()) + ":" + std::to_string(ec.value());
 }
 
 } // namespace glue::cli

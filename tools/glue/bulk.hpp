@@ -38,10 +38,6 @@ bulk_report run_bulk(boost::asio::io_context& ioc, client& c, const bulk_job& jo
 /// The summary, a few lines for humans.
 void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces);
 
-/// A stable name for an error code: glue's errc names ("rate_limited"), else
-/// "<category>:<value>".
-std::string error_class(const error_code& ec);
-
 } // namespace glue::cli
 
 #endif

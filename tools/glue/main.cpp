@@ -246,10 +246,7 @@ int cmd_bulk(const connection_flags& conn, const std::string& workspaces_from, c
     return report.failed == 0 ? 0 : 1;
 }
 
-int cmd_mock_server(std::uint16_t port, bool tls) {
-    glue::testing::mock_server_options opts;
-    opts.port = port;
-    opts.tls = tls;
+int cmd_mock_server(const glue::testing::mock_server_options& opts) {
     return glue::testing::serve_until_signalled(opts, std::cout);
 }
 
@@ -348,10 +345,16 @@ int main(int argc, char** argv) {
     conn.add_to(*bulk);
 
     auto* mock = app.add_subcommand("mock-server", "run the mock Glue API until interrupted");
-    std::uint16_t port = 0;
-    bool tls = false;
-    mock->add_option("--port", port, "port on 127.0.0.1 (default: any free one)");
-    mock->add_flag("--tls", tls, "serve HTTPS with a generated test CA");
+    glue::testing::mock_server_options mock_opts;
+    mock->add_option("--port", mock_opts.port, "port on 127.0.0.1 (default: any free one)");
+    mock->add_flag("--tls", mock_opts.tls, "serve HTTPS with a generated test CA");
+    mock->add_option("--rate-limit", mock_opts.graphql_rate_limit,
+                     "GraphQL requests a second admitted across the app (N at once after an "
+                     "idle second); beyond it 429 with Retry-After (default: no limit)")
+        ->check(CLI::Range(0.0, 1e9));
+    mock->add_option("--rate-limit-per-workspace", mock_opts.graphql_rate_limit_per_workspace,
+                     "the same for each workspace")
+        ->check(CLI::Range(0.0, 1e9));
 
     auto* demo = app.add_subcommand(
         "demo", "a bulk job through the real client against an embedded mock server");
@@ -375,7 +378,7 @@ int main(int argc, char** argv) {
             return cmd_bulk(conn, workspaces_from, q, concurrency, out_path);
         }
         if (mock->parsed()) {
-            return cmd_mock_server(port, tls);
+            return cmd_mock_server(mock_opts);
         }
         return cmd_demo(demo_calls, demo_workspaces_n, demo_concurrency);
     } catch (const CLI::ParseError& e) {

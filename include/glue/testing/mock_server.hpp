@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -98,6 +99,25 @@ struct mock_server_options {
     /// Smaller answers go uncompressed, as with nginx's gzip_min_length: too little to gain.
     std::size_t compress_min_bytes = 1024;
 
+    // Rate limits of the GraphQL endpoint, as token buckets. A request with a valid token beyond
+    // them is answered 429 with Retry-After and a small JSON error, and is not executed;
+    // rate_limit_stats() counts. (An outage, 503 without Retry-After to every request, is a
+    // fault: set_fault(endpoint::graphql, {.status = 503}) until clear_faults().)
+    /// GraphQL requests per second admitted across the app; 0: no limit.
+    double graphql_rate_limit = 0;
+    /// GraphQL requests per second admitted for each workspace (the one the bearer token was
+    /// issued for); 0: no limit.
+    double graphql_rate_limit_per_workspace = 0;
+    /// Requests a bucket lets through back to back after being idle; 0: a second's worth of its
+    /// rate (at least 1), so "N a second" lets N through at once after an idle second.
+    std::size_t rate_limit_burst = 0;
+    /// The least Retry-After a 429 carries; more when a slow bucket needs longer to admit the
+    /// request (the whole seconds until it would, rounded up).
+    std::chrono::seconds rate_limit_retry_after{1};
+    /// The clock the buckets refill by (empty: steady_clock::now); tests hold it still or step
+    /// it. Called on the server's threads, so it must be thread-safe.
+    std::function<std::chrono::steady_clock::time_point()> rate_limit_clock;
+
     /// The scopes GET /oauth/authorize accepts (its `scope` is a comma-separated subset).
     std::vector<std::string> scopes = {"workspaces:read", "threads:read", "groups:read",
                                        "threads.messages:write"};
@@ -138,6 +158,15 @@ struct webhook_delivery {
     unsigned attempt = 1;  ///< 1 for the first attempt, 2 for the first retry, …
     int status = 0;        ///< the HTTP status answered; 0: no response (refused, timeout)
     std::chrono::steady_clock::time_point sent_at; ///< when the attempt started
+};
+
+/// What the GraphQL endpoint's rate limits did (mock_server::rate_limit_stats()).
+struct rate_limit_stats {
+    /// Requests with a valid token that went on to be executed (all of them without limits).
+    std::size_t admitted = 0;
+    std::size_t refused = 0;           ///< answered 429: refused_app + refused_workspace
+    std::size_t refused_app = 0;       ///< by the app-wide limit
+    std::size_t refused_workspace = 0; ///< by their workspace's limit, the app's having room
 };
 
 /// A request as the server received it.
@@ -223,6 +252,8 @@ public:
     std::size_t tls_handshakes() const;
     /// The most token requests ever being answered at the same time (delays included).
     std::size_t max_concurrent_token_requests() const;
+    /// What the GraphQL endpoint's rate limits admitted and refused (401s and faults aside).
+    glue::testing::rate_limit_stats rate_limit_stats() const;
     /// 401s the GraphQL endpoint answered (a rejected, expired or missing token).
     std::size_t unauthorized_responses() const;
     /// Messages sendMessage created (an upsert through uniqueBy creates none).
