@@ -8,7 +8,8 @@
 // OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
 // where events are POSTed), --webhook-secret S (the key of their signatures), --compress (gzip
 // answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace,
-// all on one page if asked for).
+// all on one page if asked for), --graphql-delay MS (with a command: every GraphQL answer
+// that much later, e.g. to interrupt a job midway).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -39,12 +41,15 @@ int usage(const char* why) {
         << "glue-mock-server: " << why << "\n"
         << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
         << "                        [--webhook-secret S] [--compress] [--groups N]\n"
+        << "                        [--graphql-delay MS]\n"
         << "                        [-- COMMAND ARGS...]\n"
         << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
         << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
         << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
         << "  --groups N           groups in every workspace (default 5, at most 65535), and\n"
-        << "                       a page size limit that lets one page hold them all\n";
+        << "                       a page size limit that lets one page hold them all\n"
+        << "  --graphql-delay MS   with a command: answer every GraphQL request MS\n"
+        << "                       milliseconds late\n";
     return 2;
 }
 
@@ -78,6 +83,7 @@ int run_command(const glue::testing::mock_server& server, const std::string& web
 
 int main(int argc, char** argv) {
     glue::testing::mock_server_options opts;
+    std::chrono::milliseconds graphql_delay{0};
     int i = 1;
     for (; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -89,7 +95,9 @@ int main(int argc, char** argv) {
             opts.tls = true;
         } else if (arg == "--compress") {
             opts.compress = true;
-        } else if ((arg == "--port" || arg == "--threads" || arg == "--groups") && i + 1 < argc) {
+        } else if ((arg == "--port" || arg == "--threads" || arg == "--groups" ||
+                    arg == "--graphql-delay") &&
+                   i + 1 < argc) {
             char* end = nullptr;
             const long v = std::strtol(argv[++i], &end, 10);
             if (*end != '\0' || v < 0 || v > 65535 || (arg == "--threads" && v == 0)) {
@@ -97,6 +105,8 @@ int main(int argc, char** argv) {
             }
             if (arg == "--port") {
                 opts.port = static_cast<std::uint16_t>(v);
+            } else if (arg == "--graphql-delay") {
+                graphql_delay = std::chrono::milliseconds(v);
             } else if (arg == "--groups") {
                 // All of them on one page, if asked for.
                 opts.groups_per_workspace = static_cast<std::size_t>(v);
@@ -114,9 +124,17 @@ int main(int argc, char** argv) {
     }
     try {
         if (i >= argc) {
+            if (graphql_delay.count() != 0) {
+                return usage("--graphql-delay needs a command");
+            }
             return glue::testing::serve_until_signalled(opts, std::cout);
         }
         glue::testing::mock_server server(opts);
+        if (graphql_delay.count() != 0) {
+            glue::testing::fault slow;
+            slow.delay = graphql_delay;
+            server.set_fault(glue::testing::endpoint::graphql, slow);
+        }
         return run_command(server, opts.webhook_secret, argv + i);
     } catch (const std::exception& e) {
         std::cerr << "glue-mock-server: " << e.what() << "\n";
