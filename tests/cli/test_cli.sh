@@ -231,18 +231,22 @@ check "... shows the send rate, throttled answers and retries" \
 # written is whole, and --resume does the rest. GraphQL answers come 20 ms late, so the job of
 # 3,000 calls 4 at a time is far from done when the first lines appear.
 for i in $(seq 1 3000); do printf 'wks_%05d\n' "$i"; done >"$work/many.txt"
-cat >"$work/interrupt.sh" <<SCRIPT
-set -u
+# What the scripts below wait with, each wait bounded.
+cat >"$work/waits.sh" <<'SCRIPT'
 wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds; 1 after SECONDS
-    local deadline=\$((SECONDS + \$1))
-    until "\${@:2}"; do ((SECONDS < deadline)) || return 1; sleep 0.02; done
+    local deadline=$((SECONDS + $1))
+    until "${@:2}"; do ((SECONDS < deadline)) || return 1; sleep 0.02; done
 }
 finish() { # finish PID SECONDS: its exit status; killed (137) if it runs longer
-    local deadline=\$((SECONDS + \$2))
-    while kill -0 "\$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.02; done
-    kill -KILL "\$1" 2>/dev/null
-    wait "\$1"
+    local deadline=$((SECONDS + $2))
+    while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.02; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1"
 }
+SCRIPT
+cat >"$work/interrupt.sh" <<SCRIPT
+set -u
+source "$work/waits.sh"
 interrupt() { # interrupt NAME SIGNAL ARGS...: a job of many.txt, SIGNAL once lines appear
     "$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -o "$work/\$1.jsonl" "\${@:3}" 2>"$work/\$1.err" &
     local pid=\$!
@@ -256,11 +260,11 @@ interrupt int INT -c 4
 interrupt term TERM -c 4 --grace-period 0
 SCRIPT
 "$mock" --graphql-delay 20 -- bash "$work/interrupt.sh"
-# A second signal cancels the calls in flight at once, well within the 60 s grace period:
-# they take 2 s to answer.
+# A second signal cancels the calls in flight at once, well within the 60 s grace period, and
+# the end of a grace period shorter than the calls does too: they take 2 s to answer.
 cat >"$work/twice.sh" <<SCRIPT
 set -u
-$(sed -n '/^wait_for()/,/^}/p;/^finish()/,/^}/p' "$work/interrupt.sh")
+source "$work/waits.sh"
 "$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 100 --grace-period 60 -o "$work/twice.jsonl" 2>"$work/twice.err" &
 pid=\$!
 wait_for 60 test -s "$work/twice.jsonl"
@@ -270,6 +274,11 @@ kill -INT \$pid
 start=\$SECONDS
 finish \$pid 60; echo \$? >"$work/twice.rc"
 echo \$((SECONDS - start)) >"$work/twice.secs"
+"$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 100 --grace-period 1 -o "$work/grace.jsonl" 2>"$work/grace.err" &
+pid=\$!
+wait_for 60 test -s "$work/grace.jsonl"
+kill -INT \$pid
+finish \$pid 60; echo \$? >"$work/grace.rc"
 SCRIPT
 "$mock" --graphql-delay 2000 -- bash "$work/twice.sh"
 
@@ -296,6 +305,10 @@ check "... at once, cancelling the calls in flight" \
     grep -Eq 'by SIGINT: [1-9][0-9]* cancelled in flight' "$work/twice.err"
 check "... within the grace period" test "$(cat "$work/twice.secs")" -lt 30
 check "... every line whole JSON" jsonl "$work/twice.jsonl"
+check "the end of the grace period cancels the calls in flight" \
+    grep -Eq 'by SIGINT: [1-9][0-9]* cancelled in flight' "$work/grace.err"
+check "... exiting 130" test "$(cat "$work/grace.rc")" = 130
+check "... every line whole JSON" jsonl "$work/grace.jsonl"
 check "... a line for each call that completed, none for those cancelled or not started" \
     python3 - "$work/twice.jsonl" "$work/twice.err" <<'PY'
 import json, re, sys

@@ -141,13 +141,14 @@ void wait_for_signal(bulk_state& st) {
             return;
         }
         st.signal = signal;
-        const auto grace_s = std::chrono::duration<double>(st.job.grace_period).count();
-        std::fprintf(stderr,
-                     "%sglue: %s: no new calls; the %zu in flight have %.0f s to finish (a "
-                     "second signal cancels them)\n",
-                     st.job.progress ? "\r\x1b[K" : "", signal_name(signal), st.next - st.done,
-                     grace_s);
+        const char* erase_bar = st.job.progress ? "\r\x1b[K" : "";
+        const std::size_t in_flight = st.next - st.done;
         if (st.job.grace_period.count() > 0) {
+            std::fprintf(stderr,
+                         "%sglue: %s: no new calls; the %zu in flight have %.0f s to finish (a "
+                         "second signal cancels them)\n",
+                         erase_bar, signal_name(signal), in_flight,
+                         std::chrono::duration<double>(st.job.grace_period).count());
             st.grace.expires_after(st.job.grace_period);
             st.grace.async_wait([&st](const error_code& timer_ec) {
                 if (!timer_ec) {
@@ -155,6 +156,8 @@ void wait_for_signal(bulk_state& st) {
                 }
             });
         } else {
+            std::fprintf(stderr, "%sglue: %s: no new calls; cancelling the %zu in flight\n",
+                         erase_bar, signal_name(signal), in_flight);
             cancel_in_flight(st);
         }
         wait_for_signal(st);
