@@ -59,6 +59,12 @@ struct graphql_request {
         , operation_name(std::move(operation_name)) {}
 };
 
+/// Whether sending `req` twice can't do twice what it does, as graphql() judges it before
+/// retrying a call whose outcome is unknown: a query, or a mutation whose every top-level field
+/// is a `sendMessage(input: $var)` with message.uniqueBy in that variable (and thread.threadBy
+/// when it creates a thread). `req.idempotent` is not considered.
+bool safe_to_repeat(const graphql_request& req) noexcept;
+
 /// GraphQL variables from JSON text (a command line's --variables, a file): an object, or
 /// empty text or `null` for none. Throws glue::error (errc::invalid_argument) for text that is
 /// not JSON or a value that is not an object (variables are always an object in GraphQL over

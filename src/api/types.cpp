@@ -2,6 +2,7 @@
 #include <glue/oauth.hpp>
 #include <glue/types.hpp>
 
+#include "protocol/graphql_document.hpp"
 #include "protocol/graphql_request.hpp"
 #include "support/outcome.hpp"
 
@@ -35,6 +36,10 @@ std::ostream& operator<<(std::ostream& os, const access_token& token) {
     const auto left = std::chrono::duration_cast<std::chrono::seconds>(
         token.expires_at - std::chrono::steady_clock::now());
     return os << ", expires_in=" << left.count() << "s}";
+}
+
+bool safe_to_repeat(const graphql_request& req) noexcept {
+    return detail::may_send_twice(req);
 }
 
 boost::json::object parse_variables(std::string_view json_text) {

@@ -104,6 +104,235 @@ check "the client secret is never printed" bash -c "! grep -rqF -- '$secret' '$w
 check "no token is printed without --show-token" \
     bash -c "! grep -q 'glue_at_' '$work'/ok.jsonl '$work'/mixed.jsonl '$work'/*.err '$work'/query.out"
 
+# glue bulk's checks before any I/O: rates, mutations, --resume with --out.
+refused() { # refused TEXT COMMAND...: exits 2 saying TEXT on stderr, with nothing written
+    local err rc=0
+    err=$("${@:2}" 2>&1 >"$work/refused.out") || rc=$?
+    ((rc == 2)) && grep -qF -- "$1" <<<"$err" && ! test -s "$work/refused.out"
+}
+printf '%s\n' wks_A wks_B >"$work/two.txt"
+for rate in nan -1 abc inf 1e999 ''; do
+    check "--rate '$rate' is refused" refused 'number of requests per second' \
+        "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --rate "$rate"
+done
+check "--rate-per-workspace -2 is refused" refused 'number of requests per second' \
+    "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --rate-per-workspace -2
+check "GLUE_RATE=inf is refused" refused 'GLUE_RATE' \
+    env GLUE_RATE=inf "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }'
+check "GLUE_RATE_PER_WORKSPACE=-1 is refused" refused 'GLUE_RATE_PER_WORKSPACE' \
+    env GLUE_RATE_PER_WORKSPACE=-1 "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }'
+echo 'mutation Send($input: SendMessageInput!) { sendMessage(input: $input) { message { id } } }' \
+    >"$work/send.graphql"
+plain_send='{"input": {"thread": {"recipients": ["grp_1"], "subject": "Deploys"}, "message": {"text": "v1"}}}'
+upsert_send='{"input": {"thread": {"recipients": ["grp_1"], "subject": "Deploys", "threadBy": "deploys"}, "message": {"text": "v1", "uniqueBy": "deploy-v1"}}}'
+check "a bulk mutation without uniqueBy is refused before any I/O" refused 'uniqueBy' \
+    env GLUE_API_URL=http://127.0.0.1:9 "$glue" bulk --workspaces "$work/two.txt" \
+    --file "$work/send.graphql" --variables "$plain_send" -o "$work/refused.jsonl"
+check "... writing no file" test ! -e "$work/refused.jsonl"
+check "... and saying how to run it anyway" refused '--allow-duplicates' \
+    "$glue" bulk --workspaces "$work/two.txt" --file "$work/send.graphql" --variables "$plain_send"
+check "--resume with --out naming another file is refused" refused 'appends to its own file' \
+    "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --resume "$work/a.jsonl" \
+    -o "$work/b.jsonl"
+check "... as with --out -" refused 'appends to its own file' \
+    "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --resume "$work/a.jsonl" -o -
+
+# glue bulk against the mock: mutations, odd input lines, --resume, the progress bar.
+jsonl() { # jsonl FILE: every line is JSON and ends with a newline
+    python3 - "$1" <<'PY'
+import json, sys
+data = open(sys.argv[1], "rb").read()
+assert data == b"" or data.endswith(b"\n"), "no newline at the end"
+for line in data.decode("utf-8").splitlines():
+    json.loads(line)
+PY
+}
+results_are() { # results_are FILE IDS_FILE: one "ok" line per id of IDS_FILE, no other line
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ids = [l.strip() for l in open(sys.argv[2]) if l.strip()]
+called = [r["workspace"] for r in lines]
+assert all(r["ok"] for r in lines), "a failed line"
+assert len(called) == len(set(called)), "a workspace twice"
+assert set(called) == set(ids), "not the list's workspaces"
+PY
+}
+for i in $(seq 1 10); do printf 'wks_%05d\n' "$i"; done >"$work/ten.txt"
+{
+    # A run killed mid-job: 1 and 2 done, 3 failed, then a line cut off by the kill.
+    printf '{"workspace":"wks_00001","ok":true,"data":{}}\n'
+    printf '{"workspace":"wks_00002","ok":true,"data":{}}\n'
+    printf '{"workspace":"wks_00003","ok":false,"error":{"class":"timeout","message":"t"}}\n'
+    printf '{"workspace":"wks_00004","ok":tr'
+} >"$work/cut.jsonl"
+{
+    # One killed just before the newline of a whole line: that line is kept.
+    printf '{"workspace":"wks_00001","ok":true,"data":{}}\n'
+    printf '{"workspace":"wks_00002","ok":true,"data":{}}'
+} >"$work/no_newline.jsonl"
+printf '{"workspace":"wks_00001","ok":true}\nnot json\n{"workspace":"wks_00002","ok":true}\n' \
+    >"$work/garbage.jsonl"
+cp "$work/garbage.jsonl" "$work/garbage_before.jsonl"
+printf 'wks_A\n\xff\xfe\nwks_\x1b[31mB\nwks_C\n' >"$work/bad_bytes.txt"
+printf '%s\n' wks_A wks_B wks_A wks_C wks_A >"$work/dups.txt"
+cat >"$work/bulk.sh" <<SCRIPT
+set -u
+"$glue" bulk --workspaces "$work/two.txt" --file "$work/send.graphql" --variables '$plain_send' --allow-duplicates -o "$work/dup_send.jsonl" 2>"$work/dup_send.err"; echo \$? >"$work/dup_send.rc"
+"$glue" bulk --workspaces "$work/two.txt" --file "$work/send.graphql" --variables '$upsert_send' -o "$work/upsert.jsonl" 2>"$work/upsert.err"; echo \$? >"$work/upsert.rc"
+"$glue" bulk --workspaces "$work/bad_bytes.txt" '{ me { id } }' -o "$work/bad_bytes.jsonl" 2>"$work/bad_bytes.err"; echo \$? >"$work/bad_bytes.rc"
+"$glue" bulk --workspaces - '{ me { id } }' -o "$work/dups.jsonl" <"$work/dups.txt" 2>"$work/dups.err"; echo \$? >"$work/dups.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' -c 3 --resume "$work/cut.jsonl" 2>"$work/cut.err"; echo \$? >"$work/cut.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --resume "$work/no_newline.jsonl" -o "$work/no_newline.jsonl" 2>"$work/no_newline.err"; echo \$? >"$work/no_newline.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --resume "$work/fresh.jsonl" 2>"$work/fresh.err"; echo \$? >"$work/fresh.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --resume "$work/garbage.jsonl" 2>"$work/garbage.err"; echo \$? >"$work/garbage.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --rate 1000 --rate-per-workspace 0.5 -o "$work/rated.jsonl" 2>"$work/rated.err"; echo \$? >"$work/rated.rc"
+script -qec "'$glue' bulk --workspaces '$work/ten.txt' '{ me { id } }' -o /dev/null" /dev/null >"$work/tty.out" 2>&1; echo \$? >"$work/tty.rc"
+SCRIPT
+"$mock" -- bash "$work/bulk.sh"
+check "--allow-duplicates runs a mutation without uniqueBy" test "$(cat "$work/dup_send.rc")" = 0
+check "... in every workspace" results_are "$work/dup_send.jsonl" "$work/two.txt"
+check "a sendMessage upsert (uniqueBy, threadBy) needs no --allow-duplicates" \
+    test "$(cat "$work/upsert.rc")" = 0
+check "... and runs in every workspace" results_are "$work/upsert.jsonl" "$work/two.txt"
+check "ids that are not UTF-8 or hold a control character leave valid JSON lines" \
+    jsonl "$work/bad_bytes.jsonl"
+check "... by skipping them: the others are called" \
+    test "$(grep -c '"ok":true' "$work/bad_bytes.jsonl")" = 2
+check "... and only them" test "$(wc -l <"$work/bad_bytes.jsonl")" = 2
+check "... saying which lines" grep -q 'bad_bytes.txt line 2: not a workspace id' "$work/bad_bytes.err"
+check "... both" grep -q 'bad_bytes.txt line 3: not a workspace id' "$work/bad_bytes.err"
+check "... counting them in the summary" grep -q 'invalid lines   2 skipped' "$work/bad_bytes.err"
+check "... and exiting 1" test "$(cat "$work/bad_bytes.rc")" = 1
+check "a workspace listed three times is called once" \
+    test "$(grep -c '"workspace":"wks_A"' "$work/dups.jsonl")" = 1
+check "... and every workspace of the list once" results_are "$work/dups.jsonl" "$work/dups.txt"
+check "... with the repeats counted" grep -q 'duplicates      2 skipped' "$work/dups.err"
+check "... and one token request each" grep -q 'token requests  3' "$work/dups.err"
+check "--resume after a cut-off line exits 0" test "$(cat "$work/cut.rc")" = 0
+check "... leaving JSON lines" jsonl "$work/cut.jsonl"
+check "... calling only the 8 workspaces without an ok line" \
+    grep -q '^8 requests over 8 workspaces' "$work/cut.err"
+check "... saying 2 were done" grep -q 'already done    2 skipped' "$work/cut.err"
+check "... appending their lines after the whole ones" \
+    test "$(wc -l <"$work/cut.jsonl")" = $((3 + 8))
+check "... and nothing of the cut-off line" bash -c "! grep -q '\"ok\":tr\$' '$work/cut.jsonl'"
+check "... the failed workspace called again" \
+    test "$(grep -c '"workspace":"wks_00003","ok":true' "$work/cut.jsonl")" = 1
+check "... every workspace ok once" \
+    test "$(grep '"ok":true' "$work/cut.jsonl" | sort -u | wc -l)" = 10
+check "a whole last line without its newline is kept" jsonl "$work/no_newline.jsonl"
+check "... counted as done" grep -q 'already done    2 skipped' "$work/no_newline.err"
+check "... with --out naming the same file" test "$(cat "$work/no_newline.rc")" = 0
+check "... the union being the list" results_are "$work/no_newline.jsonl" "$work/ten.txt"
+check "--resume of a file not there yet runs the whole job" results_are "$work/fresh.jsonl" "$work/ten.txt"
+check "... and says none were done" grep -q 'already done    0 skipped' "$work/fresh.err"
+check "--resume of a file that isn't glue bulk's output is refused" \
+    test "$(cat "$work/garbage.rc")" = 2
+check "... saying which line" grep -q 'garbage.jsonl line 2 is not a result line' "$work/garbage.err"
+check "... leaving it as it was" cmp -s "$work/garbage.jsonl" "$work/garbage_before.jsonl"
+check "--rate and --rate-per-workspace are accepted" test "$(cat "$work/rated.rc")" = 0
+check "... and the job done" results_are "$work/rated.jsonl" "$work/ten.txt"
+check "the summary shows the throttling" grep -q '^  throttled       [0-9]' "$work/rated.err"
+check "... the retries and those the budget denied" \
+    grep -q '^  retries         [0-9]*, [0-9]* more denied by the retry budget' "$work/rated.err"
+check "... and the time spent waiting" grep -q '^  waited          [0-9.]* s' "$work/rated.err"
+check "the progress bar (on a terminal) exits 0" test "$(cat "$work/tty.rc")" = 0
+check "... shows the send rate, throttled answers and retries" \
+    grep -q '10/10 \[.*req/s (sending [0-9.k]*/s) .* throttled [0-9]*  retries [0-9]*' "$work/tty.out"
+
+# Interrupted jobs: calls in flight finish (or, at a second signal, are cancelled), every line
+# written is whole, and --resume does the rest. GraphQL answers come 20 ms late, so the job of
+# 3,000 calls 4 at a time is far from done when the first lines appear.
+for i in $(seq 1 3000); do printf 'wks_%05d\n' "$i"; done >"$work/many.txt"
+# What the scripts below wait with, each wait bounded.
+cat >"$work/waits.sh" <<'SCRIPT'
+wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds; 1 after SECONDS
+    local deadline=$((SECONDS + $1))
+    until "${@:2}"; do ((SECONDS < deadline)) || return 1; sleep 0.02; done
+}
+finish() { # finish PID SECONDS: its exit status; killed (137) if it runs longer
+    local deadline=$((SECONDS + $2))
+    while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.02; done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1"
+}
+SCRIPT
+cat >"$work/interrupt.sh" <<SCRIPT
+set -u
+source "$work/waits.sh"
+interrupt() { # interrupt NAME SIGNAL ARGS...: a job of many.txt, SIGNAL once lines appear
+    "$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -o "$work/\$1.jsonl" "\${@:3}" 2>"$work/\$1.err" &
+    local pid=\$!
+    wait_for 60 test -s "$work/\$1.jsonl"
+    kill -"\$2" \$pid
+    finish \$pid 60; echo \$? >"$work/\$1.rc"
+    cp "$work/\$1.jsonl" "$work/\$1_before.jsonl"
+    "$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 64 --resume "$work/\$1.jsonl" 2>"$work/\$1_resume.err"; echo \$? >"$work/\$1_resume.rc"
+}
+interrupt int INT -c 4
+interrupt term TERM -c 4 --grace-period 0
+SCRIPT
+"$mock" --graphql-delay 20 -- bash "$work/interrupt.sh"
+# A second signal cancels the calls in flight at once, well within the 60 s grace period, and
+# the end of a grace period shorter than the calls does too: they take 2 s to answer.
+cat >"$work/twice.sh" <<SCRIPT
+set -u
+source "$work/waits.sh"
+"$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 100 --grace-period 60 -o "$work/twice.jsonl" 2>"$work/twice.err" &
+pid=\$!
+wait_for 60 test -s "$work/twice.jsonl"
+kill -INT \$pid
+wait_for 10 grep -q 'no new calls' "$work/twice.err"
+kill -INT \$pid
+start=\$SECONDS
+finish \$pid 60; echo \$? >"$work/twice.rc"
+echo \$((SECONDS - start)) >"$work/twice.secs"
+"$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 100 --grace-period 1 -o "$work/grace.jsonl" 2>"$work/grace.err" &
+pid=\$!
+wait_for 60 test -s "$work/grace.jsonl"
+kill -INT \$pid
+finish \$pid 60; echo \$? >"$work/grace.rc"
+SCRIPT
+"$mock" --graphql-delay 2000 -- bash "$work/twice.sh"
+
+check "SIGINT exits 130" test "$(cat "$work/int.rc")" = 130
+check "... after the calls in flight finished" grep -q 'by SIGINT: 0 cancelled in flight' "$work/int.err"
+check "... with a summary" grep -q '^  succeeded' "$work/int.err"
+check "... before the end of the job" bash -c "(( \$(wc -l <'$work/int_before.jsonl') < 3000 ))"
+check "... every line whole JSON" jsonl "$work/int_before.jsonl"
+check "... one per call made" test "$(wc -l <"$work/int_before.jsonl")" = \
+    "$(sed -n 's/^\([0-9]*\) requests over.*/\1/p' "$work/int.err")"
+check "--resume then does the rest" test "$(cat "$work/int_resume.rc")" = 0
+check "... only the rest" grep -q "already done    $(wc -l <"$work/int_before.jsonl") skipped" \
+    "$work/int_resume.err"
+check "... the union being the list, each workspace once" results_are "$work/int.jsonl" "$work/many.txt"
+check "SIGTERM exits 143" test "$(cat "$work/term.rc")" = 143
+check "... cancelling the calls in flight without a grace period" \
+    grep -Eq 'by SIGTERM: [1-9][0-9]* cancelled in flight' "$work/term.err"
+check "... every line whole JSON" jsonl "$work/term_before.jsonl"
+check "... and ok: no line for a cancelled call" \
+    test "$(grep -c '"ok":true' "$work/term_before.jsonl")" = "$(wc -l <"$work/term_before.jsonl")"
+check "--resume after SIGTERM does the rest" results_are "$work/term.jsonl" "$work/many.txt"
+check "a second SIGINT exits 130" test "$(cat "$work/twice.rc")" = 130
+check "... at once, cancelling the calls in flight" \
+    grep -Eq 'by SIGINT: [1-9][0-9]* cancelled in flight' "$work/twice.err"
+check "... within the grace period" test "$(cat "$work/twice.secs")" -lt 30
+check "... every line whole JSON" jsonl "$work/twice.jsonl"
+check "the end of the grace period cancels the calls in flight" \
+    grep -Eq 'by SIGINT: [1-9][0-9]* cancelled in flight' "$work/grace.err"
+check "... exiting 130" test "$(cat "$work/grace.rc")" = 130
+check "... every line whole JSON" jsonl "$work/grace.jsonl"
+check "... a line for each call that completed, none for those cancelled or not started" \
+    python3 - "$work/twice.jsonl" "$work/twice.err" <<'PY'
+import json, re, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+summary = open(sys.argv[2]).read()
+cancelled, not_started = map(int, re.search(r"(\d+) cancelled in flight, (\d+) not started", summary).groups())
+assert all(r["ok"] for r in lines)
+assert len(lines) + cancelled + not_started == 3000, (len(lines), cancelled, not_started)
+PY
+
 # The demo, scaled down: every call succeeds with one token request per workspace.
 check "demo" "$glue" demo --calls 3000 --workspaces 100 --concurrency 128
 

@@ -10,7 +10,8 @@
 // answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace,
 // all on one page if asked for), --rate-limit N and --rate-limit-per-workspace N (GraphQL
 // requests a second admitted across the app and per workspace; beyond them 429 with
-// Retry-After).
+// Retry-After), --graphql-delay MS (with a command: every GraphQL answer that much later, e.g.
+// to interrupt a job midway).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -42,6 +44,7 @@ int usage(const char* why) {
         << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
         << "                        [--webhook-secret S] [--compress] [--groups N]\n"
         << "                        [--rate-limit N] [--rate-limit-per-workspace N]\n"
+        << "                        [--graphql-delay MS]\n"
         << "                        [-- COMMAND ARGS...]\n"
         << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
         << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
@@ -50,7 +53,9 @@ int usage(const char* why) {
         << "                       a page size limit that lets one page hold them all\n"
         << "  --rate-limit N       admit N GraphQL requests a second across the app (N at\n"
         << "                       once after an idle second), 429 with Retry-After beyond\n"
-        << "  --rate-limit-per-workspace N   the same for each workspace\n";
+        << "  --rate-limit-per-workspace N   the same for each workspace\n"
+        << "  --graphql-delay MS   with a command: answer every GraphQL request MS\n"
+        << "                       milliseconds late\n";
     return 2;
 }
 
@@ -84,6 +89,7 @@ int run_command(const glue::testing::mock_server& server, const std::string& web
 
 int main(int argc, char** argv) {
     glue::testing::mock_server_options opts;
+    std::chrono::milliseconds graphql_delay{0};
     int i = 1;
     for (; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -95,7 +101,9 @@ int main(int argc, char** argv) {
             opts.tls = true;
         } else if (arg == "--compress") {
             opts.compress = true;
-        } else if ((arg == "--port" || arg == "--threads" || arg == "--groups") && i + 1 < argc) {
+        } else if ((arg == "--port" || arg == "--threads" || arg == "--groups" ||
+                    arg == "--graphql-delay") &&
+                   i + 1 < argc) {
             char* end = nullptr;
             const long v = std::strtol(argv[++i], &end, 10);
             if (*end != '\0' || v < 0 || v > 65535 || (arg == "--threads" && v == 0)) {
@@ -103,6 +111,8 @@ int main(int argc, char** argv) {
             }
             if (arg == "--port") {
                 opts.port = static_cast<std::uint16_t>(v);
+            } else if (arg == "--graphql-delay") {
+                graphql_delay = std::chrono::milliseconds(v);
             } else if (arg == "--groups") {
                 // All of them on one page, if asked for.
                 opts.groups_per_workspace = static_cast<std::size_t>(v);
@@ -129,9 +139,17 @@ int main(int argc, char** argv) {
     }
     try {
         if (i >= argc) {
+            if (graphql_delay.count() != 0) {
+                return usage("--graphql-delay needs a command");
+            }
             return glue::testing::serve_until_signalled(opts, std::cout);
         }
         glue::testing::mock_server server(opts);
+        if (graphql_delay.count() != 0) {
+            glue::testing::fault slow;
+            slow.delay = graphql_delay;
+            server.set_fault(glue::testing::endpoint::graphql, slow);
+        }
         return run_command(server, opts.webhook_secret, argv + i);
     } catch (const std::exception& e) {
         std::cerr << "glue-mock-server: " << e.what() << "\n";

@@ -4,14 +4,18 @@
 #include "error_class.hpp"
 #include "percentile.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <csignal>
 #include <exception>
 #include <unordered_set>
 
@@ -26,12 +30,37 @@ namespace {
 // Shared by the workers; they all run on one thread, so no locks.
 struct bulk_state {
     const bulk_job& job;
+    client& c;
     std::size_t next = 0, done = 0, failed = 0;
     std::vector<float> latencies_ms;
     std::map<std::string, std::size_t> errors_by_class;
     std::string line; // reused for every output line
+
+    // Interruption: the first signal stops new calls and starts the grace period; its end or a
+    // second signal cancels the calls in flight, each through its worker's slot.
+    asio::signal_set signals;
+    asio::steady_timer grace;
+    struct worker_slot {
+        asio::cancellation_signal cancel;
+        bool running = true;
+    };
+    std::vector<worker_slot> workers;
+    std::size_t running = 0;
+    int signal = 0;
+    bool cancelling = false;
+    std::size_t cancelled = 0;
+
+    bulk_state(asio::io_context& ioc, const bulk_job& j, client& cl, std::size_t n)
+        : job(j)
+        , c(cl)
+        , signals(ioc, SIGINT, SIGTERM)
+        , grace(ioc)
+        , workers(n)
+        , running(n) {}
 };
 
+// One fwrite of the whole line: a line is written whole or, if the process dies inside the
+// write, cut off at the end of the file, where --resume looks for it.
 void write_line(bulk_state& st, std::string_view ws, const json::value* data,
                 const glue::error* e) {
     if (!st.job.out) {
@@ -62,16 +91,21 @@ void write_line(bulk_state& st, std::string_view ws, const json::value* data,
     std::fwrite(st.line.data(), 1, st.line.size(), st.job.out);
 }
 
-asio::awaitable<void> worker(client& c, bulk_state& st) {
+asio::awaitable<void> worker(bulk_state& st) {
     const auto& job = st.job;
-    while (st.next < job.workspaces.size()) {
+    while (st.signal == 0 && st.next < job.workspaces.size()) {
         const std::string& ws = job.workspaces[st.next++];
         const auto start = clock_type::now();
         try {
             graphql_request req = job.request;
-            graphql_response r = co_await c.graphql(ws, std::move(req));
+            graphql_response r = co_await st.c.graphql(ws, std::move(req));
             write_line(st, ws, &r.data, nullptr);
         } catch (const glue::error& e) {
+            if (st.cancelling && e.code() == asio::error::operation_aborted) {
+                // Its fate is unknown: no line, so that --resume calls it again.
+                ++st.cancelled;
+                break;
+            }
             ++st.failed;
             ++st.errors_by_class[error_class(e.code())];
             write_line(st, ws, nullptr, &e);
@@ -80,6 +114,62 @@ asio::awaitable<void> worker(client& c, bulk_state& st) {
             std::chrono::duration<float, std::milli>(clock_type::now() - start).count());
         ++st.done;
     }
+}
+
+void cancel_in_flight(bulk_state& st) {
+    if (st.cancelling) {
+        return;
+    }
+    st.cancelling = true;
+    for (auto& w : st.workers) {
+        if (w.running) {
+            w.cancel.emit(asio::cancellation_type::terminal);
+        }
+    }
+}
+
+const char* signal_name(int signal) {
+    return signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+void wait_for_signal(bulk_state& st) {
+    st.signals.async_wait([&st](const error_code& ec, int signal) {
+        if (ec || st.running == 0) {
+            return; // the job is over
+        }
+        if (st.signal != 0) {
+            cancel_in_flight(st);
+            return;
+        }
+        st.signal = signal;
+        const char* erase_bar = st.job.progress ? "\r\x1b[K" : "";
+        const std::size_t in_flight = st.next - st.done;
+        if (st.job.grace_period.count() > 0) {
+            std::fprintf(stderr,
+                         "%sglue: %s: no new calls; the %zu in flight have %.0f s to finish (a "
+                         "second signal cancels them)\n",
+                         erase_bar, signal_name(signal), in_flight,
+                         std::chrono::duration<double>(st.job.grace_period).count());
+            st.grace.expires_after(st.job.grace_period);
+            st.grace.async_wait([&st](const error_code& timer_ec) {
+                if (!timer_ec) {
+                    cancel_in_flight(st);
+                }
+            });
+        } else {
+            std::fprintf(stderr, "%sglue: %s: no new calls; cancelling the %zu in flight\n",
+                         erase_bar, signal_name(signal), in_flight);
+            cancel_in_flight(st);
+        }
+        wait_for_signal(st);
+    });
+}
+
+// The last worker is done: nothing may keep the io_context running.
+void finish(bulk_state& st) {
+    error_code ignored;
+    st.signals.cancel(ignored);
+    st.grace.cancel();
 }
 
 std::string rate_text(double per_s) {
@@ -96,7 +186,7 @@ void draw_progress(const bulk_state& st, clock_type::time_point started, bool la
     const std::size_t total = st.job.workspaces.size();
     const double secs = std::chrono::duration<double>(clock_type::now() - started).count();
     const double rate = secs > 0 ? static_cast<double>(st.done) / secs : 0;
-    constexpr int width = 30;
+    constexpr int width = 20;
     const double share = total ? static_cast<double>(st.done) / static_cast<double>(total) : 1;
     const int filled = static_cast<int>(share * width);
     std::string bar(static_cast<std::size_t>(filled), '=');
@@ -105,15 +195,20 @@ void draw_progress(const bulk_state& st, clock_type::time_point started, bool la
         bar.append(static_cast<std::size_t>(width - filled - 1), ' ');
     }
     const double eta = rate > 0 ? static_cast<double>(total - st.done) / rate : 0;
-    std::fprintf(st.job.progress, "\r%zu/%zu [%s] %3.0f%%  %s req/s  ETA %.0fs  errors %zu\x1b[K%s",
-                 st.done, total, bar.c_str(), share * 100, rate_text(rate).c_str(), eta, st.failed,
-                 last ? "\n" : "");
+    const throttle_stats t = st.c.throttling();
+    std::fprintf(st.job.progress,
+                 "\r%zu/%zu [%s] %3.0f%%  %s req/s (sending %s/s)  ETA %.0fs  errors %zu  "
+                 "throttled %llu  retries %llu\x1b[K%s",
+                 st.done, total, bar.c_str(), share * 100, rate_text(rate).c_str(),
+                 rate_text(t.send_rate).c_str(), eta, st.failed,
+                 static_cast<unsigned long long>(t.throttled),
+                 static_cast<unsigned long long>(t.retries), last ? "\n" : "");
     std::fflush(st.job.progress);
 }
 
 asio::awaitable<void> progress_loop(bulk_state& st, clock_type::time_point started) {
     asio::steady_timer tick(co_await asio::this_coro::executor);
-    while (st.done < st.job.workspaces.size()) {
+    while (st.running > 0) {
         draw_progress(st, started, false);
         tick.expires_after(std::chrono::milliseconds(100));
         co_await tick.async_wait(asio::use_awaitable);
@@ -127,17 +222,39 @@ void rethrow_if(std::exception_ptr e) {
     }
 }
 
+// The counters `now` has more than `before`; the current values (rates, budget) as they are.
+throttle_stats since(const throttle_stats& before, throttle_stats now) {
+    for (auto field :
+         {&throttle_stats::requests_sent, &throttle_stats::throttled, &throttle_stats::retries,
+          &throttle_stats::retries_denied, &throttle_stats::workspace_pauses,
+          &throttle_stats::app_pauses, &throttle_stats::calls_failed_waiting,
+          &throttle_stats::wait_ns, &throttle_stats::fleet_batches}) {
+        now.*field -= std::min(now.*field, before.*field);
+    }
+    return now;
+}
+
 } // namespace
 
 bulk_report run_bulk(asio::io_context& ioc, client& c, const bulk_job& job) {
-    bulk_state st{job, 0, 0, 0, {}, {}, {}};
-    st.latencies_ms.reserve(job.workspaces.size());
-    const auto tokens_before = c.stats().token_requests;
-    const auto started = clock_type::now();
     const std::size_t workers =
         std::max<std::size_t>(1, std::min(job.concurrency, job.workspaces.size()));
-    for (std::size_t i = 0; i < workers; ++i) {
-        asio::co_spawn(ioc, worker(c, st), rethrow_if);
+    bulk_state st(ioc, job, c, workers);
+    st.latencies_ms.reserve(job.workspaces.size());
+    const auto tokens_before = c.stats().token_requests;
+    const auto throttling_before = c.throttling();
+    const auto started = clock_type::now();
+    wait_for_signal(st);
+    for (auto& w : st.workers) {
+        asio::co_spawn(
+            ioc, worker(st),
+            asio::bind_cancellation_slot(w.cancel.slot(), [&st, &w](std::exception_ptr e) {
+                w.running = false;
+                if (--st.running == 0) {
+                    finish(st);
+                }
+                rethrow_if(e);
+            }));
     }
     if (job.progress) {
         asio::co_spawn(ioc, progress_loop(st, started), rethrow_if);
@@ -148,16 +265,22 @@ bulk_report run_bulk(asio::io_context& ioc, client& c, const bulk_job& job) {
     bulk_report r;
     r.calls = st.done;
     r.failed = st.failed;
+    r.signal = st.signal;
+    r.cancelled = st.cancelled;
+    r.not_started = job.workspaces.size() - st.next;
     r.wall = clock_type::now() - started;
     r.token_requests = c.stats().token_requests - tokens_before;
+    r.throttling = since(throttling_before, c.throttling());
     r.p50_ms = detail::percentile(st.latencies_ms, 0.50);
     r.p99_ms = detail::percentile(st.latencies_ms, 0.99);
     r.errors_by_class = std::move(st.errors_by_class);
     return r;
 }
 
-void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces) {
+void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces,
+                   const bulk_skipped& skipped) {
     const double secs = r.wall.count();
+    const auto& t = r.throttling;
     std::fprintf(to,
                  "%zu requests over %zu workspaces in %.2f s: %s req/s\n"
                  "  token requests  %llu\n"
@@ -170,6 +293,31 @@ void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces) 
                  r.calls - r.failed, r.failed);
     for (const auto& [cls, n] : r.errors_by_class) {
         std::fprintf(to, "    %-14s %zu\n", cls.c_str(), n);
+    }
+    std::fprintf(
+        to,
+        "  throttled       %llu (429s, and 503s with Retry-After)\n"
+        "  retries         %llu, %llu more denied by the retry budget\n"
+        "  waited          %.2f s for pauses and rate limits, summed over calls\n",
+        static_cast<unsigned long long>(t.throttled), static_cast<unsigned long long>(t.retries),
+        static_cast<unsigned long long>(t.retries_denied), static_cast<double>(t.wait_ns) / 1e9);
+    if (skipped.resuming) {
+        std::fprintf(to, "  already done    %zu skipped (answered ok in the file resumed)\n",
+                     skipped.already_done);
+    }
+    if (skipped.duplicates != 0) {
+        std::fprintf(to, "  duplicates      %zu skipped (each workspace is called once)\n",
+                     skipped.duplicates);
+    }
+    if (skipped.invalid != 0) {
+        std::fprintf(to, "  invalid lines   %zu skipped (not UTF-8, or a control character)\n",
+                     skipped.invalid);
+    }
+    if (r.signal != 0) {
+        std::fprintf(to,
+                     "  interrupted     by %s: %zu cancelled in flight, %zu not started; no "
+                     "line for them (--resume calls them)\n",
+                     signal_name(r.signal), r.cancelled, r.not_started);
     }
 }
 

@@ -4,23 +4,29 @@
 // mock server and a demo to try it all without an account.
 //
 // Configuration: GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and
-// GLUE_CA_FILE, or the flags of the same names. Errors go to stderr as one line; the client
-// secret and tokens are never printed (a token only with `token --show-token`).
+// GLUE_CA_FILE (and GLUE_RATE, GLUE_RATE_PER_WORKSPACE for bulk), or the flags of the same names.
+// Errors go to stderr as one line; the client secret and tokens are never printed (a token only
+// with `token --show-token`).
 
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
 #include <glue/testing/serve.hpp>
 
 #include "bulk.hpp"
+#include "bulk_input.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -33,6 +39,9 @@ namespace {
 
 namespace asio = boost::asio;
 namespace json = boost::json;
+
+// The exit status of a command line, or an input, refused before anything was sent.
+constexpr int usage_error = 2;
 
 // The settings every command that talks to Glue shares: flags over GLUE_* variables.
 struct connection_flags {
@@ -199,51 +208,179 @@ int cmd_query(const connection_flags& conn, const std::string& ws, const query_f
     return 0;
 }
 
-std::vector<std::string> read_workspaces(const std::string& from) {
+// A rate in requests per second, from the flag or the variable `env`: a finite number, 0 or
+// more (0: no limit). CLI11's own NonNegativeNumber would let "nan" through.
+CLI::Validator rate_check(const char* env) {
+    return CLI::Validator(
+        [env](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0) {
+                return std::string("must be a number of requests per second, 0 or more (0: no "
+                                   "limit), as the flag or ") +
+                       env;
+            }
+            return {};
+        },
+        "RATE");
+}
+
+// `glue bulk`'s own flags.
+struct bulk_flags {
+    std::string workspaces_from, out_path, resume_path;
+    std::size_t concurrency = 64;
+    std::optional<double> rate, rate_per_workspace; // unset: the configuration's
+    unsigned grace_period_s = 5;
+    bool allow_duplicates = false;
+
+    void add_to(CLI::App& cmd) {
+        cmd.add_option("--workspaces", workspaces_from,
+                       "file of workspace ids, one per line, or - for stdin; each is called once")
+            ->required();
+        cmd.add_option("-c,--concurrency", concurrency, "calls in flight at once")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
+        cmd.add_option("-o,--out", out_path, "write the JSON lines here instead of stdout");
+        cmd.add_option("--resume", resume_path,
+                       "continue the job whose JSON lines are in this file: call only the "
+                       "workspaces it has no \"ok\": true line for, and append to it (it need "
+                       "not exist yet)");
+        cmd.add_option("--rate", rate, "GraphQL requests per second at most; 0: no limit")
+            ->check(rate_check("GLUE_RATE"))
+            ->envname("GLUE_RATE");
+        cmd.add_option("--rate-per-workspace", rate_per_workspace,
+                       "GraphQL requests per second per workspace at most; 0: no limit")
+            ->check(rate_check("GLUE_RATE_PER_WORKSPACE"))
+            ->envname("GLUE_RATE_PER_WORKSPACE");
+        cmd.add_option("--grace-period", grace_period_s,
+                       "seconds the calls in flight have to finish after SIGINT or SIGTERM "
+                       "(default 5); a second signal cancels them at once")
+            ->check(CLI::Range(0u, 3600u));
+        cmd.add_flag("--allow-duplicates", allow_duplicates,
+                     "run a mutation that is not safe to send twice (a sendMessage without "
+                     "uniqueBy): a retried call or a resumed job may then do it twice");
+    }
+
+    void apply(glue::client_config& cfg) const {
+        cfg.max_requests_per_second = rate.value_or(cfg.max_requests_per_second);
+        cfg.max_requests_per_second_per_workspace =
+            rate_per_workspace.value_or(cfg.max_requests_per_second_per_workspace);
+    }
+};
+
+// The ids to call, each line that can't be one said by its number (at most a few of them).
+glue::cli::workspace_list read_workspaces(const std::string& from) {
     std::ifstream file;
     std::istream* in = &std::cin;
     if (from != "-") {
-        file.open(from);
+        file.open(from, std::ios::binary);
         if (!file) {
             throw CLI::ValidationError("--workspaces", "cannot read " + from);
         }
         in = &file;
     }
-    std::vector<std::string> out;
-    for (std::string line; std::getline(*in, line);) {
-        const auto b = line.find_first_not_of(" \t\r");
-        if (b == std::string::npos || line[b] == '#') {
-            continue; // blank lines and comments
-        }
-        const auto e = line.find_last_not_of(" \t\r");
-        out.push_back(line.substr(b, e - b + 1));
+    auto list = glue::cli::read_workspace_list(*in);
+    constexpr std::size_t shown = 10;
+    const auto& bad = list.invalid_lines;
+    for (std::size_t i = 0; i < std::min(bad.size(), shown); ++i) {
+        std::fprintf(stderr,
+                     "glue: %s line %zu: not a workspace id (not UTF-8, or a control "
+                     "character); skipped\n",
+                     from == "-" ? "stdin" : from.c_str(), bad[i]);
     }
-    return out;
+    if (bad.size() > shown) {
+        std::fprintf(stderr, "glue: ... and %zu more such lines, skipped\n", bad.size() - shown);
+    }
+    return list;
 }
 
-int cmd_bulk(const connection_flags& conn, const std::string& workspaces_from, const query_flags& q,
-             std::size_t concurrency, const std::string& out_path) {
+// The same file, whether or not it exists yet.
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code ec_a, ec_b;
+    const auto ca = std::filesystem::weakly_canonical(a, ec_a);
+    const auto cb = std::filesystem::weakly_canonical(b, ec_b);
+    return !ec_a && !ec_b && ca == cb;
+}
+
+int cmd_bulk(const connection_flags& conn, const bulk_flags& flags, const query_flags& q) {
+    // Everything is checked before the first byte is written or sent.
     glue::cli::bulk_job job;
-    job.workspaces = read_workspaces(workspaces_from);
     job.request = q.request();
-    job.concurrency = concurrency;
+    if (!flags.allow_duplicates && !glue::safe_to_repeat(job.request)) {
+        throw CLI::ValidationError(
+            "bulk", "the operation is a mutation that may do twice what it does if sent twice "
+                    "(only a sendMessage with input.message.uniqueBy, and thread.threadBy for a "
+                    "new thread, is safe): a retried call or a resumed job could post twice. Add "
+                    "uniqueBy, or pass --allow-duplicates");
+    }
+    const bool resuming = !flags.resume_path.empty();
+    if (flags.resume_path == "-") {
+        throw CLI::ValidationError("--resume", "needs a file: it reads it, then appends to it");
+    }
+    const std::string& out_path = resuming ? flags.resume_path : flags.out_path;
+    if (resuming && !flags.out_path.empty() &&
+        (flags.out_path == "-" || !same_file(flags.out_path, flags.resume_path))) {
+        throw CLI::ValidationError("--resume", "appends to its own file; --out names another");
+    }
+    auto cfg = conn.config();
+    flags.apply(cfg);
+    auto list = read_workspaces(flags.workspaces_from);
+    glue::cli::bulk_skipped skipped;
+    skipped.resuming = resuming;
+    skipped.duplicates = list.duplicates;
+    skipped.invalid = list.invalid_lines.size();
+    glue::cli::previous_results previous;
+    if (resuming) {
+        try {
+            previous = glue::cli::read_previous_results(flags.resume_path);
+        } catch (const std::runtime_error& e) {
+            throw CLI::ValidationError("--resume", e.what());
+        }
+    }
+    for (auto& ws : list.ids) {
+        if (previous.succeeded.count(ws) != 0) {
+            ++skipped.already_done;
+        } else {
+            job.workspaces.push_back(std::move(ws));
+        }
+    }
+    job.concurrency = flags.concurrency;
+    job.grace_period = std::chrono::seconds(flags.grace_period_s);
+    asio::io_context ioc;
+    glue::client c(ioc.get_executor(), cfg);
+
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(nullptr, &std::fclose);
     if (out_path.empty() || out_path == "-") {
         job.out = stdout;
     } else {
-        out.reset(std::fopen(out_path.c_str(), "w"));
+        if (resuming && std::filesystem::exists(out_path)) {
+            // A line a killed run left cut off goes, so that the file stays JSON lines.
+            std::error_code ec;
+            std::filesystem::resize_file(out_path, previous.whole_lines_bytes, ec);
+            if (ec) {
+                throw CLI::ValidationError("--resume", "cannot write " + out_path);
+            }
+        }
+        out.reset(std::fopen(out_path.c_str(), resuming ? "ab" : "wb"));
         if (!out) {
-            throw CLI::ValidationError("--out", "cannot write " + out_path);
+            throw CLI::ValidationError(resuming ? "--resume" : "--out", "cannot write " + out_path);
+        }
+        if (previous.needs_newline) {
+            std::fputc('\n', out.get());
         }
         job.out = out.get();
     }
     job.progress = ::isatty(STDERR_FILENO) ? stderr : nullptr;
-    asio::io_context ioc;
-    glue::client c(ioc.get_executor(), conn.config());
     const auto report = glue::cli::run_bulk(ioc, c, job);
-    std::fflush(job.out);
-    glue::cli::print_summary(stderr, report, job.workspaces.size());
-    return report.failed == 0 ? 0 : 1;
+    const bool written = std::fflush(job.out) == 0 && !std::ferror(job.out);
+    glue::cli::print_summary(stderr, report, job.workspaces.size(), skipped);
+    if (!written) {
+        std::fprintf(stderr, "glue: writing the results to %s failed\n",
+                     job.out == stdout ? "stdout" : out_path.c_str());
+    }
+    if (report.signal != 0) {
+        return 128 + report.signal;
+    }
+    return written && report.failed == 0 && skipped.invalid == 0 ? 0 : 1;
 }
 
 int cmd_mock_server(const glue::testing::mock_server_options& opts) {
@@ -287,6 +424,9 @@ int cmd_demo(std::size_t calls, std::size_t workspaces, std::size_t concurrency)
     glue::client c(ioc.get_executor(), server.client_config());
     const auto report = glue::cli::run_bulk(ioc, c, job);
     glue::cli::print_summary(stderr, report, workspaces);
+    if (report.signal != 0) {
+        return 128 + report.signal;
+    }
     std::cerr << "  the server saw  " << server.token_requests()
               << " token requests: one per workspace, however many calls share it\n";
     const bool ok = report.failed == 0 && server.token_requests() == workspaces &&
@@ -328,16 +468,9 @@ int main(int argc, char** argv) {
 
     auto* bulk = app.add_subcommand(
         "bulk", "run one GraphQL operation in many workspaces; a JSON line per workspace");
-    std::string workspaces_from;
-    std::size_t concurrency = 64;
-    std::string out_path;
-    bulk->add_option("--workspaces", workspaces_from,
-                     "file of workspace ids, one per line, or - for stdin")
-        ->required();
+    bulk_flags bulk_opts;
+    bulk_opts.add_to(*bulk);
     q.add_to(*bulk);
-    bulk->add_option("-c,--concurrency", concurrency, "calls in flight at once")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
-    bulk->add_option("-o,--out", out_path, "write the JSON lines here instead of stdout");
     bulk->add_option("--shared-cache", conn.shared_cache,
                      "share tokens with other workers through Redis: redis://host:port/db "
                      "[GLUE_SHARED_CACHE_URL]; the AES-256 key (64 hex digits) comes from "
@@ -375,14 +508,15 @@ int main(int argc, char** argv) {
             return cmd_query(conn, workspace, q);
         }
         if (bulk->parsed()) {
-            return cmd_bulk(conn, workspaces_from, q, concurrency, out_path);
+            return cmd_bulk(conn, bulk_opts, q);
         }
         if (mock->parsed()) {
             return cmd_mock_server(mock_opts);
         }
         return cmd_demo(demo_calls, demo_workspaces_n, demo_concurrency);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; a command line or input refused before any call, 2.
+        return app.exit(e) == 0 ? 0 : usage_error;
     } catch (const glue::error& e) {
         std::cerr << "glue: " << one_line(e) << "\n";
         return 1;
