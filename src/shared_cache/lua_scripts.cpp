@@ -4,6 +4,8 @@
 
 #include "support/saturating.hpp"
 
+#include <algorithm>
+
 namespace glue::detail {
 
 namespace {
@@ -46,6 +48,27 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 )lua";
 
+// KEYS: rate. ARGV: spacing, tolerance, n, horizon (µs; as reserve_turns_command() says).
+// Integers all: Lua's doubles hold them exactly (Redis's clock in µs is below 2^51 until the
+// year 2041 and 2^52 until 2112, and the arguments are bounded: reserve_turns_command()), and
+// '%.0f' writes them back without the exponent that tostring() would use.
+constexpr std::string_view reserve_script = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local spacing, tolerance = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n, horizon = tonumber(ARGV[3]), tonumber(ARGV[4])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if (not tat) or tat < now or redis.call('PTTL', KEYS[1]) < 0 then tat = now end
+local first = tat - tolerance - now
+local count = 0
+if horizon >= first then count = math.min(n, math.floor((horizon - first) / spacing) + 1) end
+if count > 0 then
+  tat = tat + count * spacing
+  redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.floor((tat - now) / 1000) + 1)
+end
+return {first, spacing, count}
+)lua";
+
 // A PX argument: whole milliseconds, saturated.
 template <class Rep, class Period>
 std::string px(std::chrono::duration<Rep, Period> d) {
@@ -64,6 +87,10 @@ std::string redis_layout::token_key(std::string_view workspace) const {
 
 std::string redis_layout::lease_key(std::string_view workspace) const {
     return prefix_ + "lease:" + std::string(workspace);
+}
+
+std::string redis_layout::rate_key() const {
+    return prefix_ + "rate";
 }
 
 std::vector<std::string> claim_command(const redis_layout& layout, std::string_view workspace,
@@ -104,6 +131,25 @@ std::vector<std::string> release_command(const redis_layout& layout, std::string
             std::string(lease_id),
             layout.channel(),
             std::string(workspace)};
+}
+
+std::vector<std::string> reserve_turns_command(const redis_layout& layout,
+                                               std::chrono::microseconds spacing,
+                                               std::chrono::microseconds tolerance, long long n,
+                                               std::chrono::microseconds horizon) {
+    // Kept where the script's arithmetic is exact (see reserve_script): a turn at most 2^50 µs
+    // (35 years) ahead, plus at most 2^10 spacings of at most 2^40 µs (12 days).
+    auto arg = [](long long v, long long lo, int bits) {
+        return std::to_string(std::clamp(v, lo, 1LL << bits));
+    };
+    return {"EVAL",
+            std::string(reserve_script),
+            "1",
+            layout.rate_key(),
+            arg(spacing.count(), 1, 40),
+            arg(tolerance.count(), 0, 50),
+            arg(n, 0, 10),
+            arg(horizon.count(), 0, 50)};
 }
 
 } // namespace glue::detail

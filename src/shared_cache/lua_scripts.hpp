@@ -9,6 +9,9 @@
 //                                       margin
 //   glue:<client_id>:lease:<workspace>  which process is requesting it (PX: one flight)
 //   channel glue:<client_id>:tok-ready  the workspace, when a lease ends (token or not)
+// Per client, for the fleet-wide rate limit (fleet_permits.hpp):
+//   glue:<client_id>:rate               the fleet's next turn (a GCRA's theoretical arrival
+//                                       time, in µs on Redis's clock), expiring when it is past
 // Each step is one Lua script, so reading the token and taking the lease can't interleave
 // with another process's. Each function below builds one script's EVAL command, so a script's
 // keys and arguments are named in one place.
@@ -27,6 +30,7 @@ public:
 
     std::string token_key(std::string_view workspace) const;
     std::string lease_key(std::string_view workspace) const;
+    std::string rate_key() const;
     const std::string& channel() const noexcept { return channel_; }
 
 private:
@@ -52,6 +56,18 @@ std::vector<std::string> publish_command(const redis_layout& layout, std::string
 /// Ends the lease if `lease_id` still holds it, and tells the waiting processes. Replies 1.
 std::vector<std::string> release_command(const redis_layout& layout, std::string_view workspace,
                                          std::string_view lease_id);
+
+/// Reserves up to `n` consecutive turns of the fleet's rate (one every `spacing`; a bucket of
+/// burst b lets a turn come up to `tolerance` = (b - 1) x spacing early), none later than
+/// `horizon` after Redis's now (TIME: every process reads the same clock). Replies {first,
+/// spacing, count} in µs: the batch's turn i is at max(0, first + i x spacing) from the moment
+/// the script ran (first < 0: that much burst was left), and first + count x spacing is the
+/// next turn not reserved. count = 0 changes nothing. A value without an expiry, or that isn't
+/// a number, is not this script's and counts as none.
+std::vector<std::string> reserve_turns_command(const redis_layout& layout,
+                                               std::chrono::microseconds spacing,
+                                               std::chrono::microseconds tolerance, long long n,
+                                               std::chrono::microseconds horizon);
 
 } // namespace glue::detail
 
