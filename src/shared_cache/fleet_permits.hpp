@@ -13,8 +13,8 @@
 // arrives (never earlier than Redis meant). One round trip is in flight at a time; callers
 // arriving meanwhile queue, in order. The batch is the callers queued plus a look-ahead of
 // those expected before its turns pass, at most 50 (fleet_schedule.hpp): turns reserved but
-// never handed out are lost to the fleet, and a turn more than one spacing past is dropped,
-// so a process sends at most one turn late in any span. While Redis is unreachable (a failed
+// never handed out are lost to the fleet, and a turn more than one spacing past is dropped:
+// a turn goes out at most one spacing late. While Redis is unreachable (a failed
 // or slow round trip, the connection lost) turns come from a local bucket at fallback_rate,
 // fleet_rate_down is told once and fleet_rate_up when a round trip succeeds again; Redis is
 // asked again once the link has reconnected (when a take() needs it, never in the background)
@@ -42,7 +42,7 @@ struct fleet_permit_options {
     double rate = 0;          ///< the fleet's requests per second (> 0)
     double burst = 1;         ///< requests the fleet's bucket lets through at once
     double fallback_rate = 0; ///< this process's own rate while Redis is down (<= 0: `rate`)
-    std::chrono::milliseconds timeout{500}; ///< per Redis command, and for connecting
+    std::chrono::milliseconds timeout{500}; ///< per round trip, and for connecting
     token_event_hook on_event;              ///< fleet_rate_down / fleet_rate_up, once each
 };
 
