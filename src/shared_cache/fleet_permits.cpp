@@ -205,8 +205,8 @@ private:
 
     // The single flight: round trips while callers are queued, each reserving a batch for them
     // and the look-ahead; a failed one hands them local turns and ends the flight.
+    // (start_flight()'s handler keeps this alive until it ends.)
     asio::awaitable<void> fly() {
-        auto self = shared_from_this();
         for (;;) {
             fleet_event ev;
             std::optional<std::string_view> unusable;
@@ -215,7 +215,6 @@ private:
             }
             std::vector<std::string> cmd;
             steady_time sent;
-            long long n = 0;
             {
                 std::lock_guard lock(mtx_);
                 if (stopped_ || queue_.empty()) {
@@ -228,9 +227,9 @@ private:
                     serve_locally(sent);
                     flight_ = false;
                 } else {
-                    n = schedule_.batch_size(queue_length(), sent);
                     cmd = reserve_turns_command(layout_, schedule_.spacing(), schedule_.tolerance(),
-                                                n, horizon(sent));
+                                                schedule_.batch_size(queue_length(), sent),
+                                                horizon(sent));
                 }
             }
             if (unusable) {

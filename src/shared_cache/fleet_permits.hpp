@@ -13,9 +13,9 @@
 // arrives (never earlier than Redis meant). One round trip is in flight at a time; callers
 // arriving meanwhile queue, in order. The batch is the callers queued plus a look-ahead of
 // those expected before its turns pass, at most 50 (fleet_schedule.hpp): turns reserved but
-// never handed out are lost to the fleet, and a turn more than one spacing past is dropped:
-// a turn goes out at most one spacing late. While Redis is unreachable (a failed
-// or slow round trip, the connection lost) turns come from a local bucket at fallback_rate,
+// never handed out are lost to the fleet, and so is a held turn once its time has passed: every
+// turn goes out at its time, never later along with the next ones. While Redis is unreachable (a
+// failed or slow round trip, the connection lost) turns come from a local bucket at fallback_rate,
 // fleet_rate_down is told once and fleet_rate_up when a round trip succeeds again; Redis is
 // asked again once the link has reconnected (when a take() needs it, never in the background)
 // and at least a second after the failure. Idle, it runs no timer and holds no work.

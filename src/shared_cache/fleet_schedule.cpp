@@ -56,15 +56,15 @@ void fleet_schedule::note_take(steady_time now) noexcept {
 }
 
 std::optional<steady_time> fleet_schedule::next_held(steady_time now) {
-    // A turn used late goes out with the turns after it: at most one spacing late, so the
-    // fleet's bucket is exceeded by at most one turn per process in any span.
-    while (!held_.empty() && saturating_add(held_.front(), spacing_) < now) {
+    // A turn handed out late would go out together with the turns after it, more than the
+    // fleet's bucket allows in that span: once past, it is lost.
+    while (!held_.empty() && held_.front() < now) {
         held_.pop_front();
     }
     if (held_.empty()) {
         return std::nullopt;
     }
-    return std::max(held_.front(), now);
+    return held_.front();
 }
 
 void fleet_schedule::take_held() noexcept {
@@ -77,17 +77,16 @@ long long fleet_schedule::batch_size(std::size_t waiting, steady_time now) const
     // The look-ahead: the callers expected in the next window (as many as in the last one),
     // but only as many as arrive before their turns pass. Turns come one per spacing from
     // `lead_` ahead (how far the fleet's schedule ran ahead at the last reply); callers at
-    // `rate`: caller i comes at i / rate and may have turn i until lead + (i + 1) x spacing.
-    // At or above the fleet's rate (the fleet saturated by this process) all of them do;
-    // below it, only rate x (lead + spacing) / (1 - rate x spacing). An idle fleet (lead 0)
-    // so gets no look-ahead from a process slower than it: turns it would lose.
+    // `rate`: caller i comes at i / rate and may have turn i until lead + i x spacing. At or
+    // above the fleet's rate (the fleet saturated by this process) all of them do; below it,
+    // only rate x lead / (1 - rate x spacing). An idle fleet (lead 0) so gets no look-ahead
+    // from a process slower than it: turns it would lose.
     const double expected = demand(now);
-    const double t = seconds_f(spacing_).count();
     const double rate = expected / seconds_f(window).count();
-    const double load = rate * t;
+    const double load = rate * seconds_f(spacing_).count();
     double ahead = expected;
     if (load < 1) {
-        ahead = std::min(ahead, rate * (seconds_f(lead_).count() + t) / (1 - load));
+        ahead = std::min(ahead, rate * seconds_f(lead_).count() / (1 - load));
     }
     const double n = static_cast<double>(waiting) + std::floor(ahead);
     return std::clamp<long long>(

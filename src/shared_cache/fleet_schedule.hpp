@@ -41,8 +41,8 @@ public:
     /// A take() at `now`: counted into the demand.
     void note_take(steady_time now) noexcept;
 
-    /// The next held turn a caller at `now` may have, as the time it gets (never before `now`);
-    /// turns passed by more than one spacing are dropped first (lost). None: a round trip.
+    /// The next held turn a caller at `now` may have; turns already past are dropped first
+    /// (lost). None: a round trip.
     std::optional<steady_time> next_held(steady_time now);
     /// Hands that turn out.
     void take_held() noexcept;

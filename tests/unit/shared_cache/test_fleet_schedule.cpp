@@ -61,18 +61,17 @@ TEST_SUITE("fleet schedule") {
         CHECK(s.next_held(t0) == t0 + 500ms);
     }
 
-    TEST_CASE("a held turn goes out no earlier than now, and is dropped once more than a "
-              "spacing past") {
+    TEST_CASE("a held turn goes out at its time, and is dropped once past") {
         fleet_schedule s(100, 1, 0);
         s.reserved(t0, reply(0ms, 10ms, 4)); // t0, +10, +20, +30 ms
-        // At +25 ms: t0 and +10 ms are more than 10 ms past (lost), +20 ms goes out now.
-        CHECK(s.next_held(t0 + 25ms) == t0 + 25ms);
+        // At +15 ms: t0 and +10 ms are past (lost), +20 ms is next.
+        CHECK(s.next_held(t0 + 15ms) == t0 + 20ms);
         CHECK(s.held() == 2);
         s.take_held();
-        CHECK(s.next_held(t0 + 25ms) == t0 + 30ms);
-        // Exactly one spacing past still counts.
-        CHECK(s.next_held(t0 + 40ms) == t0 + 40ms);
-        CHECK_FALSE(s.next_held(t0 + 40ms + 1us).has_value());
+        // Its very time still counts; a microsecond later it is gone.
+        CHECK(s.next_held(t0 + 30ms) == t0 + 30ms);
+        CHECK_FALSE(s.next_held(t0 + 30ms + 1us).has_value());
+        CHECK(s.held() == 0);
     }
 
     TEST_CASE("a reply out of bounds is bounded: at most a batch, turns saturated") {
@@ -114,11 +113,14 @@ TEST_SUITE("fleet schedule") {
             s.note_take(t0); // 50 a second, half the fleet's rate
         }
         // An idle fleet (the last reply had its next turn now): callers at 20 ms intervals
-        // reach one turn of a look-ahead spaced 10 ms, 50 x 10 ms / (1 - 0.5) = 1.
+        // would reach none of a look-ahead spaced 10 ms before it passed.
         s.reserved(t0, reply(0ms, 10ms, 0));
-        CHECK(s.batch_size(2, t0) == 3);
-        // The fleet 45 ms ahead: 50 x 55 ms / 0.5 = 5.5, so all five of the window's callers.
-        s.reserved(t0, reply(45ms, 10ms, 0));
+        CHECK(s.batch_size(2, t0) == 2);
+        // The fleet 25 ms ahead: 50 x 25 ms / (1 - 0.5) = 2.5, two turns.
+        s.reserved(t0, reply(25ms, 10ms, 0));
+        CHECK(s.batch_size(2, t0) == 4);
+        // 60 ms ahead: 6, so all five of the window's callers.
+        s.reserved(t0, reply(60ms, 10ms, 0));
         CHECK(s.batch_size(2, t0) == 7);
         // One caller, now and then: no look-ahead at all.
         fleet_schedule sparse(100, 1, 0);
