@@ -147,49 +147,50 @@ TEST_SUITE("fleet permits") {
     TEST_CASE("the reserve script: a batch of consecutive turns by Redis's clock, none past the "
               "horizon, nothing changed when none fit") {
         redis_server redis;
-        // 10 ms apart, two turns of burst. An empty bucket: the first three at once.
+        // A second apart, two turns of burst (seconds: the checks hold however slowly each
+        // command is sent). An empty bucket: the first three at once.
         const auto before = redis_now_us(redis);
-        auto r = reserve(redis, 10ms, 20ms, 5, 10s);
+        auto r = reserve(redis, 1s, 2s, 5, 60s);
         const auto after = redis_now_us(redis);
         REQUIRE(r.type == REDIS_REPLY_ARRAY);
         REQUIRE(r.elements.size() == 3);
-        CHECK(r.elements[0].integer == -20'000);
-        CHECK(r.elements[1].integer == 10'000);
+        CHECK(r.elements[0].integer == -2'000'000);
+        CHECK(r.elements[1].integer == 1'000'000);
         CHECK(r.elements[2].integer == 5);
         // The next turn, 5 spacings on from Redis's now, in µs, and expiring when it is past.
         const long long tat = std::stoll(redis.command({"GET", rate_key}).str);
-        CHECK(tat >= before + 50'000);
-        CHECK(tat <= after + 50'000);
+        CHECK(tat >= before + 5'000'000);
+        CHECK(tat <= after + 5'000'000);
         const auto pttl = redis.command({"PTTL", rate_key}).integer;
-        CHECK(pttl > 0);
-        CHECK(pttl <= 51);
+        CHECK(pttl > 4000);
+        CHECK(pttl <= 5001);
 
         // The next batch continues where that one ended, less the tolerance.
-        r = reserve(redis, 10ms, 20ms, 5, 10s);
+        r = reserve(redis, 1s, 2s, 5, 60s);
         const long long first = r.elements[0].integer;
-        CHECK(first <= 30'000);
-        CHECK(first > 0);
+        CHECK(first <= 3'000'000);
+        CHECK(first > 2'000'000);
         CHECK(r.elements[2].integer == 5);
 
         // A horizon before the next turn: nothing reserved, nothing written.
         const std::string kept = redis.command({"GET", rate_key}).str;
-        r = reserve(redis, 10ms, 20ms, 5, 0us);
+        r = reserve(redis, 1s, 2s, 5, 0us);
         CHECK(r.elements[2].integer == 0);
         CHECK(r.elements[0].integer > 0);
         CHECK(redis.command({"GET", rate_key}).str == kept);
 
         // A horizon part of the way: the turns up to it.
-        r = reserve(redis, 10ms, 20ms, 50, 200ms);
+        r = reserve(redis, 1s, 2s, 50, 20s);
         const long long f = r.elements[0].integer, count = r.elements[2].integer;
-        CHECK(count == (200'000 - f) / 10'000 + 1);
+        CHECK(count == (20'000'000 - f) / 1'000'000 + 1);
         CHECK(count < 50);
 
         // A value that is not the script's (no expiry, or not a number) counts as none.
         for (const std::string planted : {"99999999999999999", "not a number"}) {
             CAPTURE(planted);
             redis.command({"SET", rate_key, planted});
-            r = reserve(redis, 10ms, 20ms, 5, 10s);
-            CHECK(r.elements[0].integer == -20'000);
+            r = reserve(redis, 1s, 2s, 5, 60s);
+            CHECK(r.elements[0].integer == -2'000'000);
             CHECK(r.elements[2].integer == 5);
             CHECK(redis.command({"PTTL", rate_key}).integer > 0);
         }
