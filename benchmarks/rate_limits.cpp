@@ -58,6 +58,7 @@
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -83,6 +84,7 @@ struct options {
     std::string api_url, shared_cache_url;
     bool fleet = false;
     unsigned fleet_size = 1;
+    bool trace = false; // a line on stderr every half second: how the rate moves
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -94,7 +96,7 @@ struct options {
                  "  [--client-rate-per-workspace P] [--retry-attempts N] [--connections N]\n"
                  "  [--time-limit S] [--query DOCUMENT] [--mode steady|outage]\n"
                  "  [--outage-seconds S] [--api-url URL] [--shared-cache-url URL] [--fleet]\n"
-                 "  [--fleet-size K]\n",
+                 "  [--fleet-size K] [--trace]\n",
                  why);
     std::exit(2);
 }
@@ -135,8 +137,12 @@ options parse(int argc, char** argv) {
             o.fleet = true;
             continue;
         }
+        if (a == "--trace") {
+            o.trace = true;
+            continue;
+        }
         if (i + 1 >= argc) {
-            usage("every option but --fleet takes a value");
+            usage("every option but --fleet and --trace takes a value");
         }
         const std::string_view v = argv[++i];
         if (a == "--calls") {
@@ -381,11 +387,34 @@ int main(int argc, char** argv) {
 
     const auto started = clock_type::now();
     st.last_done = started;
+    asio::steady_timer tracer(ioc);
+    std::function<void()> trace_next = [&] {
+        tracer.expires_after(std::chrono::milliseconds(500));
+        tracer.async_wait([&](glue::error_code ec) {
+            if (ec) {
+                return;
+            }
+            const auto t = client->throttling();
+            std::fprintf(stderr,
+                         "t=%6.1f sent/s=%6.0f limit=%7.1f throttled=%llu app_pauses=%llu "
+                         "ws_pauses=%llu done=%zu\n",
+                         std::chrono::duration<double>(clock_type::now() - started).count(),
+                         t.send_rate, t.app_rate_limit,
+                         static_cast<unsigned long long>(t.throttled),
+                         static_cast<unsigned long long>(t.app_pauses),
+                         static_cast<unsigned long long>(t.workspace_pauses), st.ok + st.failed);
+            trace_next();
+        });
+    };
+    if (opt.trace) {
+        trace_next();
+    }
     std::size_t running = std::min(opt.concurrency, opt.calls);
     for (std::size_t i = 0, n = running; i < n; ++i) {
         asio::co_spawn(ioc, worker(*client, st), [&](std::exception_ptr) {
             if (--running == 0) { // the job is over: let run() return
                 limit.cancel();
+                tracer.cancel();
                 outage_end.cancel();
             }
         });

@@ -220,8 +220,9 @@ throttle_stats client_impl::throttling() const {
 asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline) {
     const auto start = std::chrono::steady_clock::now();
     auto waited = [&] { throttle_.add_wait(std::chrono::steady_clock::now() - start); };
+    bool workspace_turn = false; // the workspace's turn has come: the app's next
     for (;;) {
-        auto a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline);
+        auto a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline, workspace_turn);
         if (a.kind == admission::refused) {
             waited();
             co_return std::move(*a.error);
@@ -234,8 +235,9 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             waited();
             co_return make_failure(asio::error::operation_aborted);
         }
+        workspace_turn = workspace_turn || a.workspace_turn;
         // A pause that began while this call waited for its turn holds it too; the turn is lost.
-        if (a.kind == admission::wait_turn &&
+        if (a.kind == admission::wait_turn && !a.workspace_turn &&
             !throttle_.paused(ws, std::chrono::steady_clock::now())) {
             break;
         }

@@ -29,8 +29,9 @@ throttle_table::throttle_table(throttle_options o) : opts_(o) {
 
 // A workspace quiet for a second loses its adaptive rate with its state: it learns it again if
 // it comes back and is throttled, and the table can't grow with every workspace ever throttled.
-bool throttle_table::scope::busy(steady_time now) const noexcept {
-    return pause_until > now || !bucket.idle(now) || !sent.quiet(now) || !accepted.quiet(now);
+bool throttle_table::scope::busy(steady_time now, nanoseconds window) const noexcept {
+    return pause_until > now || !bucket.idle(now) || !sent.quiet(now) || !accepted.quiet(now) ||
+           now - last_throttled <= window;
 }
 
 std::size_t throttle_table::burst_of(double rate) const noexcept {
@@ -80,12 +81,13 @@ throttle_table::scope& throttle_table::get(std::string_view ws, steady_time now)
 // looked at O(1) times on average, and the table holds about the workspaces of the last second.
 void throttle_table::sweep(steady_time now) {
     for (auto it = workspaces_.begin(); it != workspaces_.end();) {
-        it = it->second.busy(now) ? std::next(it) : workspaces_.erase(it);
+        it = it->second.busy(now, opts_.window) ? std::next(it) : workspaces_.erase(it);
     }
     sweep_at_ = std::max<std::size_t>(1024, 2 * workspaces_.size());
 }
 
-admission throttle_table::admit(std::string_view ws, steady_time now, steady_time deadline) {
+admission throttle_table::admit(std::string_view ws, steady_time now, steady_time deadline,
+                                bool workspace_turn_taken) {
     std::lock_guard lock(mtx_);
     scope* w = find(ws);
     // Pauses first: nothing is sent while the server asked for none.
@@ -107,35 +109,47 @@ admission throttle_table::admit(std::string_view ws, steady_time now, steady_tim
     if (!w && opts_.workspace_rate > 0 && !ws.empty()) {
         w = &get(ws, now);
     }
-    steady_time turn = app_.bucket.next_turn(now);
-    if (w) {
-        turn = std::max(turn, w->bucket.next_turn(now));
-    }
     admission a;
-    if (turn >= deadline && turn > now) {
+    auto refuse = [&](steady_time turn) {
         ++counts_.calls_failed_waiting;
         a.kind = admission::refused;
         a.error = waiting_failure(errc::rate_limited, now, turn,
                                   "the call's turn under the rate limit comes after its deadline");
         return a;
+    };
+    if (w && w->bucket.limited() && !workspace_turn_taken) {
+        const steady_time turn = w->bucket.next_turn(now);
+        if (turn > now && turn >= deadline) {
+            return refuse(turn);
+        }
+        a.workspace_taken = w->bucket.take(turn);
+        if (turn > now) {
+            a.kind = admission::wait_turn;
+            a.workspace_turn = true;
+            a.at = turn;
+            return a;
+        }
+    }
+    const steady_time turn = app_.bucket.next_turn(now);
+    if (turn > now && turn >= deadline) {
+        if (a.workspace_taken) {
+            w->bucket.give_back(*a.workspace_taken);
+        }
+        return refuse(turn);
     }
     a.app_taken = app_.bucket.take(turn);
-    if (w) {
-        a.workspace_taken = w->bucket.take(turn);
-    }
     a.kind = turn > now ? admission::wait_turn : admission::go;
     a.at = turn;
     return a;
 }
 
 void throttle_table::give_back(std::string_view ws, const admission& a) {
-    if (a.kind != admission::wait_turn) {
-        return;
-    }
     std::lock_guard lock(mtx_);
-    app_.bucket.give_back(a.app_taken);
-    if (scope* w = find(ws)) {
-        w->bucket.give_back(a.workspace_taken);
+    if (a.app_taken) {
+        app_.bucket.give_back(*a.app_taken);
+    }
+    if (scope* w = find(ws); w && a.workspace_taken) {
+        w->bucket.give_back(*a.workspace_taken);
     }
 }
 
@@ -182,8 +196,16 @@ void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, stead
     // A scope that got nothing through in the last second keeps its rate: its 429 says nothing
     // about how much it may send (it was idle, or everything is refused and the pause covers
     // it), and a cut from zero would leave it at the floor.
+    //
+    // A workspace's rate is cut only at its second 429 within the window: an app-wide limit
+    // spreads its refusals over the workspaces, one here and one there, whereas a workspace over
+    // a limit of its own is refused again and again. Cutting the workspaces an app-wide limit
+    // happened to refuse would leave a job waiting on its slowest workspaces.
     const double accepted = s.accepted.per_second(now);
-    if (opts_.adaptive && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
+    const bool repeated = app || (s.last_throttled != steady_time{} &&
+                                  now - s.last_throttled <= opts_.window);
+    s.last_throttled = now;
+    if (opts_.adaptive && repeated && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
         reconfigure(s);
     }
 }

@@ -10,7 +10,7 @@
 // The scope of a throttling answer (the server's documentation names no limit, so the rule is
 // glue's, and docs/design.md "Throttling" gives the reasoning):
 // - a 429 throttles its workspace: its calls pause until Retry-After (a doubling backoff when it
-//   has none) and, with adaptive_rate, its rate is cut;
+//   has none) and, with adaptive_rate, a second one within `window` cuts its rate;
 // - 429s on app_workspaces different workspaces in a row (no answer got through between them)
 //   within `window` throttle the app: a limit of one workspace refuses that workspace while the
 //   others still get through, whereas an app-wide limit, once spent, refuses whoever comes next;
@@ -61,7 +61,12 @@ struct admission {
     kind_t kind = go;
     steady_time at{};
     std::optional<failure> error;
-    steady_time app_taken{}, workspace_taken{}; // wait_turn: for give_back()
+    /// wait_turn: the turn is the workspace's; at `at`, ask again for the app's (with
+    /// workspace_turn_taken), so that a workspace held back by its own limit doesn't hold a
+    /// turn of the app's meanwhile, and with it every other workspace.
+    bool workspace_turn = false;
+    // The turns taken, for give_back().
+    std::optional<steady_time> app_taken, workspace_taken;
 };
 
 /// Throttling as the server signals it, seen from one answer.
@@ -75,8 +80,11 @@ class throttle_table {
 public:
     explicit throttle_table(throttle_options o);
 
-    /// What a call for `ws` (empty: none) asking at `now` may do, within `deadline`.
-    admission admit(std::string_view ws, steady_time now, steady_time deadline);
+    /// What a call for `ws` (empty: none) asking at `now` may do, within `deadline`: the pauses,
+    /// then a turn of the workspace's limit (unless `workspace_turn_taken`), then one of the
+    /// app's.
+    admission admit(std::string_view ws, steady_time now, steady_time deadline,
+                    bool workspace_turn_taken = false);
 
     /// A wait_turn admission whose request won't be sent (cancelled, shut down, paused meanwhile).
     void give_back(std::string_view ws, const admission& a);
@@ -106,10 +114,11 @@ private:
         steady_time pause_until{};
         errc pause_error = errc::rate_limited;
         unsigned throttles_in_row = 0;
+        steady_time last_throttled{}; // the last 429 (none: the epoch)
         token_bucket bucket;
         cubic_rate cubic;
         rate_meter sent, accepted;
-        bool busy(steady_time now) const noexcept;
+        bool busy(steady_time now, std::chrono::nanoseconds window) const noexcept;
     };
 
     scope* find(std::string_view ws);

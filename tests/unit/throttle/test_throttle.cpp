@@ -291,9 +291,35 @@ TEST_SUITE("throttle") {
         CHECK(a.kind == admission::wait_turn);
         CHECK(a.at == t0 + 200ms);
         CHECK(t.admit("wks_b", t0, t0 + 1s).kind == admission::go);
+        CHECK(a.workspace_turn);
         // A turn given back goes to the next caller.
         t.give_back("wks_a", a);
         CHECK(t.admit("wks_a", t0, t0 + 1s).at == t0 + 200ms);
+    }
+
+    TEST_CASE("table: a workspace waiting for its own turn holds no turn of the app's") {
+        auto o = options();
+        o.app_rate = 10;
+        o.workspace_rate = 1;
+        o.burst = 1;
+        gd::throttle_table t(o);
+        CHECK(t.admit("wks_a", t0, t0 + 5s).kind == admission::go);
+        auto a = t.admit("wks_a", t0 + 1ms, t0 + 5s);
+        REQUIRE(a.kind == admission::wait_turn);
+        REQUIRE(a.workspace_turn);
+        CHECK(a.at == t0 + 1s);
+        // Meanwhile the app's turns go to the others, 100 ms apart, not after wks_a's second.
+        CHECK(t.admit("wks_b", t0 + 1ms, t0 + 5s).at == t0 + 100ms);
+        CHECK(t.admit("wks_c", t0 + 1ms, t0 + 5s).at == t0 + 200ms);
+        // wks_a's turn has come: now the app's.
+        CHECK(t.admit("wks_a", t0 + 1s, t0 + 5s, true).kind == admission::go);
+        // A workspace's turn taken with an app turn past the deadline is given back.
+        for (int i = 0; i < 40; ++i) {
+            t.admit("wks_" + std::to_string(100 + i), t0 + 1s, t0 + 10s);
+        }
+        auto d = t.admit("wks_d", t0 + 1s, t0 + 2s);
+        CHECK(d.kind == admission::refused);
+        CHECK(t.admit("wks_d", t0 + 1s, t0 + 10s).workspace_turn == false); // its turn is still now
     }
 
     TEST_CASE("table: adaptive: nothing limited until a throttling answer, then the app's rate") {
