@@ -8,6 +8,7 @@
 #include "protocol/graphql_response.hpp"
 #include "protocol/retry_after.hpp"
 #include "protocol/token_response.hpp"
+#include "shared_cache/fleet_permits.hpp"
 #include "shared_cache/redis_shared_cache.hpp"
 #include "support/backoff.hpp"
 #include "support/saturating.hpp"
@@ -43,6 +44,9 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
                                   const token_event& e) { gate->run([&] { user(e); }); };
         }
         options.shared = make_redis_shared_cache(impl->ex_, std::move(shared));
+    }
+    if (impl->cfg_.fleet_rate_limit) {
+        impl->fleet_ = make_fleet_permits(impl->ex_, fleet_options_of(impl->cfg_, options.hooks));
     }
     // The fetcher holds the client weakly: the cache belongs to the client, and a token
     // request that outlives it finds it gone rather than keeping it alive.
@@ -214,6 +218,11 @@ throttle_stats client_impl::throttling() const {
     s.retries = retries_.load(std::memory_order_relaxed);
     s.retries_denied = budget_.denied();
     s.retry_budget_left = budget_.left();
+    if (fleet_) {
+        const auto f = fleet_->stats();
+        s.fleet_batches = f.batches;
+        s.fleet_fallback = f.fallback;
+    }
     return s;
 }
 
@@ -242,6 +251,18 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             break;
         }
     }
+    if (fleet_) {
+        // The fleet's turn last: a call held back here by its own limits takes none meanwhile.
+        auto turn = co_await fleet_->take(deadline);
+        if (!turn) {
+            waited();
+            co_return std::move(turn.error());
+        }
+        if (*turn > std::chrono::steady_clock::now() && !co_await sleep_until(*turn)) {
+            waited();
+            co_return make_failure(asio::error::operation_aborted);
+        }
+    }
     if (std::chrono::steady_clock::now() > start) {
         waited();
     }
@@ -267,6 +288,9 @@ void client_impl::shutdown() {
         shared->shutdown(); // its connections to Redis end: the io_context can run out
     }
     pool_.shutdown();
+    if (fleet_) {
+        fleet_->shutdown();
+    }
     std::lock_guard lock(sleep_mtx_);
     stopped_ = true;
     while (!sleepers_.empty()) {

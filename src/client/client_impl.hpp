@@ -36,6 +36,8 @@
 
 namespace glue::detail {
 
+class fleet_permits;
+
 class client_impl : public std::enable_shared_from_this<client_impl> {
 public:
     /// Throws glue::error (errc::invalid_argument) when `cfg` is wrong.
@@ -118,6 +120,7 @@ private:
 
     throttle_table throttle_;
     retry_budget budget_;
+    std::shared_ptr<fleet_permits> fleet_; // with fleet_rate_limit
     std::atomic<std::uint64_t> retries_{0};
 
     using sleeper = waiter<boost::asio::steady_timer>;

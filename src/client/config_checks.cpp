@@ -188,6 +188,24 @@ throttle_options throttle_options_of(const client_config& cfg) {
     return o;
 }
 
+fleet_permit_options fleet_options_of(const client_config& cfg, std::shared_ptr<hook_gate> gate) {
+    fleet_permit_options o;
+    o.address = std::move(shared_cache_options(cfg)->address); // checked by checked_origin()
+    o.client_id = cfg.client_id;
+    o.rate = cfg.max_requests_per_second;
+    o.burst = cfg.rate_limit_burst > 0 ? static_cast<double>(cfg.rate_limit_burst)
+                                       : std::max(1.0, std::ceil(o.rate / 10));
+    o.fallback_rate = o.rate / cfg.fleet_size;
+    o.timeout = cfg.shared_cache_timeout;
+    if (cfg.on_token_event) {
+        // Through the token cache's gate: no event once the client is shut down.
+        o.on_event = [user = cfg.on_token_event, gate = std::move(gate)](const token_event& e) {
+            gate->run([&] { user(e); });
+        };
+    }
+    return o;
+}
+
 transport_options transport_options_of(const client_config& cfg, const origin& org) {
     transport_options t;
     t.connect_timeout = cfg.connect_timeout;

@@ -9,7 +9,9 @@
 
 #include "cache/token_cache.hpp"
 #include "protocol/origin.hpp"
+#include "shared_cache/fleet_permits.hpp"
 #include "shared_cache/redis_shared_cache.hpp"
+#include "support/hook_gate.hpp"
 #include "support/outcome.hpp"
 #include "throttle/throttle_table.hpp"
 #include "transport/http_pool.hpp"
@@ -29,6 +31,9 @@ result<redis_shared_cache_options> shared_cache_options(const client_config& cfg
 origin checked_origin(const client_config& cfg);
 
 token_cache_options cache_options_of(const client_config& cfg);
+
+/// The fleet-wide rate limit's options (fleet_rate_limit), its events through `gate`.
+fleet_permit_options fleet_options_of(const client_config& cfg, std::shared_ptr<hook_gate> gate);
 
 /// The throttle table's options (rate limits, adaptive rate, pauses) of a checked configuration.
 throttle_options throttle_options_of(const client_config& cfg);

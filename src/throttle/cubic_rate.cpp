@@ -8,7 +8,7 @@
 namespace glue::detail {
 
 bool cubic_rate::on_throttle(steady_time now, steady_time sent, double accepted) noexcept {
-    if (active_ && sent < cut_) {
+    if (active_ && sent <= cut_) {
         return false;
     }
     // Nothing accepted for a second (an outage): the floor, from where the curve climbs.

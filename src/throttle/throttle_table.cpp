@@ -29,9 +29,9 @@ throttle_table::throttle_table(throttle_options o) : opts_(o) {
 
 // A workspace quiet for a second loses its adaptive rate with its state: it learns it again if
 // it comes back and is throttled, and the table can't grow with every workspace ever throttled.
-bool throttle_table::scope::busy(steady_time now, nanoseconds window) const noexcept {
+bool throttle_table::scope::busy(steady_time now) const noexcept {
     return pause_until > now || !bucket.idle(now) || !sent.quiet(now) || !accepted.quiet(now) ||
-           now - last_throttled <= window;
+           !refused.quiet(now);
 }
 
 std::size_t throttle_table::burst_of(double rate) const noexcept {
@@ -81,7 +81,7 @@ throttle_table::scope& throttle_table::get(std::string_view ws, steady_time now)
 // looked at O(1) times on average, and the table holds about the workspaces of the last second.
 void throttle_table::sweep(steady_time now) {
     for (auto it = workspaces_.begin(); it != workspaces_.end();) {
-        it = it->second.busy(now, opts_.window) ? std::next(it) : workspaces_.erase(it);
+        it = it->second.busy(now) ? std::next(it) : workspaces_.erase(it);
     }
     sweep_at_ = std::max<std::size_t>(1024, 2 * workspaces_.size());
 }
@@ -188,7 +188,7 @@ bool throttle_table::pause(scope& s, errc why, nanoseconds retry_after, steady_t
 }
 
 void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, steady_time sent,
-                              steady_time now, double jitter, bool app) {
+                              steady_time now, double jitter, bool app, bool cut) {
     ++s.throttles_in_row;
     if (pause(s, why, retry_after, now, jitter)) {
         ++(app ? counts_.app_pauses : counts_.workspace_pauses);
@@ -196,35 +196,37 @@ void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, stead
     // A scope that got nothing through in the last second keeps its rate: its 429 says nothing
     // about how much it may send (it was idle, or everything is refused and the pause covers
     // it), and a cut from zero would leave it at the floor.
-    //
-    // A workspace's rate is cut only at its second 429 within the window: an app-wide limit
-    // spreads its refusals over the workspaces, one here and one there, whereas a workspace over
-    // a limit of its own is refused again and again. Cutting the workspaces an app-wide limit
-    // happened to refuse would leave a job waiting on its slowest workspaces.
     const double accepted = s.accepted.per_second(now);
-    const bool repeated = app || (s.last_throttled != steady_time{} &&
-                                  now - s.last_throttled <= opts_.window);
-    s.last_throttled = now;
-    if (opts_.adaptive && repeated && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
+    if (opts_.adaptive && cut && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
         reconfigure(s);
     }
 }
 
+// The share of the answers of the last second that were 429s.
+double throttle_table::scope::refused_share(steady_time now) const noexcept {
+    const double no = refused.per_second(now);
+    const double all = no + accepted.per_second(now);
+    return all > 0 ? no / all : 0;
+}
+
 bool throttle_table::app_evidence(std::string_view ws, steady_time now) {
-    if (!refused_in_row_.empty() && now - refused_since_ > opts_.window) {
-        refused_in_row_.clear();
+    std::erase_if(recent_refusals_, [&](const auto& r) { return now - r.second > opts_.window; });
+    auto it = std::find_if(recent_refusals_.begin(), recent_refusals_.end(),
+                           [&](const auto& r) { return r.first == ws; });
+    if (it != recent_refusals_.end()) {
+        it->second = now;
+    } else if (recent_refusals_.size() < opts_.app_workspaces) {
+        recent_refusals_.emplace_back(std::string(ws), now);
     }
-    if (refused_in_row_.empty()) {
-        refused_since_ = now;
-    }
-    if (std::find(refused_in_row_.begin(), refused_in_row_.end(), ws) == refused_in_row_.end()) {
-        refused_in_row_.emplace_back(ws);
-    }
-    if (refused_in_row_.size() < opts_.app_workspaces) {
-        return false;
-    }
-    refused_in_row_.clear();
-    return true;
+    return recent_refusals_.size() >= opts_.app_workspaces &&
+           app_.refused_share(now) >= app_refused_share;
+}
+
+// Whether `w`'s 429s are its own: at least three in the last second, and at least three times
+// the share of the app's answers that were refused. Under an app-wide limit every workspace is
+// refused about as often as the others.
+bool throttle_table::own_limit(const scope& w, steady_time now) const noexcept {
+    return w.refused.per_second(now) >= 3 && w.refused_share(now) >= 3 * app_.refused_share(now);
 }
 
 void throttle_table::on_answer(std::string_view ws, answer_signal sig, nanoseconds retry_after,
@@ -233,7 +235,6 @@ void throttle_table::on_answer(std::string_view ws, answer_signal sig, nanosecon
     scope* w = ws.empty() ? nullptr : (opts_.adaptive ? &get(ws, now) : find(ws));
     switch (sig) {
     case answer_signal::accepted:
-        refused_in_row_.clear();
         for (scope* s : {&app_, w}) {
             if (!s) {
                 continue;
@@ -248,20 +249,24 @@ void throttle_table::on_answer(std::string_view ws, answer_signal sig, nanosecon
         return;
     case answer_signal::throttled: {
         ++counts_.throttled;
+        app_.refused.add(now);
         if (!w && !ws.empty()) {
             w = &get(ws, now);
         }
+        const bool app = !w || app_evidence(ws, now);
         if (w) {
-            throttle(*w, errc::rate_limited, retry_after, sent, now, jitter, false);
+            w->refused.add(now);
+            throttle(*w, errc::rate_limited, retry_after, sent, now, jitter, false,
+                     !app && own_limit(*w, now));
         }
-        if (!w || app_evidence(ws, now)) {
-            throttle(app_, errc::rate_limited, retry_after, sent, now, jitter, true);
+        if (app) {
+            throttle(app_, errc::rate_limited, retry_after, sent, now, jitter, true, true);
         }
         return;
     }
     case answer_signal::unavailable:
         ++counts_.throttled;
-        throttle(app_, errc::server_error, retry_after, sent, now, jitter, true);
+        throttle(app_, errc::server_error, retry_after, sent, now, jitter, true, true);
         return;
     }
 }

@@ -9,11 +9,13 @@
 //
 // The scope of a throttling answer (the server's documentation names no limit, so the rule is
 // glue's, and docs/design.md "Throttling" gives the reasoning):
-// - a 429 throttles its workspace: its calls pause until Retry-After (a doubling backoff when it
-//   has none) and, with adaptive_rate, a second one within `window` cuts its rate;
-// - 429s on app_workspaces different workspaces in a row (no answer got through between them)
-//   within `window` throttle the app: a limit of one workspace refuses that workspace while the
-//   others still get through, whereas an app-wide limit, once spent, refuses whoever comes next;
+// - a 429 pauses its workspace's calls until Retry-After (a doubling backoff when it has none);
+// - it throttles the app (every call pauses, and with adaptive_rate the app's rate is cut) when
+//   429s came for app_workspaces different workspaces within `window` and at least 5% of the
+//   app's answers of the last second were 429s: an app-wide limit refuses whoever comes next;
+// - otherwise, with adaptive_rate, the workspace's own rate is cut when its 429s are its own: at
+//   least three in the last second, and three times the app's share of refusals, since a
+//   workspace over a limit of its own is refused far more often than the others;
 // - a 503 with Retry-After throttles the app (the service, not a workspace, is unavailable), as
 //   does a 429 with no workspace in play.
 
@@ -34,6 +36,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace glue::detail {
@@ -114,11 +117,11 @@ private:
         steady_time pause_until{};
         errc pause_error = errc::rate_limited;
         unsigned throttles_in_row = 0;
-        steady_time last_throttled{}; // the last 429 (none: the epoch)
         token_bucket bucket;
         cubic_rate cubic;
-        rate_meter sent, accepted;
-        bool busy(steady_time now, std::chrono::nanoseconds window) const noexcept;
+        rate_meter sent, accepted, refused; // refused: 429s
+        bool busy(steady_time now) const noexcept;
+        double refused_share(steady_time now) const noexcept;
     };
 
     scope* find(std::string_view ws);
@@ -129,10 +132,16 @@ private:
     /// Pauses `s` until now + retry_after, or a backoff when none; true when a new pause began.
     bool pause(scope& s, errc why, std::chrono::nanoseconds retry_after, steady_time now,
                double jitter);
+    /// A throttling answer for `s`: its pause, and its rate cut when `cut`.
     void throttle(scope& s, errc why, std::chrono::nanoseconds retry_after, steady_time sent,
-                  steady_time now, double jitter, bool app);
-    /// True when this 429 on `ws` makes app_workspaces in a row within the window.
+                  steady_time now, double jitter, bool app, bool cut);
+    /// True when this 429 on `ws` throttles the app (see the rule above).
     bool app_evidence(std::string_view ws, steady_time now);
+    bool own_limit(const scope& w, steady_time now) const noexcept;
+
+    /// The share of the app's answers of the last second that must be 429s for 429s on several
+    /// workspaces to throttle the app.
+    static constexpr double app_refused_share = 0.05;
     void sweep(steady_time now);
 
     const throttle_options opts_;
@@ -144,8 +153,8 @@ private:
     };
     std::unordered_map<std::string, scope, name_hash, std::equal_to<>> workspaces_;
     std::size_t sweep_at_ = 1024;
-    std::vector<std::string> refused_in_row_; // distinct workspaces, at most app_workspaces
-    steady_time refused_since_{};
+    // The workspaces refused within the window, and when last; at most app_workspaces.
+    std::vector<std::pair<std::string, steady_time>> recent_refusals_;
     throttle_stats counts_; // the counters of stats()
 };
 

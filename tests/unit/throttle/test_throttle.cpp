@@ -224,17 +224,48 @@ TEST_SUITE("throttle") {
         CHECK(t.stats(t0).app_pauses == 1);
     }
 
-    TEST_CASE("table: 429s on several workspaces with answers getting through between them don't") {
+    TEST_CASE("table: 429s on several workspaces while most answers get through don't") {
         gd::throttle_table t(options());
-        const char* names[] = {"wks_a", "wks_b", "wks_c", "wks_d", "wks_e"};
-        for (int i = 0; i < 5; ++i) {
-            const auto now = t0 + i * 1ms;
-            t.on_answer(names[i], answer_signal::throttled, 1s, now, now, 0.5);
+        for (int i = 0; i < 200; ++i) {
+            const auto now = t0 + i * 4ms;
             t.on_answer("wks_z", answer_signal::accepted, no_retry_after, now, now, 0);
         }
-        CHECK(t.admit("wks_z", t0 + 10ms, t0 + 30s).kind == admission::go);
+        const char* names[] = {"wks_a", "wks_b", "wks_c", "wks_d", "wks_e"};
+        for (int i = 0; i < 5; ++i) { // 5 of 205 answers: under 5%
+            const auto now = t0 + 800ms + i * 1ms;
+            t.on_answer(names[i], answer_signal::throttled, 1s, now, now, 0.5);
+        }
+        CHECK(t.admit("wks_z", t0 + 810ms, t0 + 30s).kind == admission::go);
         CHECK(t.stats(t0).app_pauses == 0);
         CHECK(t.stats(t0).workspace_pauses == 5);
+    }
+
+    TEST_CASE("table: a workspace refused far more often than the others has its rate cut") {
+        auto o = options();
+        o.adaptive = true;
+        gd::throttle_table t(o);
+        for (int i = 0; i < 400; ++i) { // 400 answers on 20 workspaces, 20 of them wks_hot's
+            const auto now = t0 + i * 2ms;
+            const std::string ws = i % 20 ? "wks_" + std::to_string(i % 20) : "wks_hot";
+            t.on_sent(ws, now);
+            t.on_answer(ws, answer_signal::accepted, no_retry_after, now, now, 0);
+        }
+        for (int i = 0; i < 4; ++i) { // 4 of 24 of wks_hot's answers, 4 of 404 of all
+            const auto now = t0 + 800ms + i * 10ms;
+            t.on_answer("wks_hot", answer_signal::throttled, 0s, now, now, 0.5);
+        }
+        const auto later = t0 + 2s;
+        CHECK(t.stats(later).app_pauses == 0);
+        CHECK(t.stats(later).app_rate_limit == 0);
+        int go = 0;
+        for (int i = 0; i < 20; ++i) {
+            if (t.admit("wks_hot", later, later + 10s).kind == admission::go) {
+                ++go;
+            }
+        }
+        CHECK(go >= 1);
+        CHECK(go <= 2); // its own rate now: a burst of one or two (about 17 a second)
+        CHECK(t.admit("wks_7", later, later + 10s).kind == admission::go);
     }
 
     TEST_CASE("table: the same 429 twice, or 429s further apart than the window, don't") {
@@ -334,8 +365,10 @@ TEST_SUITE("throttle") {
             t.on_sent(ws, now);
             t.on_answer(ws, answer_signal::accepted, no_retry_after, now, now, 0);
         }
+        // Then 429s across the workspaces: an app-wide limit (over 5% of the answers refused).
         const auto now = t0 + 999ms;
-        for (const char* ws : {"wks_1", "wks_2", "wks_3"}) {
+        for (int i = 0; i < 30; ++i) {
+            const std::string ws = "wks_" + std::to_string(i);
             t.on_answer(ws, answer_signal::throttled, no_retry_after, now, now, 0.0);
         }
         const auto s = t.stats(now);
