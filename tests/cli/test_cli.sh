@@ -56,10 +56,11 @@ set -u
 "$glue" query --no-compression -w $ws '$groups' >"$work/plain.out" 2>&1; echo \$? >"$work/plain.rc"
 SCRIPT
 "$mock" --compress --groups 100 -- bash "$work/gzip.sh"
-# A mock that admits one GraphQL request a workspace every 1000 s: the second call for the
-# workspace is refused with a Retry-After beyond the call's deadline.
-printf '%s\n' wks_A wks_A >"$work/twice.txt"
-"$mock" --rate-limit-per-workspace 0.001 -- \
+# A mock that admits one GraphQL request every 1000 s: the second workspace's call is refused
+# with a Retry-After beyond the call's deadline. (Two workspaces: glue bulk calls an id listed
+# twice once.)
+printf '%s\n' wks_A wks_B >"$work/twice.txt"
+"$mock" --rate-limit 0.001 -- \
     "$glue" bulk --workspaces "$work/twice.txt" '{ me { id } }' -c 1 >"$work/limited.jsonl" \
     2>"$work/limited.err" || true
 secret=$(cat "$work/secret")
@@ -94,7 +95,7 @@ check "the failure is a typed line" \
     grep -q '"ok":false,"error":{"class":"invalid_argument"' "$work/mixed.jsonl"
 check "the others still succeed" test "$(grep -c '"ok":true' "$work/mixed.jsonl")" = 2
 check "the summary counts errors by class" grep -q 'invalid_argument *1' "$work/mixed.err"
-check "glue-mock-server --rate-limit-per-workspace: the first call passes" \
+check "glue-mock-server --rate-limit: the first call passes" \
     test "$(grep -c '"ok":true' "$work/limited.jsonl")" = 1
 check "... the second is refused as rate limited" \
     grep -q '"ok":false,"error":{"class":"rate_limited"' "$work/limited.jsonl"
