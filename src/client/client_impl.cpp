@@ -227,8 +227,14 @@ throttle_stats client_impl::throttling() const {
 }
 
 asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline) {
-    const auto start = std::chrono::steady_clock::now();
-    auto waited = [&] { throttle_.add_wait(std::chrono::steady_clock::now() - start); };
+    // The time spent here is counted only when the call had to wait: no clock read and no lock
+    // for the calls that go at once.
+    std::optional<steady_time> start;
+    auto waited = [&] {
+        if (start) {
+            throttle_.add_wait(std::chrono::steady_clock::now() - *start);
+        }
+    };
     bool workspace_turn = false; // the workspace's turn has come: the app's next
     for (;;) {
         auto a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline, workspace_turn);
@@ -238,6 +244,9 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
         }
         if (a.kind == admission::go) {
             break;
+        }
+        if (!start) {
+            start = std::chrono::steady_clock::now();
         }
         if (!co_await sleep_until(a.at)) {
             throttle_.give_back(ws, a);
@@ -253,6 +262,8 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
     }
     if (fleet_) {
         // The fleet's turn last: a call held back here by its own limits takes none meanwhile.
+        // Its round trip to Redis counts as waiting too.
+        start = start.value_or(std::chrono::steady_clock::now());
         auto turn = co_await fleet_->take(deadline);
         if (!turn) {
             waited();
@@ -263,9 +274,7 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             co_return make_failure(asio::error::operation_aborted);
         }
     }
-    if (std::chrono::steady_clock::now() > start) {
-        waited();
-    }
+    waited();
     co_return result<void>{};
 }
 
