@@ -253,12 +253,14 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             waited();
             co_return make_failure(asio::error::operation_aborted);
         }
-        workspace_turn = workspace_turn || a.workspace_turn;
-        // A pause that began while this call waited for its turn holds it too; the turn is lost.
-        if (a.kind == admission::wait_turn && !a.workspace_turn &&
-            !throttle_.paused(ws, std::chrono::steady_clock::now())) {
+        // A pause that began while this call waited for its turn holds it too, and voids the
+        // turn: it asks again (for the workspace's turn too) once the pause is over.
+        const bool holds = a.kind == admission::wait_turn &&
+                           throttle_.turn_holds(ws, a, std::chrono::steady_clock::now());
+        if (holds && !a.workspace_turn) {
             break;
         }
+        workspace_turn = holds && a.workspace_turn;
     }
     if (fleet_) {
         // The fleet's turn last: a call held back here by its own limits takes none meanwhile.

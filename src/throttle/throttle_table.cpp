@@ -123,6 +123,7 @@ admission throttle_table::admit(std::string_view ws, steady_time now, steady_tim
             return refuse(turn);
         }
         a.workspace_taken = w->bucket.take(turn);
+        a.workspace_generation = w->bucket.generation();
         if (turn > now) {
             a.kind = admission::wait_turn;
             a.workspace_turn = true;
@@ -138,6 +139,7 @@ admission throttle_table::admit(std::string_view ws, steady_time now, steady_tim
         return refuse(turn);
     }
     a.app_taken = app_.bucket.take(turn);
+    a.app_generation = app_.bucket.generation();
     a.kind = turn > now ? admission::wait_turn : admission::go;
     a.at = turn;
     return a;
@@ -153,10 +155,16 @@ void throttle_table::give_back(std::string_view ws, const admission& a) {
     }
 }
 
-bool throttle_table::paused(std::string_view ws, steady_time now) {
+bool throttle_table::turn_holds(std::string_view ws, const admission& a, steady_time now) {
     std::lock_guard lock(mtx_);
     const scope* w = find(ws);
-    return app_.pause_until > now || (w && w->pause_until > now);
+    if (app_.pause_until > now || (w && w->pause_until > now)) {
+        return false;
+    }
+    if (a.app_taken && a.app_generation != app_.bucket.generation()) {
+        return false;
+    }
+    return !(w && a.workspace_taken && a.workspace_generation != w->bucket.generation());
 }
 
 void throttle_table::on_sent(std::string_view ws, steady_time now) {
@@ -180,9 +188,17 @@ bool throttle_table::pause(scope& s, errc why, nanoseconds retry_after, steady_t
     wait = std::min(wait, opts_.max_pause);
     const steady_time until = saturating_add(now, wait);
     const bool began = s.pause_until <= now;
+    if (began) {
+        s.pause_began = now;
+    }
     if (until > s.pause_until) {
         s.pause_until = until;
         s.pause_error = why;
+        // The calls holding turns will ask again after the pause: their turns are void, and the
+        // first turn is the pause's end (else the void ones would leave the limit idle after it).
+        if (s.bucket.limited()) {
+            s.bucket.restart_at(until);
+        }
     }
     return began;
 }
@@ -196,10 +212,20 @@ void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, stead
     // A scope that got nothing through in the last second keeps its rate: its 429 says nothing
     // about how much it may send (it was idle, or everything is refused and the pause covers
     // it), and a cut from zero would leave it at the floor.
-    const double accepted = s.accepted.per_second(now);
+    const double accepted = accepted_rate(s, now);
     if (opts_.adaptive && cut && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
         reconfigure(s);
     }
+}
+
+// What the server accepted of `s` per second of the last one that `s` was not paused: right
+// after a pause the plain count says more about the pause than about the server.
+double throttle_table::accepted_rate(const scope& s, steady_time now) noexcept {
+    const steady_time from =
+        saturating_add(now, -std::chrono::nanoseconds(std::chrono::seconds(1)));
+    const auto paused = std::min(now, s.pause_until) - std::max(from, s.pause_began);
+    const double active = 1.0 - std::clamp(std::chrono::duration<double>(paused).count(), 0.0, 0.9);
+    return s.accepted.per_second(now) / active;
 }
 
 // The share of the answers of the last second that were 429s.

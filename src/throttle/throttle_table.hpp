@@ -68,8 +68,9 @@ struct admission {
     /// workspace_turn_taken), so that a workspace held back by its own limit doesn't hold a
     /// turn of the app's meanwhile, and with it every other workspace.
     bool workspace_turn = false;
-    // The turns taken, for give_back().
+    // The turns taken, for give_back(), and the buckets' generations then, for turn_holds().
     std::optional<steady_time> app_taken, workspace_taken;
+    unsigned app_generation = 0, workspace_generation = 0;
 };
 
 /// Throttling as the server signals it, seen from one answer.
@@ -92,8 +93,9 @@ public:
     /// A wait_turn admission whose request won't be sent (cancelled, shut down, paused meanwhile).
     void give_back(std::string_view ws, const admission& a);
 
-    /// True while a pause holds `ws` (or the app) at `now`.
-    bool paused(std::string_view ws, steady_time now);
+    /// Whether the wait_turn admission `a` may send at `now`: no pause holds `ws` or the app, and
+    /// no pause began since the turn was given (it restarted the turns; the call asks again).
+    bool turn_holds(std::string_view ws, const admission& a, steady_time now);
 
     /// The request goes now (after go, or at its turn).
     void on_sent(std::string_view ws, steady_time now);
@@ -114,7 +116,7 @@ public:
 
 private:
     struct scope {
-        steady_time pause_until{};
+        steady_time pause_began{}, pause_until{};
         errc pause_error = errc::rate_limited;
         unsigned throttles_in_row = 0;
         token_bucket bucket;
@@ -138,6 +140,7 @@ private:
     /// True when this 429 on `ws` throttles the app (see the rule above).
     bool app_evidence(std::string_view ws, steady_time now);
     bool own_limit(const scope& w, steady_time now) const noexcept;
+    static double accepted_rate(const scope& s, steady_time now) noexcept;
 
     /// The share of the app's answers of the last second that must be 429s for 429s on several
     /// workspaces to throttle the app.

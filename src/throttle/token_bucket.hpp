@@ -61,6 +61,15 @@ public:
         }
     }
 
+    /// Forgets every turn given: the next goes at `t`. For a pause, after which every waiting
+    /// call asks for a turn again; generation() tells the turns given before from those after.
+    void restart_at(steady_time t) noexcept {
+        tat_ = t;
+        ++generation_;
+    }
+
+    unsigned generation() const noexcept { return generation_; }
+
     /// True when the bucket is full at `now`: forgetting it would change nothing.
     bool idle(steady_time now) const noexcept { return !limited() || tat_ <= now; }
 
@@ -68,6 +77,7 @@ private:
     std::chrono::nanoseconds interval_{};  // 1/rate; zero: no limit
     std::chrono::nanoseconds tolerance_{}; // (burst - 1)/rate
     steady_time tat_{};                    // theoretical arrival time of the next request
+    unsigned generation_ = 0;              // restarts so far
 };
 
 } // namespace glue::detail

@@ -312,6 +312,28 @@ TEST_SUITE("throttle") {
         CHECK(t.stats(t0).app_rate_limit == 10);
     }
 
+    TEST_CASE("table: a pause voids the turns given before it; turns start again at its end") {
+        auto o = options();
+        o.app_rate = 10;
+        o.burst = 1;
+        gd::throttle_table t(o);
+        std::vector<admission> turns;
+        for (int i = 0; i < 5; ++i) {
+            turns.push_back(t.admit("wks_a", t0, t0 + 10s));
+        }
+        REQUIRE(turns[4].kind == admission::wait_turn);
+        CHECK(turns[4].at == t0 + 400ms);
+        CHECK(t.turn_holds("wks_a", turns[1], t0 + 100ms));
+        t.on_answer("", answer_signal::throttled, 1s, t0, t0 + 150ms, 0.5); // the app pauses
+        CHECK_FALSE(t.turn_holds("wks_a", turns[2], t0 + 200ms));           // paused
+        CHECK_FALSE(t.turn_holds("wks_a", turns[4], t0 + 1200ms)); // given before the pause
+        // Asked again after the pause, in order: from its end, at the rate.
+        CHECK(t.admit("wks_a", t0 + 1150ms, t0 + 10s).kind == admission::go);
+        auto again = t.admit("wks_a", t0 + 1150ms, t0 + 10s);
+        CHECK(again.at == t0 + 1250ms);
+        CHECK(t.turn_holds("wks_a", again, t0 + 1250ms));
+    }
+
     TEST_CASE("table: a workspace's limit holds it alone") {
         auto o = options();
         o.workspace_rate = 5;
