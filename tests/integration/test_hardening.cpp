@@ -11,6 +11,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -144,6 +145,10 @@ TEST_SUITE("client hardening") {
             c.refresh_min_interval = ms::max();
             c.graphql_retry_max_delay = ms::max();
             c.soft_window_cap = std::chrono::seconds::max();
+            c.throttle_window = ms::max();
+            c.max_requests_per_second = 1e300;
+            c.max_requests_per_second_per_workspace = 1e300;
+            c.rate_limit_burst = std::numeric_limits<std::size_t>::max();
         });
         CHECK_FALSE(f.run(f.client->fetch_token(ws)).value.empty());
         glue::graphql_request req{"{ me { id } }"};

@@ -16,6 +16,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <optional>
 #include <set>
@@ -265,6 +266,25 @@ TEST_SUITE("error") {
             {"default_token_lifetime 0", [](auto& c) { c.default_token_lifetime = 0s; }},
             {"negative connection_idle_timeout", [](auto& c) { c.connection_idle_timeout = -1ms; }},
             {"negative connection_max_lifetime", [](auto& c) { c.connection_max_lifetime = -1ms; }},
+            {"negative max_requests_per_second", [](auto& c) { c.max_requests_per_second = -1; }},
+            {"NaN max_requests_per_second_per_workspace",
+             [](auto& c) { c.max_requests_per_second_per_workspace = std::nan(""); }},
+            {"infinite max_requests_per_second",
+             [](auto& c) { c.max_requests_per_second = HUGE_VAL; }},
+            {"app_throttle_workspaces 0", [](auto& c) { c.app_throttle_workspaces = 0; }},
+            {"throttle_window 0", [](auto& c) { c.throttle_window = 0ms; }},
+            {"retry_cost 0 with a budget", [](auto& c) { c.retry_cost = 0; }},
+            {"fleet_rate_limit without a shared cache",
+             [](auto& c) {
+                 c.fleet_rate_limit = true;
+                 c.max_requests_per_second = 100;
+             }},
+            {"fleet_rate_limit without a rate",
+             [](auto& c) {
+                 c.fleet_rate_limit = true;
+                 c.shared_cache_url = "redis://127.0.0.1:1";
+                 c.shared_cache_key = std::string(64, 'a');
+             }},
             {"missing ca_file with https",
              [](auto& c) {
                  c.api_url = "https://api.gluegroups.com";
