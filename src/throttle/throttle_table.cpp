@@ -34,11 +34,12 @@ bool throttle_table::scope::busy(steady_time now) const noexcept {
            !refused.quiet(now);
 }
 
-std::size_t throttle_table::burst_of(double rate) const noexcept {
+// A double: a tenth of a huge rate doesn't fit an integer.
+double throttle_table::burst_of(double rate) const noexcept {
     if (opts_.burst > 0) {
-        return opts_.burst;
+        return static_cast<double>(opts_.burst);
     }
-    return static_cast<std::size_t>(std::max(1.0, std::ceil(rate / 10)));
+    return std::max(1.0, std::ceil(rate / 10));
 }
 
 double throttle_table::configured_rate(const scope& s) const noexcept {
@@ -51,7 +52,7 @@ void throttle_table::reconfigure(scope& s) noexcept {
     if (s.cubic.active()) {
         rate = rate > 0 ? std::min(rate, s.cubic.rate()) : s.cubic.rate();
     }
-    s.bucket.configure(rate, static_cast<double>(burst_of(rate)));
+    s.bucket.configure(rate, burst_of(rate));
 }
 
 throttle_table::scope* throttle_table::find(std::string_view ws) {
@@ -205,6 +206,8 @@ bool throttle_table::pause(scope& s, errc why, nanoseconds retry_after, steady_t
 
 void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, steady_time sent,
                               steady_time now, double jitter, bool app, bool cut) {
+    // Read before this answer's pause starts: it measures the time the last pause left.
+    const double accepted = accepted_rate(s, now);
     ++s.throttles_in_row;
     if (pause(s, why, retry_after, now, jitter)) {
         ++(app ? counts_.app_pauses : counts_.workspace_pauses);
@@ -212,7 +215,6 @@ void throttle_table::throttle(scope& s, errc why, nanoseconds retry_after, stead
     // A scope that got nothing through in the last second keeps its rate: its 429 says nothing
     // about how much it may send (it was idle, or everything is refused and the pause covers
     // it), and a cut from zero would leave it at the floor.
-    const double accepted = accepted_rate(s, now);
     if (opts_.adaptive && cut && accepted >= 1 && s.cubic.on_throttle(now, sent, accepted)) {
         reconfigure(s);
     }

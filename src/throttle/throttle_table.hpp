@@ -130,7 +130,7 @@ private:
     scope& get(std::string_view ws, steady_time now);
     double configured_rate(const scope& s) const noexcept;
     void reconfigure(scope& s) noexcept;
-    std::size_t burst_of(double rate) const noexcept;
+    double burst_of(double rate) const noexcept;
     /// Pauses `s` until now + retry_after, or a backoff when none; true when a new pause began.
     bool pause(scope& s, errc why, std::chrono::nanoseconds retry_after, steady_time now,
                double jitter);

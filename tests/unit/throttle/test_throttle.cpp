@@ -408,6 +408,21 @@ TEST_SUITE("throttle") {
         CHECK(go <= 40); // the burst: a tenth of a second's worth
     }
 
+    TEST_CASE("table: adaptive: a cut right after a pause is from the rate accepted outside it") {
+        auto o = options();
+        o.adaptive = true;
+        gd::throttle_table t(o);
+        t.on_answer("", answer_signal::unavailable, 800ms, t0, t0, 0); // nothing accepted: no cut
+        CHECK(t.stats(t0).app_rate_limit == 0);
+        for (int i = 0; i < 100; ++i) { // 100 in the 200 ms after the pause: 500 a second
+            const auto now = t0 + 800ms + i * 2ms;
+            t.on_answer("wks_a", answer_signal::accepted, no_retry_after, now, now, 0);
+        }
+        const auto now = t0 + 1000ms;
+        t.on_answer("", answer_signal::unavailable, 1s, now - 1ms, now, 0);
+        CHECK(t.stats(now).app_rate_limit == doctest::Approx(350).epsilon(0.02));
+    }
+
     TEST_CASE("table: idle workspaces are forgotten, busy ones kept") {
         auto o = options();
         o.adaptive = true;
