@@ -252,9 +252,13 @@ bool throttle_table::app_evidence(std::string_view ws, steady_time now) {
 
 // Whether `w`'s 429s are its own: at least three in the last second, and at least three times
 // the share of the app's answers that were refused. Under an app-wide limit every workspace is
-// refused about as often as the others.
+// refused about as often as the others. A workspace the server let through fewer than three
+// times in the last second isn't cut either: too few answers to tell a limit of its own from the
+// first refusals of an app-wide one (a cut to a rate that low would hold its waiting calls to
+// turns far apart, long after the rate grew back); its pauses hold it.
 bool throttle_table::own_limit(const scope& w, steady_time now) const noexcept {
-    return w.refused.per_second(now) >= 3 && w.refused_share(now) >= 3 * app_.refused_share(now);
+    return w.refused.per_second(now) >= 3 && accepted_rate(w, now) >= 3 &&
+           w.refused_share(now) >= 3 * app_.refused_share(now);
 }
 
 void throttle_table::on_answer(std::string_view ws, answer_signal sig, nanoseconds retry_after,
