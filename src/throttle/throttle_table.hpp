@@ -14,8 +14,9 @@
 //   429s came for app_workspaces different workspaces within `window` and at least 5% of the
 //   app's answers of the last second were 429s: an app-wide limit refuses whoever comes next;
 // - otherwise, with adaptive_rate, the workspace's own rate is cut when its 429s are its own: at
-//   least three in the last second, and three times the app's share of refusals, since a
-//   workspace over a limit of its own is refused far more often than the others;
+//   least three in the last second, three times the app's share of refusals (a workspace over a
+//   limit of its own is refused far more often than the others), and three answers a second
+//   let through (fewer measure no limit);
 // - a 503 with Retry-After throttles the app (the service, not a workspace, is unavailable), as
 //   does a 429 with no workspace in play.
 
