@@ -9,7 +9,8 @@
 #
 #   benchmarks/fleet_rate.sh [BUILD_DIR]      (default build/default; needs redis-server, python3)
 #
-# Prints, per run, the combined figures: calls, calls failed, requests the server saw and
+# Prints, per run, the combined figures: calls, calls failed (by class, and those failed waiting
+# for their turn), requests the server saw and
 # refused (its own counters, glue-mock-server --counters), the 429 share, the combined rate the
 # server admitted against RATE, and the Redis round trips for permits per 1,000 calls (the
 # workers' fleet_batches). Everything runs on 127.0.0.1 and is stopped on exit.
@@ -78,10 +79,16 @@ calls = sum(w["calls"] for w in workers)
 failed = sum(w["failed"] for w in workers)
 duration = max(w["duration_s"] for w in workers)
 batches = sum(w["client"]["fleet_batches"] for w in workers)
+errors = {}
+for w in workers:
+    for cls, n in w["errors"].items():
+        errors[cls] = errors.get(cls, 0) + n
 seen, refused = server["graphql_requests"], server["refused"]
 print(json.dumps({
     "run": name, "flags": " ".join(flags), "workers": len(workers), "calls": calls,
-    "failed": failed, "server_requests": seen, "server_refused": refused,
+    "failed": failed, "errors": errors,
+    "calls_failed_waiting": sum(w["client"]["calls_failed_waiting"] for w in workers),
+    "server_requests": seen, "server_refused": refused,
     "share_429": round(refused / seen, 4) if seen else 0,
     "duration_s": round(duration, 2),
     "achieved_rate": round(server["admitted"] / duration, 1) if duration else 0,
