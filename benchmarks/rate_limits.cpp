@@ -56,9 +56,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <limits>
 #include <map>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -251,7 +251,9 @@ json::object client_json(const glue::throttle_stats& t) {
             {"calls_failed_waiting", t.calls_failed_waiting},
             {"wait_ns", t.wait_ns},
             {"send_rate", t.send_rate},
-            {"app_rate_limit", t.app_rate_limit}};
+            {"app_rate_limit", t.app_rate_limit},
+            {"fleet_batches", t.fleet_batches},
+            {"fleet_fallback", t.fleet_fallback}};
 }
 
 // The rate the server lets through over `seconds` (0: no limit): the app's, or the

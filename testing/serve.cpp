@@ -1,6 +1,9 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/testing/serve.hpp>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <csignal>
 #include <ostream>
 
@@ -20,7 +23,19 @@ void print_settings(const mock_server& server, std::ostream& os) {
     }
 }
 
-int serve_until_signalled(const mock_server_options& opts, std::ostream& os) {
+void print_counters(const mock_server& server, std::ostream& os) {
+    const auto limits = server.rate_limit_stats();
+    const boost::json::object counters{{"graphql_requests", server.graphql_requests()},
+                                       {"admitted", limits.admitted},
+                                       {"refused", limits.refused},
+                                       {"refused_app", limits.refused_app},
+                                       {"refused_workspace", limits.refused_workspace},
+                                       {"token_requests", server.token_requests()}};
+    os << boost::json::serialize(counters) << std::endl;
+}
+
+int serve_until_signalled(const mock_server_options& opts, std::ostream& os,
+                          std::ostream* counters) {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
@@ -36,6 +51,9 @@ int serve_until_signalled(const mock_server_options& opts, std::ostream& os) {
     os << "Ctrl-C stops it." << std::endl;
     int sig = 0;
     sigwait(&stop_signals, &sig);
+    if (counters) {
+        print_counters(server, *counters);
+    }
     return 0;
 }
 

@@ -11,7 +11,9 @@
 // all on one page if asked for), --rate-limit N and --rate-limit-per-workspace N (GraphQL
 // requests a second admitted across the app and per workspace; beyond them 429 with
 // Retry-After), --graphql-delay MS (with a command: every GraphQL answer that much later, e.g.
-// to interrupt a job midway).
+// to interrupt a job midway), --counters (when it stops, after the command or at the signal, one
+// JSON line on stderr with its counters: GraphQL requests, admitted and refused by the rate
+// limits, token requests).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -44,7 +46,7 @@ int usage(const char* why) {
         << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
         << "                        [--webhook-secret S] [--compress] [--groups N]\n"
         << "                        [--rate-limit N] [--rate-limit-per-workspace N]\n"
-        << "                        [--graphql-delay MS]\n"
+        << "                        [--graphql-delay MS] [--counters]\n"
         << "                        [-- COMMAND ARGS...]\n"
         << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
         << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
@@ -55,7 +57,9 @@ int usage(const char* why) {
         << "                       once after an idle second), 429 with Retry-After beyond\n"
         << "  --rate-limit-per-workspace N   the same for each workspace\n"
         << "  --graphql-delay MS   with a command: answer every GraphQL request MS\n"
-        << "                       milliseconds late\n";
+        << "                       milliseconds late\n"
+        << "  --counters           when it stops, print its counters (GraphQL requests,\n"
+        << "                       admitted, refused, token requests) as JSON on stderr\n";
     return 2;
 }
 
@@ -90,6 +94,7 @@ int run_command(const glue::testing::mock_server& server, const std::string& web
 int main(int argc, char** argv) {
     glue::testing::mock_server_options opts;
     std::chrono::milliseconds graphql_delay{0};
+    bool counters = false;
     int i = 1;
     for (; i < argc; ++i) {
         const std::string_view arg = argv[i];
@@ -101,6 +106,8 @@ int main(int argc, char** argv) {
             opts.tls = true;
         } else if (arg == "--compress") {
             opts.compress = true;
+        } else if (arg == "--counters") {
+            counters = true;
         } else if ((arg == "--port" || arg == "--threads" || arg == "--groups" ||
                     arg == "--graphql-delay") &&
                    i + 1 < argc) {
@@ -142,7 +149,8 @@ int main(int argc, char** argv) {
             if (graphql_delay.count() != 0) {
                 return usage("--graphql-delay needs a command");
             }
-            return glue::testing::serve_until_signalled(opts, std::cout);
+            return glue::testing::serve_until_signalled(opts, std::cout,
+                                                        counters ? &std::cerr : nullptr);
         }
         glue::testing::mock_server server(opts);
         if (graphql_delay.count() != 0) {
@@ -150,7 +158,11 @@ int main(int argc, char** argv) {
             slow.delay = graphql_delay;
             server.set_fault(glue::testing::endpoint::graphql, slow);
         }
-        return run_command(server, opts.webhook_secret, argv + i);
+        const int status = run_command(server, opts.webhook_secret, argv + i);
+        if (counters) {
+            glue::testing::print_counters(server, std::cerr);
+        }
+        return status;
     } catch (const std::exception& e) {
         std::cerr << "glue-mock-server: " << e.what() << "\n";
         return 1;

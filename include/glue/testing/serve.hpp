@@ -14,9 +14,15 @@ namespace glue::testing {
 /// are test values, not secrets).
 void print_settings(const mock_server& server, std::ostream& os);
 
+/// The server's counters as one JSON line: GraphQL requests (all; admitted and refused by its
+/// rate limits) and token requests.
+void print_counters(const mock_server& server, std::ostream& os);
+
 /// Serves until SIGINT or SIGTERM, after printing the settings to `os`; returns the exit status.
-/// Call before starting any other thread: the signals are blocked for all threads.
-int serve_until_signalled(const mock_server_options& opts, std::ostream& os);
+/// With `counters`, prints the counters there as it stops (print_counters()). Call before
+/// starting any other thread: the signals are blocked for all threads.
+int serve_until_signalled(const mock_server_options& opts, std::ostream& os,
+                          std::ostream* counters = nullptr);
 
 } // namespace glue::testing
 
