@@ -226,6 +226,38 @@ throttle_stats client_impl::throttling() const {
     return s;
 }
 
+asio::awaitable<result<void>> client_impl::local_turn(std::string_view ws, steady_time deadline,
+                                                      admission a,
+                                                      std::optional<steady_time>& start) {
+    bool workspace_turn = false; // the workspace's turn has come: the app's next
+    for (bool first = true;; first = false) {
+        if (!first) {
+            a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline, workspace_turn);
+        }
+        if (a.kind == admission::refused) {
+            co_return std::move(*a.error);
+        }
+        if (a.kind == admission::go) {
+            co_return result<void>{};
+        }
+        if (!start) {
+            start = std::chrono::steady_clock::now();
+        }
+        if (!co_await sleep_until(a.at)) {
+            throttle_.give_back(ws, a);
+            co_return make_failure(asio::error::operation_aborted);
+        }
+        // A pause that began while this call waited for its turn holds it too, and voids the
+        // turn: it asks again (for the workspace's turn too) once the pause is over.
+        const bool holds = a.kind == admission::wait_turn &&
+                           throttle_.turn_holds(ws, a, std::chrono::steady_clock::now());
+        if (holds && !a.workspace_turn) {
+            co_return result<void>{};
+        }
+        workspace_turn = holds && a.workspace_turn;
+    }
+}
+
 asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline) {
     // The time spent here is counted only when the call had to wait: no clock read and no lock
     // for the calls that go at once.
@@ -235,34 +267,22 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             throttle_.add_wait(std::chrono::steady_clock::now() - *start);
         }
     };
-    bool workspace_turn = false; // the workspace's turn has come: the app's next
     for (;;) {
-        auto a = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline, workspace_turn);
-        if (a.kind == admission::refused) {
+        // Most calls go at once: only those that wait take local_turn()'s coroutine frame.
+        auto first = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline);
+        if (first.kind == admission::refused) {
             waited();
-            co_return std::move(*a.error);
+            co_return std::move(*first.error);
         }
-        if (a.kind == admission::go) {
+        if (first.kind != admission::go) {
+            if (auto local = co_await local_turn(ws, deadline, std::move(first), start); !local) {
+                waited();
+                co_return std::move(local.error());
+            }
+        }
+        if (!fleet_) {
             break;
         }
-        if (!start) {
-            start = std::chrono::steady_clock::now();
-        }
-        if (!co_await sleep_until(a.at)) {
-            throttle_.give_back(ws, a);
-            waited();
-            co_return make_failure(asio::error::operation_aborted);
-        }
-        // A pause that began while this call waited for its turn holds it too, and voids the
-        // turn: it asks again (for the workspace's turn too) once the pause is over.
-        const bool holds = a.kind == admission::wait_turn &&
-                           throttle_.turn_holds(ws, a, std::chrono::steady_clock::now());
-        if (holds && !a.workspace_turn) {
-            break;
-        }
-        workspace_turn = holds && a.workspace_turn;
-    }
-    if (fleet_) {
         // The fleet's turn last: a call held back here by its own limits takes none meanwhile.
         // Its round trip to Redis counts as waiting too.
         start = start.value_or(std::chrono::steady_clock::now());
@@ -274,6 +294,10 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
         if (*turn > std::chrono::steady_clock::now() && !co_await sleep_until(*turn)) {
             waited();
             co_return make_failure(asio::error::operation_aborted);
+        }
+        // A pause that began meanwhile holds this call too: it asks again once it is over.
+        if (throttle_.turn_holds(ws, admission{}, std::chrono::steady_clock::now())) {
+            break;
         }
     }
     waited();

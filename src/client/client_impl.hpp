@@ -87,6 +87,10 @@ private:
     /// Waits until a GraphQL request for `ws` may go: the pauses the server asked for, then a
     /// turn of the rate limits. Fails when the deadline comes first, or cut short.
     boost::asio::awaitable<result<void>> admit(std::string_view ws, steady_time deadline);
+    /// admit()'s part in this process, from the throttle table's first answer `a` (not go):
+    /// pauses, then the workspace's and the app's turns. Sets `start` when it first waits.
+    boost::asio::awaitable<result<void>> local_turn(std::string_view ws, steady_time deadline,
+                                                    admission a, std::optional<steady_time>& start);
 
     /// Tells the throttle table what came back for `ws`, sent at `sent`.
     void note_answer(std::string_view ws, const http_response& r, steady_time sent);

@@ -96,6 +96,7 @@ public:
 
     /// Whether the wait_turn admission `a` may send at `now`: no pause holds `ws` or the app, and
     /// no pause began since the turn was given (it restarted the turns; the call asks again).
+    /// With an empty admission: whether no pause holds `ws` or the app.
     bool turn_holds(std::string_view ws, const admission& a, steady_time now);
 
     /// The request goes now (after go, or at its turn).
