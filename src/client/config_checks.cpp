@@ -194,7 +194,7 @@ fleet_permit_options fleet_options_of(const client_config& cfg, std::shared_ptr<
     o.client_id = cfg.client_id;
     o.rate = cfg.max_requests_per_second;
     o.burst = cfg.rate_limit_burst > 0 ? static_cast<double>(cfg.rate_limit_burst)
-                                       : std::max(1.0, std::ceil(o.rate / 10));
+                                       : default_burst(o.rate);
     o.fallback_rate = o.rate / cfg.fleet_size;
     o.timeout = cfg.shared_cache_timeout;
     if (cfg.on_token_event) {

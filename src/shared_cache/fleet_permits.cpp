@@ -50,15 +50,8 @@ struct fleet_event {
 };
 
 failure too_late(steady_time turn, steady_time now) {
-    constexpr std::chrono::seconds most{365 * 24 * 3600}; // as a Retry-After is kept
-    diagnostics d;
-    d.retry_after = turn > now
-                        ? std::min(std::chrono::ceil<std::chrono::seconds>(
-                                       saturating_cast<std::chrono::nanoseconds>(turn - now)),
-                                   most)
-                        : std::chrono::seconds(0);
-    return make_failure(make_error_code(errc::rate_limited),
-                        "the fleet's rate limit has no turn before the deadline", std::move(d));
+    return make_wait_failure(errc::rate_limited, now, turn,
+                             "the fleet's rate limit has no turn before the deadline");
 }
 
 failure aborted() {

@@ -1,8 +1,12 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "support/outcome.hpp"
 
+#include "support/saturating.hpp"
+
 #include <boost/throw_exception.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <new>
 #include <string>
 
@@ -32,6 +36,17 @@ error to_error(const failure& f, std::string_view operation) {
         context.append(f.message);
     }
     return error(f.ec, std::move(context), f.diag);
+}
+
+failure make_wait_failure(errc e, steady_time now, steady_time until, std::string_view message) {
+    constexpr std::chrono::seconds most{365LL * 24 * 3600};
+    diagnostics d;
+    d.retry_after = until > now
+                        ? std::min(std::chrono::ceil<std::chrono::seconds>(
+                                       saturating_cast<std::chrono::nanoseconds>(until - now)),
+                                   most)
+                        : std::chrono::seconds(0);
+    return make_failure(make_error_code(e), message, std::move(d));
 }
 
 void throw_error(errc e, std::string_view message, std::string_view operation) {

@@ -8,6 +8,8 @@
 
 #include <glue/error.hpp>
 
+#include "support/clock.hpp"
+
 #include <boost/system/result.hpp>
 
 #include <exception>
@@ -41,6 +43,11 @@ inline failure make_failure(errc e, std::string_view message = {}) {
 inline failure make_failure(error_code ec, std::string_view message, diagnostics diag) {
     return failure{ec, message, std::make_shared<const diagnostics>(std::move(diag)), false};
 }
+
+/// A call that could go only at `until`, later than it may wait (a pause, its turn under a rate
+/// limit): `e`, with diagnostics::retry_after the whole seconds from `now` to `until`, rounded up
+/// and at most a year, as a Retry-After is kept.
+failure make_wait_failure(errc e, steady_time now, steady_time until, std::string_view message);
 
 /// The failure an exception stands for, so that no exit path of an operation is skipped by one:
 /// a system_error keeps its code, bad_alloc is ENOMEM, anything else errc::internal_error.

@@ -11,18 +11,6 @@ namespace glue::detail {
 
 using std::chrono::nanoseconds;
 
-namespace {
-
-// A failure that carries how long until the call could have gone: the pause's end or its turn.
-failure waiting_failure(errc why, steady_time now, steady_time until, std::string_view what) {
-    diagnostics d;
-    const auto left = std::chrono::ceil<std::chrono::seconds>(until - now);
-    d.retry_after = std::clamp(left, std::chrono::seconds(0), std::chrono::seconds(365 * 86400));
-    return make_failure(make_error_code(why), what, std::move(d));
-}
-
-} // namespace
-
 throttle_table::throttle_table(throttle_options o) : opts_(o) {
     reconfigure(app_);
 }
@@ -34,25 +22,27 @@ bool throttle_table::scope::busy(steady_time now) const noexcept {
            !refused.quiet(now);
 }
 
-// A double: a tenth of a huge rate doesn't fit an integer.
 double throttle_table::burst_of(double rate) const noexcept {
-    if (opts_.burst > 0) {
-        return static_cast<double>(opts_.burst);
+    return opts_.burst > 0 ? static_cast<double>(opts_.burst) : default_burst(rate);
+}
+
+// The lower of the configured rate and the adaptive one; 0: neither limits.
+double throttle_table::rate_in_force(const scope& s) const noexcept {
+    const double rate = &s == &app_ ? opts_.app_rate : opts_.workspace_rate;
+    if (!s.cubic.active()) {
+        return rate;
     }
-    return std::max(1.0, std::ceil(rate / 10));
+    return rate > 0 ? std::min(rate, s.cubic.rate()) : s.cubic.rate();
 }
 
-double throttle_table::configured_rate(const scope& s) const noexcept {
-    return &s == &app_ ? opts_.app_rate : opts_.workspace_rate;
-}
-
-// The bucket runs at the lower of the configured rate and the adaptive one.
 void throttle_table::reconfigure(scope& s) noexcept {
-    double rate = configured_rate(s);
-    if (s.cubic.active()) {
-        rate = rate > 0 ? std::min(rate, s.cubic.rate()) : s.cubic.rate();
-    }
+    const double rate = rate_in_force(s);
     s.bucket.configure(rate, burst_of(rate));
+}
+
+// The scope whose pause ends last: a workspace's (`w`, null for none) or the app's.
+const throttle_table::scope& throttle_table::pausing(const scope* w) const noexcept {
+    return w && w->pause_until > app_.pause_until ? *w : app_;
 }
 
 throttle_table::scope* throttle_table::find(std::string_view ws) {
@@ -92,19 +82,18 @@ admission throttle_table::admit(std::string_view ws, steady_time now, steady_tim
     std::lock_guard lock(mtx_);
     scope* w = find(ws);
     // Pauses first: nothing is sent while the server asked for none.
-    const scope* pausing = w && w->pause_until > app_.pause_until ? w : &app_;
-    if (pausing->pause_until > now) {
+    if (const scope& p = pausing(w); p.pause_until > now) {
         admission a;
-        if (pausing->pause_until >= deadline) {
+        if (p.pause_until >= deadline) {
             ++counts_.calls_failed_waiting;
             a.kind = admission::refused;
-            a.error = waiting_failure(pausing->pause_error, now, pausing->pause_until,
-                                      "the server asked for a pause that lasts past the call's "
-                                      "deadline");
+            a.error = make_wait_failure(p.pause_error, now, p.pause_until,
+                                        "the server asked for a pause that lasts past the call's "
+                                        "deadline");
             return a;
         }
         a.kind = admission::wait_pause;
-        a.at = pausing->pause_until;
+        a.at = p.pause_until;
         return a;
     }
     if (!w && opts_.workspace_rate > 0 && !ws.empty()) {
@@ -114,8 +103,9 @@ admission throttle_table::admit(std::string_view ws, steady_time now, steady_tim
     auto refuse = [&](steady_time turn) {
         ++counts_.calls_failed_waiting;
         a.kind = admission::refused;
-        a.error = waiting_failure(errc::rate_limited, now, turn,
-                                  "the call's turn under the rate limit comes after its deadline");
+        a.error =
+            make_wait_failure(errc::rate_limited, now, turn,
+                              "the call's turn under the rate limit comes after its deadline");
         return a;
     };
     if (w && w->bucket.limited() && !workspace_turn_taken) {
@@ -159,7 +149,7 @@ void throttle_table::give_back(std::string_view ws, const admission& a) {
 bool throttle_table::turn_holds(std::string_view ws, const admission& a, steady_time now) {
     std::lock_guard lock(mtx_);
     const scope* w = find(ws);
-    if (app_.pause_until > now || (w && w->pause_until > now)) {
+    if (pausing(w).pause_until > now) {
         return false;
     }
     if (a.app_taken && a.app_generation != app_.bucket.generation()) {
@@ -313,11 +303,7 @@ throttle_stats throttle_table::stats(steady_time now) const {
     std::lock_guard lock(mtx_);
     throttle_stats s = counts_;
     s.send_rate = app_.sent.per_second(now);
-    double limit = opts_.app_rate;
-    if (app_.cubic.active()) {
-        limit = limit > 0 ? std::min(limit, app_.cubic.rate()) : app_.cubic.rate();
-    }
-    s.app_rate_limit = limit;
+    s.app_rate_limit = rate_in_force(app_);
     return s;
 }
 

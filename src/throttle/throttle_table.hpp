@@ -130,7 +130,8 @@ private:
 
     scope* find(std::string_view ws);
     scope& get(std::string_view ws, steady_time now);
-    double configured_rate(const scope& s) const noexcept;
+    double rate_in_force(const scope& s) const noexcept;
+    const scope& pausing(const scope* w) const noexcept;
     void reconfigure(scope& s) noexcept;
     double burst_of(double rate) const noexcept;
     /// Pauses `s` until now + retry_after, or a backoff when none; true when a new pause began.

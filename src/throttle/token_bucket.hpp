@@ -17,6 +17,12 @@
 
 namespace glue::detail {
 
+/// The burst of a limit configured without one: a tenth of a second's worth, at least 1. A
+/// double: a tenth of a huge rate doesn't fit an integer.
+inline double default_burst(double rate) noexcept {
+    return std::max(1.0, std::ceil(rate / 10));
+}
+
 class token_bucket {
 public:
     /// Sets the rate (requests per second; ≤ 0, NaN or infinite: no limit) and the burst
