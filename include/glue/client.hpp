@@ -161,6 +161,9 @@ public:
     token_cache_stats stats() const;
     /// What GraphQL calls met: throttling, the rate limits, retries. Thread-safe.
     throttle_stats throttling() const;
+    /// GraphQL calls, attempts, retries and outcomes, latency histograms, and the connection
+    /// pool (see <glue/metrics.hpp>). Thread-safe.
+    client_metrics metrics() const;
 
     boost::asio::any_io_executor get_executor() const noexcept;
     const client_config& config() const noexcept;

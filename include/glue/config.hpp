@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace glue {
 
@@ -166,6 +167,23 @@ struct client_config {
     bool strict_workspace_ids = false;
     /// Sent as User-Agent; empty: "glue-cpp/<version>".
     std::string user_agent;
+
+    // Observability (README, "Observability").
+
+    /// Told about every request's attempt: its outcome, retry decision and time split (see
+    /// <glue/metrics.hpp>). Never a token, a secret, a variable's value or query text.
+    request_event_hook on_request_event;
+    /// Keep client::metrics()'s counters and histograms (default true): a few relaxed atomic
+    /// increments per call. False keeps only the pool's figures.
+    bool collect_metrics = true;
+    /// Headers sent with every request, token requests included, under the rules of
+    /// graphql_request::headers (checked when the client is made).
+    std::vector<http_header> default_headers;
+    /// Response headers kept (names, any case): in the request event and, when the call fails,
+    /// in diagnostics::response_headers. The first of x-request-id, x-amzn-requestid and cf-ray
+    /// among them is the request id. At most 32 names; each value kept is cut at 256 bytes.
+    std::vector<std::string> capture_response_headers = {"x-request-id", "x-amzn-requestid",
+                                                         "cf-ray", "retry-after"};
 
     // Proxies (README, "Networks"; docs/design.md, "Proxies").
 

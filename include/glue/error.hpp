@@ -2,6 +2,8 @@
 #ifndef GLUE_ERROR_HPP
 #define GLUE_ERROR_HPP
 
+#include <glue/types.hpp>
+
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -72,12 +74,20 @@ struct diagnostics {
     /// errc::decode_error: where in the response the value that did not fit is, as a JSON
     /// Pointer-like path from `data` (e.g. "/groups/nodes/3/name").
     std::string json_path;
+    /// The response headers captured (client_config::capture_response_headers), names in lower
+    /// case, in the order received.
+    std::vector<http_header> response_headers;
+    /// The server's id for the request that failed: the first captured of x-request-id,
+    /// x-amzn-requestid, cf-ray. Kept only when it is 1 to 128 visible ASCII characters; then
+    /// what() ends with "[request id: <id>]", so a log line can be matched with the server's.
+    std::string request_id;
 };
 
 /// What every failed glue operation throws. `code()` is a glue::errc, or
 /// boost::asio::error::operation_aborted for a cancelled call, or the Asio/SSL code of a
 /// transport or TLS failure. `what()` holds only client-generated text: never a secret, a
-/// token, or anything the server sent.
+/// token, or anything the server sent but its request id (diagnostics::request_id, checked to
+/// be plain visible ASCII).
 class error : public boost::system::system_error {
 public:
     error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});

@@ -11,6 +11,7 @@
 #include <glue/oauth.hpp>
 #include <glue/operations.hpp>
 #include <glue/pagination.hpp>
+#include <glue/prometheus.hpp>
 #include <glue/types.hpp>
 #include <glue/version.hpp>
 #include <glue/webhook.hpp>

@@ -2,14 +2,19 @@
 #ifndef GLUE_METRICS_HPP
 #define GLUE_METRICS_HPP
 
-// What the token cache did, as counters (client::stats()) and as events (the on_token_event hook
-// in client_config). Neither ever carries a token.
+// What the client did, as counters and histograms (client::stats(), client::throttling(),
+// client::metrics()) and as events (the on_token_event and on_request_event hooks in
+// client_config). None of them ever carries a token, a secret, a variable's value or query text.
 
 #include <glue/error.hpp>
+#include <glue/types.hpp>
 
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
 
 namespace glue {
@@ -88,6 +93,175 @@ struct token_event {
 /// Receives token events. Called from the library's own strands and from callers' threads,
 /// never inside a lock; it must be thread-safe and quick, and must not throw.
 using token_event_hook = std::function<void(const token_event&)>;
+
+/// Why a GraphQL call sent its request again.
+enum class retry_reason {
+    throttled,    ///< 429
+    unavailable,  ///< 503
+    server_error, ///< 500, 502, 504
+    network,      ///< the transport failed (refused, reset, closed early, timed out)
+    unauthorized, ///< 401: the token was dropped and a fresh one fetched (once per call)
+};
+inline constexpr std::size_t retry_reason_count = 5;
+/// "throttled", "unavailable", "server_error", "network", "unauthorized".
+std::string_view to_string(retry_reason r) noexcept;
+
+/// How a GraphQL call ended, by class.
+enum class call_outcome {
+    ok,               ///< data without errors
+    graphql_error,    ///< errc::graphql_error
+    rejected,         ///< a 4xx: errc::unauthorized, forbidden, http_error
+    rate_limited,     ///< errc::rate_limited (a 429, or refused before sending by a pause or limit)
+    server_error,     ///< errc::server_error
+    bad_response,     ///< errc::bad_response
+    timeout,          ///< errc::timeout
+    cancelled,        ///< operation_aborted
+    network,          ///< a transport or TLS failure
+    invalid_argument, ///< refused before any I/O
+    other,            ///< anything else (errc::internal_error, no memory, a token request's OAuth error)
+};
+inline constexpr std::size_t call_outcome_count = 11;
+/// "ok", "graphql_error", "rejected", "rate_limited", ... as the enumerators are spelled.
+std::string_view to_string(call_outcome o) noexcept;
+/// The class of a call's failure (`ec` empty: ok).
+call_outcome classify_outcome(error_code ec) noexcept;
+
+/// Why the pool closed a connection.
+enum class close_reason {
+    server_close, ///< the server ended it: Connection: close, or no keep-alive possible
+    stale,        ///< found closed (or with unexpected bytes) when taken from the idle list
+    error,        ///< an exchange failed on it (or its answer left it unusable)
+    cancelled,    ///< the call using it was cancelled or ran out of time mid-exchange
+    aged,         ///< idle longer than connection_idle_timeout, or past connection_max_lifetime
+    shutdown,     ///< the client shut down
+};
+inline constexpr std::size_t close_reason_count = 6;
+/// "server_close", "stale", "error", "cancelled", "aged", "shutdown".
+std::string_view to_string(close_reason r) noexcept;
+
+/// Durations with fixed log-scale buckets: 1, 2 and 5 per decade from 10 µs to 100 s, and one
+/// for the rest. A snapshot: the client records into its own, without allocating or locking.
+struct latency_histogram {
+    /// The buckets' upper bounds, in seconds (inclusive, as Prometheus' `le`).
+    static constexpr std::array<double, 22> bounds = {
+        10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
+        50e-3, 100e-3, 200e-3, 500e-3, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0};
+    /// Durations per bucket (not cumulative); the last counts those above every bound.
+    std::array<std::uint64_t, bounds.size() + 1> buckets{};
+    std::uint64_t count = 0;
+    double sum_seconds = 0;
+
+    /// The q-quantile (q in [0, 1]) in seconds, interpolated inside its bucket (geometrically:
+    /// the buckets are log-scale); 0 when empty. Above the last bound: that bound.
+    double quantile(double q) const noexcept;
+};
+
+/// The connection pool as it is now, and what it did since the client was made.
+struct pool_stats {
+    std::size_t open = 0;       ///< connections open (idle or leased)
+    std::size_t idle = 0;       ///< kept for the next request
+    std::size_t leased = 0;     ///< carrying an exchange now
+    std::size_t connecting = 0; ///< being opened
+    std::size_t waiting = 0;    ///< requests waiting for a connection
+    std::uint64_t connects = 0;         ///< connections opened successfully
+    std::uint64_t connect_failures = 0; ///< attempts to open one that failed or timed out
+    std::uint64_t tls_handshakes = 0;   ///< TLS handshakes completed
+    /// Requests sent again on a new connection after a kept-alive one failed before answering
+    /// (the server closed it as it was reused).
+    std::uint64_t resends = 0;
+    std::array<std::uint64_t, close_reason_count> closes{}; ///< by close_reason
+    std::uint64_t closed(close_reason r) const noexcept {
+        return closes[static_cast<std::size_t>(r)];
+    }
+};
+
+/// GraphQL calls and the transport under them (client::metrics()). Counters since the client
+/// was made; pool's gauges as they are now. With client_config::collect_metrics off, only
+/// `pool` is kept.
+struct client_metrics {
+    std::uint64_t calls = 0;    ///< GraphQL calls that ended, however
+    std::uint64_t attempts = 0; ///< GraphQL requests sent (a call's retries included)
+    std::array<std::uint64_t, retry_reason_count> retries{};  ///< by retry_reason
+    std::array<std::uint64_t, call_outcome_count> outcomes{}; ///< by call_outcome
+    /// From a call's start to its end: token, throttling, connection, exchanges, retries.
+    latency_histogram call_duration;
+    /// One request written and its response read (GraphQL and token requests alike).
+    latency_histogram exchange_duration;
+    pool_stats pool;
+
+    std::uint64_t retried(retry_reason r) const noexcept {
+        return retries[static_cast<std::size_t>(r)];
+    }
+    std::uint64_t ended(call_outcome o) const noexcept {
+        return outcomes[static_cast<std::size_t>(o)];
+    }
+};
+
+/// One request's attempt, as it ended (client_config::on_request_event): a GraphQL call's every
+/// attempt, and every request to the token endpoint. Times are from the steady clock; the
+/// strings and headers are valid only during the hook's call.
+///
+/// Reading the time split: `total` is the attempt from its start (the call's start, or the end
+/// of the previous attempt) to its end, and is the sum of the parts below, up to a few
+/// microseconds of the library's own work:
+/// backoff + token_wait + throttle_wait + connection_wait + exchange. connection_wait includes
+/// opening a new connection (dns + tcp + tunnel + tls, when `new_connection`) if this request
+/// waited for it to open.
+struct request_event {
+    enum class endpoint {
+        graphql, ///< /public/graphql
+        token,   ///< /oauth/token (a workspace token, or an authorization-code or refresh grant)
+    };
+    endpoint target = endpoint::graphql;
+    std::string_view workspace; ///< empty for the authorization-code and refresh grants
+    std::string_view operation; ///< graphql_request::operation_name; empty when not given
+    unsigned attempt = 1;       ///< 1 for the first request of a call (or of a token flight)
+    /// The request was written, at least in part. False: the attempt ended before: no token
+    /// could be had, its deadline came inside a pause or before a connection, it was cancelled.
+    bool sent = false;
+    int http_status = 0; ///< the response's status; 0: none came
+    /// Why the attempt got no response (a transport failure, timeout, operation_aborted), or
+    /// for the last attempt of a failed call, the call's failure. Empty: a response came and,
+    /// if `last`, the call succeeded.
+    error_code error;
+    /// What the client does next: send again (`retry`, after `retry_delay`, for `reason`) or
+    /// not. Token requests: retries are the token cache's (token_event), never set here.
+    bool retry = false;
+    retry_reason reason = retry_reason::network;
+    std::chrono::nanoseconds retry_delay{0};
+    bool last = false; ///< the call ends with this attempt
+    bool new_connection = false; ///< sent on a connection opened for it, not a kept-alive one
+    std::uint64_t bytes_sent = 0;     ///< the request as written (header and body)
+    std::uint64_t bytes_received = 0; ///< the response as received (before decompression)
+
+    struct time_split {
+        std::chrono::nanoseconds backoff{0};    ///< waiting before a retry
+        std::chrono::nanoseconds token_wait{0}; ///< waiting for the workspace's token
+        /// Waiting for a server-ordered pause to end or for a turn of the rate limits.
+        std::chrono::nanoseconds throttle_wait{0};
+        /// From asking the pool for a connection to having one (opening it included).
+        std::chrono::nanoseconds connection_wait{0};
+        // Opening a new connection (new_connection only):
+        std::chrono::nanoseconds dns{0};    ///< name resolution (0 for an IP address)
+        std::chrono::nanoseconds tcp{0};    ///< TCP connect (to the proxy, with one)
+        std::chrono::nanoseconds tunnel{0}; ///< the proxy's CONNECT
+        std::chrono::nanoseconds tls{0};    ///< TLS handshake
+        std::chrono::nanoseconds exchange{0}; ///< writing the request and reading the response
+        std::chrono::nanoseconds total{0};
+    } time;
+
+    /// The server's id for the request: the first captured of x-request-id, x-amzn-requestid,
+    /// cf-ray (client_config::capture_response_headers); empty when none came.
+    std::string_view request_id;
+    /// The response headers captured (client_config::capture_response_headers), names in lower
+    /// case, in the order received.
+    std::span<const http_header> response_headers;
+};
+
+/// Receives request events, under the same rules as token_event_hook: called from the
+/// library's strands and callers' threads, never inside a lock and never after the client is
+/// shut down or destroyed; it must be thread-safe and quick, and must not throw.
+using request_event_hook = std::function<void(const request_event&)>;
 
 } // namespace glue
 

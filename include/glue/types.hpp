@@ -10,8 +10,18 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace glue {
+
+/// An HTTP header field: a request's extra header (graphql_request::headers,
+/// client_config::default_headers), or one captured from a response
+/// (client_config::capture_response_headers, names then in lower case).
+struct http_header {
+    std::string name;
+    std::string value;
+    friend bool operator==(const http_header&, const http_header&) = default;
+};
 
 /// A workspace access token (OAuth2 client-credentials grant with subject = workspace id).
 struct access_token {
@@ -50,6 +60,12 @@ struct graphql_request {
     /// e.g. an installation's oauth::token_set::access_token. The cache is not consulted, so a
     /// 401 is not retried: it throws errc::unauthorized (refresh the set and call again).
     std::string access_token;
+    /// Extra headers for this call's requests (e.g. a W3C `traceparent`), after
+    /// client_config::default_headers. Refused with errc::invalid_argument before any I/O: a
+    /// name that is not an HTTP token, a value with CR, LF, NUL or another control character
+    /// but tab, and the names the client sets itself (Host, Authorization, Content-Length,
+    /// Content-Type, Transfer-Encoding, Connection, ...; see docs/design.md, "Headers").
+    std::vector<http_header> headers;
 
     graphql_request() = default;
     graphql_request(std::string query, boost::json::object variables = {},

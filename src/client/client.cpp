@@ -201,6 +201,10 @@ token_cache_stats client::stats() const {
     return impl_ ? impl_->stats() : token_cache_stats{};
 }
 
+client_metrics client::metrics() const {
+    return impl_ ? impl_->metrics() : client_metrics{};
+}
+
 throttle_stats client::throttling() const {
     return impl_ ? impl_->throttling() : throttle_stats{};
 }

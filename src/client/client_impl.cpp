@@ -226,6 +226,12 @@ throttle_stats client_impl::throttling() const {
     return s;
 }
 
+client_metrics client_impl::metrics() const {
+    client_metrics m;
+    m.pool = pool_.stats();
+    return m;
+}
+
 asio::awaitable<result<void>> client_impl::local_turn(std::string_view ws, steady_time deadline,
                                                       admission a,
                                                       std::optional<steady_time>& start) {

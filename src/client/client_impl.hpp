@@ -58,6 +58,7 @@ public:
 
     token_cache_stats stats() const { return cache_->stats(); }
     throttle_stats throttling() const;
+    client_metrics metrics() const;
     const boost::asio::any_io_executor& executor() const noexcept { return ex_; }
     const client_config& config() const noexcept { return cfg_; }
 

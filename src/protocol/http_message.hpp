@@ -5,9 +5,12 @@
 // A request and its response as the protocol layer builds and reads them; the transport carries
 // them without knowing what they mean.
 
+#include <glue/types.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace glue::detail {
 
@@ -21,12 +24,18 @@ struct http_request {
     /// Whether the request may be sent again after a failure that left its fate unknown
     /// (a stale keep-alive connection that failed before any response byte).
     bool idempotent = true;
+    /// Header lines of this request beyond the pool's own, each "Name: value\r\n", checked
+    /// before they got here (protocol/checks.hpp).
+    std::string_view extra_headers;
 };
 
 struct http_response {
     unsigned status = 0;
     std::string body;
     std::string retry_after; ///< the Retry-After header's value, if any
+    /// The headers the pool was told to capture (transport_options::capture_headers), names
+    /// in lower case, in the order received.
+    std::vector<http_header> captured;
 };
 
 } // namespace glue::detail

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include <cerrno>
+#include <chrono>
 #include <tuple>
 
 #include <sys/socket.h>
@@ -118,13 +119,23 @@ connection::~connection() {
 asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& endpoints,
                                              const origin& org, const tunnel_request* tunnel) {
     auto& s = socket();
+    // Each step's duration, for the request event of the exchange that first uses it.
+    auto step_start = std::chrono::steady_clock::now();
+    auto took = [&step_start](std::chrono::nanoseconds& into) {
+        const auto now = std::chrono::steady_clock::now();
+        into = now - step_start;
+        step_start = now;
+    };
     error_code ec = co_await connect_first(endpoints, s);
+    took(times.tcp);
     if (ec) {
         co_return ec;
     }
     s.set_option(tcp::no_delay(true), ec);
     if (tunnel) {
-        if (auto e = co_await open_tunnel(*this, org, *tunnel)) {
+        auto e = co_await open_tunnel(*this, org, *tunnel);
+        took(times.tunnel);
+        if (e) {
             co_return e;
         }
     }
@@ -134,6 +145,7 @@ asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& e
         }
         std::tie(ec) = co_await tls->async_handshake(ssl::stream_base::client,
                                                      asio::as_tuple(asio::use_awaitable));
+        took(times.tls);
     }
     co_return ec;
 }

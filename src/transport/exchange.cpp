@@ -195,7 +195,8 @@ struct response_reader {
 
     http_response response;
     std::optional<response_parser> parser;
-    unsigned interim = 0; // skipped so far
+    unsigned interim = 0;       // skipped so far
+    std::uint64_t received = 0; // bytes of every message, interim ones included
 
 private:
     void next() {
@@ -236,6 +237,7 @@ struct exchange_op {
             read(self);
             return;
         case step::read:
+            in.received += n;
             if (!ec && in.at_interim() && in.skip_interim()) {
                 read(self);
                 return;
@@ -307,6 +309,7 @@ asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limi
         r.ec = e.code(); // cancelled before an operation could start
     }
     r.got_response = in.got_some();
+    r.received = in.received;
     if (r.ec == errc::bad_response) {
         r.why = in.parser->decode_error();
     }

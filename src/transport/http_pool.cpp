@@ -106,7 +106,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 std::lock_guard lock(mtx);
                 auto taken = leases.take_idle(kind, now);
                 for (const auto& expired : taken.expired) {
-                    close_locked(expired);
+                    close_locked(expired, close_reason::aged);
                 }
                 start_connects_locked(taken.connects);
                 if (taken.what == take_outcome::stopped) {
@@ -121,7 +121,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             if (!c->stale()) {
                 return c;
             }
-            release(std::move(c), false);
+            release(std::move(c), close_reason::stale);
         }
     }
 
@@ -145,7 +145,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                     continue; // one came back meanwhile
                 }
                 if (in_line.close) {
-                    close_locked(*in_line.close);
+                    close_locked(*in_line.close, close_reason::stale); // room for a fresh one
                 }
                 start_connects_locked(in_line.connects);
             }
@@ -162,13 +162,19 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
-    /// Gives the connection back: to the first waiter, to the idle list, or closed.
-    void release(connection_ptr c, bool reuse) {
+    /// Gives the connection back: to the first waiter, to the idle list, or closed. `why`:
+    /// none when it is fit for reuse, else why it must close.
+    void release(connection_ptr c, std::optional<close_reason> why) {
         const auto now = ageing_now();
         std::lock_guard lock(mtx);
         unlease_locked(*c);
         const auto opened = c->opened_at;
-        place_locked(leases.give_back(std::move(c), reuse, opened, now));
+        // Closed though fit: too old, or the first in line needs a fresh one (after a stale one).
+        const auto reason = leases.stopped() ? close_reason::shutdown
+                            : why            ? *why
+                            : too_old(leases.ageing(), opened, now) ? close_reason::aged
+                                                                    : close_reason::stale;
+        place_locked(leases.give_back(std::move(c), !why, opened, now), {}, reason);
     }
 
     /// The time connections age by (transport_options::now).
@@ -177,10 +183,11 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     }
 
     /// Carries out where pool_policy put a connection. `why`: a failed connect's reason, for
-    /// the waiter told of it.
-    void place_locked(policy::placement p, error_code why = {}) {
+    /// the waiter told of it; `reason`: why an open connection closes.
+    void place_locked(policy::placement p, error_code why = {},
+                      close_reason reason = close_reason::error) {
         for (const auto& expired : p.expired) {
-            close_locked(expired);
+            close_locked(expired, close_reason::aged);
         }
         switch (p.what) {
         case placement_outcome::idle:
@@ -195,7 +202,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 p.waiter->fail = connect_failure(why);
                 p.waiter->wake();
             }
-            close_locked(p.conn);
+            close_locked(p.conn, reason);
             break;
         }
         start_connects_locked(p.connects);
@@ -209,14 +216,14 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         lease& operator=(const lease&) = delete;
         ~lease() {
             if (c_) {
-                st_.release(std::move(c_), false);
+                st_.release(std::move(c_), close_reason::error);
             }
         }
 
         connection* operator->() const { return c_.get(); }
         connection& operator*() const { return *c_; }
 
-        void release(bool reuse) { st_.release(std::move(c_), reuse); }
+        void release(std::optional<close_reason> why) { st_.release(std::move(c_), why); }
 
     private:
         state& st_;
@@ -287,8 +294,14 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     //--------------------------------------------------------------------------
     // Opening and closing connections
 
-    // The socket is closed by the connection's destructor, once the last reference goes.
-    static void close_locked(const connection_ptr& c) { c->unlink(); }
+    // The socket is closed by the connection's destructor, once the last reference goes. A
+    // connection that never opened is not counted: connect_failures has it.
+    void close_locked(const connection_ptr& c, close_reason why) {
+        if (c->is_linked() && !c->connect_task && c->opened_ok) {
+            ++counts.closes[static_cast<std::size_t>(why)];
+        }
+        c->unlink();
+    }
 
     // Opens the connections pool_policy counted, each as a task of its own with its deadline.
     void start_connects_locked(std::size_t n) {
@@ -319,7 +332,14 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         std::lock_guard lock(mtx);
         c->connect_task.reset();
         c->opened_at = now;
-        place_locked(leases.opened(c, !ec, now), ec);
+        c->opened_ok = !ec;
+        if (ec) {
+            ++counts.connect_failures;
+        } else {
+            ++counts.connects;
+            counts.tls_handshakes += tls_ctx ? 1 : 0;
+        }
+        place_locked(leases.opened(c, !ec, now), ec, close_reason::shutdown);
     }
 
     // On the connect task's strand; its deadline cancels it (terminal), which ends whichever
@@ -336,7 +356,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             endpoints.emplace_back(asio::ip::make_address(host), port);
         } else {
             std::vector<asio::ip::address> addresses;
-            if (auto ec = co_await lookups.resolve(addresses)) {
+            const auto asked = std::chrono::steady_clock::now();
+            auto ec = co_await lookups.resolve(addresses);
+            c.times.dns = std::chrono::steady_clock::now() - asked;
+            if (ec) {
                 co_return ec;
             }
             if ((proxy ? proxy->loopback_addresses_only : org.loopback_addresses_only) &&
@@ -370,7 +393,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             }
             closing = leases.close_idle();
             for (auto& c : closing) {
-                close_locked(c);
+                close_locked(c, close_reason::shutdown);
             }
             for (auto& c : all) {
                 if (c.connect_task) {
@@ -387,9 +410,25 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
+    void count_resend() {
+        std::lock_guard lock(mtx);
+        ++counts.resends;
+    }
+
     bool is_stopped() {
         std::lock_guard lock(mtx);
         return leases.stopped();
+    }
+
+    pool_stats stats() {
+        std::lock_guard lock(mtx);
+        pool_stats s = counts;
+        s.connecting = leases.connecting();
+        s.open = leases.open() - s.connecting;
+        s.idle = leases.idle_count();
+        s.leased = leased;
+        s.waiting = leases.waiting();
+        return s;
     }
 
     const asio::any_io_executor ex;
@@ -407,6 +446,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     std::mutex mtx;
     boost::intrusive::list<connection, boost::intrusive::constant_time_size<false>> all;
     std::size_t leased = 0; // handed to a caller for an exchange
+    pool_stats counts;      // its counters; the gauges are read from `leases` by stats()
     timer deadline_timer;
     steady_time armed_until = aborted; // the deadline timer's expiry; aborted: not armed
     policy leases;                     // idle connections, waiters, counts
@@ -429,6 +469,10 @@ const origin& http_pool::target() const noexcept {
     return st_->org;
 }
 
+pool_stats http_pool::stats() const {
+    return st_->stats();
+}
+
 void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) const {
     std::lock_guard lock(st_->mtx);
     for (const auto& c : st_->leases.idle()) {
@@ -446,15 +490,21 @@ void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) 
 asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_request& req,
                                                                       steady_time deadline,
                                                                       request_priority prio,
-                                                                      prepare_fn prepare) {
+                                                                      prepare_fn prepare,
+                                                                      send_trace* trace) {
     auto st = st_;
     auto kind = lease_kind::pooled;
+    send_trace local; // when the caller wants none: the same steps, never read
+    send_trace& t = trace ? *trace : local;
+    const auto asked = std::chrono::steady_clock::now();
     for (;;) {
         auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
             auto waited = co_await st->acquire(deadline, prio, kind);
             leased.emplace(std::move(waited));
         }
+        const auto in_hand = std::chrono::steady_clock::now();
+        t.connection_wait = in_hand - asked;
         if (!*leased) {
             failure f = leased->error();
             f.unsent = true; // no connection: nothing was written
@@ -464,16 +514,23 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         state::lease c(*st, std::move(**leased));
         fallible_step(); // as prepare() may fail
         if (!prepare(req)) {
-            c.release(true);
+            c.release(std::nullopt);
             co_return std::nullopt;
         }
         serialize_request(c->out, st->fixed_headers, req, st->target_prefix);
+        t.new_connection = !c->used;
+        t.connect = t.new_connection ? c->times : connect_times{};
+        c->used = true;
         auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit);
+        t.exchange = std::chrono::steady_clock::now() - in_hand;
+        t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
+        t.bytes_received = x.received;
+        t.written = t.bytes_sent != 0;
         c->wipe_request();
         if (!x.ec && x.response.status / 100 == 1) {
             // A 101, or interim responses without end: no answer, and no telling where the
             // connection's next response would start.
-            c.release(false);
+            c.release(close_reason::error);
             co_return make_failure(errc::bad_response,
                                    x.response.status == 101
                                        ? "101 Switching Protocols, but no upgrade was asked for"
@@ -482,7 +539,9 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         if (!x.ec) {
             c->reused = true;
             // Reused only when the response's end is certain and nothing follows it.
-            c.release(x.keep_alive && c->buffer.size() == 0);
+            c.release(!x.keep_alive             ? std::optional(close_reason::server_close)
+                      : c->buffer.size() != 0 ? std::optional(close_reason::error)
+                                              : std::nullopt);
             co_return std::optional<http_response>(std::move(x.response));
         }
         failed_exchange facts;
@@ -491,14 +550,16 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         facts.response_bytes = x.got_response || c->buffer.size() != 0;
         facts.idempotent = req.idempotent;
         facts.nothing_written = x.written == 0;
-        c.release(false);
         facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
         facts.deadline_passed = std::chrono::steady_clock::now() >= deadline;
+        c.release(facts.aborted || facts.deadline_passed ? close_reason::cancelled
+                                                         : close_reason::error);
         switch (after_failed_exchange(facts)) {
         case after_failure::aborted:
             co_return make_failure(asio::error::operation_aborted);
         case after_failure::retry_fresh:
             kind = lease_kind::fresh;
+            st->count_resend();
             continue;
         case after_failure::timeout:
             x.ec = make_error_code(errc::timeout); // the pool's deadline timer aborted it

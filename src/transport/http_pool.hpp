@@ -7,6 +7,8 @@
 // HTTP code is instantiated in exchange.cpp (and proxy_tunnel.cpp, for CONNECT), the TLS
 // handshake in connection.cpp.
 
+#include <glue/metrics.hpp>
+
 #include "protocol/http_message.hpp"
 #include "protocol/origin.hpp"
 #include "protocol/proxy.hpp"
@@ -48,6 +50,10 @@ struct transport_options {
     std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
     /// The clock connections age by; empty: steady_clock. Tests substitute one.
     std::function<steady_time()> now;
+    /// Response headers kept in http_response::captured: names in lower case.
+    std::vector<std::string> capture_headers;
+    /// Header lines sent with every request, each "Name: value\r\n", checked already.
+    std::string default_headers;
     /// The proxy every connection goes through (protocol/proxy.hpp's choose_proxy); none:
     /// straight to the origin.
     std::optional<proxy_url> proxy;
@@ -56,6 +62,21 @@ struct transport_options {
 enum class request_priority {
     normal,
     high ///< served before every normal waiter (token requests: GraphQL calls wait for them)
+};
+
+/// How long opening a connection took, step by step.
+struct connect_times {
+    std::chrono::nanoseconds dns{0}, tcp{0}, tunnel{0}, tls{0};
+};
+
+/// What one send() went through, for the request events and metrics.
+struct send_trace {
+    std::chrono::nanoseconds connection_wait{0}; ///< until a connection was in hand
+    bool new_connection = false;                 ///< its first exchange
+    connect_times connect;                       ///< new_connection only
+    std::chrono::nanoseconds exchange{0};        ///< write and read, the last try's
+    std::uint64_t bytes_sent = 0, bytes_received = 0;
+    bool written = false; ///< any byte of the request left
 };
 
 /// Called with a connection in hand, right before the request is written, and again before a
@@ -73,13 +94,17 @@ public:
     /// Sends `req` and reads the whole response, by `deadline`. An empty optional means
     /// `prepare` declined. Cancellation (any type) and errors discard the connection.
     boost::asio::awaitable<result<std::optional<http_response>>>
-    send(http_request& req, steady_time deadline, request_priority prio, prepare_fn prepare);
+    send(http_request& req, steady_time deadline, request_priority prio, prepare_fn prepare,
+         send_trace* trace = nullptr);
 
     /// Fails every waiter and every exchange in progress with operation_aborted, closes all
     /// connections, and fails later sends the same way. Thread-safe and idempotent.
     void shutdown();
 
     const origin& target() const noexcept;
+
+    /// The pool's gauges and counters (pool_stats's connection and close figures).
+    pool_stats stats() const;
 
     /// For tests: each idle connection's request buffer, all of its capacity.
     void for_each_request_buffer(function_ref<void(std::string_view)> f) const;

@@ -289,7 +289,9 @@ public:
     }
 
     bool stopped() const noexcept { return stopped_; }
+    const connection_ageing& ageing() const noexcept { return ageing_; }
     std::size_t open() const noexcept { return open_; }
+    std::size_t idle_count() const noexcept { return idle_.size(); }
     std::size_t connecting() const noexcept { return connecting_; }
 
     /// The idle connections, least recently used first (a copy).
