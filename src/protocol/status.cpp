@@ -3,6 +3,8 @@
 
 #include "protocol/retry_after.hpp"
 
+#include <algorithm>
+
 namespace glue::detail {
 
 errc status_errc(unsigned status) noexcept {
@@ -19,6 +21,21 @@ errc status_errc(unsigned status) noexcept {
         return errc::server_error;
     }
     return errc::http_error;
+}
+
+std::string_view request_id_of(std::span<const http_header> captured) noexcept {
+    auto plain = [](std::string_view v) {
+        return !v.empty() && v.size() <= 128 &&
+               std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    };
+    for (std::string_view name : {"x-request-id", "x-amzn-requestid", "cf-ray"}) {
+        for (const auto& h : captured) {
+            if (h.name == name && plain(h.value)) {
+                return h.value;
+            }
+        }
+    }
+    return {};
 }
 
 diagnostics response_diagnostics(const http_response& r) {

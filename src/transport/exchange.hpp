@@ -35,7 +35,7 @@ struct exchange_result {
     http_response response; ///< without `ec`
     /// Without `ec`: the response's end is certain and the server keeps the connection open.
     bool keep_alive = false;
-    bool got_response = false; ///< any byte of a response came
+    bool got_response = false;  ///< any byte of a response came
     std::uint64_t received = 0; ///< bytes of the responses parsed (interim ones included)
     /// With `ec`, when the exchange knows why better than `ec` does (a compressed body that
     /// could not be decoded); a string literal.
