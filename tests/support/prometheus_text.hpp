@@ -37,9 +37,10 @@ struct prometheus_text {
     std::map<std::string, prometheus_family> families;
     std::vector<std::string> problems; // empty: the text keeps every rule
 
-    /// The value of the sample `name` with exactly `labels`; none if there is no such sample.
-    std::optional<double> value(std::string_view name,
-                                const std::map<std::string, std::string>& labels = {}) const {
+    /// The value of the sample `name` with exactly `labels`; NaN (equal to nothing) if there is
+    /// no such sample.
+    double value(std::string_view name,
+                 const std::map<std::string, std::string>& labels = {}) const {
         for (const auto& [_, f] : families) {
             for (const auto& s : f.samples) {
                 if (s.name == name && s.labels == labels) {
@@ -47,7 +48,7 @@ struct prometheus_text {
                 }
             }
         }
-        return std::nullopt;
+        return std::numeric_limits<double>::quiet_NaN();
     }
 };
 
