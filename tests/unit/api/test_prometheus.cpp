@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <locale>
 #include <set>
 #include <sstream>
@@ -289,13 +290,18 @@ glue_graphql_call_duration_seconds_count 6
         }
         CHECK(names.size() == read.families.size()); // no family the table doesn't know
 
-        // Fleet fallback off is 0; a histogram's count is its buckets' (+Inf and _count agree).
+        // Fleet fallback off is 0; a histogram's count is its buckets' (+Inf and _count agree);
+        // rates that are not numbers are spelled as Prometheus reads them.
         prom_figures g;
         g.throttle.fleet_fallback = false;
         g.m.call_duration.count = 7; // a duration recorded between the buckets and the count
+        g.throttle.send_rate = std::numeric_limits<double>::quiet_NaN();
+        g.throttle.app_rate_limit = std::numeric_limits<double>::infinity();
         const std::string other = g.text();
         CHECK(prom_has_line(other, "glue_throttle_fleet_fallback 0"));
         CHECK(prom_has_line(other, "glue_graphql_call_duration_seconds_count 6"));
+        CHECK(prom_has_line(other, "glue_throttle_send_rate NaN"));
+        CHECK(prom_has_line(other, "glue_throttle_app_rate_limit +Inf"));
         CHECK(glue::test::parse_prometheus_text(other).problems.empty());
     }
 
