@@ -257,8 +257,8 @@ struct bulk_flags {
             ->check(CLI::Range(0u, 3600u));
         cmd.add_option("--metrics", metrics_path,
                        "at the end of the job (an interrupted one too), write the client's "
-                       "figures in Prometheus' text format to this file (whole: FILE.tmp is "
-                       "written, then renamed)");
+                       "figures in Prometheus' text format to this file (whole: written to "
+                       "<file>.tmp, then renamed)");
         cmd.add_flag("--allow-duplicates", allow_duplicates,
                      "run a mutation that is not safe to send twice (a sendMessage without "
                      "uniqueBy): a retried call or a resumed job may then do it twice");
