@@ -49,6 +49,7 @@ struct fake_fetcher {
     std::mutex mtx;
     detail::waiter_list<hold_waiter> held;
     std::vector<std::string> order; // workspaces in the order their requests were made
+    std::vector<unsigned> attempts; // the flight's number of each request, in order
 
     asio::awaitable<result<token_grant>> fetch(std::string ws, steady_time) {
         const int n = ++calls;
@@ -148,7 +149,11 @@ struct cache_fixture {
         }
         cache.emplace(
             ioc.get_executor(),
-            [this](std::string ws, steady_time deadline, unsigned) {
+            [this](std::string ws, steady_time deadline, unsigned attempt) {
+                {
+                    std::lock_guard lock(fetcher.mtx);
+                    fetcher.attempts.push_back(attempt);
+                }
                 return fetcher.fetch(std::move(ws), deadline);
             },
             std::move(o));

@@ -146,6 +146,11 @@ TEST_SUITE("faults") {
         CAPTURE(calls);
         CHECK(dropped);
         CHECK(failures == ""); // a starved caller fails with a timeout at its 3 s deadline
+        // The dropped request went again on a new connection; the one it was on closed.
+        const auto stats = f.pool->stats();
+        CHECK(stats.resends == 1);
+        CHECK(stats.closed(glue::close_reason::error) == 1);
+        CHECK(stats.connects == 2);
         MESSAGE("the longest call took " << std::chrono::duration<double>(longest).count() << " s");
     }
 

@@ -65,6 +65,11 @@ TEST_SUITE("pool ageing") {
         query_ok(f, "past it");
         CHECK(server.accepted() == 2);   // a new TCP connection
         CHECK(idle_connections(f) == 1); // the old one closed, not kept
+        const auto stats = f.pool->stats();
+        CHECK(stats.closed(glue::close_reason::aged) == 1);
+        CHECK(stats.connects == 2);
+        CHECK(stats.open == 1);
+        CHECK(stats.idle == 1);
         // No timer was armed for the ageing: an idle pool leaves no work behind.
         CHECK(glue::test::runs_out_of_work(f.ioc));
     }
@@ -84,6 +89,8 @@ TEST_SUITE("pool ageing") {
             CHECK(server.accepted() == 1);
         }
         CHECK(idle_connections(f) == 0); // retired when given back, answered in full
+        CHECK(f.pool->stats().closed(glue::close_reason::aged) == 1);
+        CHECK(f.pool->stats().closed(glue::close_reason::server_close) == 0);
         query_ok(f, "on a new connection");
         CHECK(server.accepted() == 2);
         CHECK(idle_connections(f) == 1);

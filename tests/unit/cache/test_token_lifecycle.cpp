@@ -214,6 +214,7 @@ TEST_SUITE("token lifecycle") {
             CHECK(r.value()->token.value == "token-wks_a-3");
         }
         CHECK(fetcher.calls == 3);
+        CHECK(fetcher.attempts == std::vector<unsigned>{1, 2, 3}); // numbered for request events
         const auto s = cache->stats();
         CHECK(s.token_requests == 3);
         CHECK(s.failures_transient == 2);
