@@ -450,6 +450,16 @@ TEST_SUITE("error") {
         CHECK_FALSE(construction_error(cfg).has_value());
     }
 
+    TEST_CASE("a printed client_config names the default headers, never their values") {
+        auto cfg = valid_config();
+        cfg.default_headers = {{"X-Api-Key", "APIKEY-Ld93kQm2Xv7Tz"}, {"traceparent", "00-ab"}};
+        const std::string out = printed(cfg);
+        CAPTURE(out);
+        CHECK(contains(out, "default_headers=[X-Api-Key, traceparent]"));
+        CHECK_FALSE(contains(out, "APIKEY"));
+        CHECK_FALSE(contains(out, "00-ab"));
+    }
+
     TEST_CASE("valid default headers are accepted without any I/O") {
         auto cfg = valid_config();
         for (int i = 0; i < 64; ++i) {
