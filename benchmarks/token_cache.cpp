@@ -37,7 +37,7 @@ using glue::detail::token_cache;
 struct warm_cache {
     explicit warm_cache(std::size_t n)
         : cache(ioc.get_executor(),
-                [](std::string ws, glue::detail::steady_time)
+                [](std::string ws, glue::detail::steady_time, unsigned)
                     -> boost::asio::awaitable<glue::detail::result<glue::detail::token_grant>> {
                     co_return glue::detail::token_grant{
                         "token-for-" + ws + "-abcdefghijklmnopqrstuvwxyz0123456789", "Bearer",

@@ -8,6 +8,7 @@
 //                          check the state, exchange the code, keep the installation's tokens
 //   POST /webhooks         verify X-Glue-Event-Signature (401 if wrong), answer 200 at once,
 //                          then reply to each new message in its thread, ignoring its own
+//   GET  /metrics          the client's figures in Prometheus' text format, for scraping
 //
 // The reply's uniqueBy comes from the incoming message id, so Glue's re-deliveries of a webhook
 // (after any non-200 answer, or a lost one) upsert the same reply instead of posting again.
@@ -46,6 +47,7 @@
 #include <iostream>
 #include <list>
 #include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -63,13 +65,18 @@ using response = http::response<http::string_body>;
 constexpr std::string_view state_cookie = "glue_install_state";
 constexpr auto install_lifetime = 10min; // how long an /install waits for its callback
 
-response text_response(const request& req, http::status status, std::string_view text) {
+response make_response(const request& req, http::status status, std::string_view content_type,
+                       std::string body) {
     response res{status, req.version()};
-    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.set(http::field::content_type, content_type);
     res.keep_alive(req.keep_alive());
-    res.body() = std::string(text) + "\n";
+    res.body() = std::move(body);
     res.prepare_payload();
     return res;
+}
+
+response text_response(const request& req, http::status status, std::string_view text) {
+    return make_response(req, status, "text/plain; charset=utf-8", std::string(text) + "\n");
 }
 
 // The value of cookie `name` in the request's Cookie header; empty if absent.
@@ -177,6 +184,9 @@ private:
         if (path == callback_path_ && req.method() == http::verb::get) {
             co_return co_await on_callback(req);
         }
+        if (path == "/metrics" && req.method() == http::verb::get) {
+            co_return on_metrics(req);
+        }
         co_return text_response(req, http::status::not_found, "not found");
     }
 
@@ -280,6 +290,15 @@ private:
         } catch (const glue::error& err) {
             std::cerr << "bot: reply to " << e.message->id << " failed: " << err.what() << "\n";
         }
+    }
+
+    // What the client did (calls, retries, latencies, tokens, connections, throttling), for a
+    // Prometheus scrape: counts and durations only, never a token or the secret.
+    response on_metrics(const request& req) {
+        std::ostringstream text;
+        glue::write_prometheus(text, client_);
+        return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                             std::move(text).str());
     }
 
     void task_done() {

@@ -118,7 +118,7 @@ enum class call_outcome {
     cancelled,        ///< operation_aborted
     network,          ///< a transport or TLS failure
     invalid_argument, ///< refused before any I/O
-    other,            ///< anything else (errc::internal_error, no memory, a token request's OAuth error)
+    other, ///< anything else (errc::internal_error, no memory, a token request's OAuth error)
 };
 inline constexpr std::size_t call_outcome_count = 11;
 /// "ok", "graphql_error", "rejected", "rate_limited", ... as the enumerators are spelled.
@@ -144,8 +144,8 @@ std::string_view to_string(close_reason r) noexcept;
 struct latency_histogram {
     /// The buckets' upper bounds, in seconds (inclusive, as Prometheus' `le`).
     static constexpr std::array<double, 22> bounds = {
-        10e-6, 20e-6, 50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
-        50e-3, 100e-3, 200e-3, 500e-3, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0};
+        10e-6, 20e-6,  50e-6,  100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
+        50e-3, 100e-3, 200e-3, 500e-3, 1.0,    2.0,    5.0,  10.0, 20.0, 50.0,  100.0};
     /// Durations per bucket (not cumulative); the last counts those above every bound.
     std::array<std::uint64_t, bounds.size() + 1> buckets{};
     std::uint64_t count = 0;
@@ -158,11 +158,11 @@ struct latency_histogram {
 
 /// The connection pool as it is now, and what it did since the client was made.
 struct pool_stats {
-    std::size_t open = 0;       ///< connections open (idle or leased)
-    std::size_t idle = 0;       ///< kept for the next request
-    std::size_t leased = 0;     ///< carrying an exchange now
-    std::size_t connecting = 0; ///< being opened
-    std::size_t waiting = 0;    ///< requests waiting for a connection
+    std::size_t open = 0;               ///< connections open (idle or leased)
+    std::size_t idle = 0;               ///< kept for the next request
+    std::size_t leased = 0;             ///< carrying an exchange now
+    std::size_t connecting = 0;         ///< being opened
+    std::size_t waiting = 0;            ///< requests waiting for a connection
     std::uint64_t connects = 0;         ///< connections opened successfully
     std::uint64_t connect_failures = 0; ///< attempts to open one that failed or timed out
     std::uint64_t tls_handshakes = 0;   ///< TLS handshakes completed
@@ -215,7 +215,9 @@ struct request_event {
     endpoint target = endpoint::graphql;
     std::string_view workspace; ///< empty for the authorization-code and refresh grants
     std::string_view operation; ///< graphql_request::operation_name; empty when not given
-    unsigned attempt = 1;       ///< 1 for the first request of a call (or of a token flight)
+    /// The request's number in its call, from 1: retries and a 401's second request count (a
+    /// token flight's requests are numbered within the flight).
+    unsigned attempt = 1;
     /// The request was written, at least in part. False: the attempt ended before: no token
     /// could be had, its deadline came inside a pause or before a connection, it was cancelled.
     bool sent = false;
@@ -229,8 +231,8 @@ struct request_event {
     bool retry = false;
     retry_reason reason = retry_reason::network;
     std::chrono::nanoseconds retry_delay{0};
-    bool last = false; ///< the call ends with this attempt
-    bool new_connection = false; ///< sent on a connection opened for it, not a kept-alive one
+    bool last = false;                ///< the call ends with this attempt
+    bool new_connection = false;      ///< sent on a connection opened for it, not a kept-alive one
     std::uint64_t bytes_sent = 0;     ///< the request as written (header and body)
     std::uint64_t bytes_received = 0; ///< the response as received (before decompression)
 
@@ -242,10 +244,10 @@ struct request_event {
         /// From asking the pool for a connection to having one (opening it included).
         std::chrono::nanoseconds connection_wait{0};
         // Opening a new connection (new_connection only):
-        std::chrono::nanoseconds dns{0};    ///< name resolution (0 for an IP address)
-        std::chrono::nanoseconds tcp{0};    ///< TCP connect (to the proxy, with one)
-        std::chrono::nanoseconds tunnel{0}; ///< the proxy's CONNECT
-        std::chrono::nanoseconds tls{0};    ///< TLS handshake
+        std::chrono::nanoseconds dns{0};      ///< name resolution (0 for an IP address)
+        std::chrono::nanoseconds tcp{0};      ///< TCP connect (to the proxy, with one)
+        std::chrono::nanoseconds tunnel{0};   ///< the proxy's CONNECT
+        std::chrono::nanoseconds tls{0};      ///< TLS handshake
         std::chrono::nanoseconds exchange{0}; ///< writing the request and reading the response
         std::chrono::nanoseconds total{0};
     } time;

@@ -49,10 +49,10 @@ public:
     using time_point = typename Clock::time_point;
     using timer_type = boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>,
                                                          boost::asio::any_io_executor>;
-    /// One token request for the workspace; must finish by the deadline and honour terminal
-    /// cancellation.
+    /// One token request for the workspace, the flight's `attempt`-th (from 1); must finish by
+    /// the deadline and honour terminal cancellation.
     using fetch_fn = std::function<boost::asio::awaitable<result<token_grant>>(
-        std::string workspace, time_point deadline)>;
+        std::string workspace, time_point deadline, unsigned attempt)>;
 
     token_endpoint(fetch_fn fetch, std::size_t max_concurrent_requests, const entry_policy& policy)
         : fetch_(std::move(fetch))
@@ -111,7 +111,7 @@ public:
                     }
                 } held(*this, on_the_wire);
                 try {
-                    r.outcome = co_await fetch_(workspace, deadline);
+                    r.outcome = co_await fetch_(workspace, deadline, attempt);
                 } catch (...) {
                     r.outcome = failure_from(std::current_exception());
                     threw = true;

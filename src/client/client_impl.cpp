@@ -52,8 +52,8 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
     // request that outlives it finds it gone rather than keeping it alive.
     impl->cache_.emplace(
         impl->ex_,
-        [weak = impl->weak_from_this()](std::string ws, steady_time dl) {
-            return request_token(weak, std::move(ws), dl);
+        [weak = impl->weak_from_this()](std::string ws, steady_time dl, unsigned attempt) {
+            return request_token(weak, std::move(ws), dl, attempt);
         },
         std::move(options));
     return impl;
@@ -96,6 +96,15 @@ asio::awaitable<result<access_token>> client_impl::fetch_token(std::string ws) {
 
 asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
                                                                graphql_request request) {
+    call_trace trace(sink(), request_event::endpoint::graphql, ws, request.operation_name);
+    auto r = co_await graphql_call_traced(ws, request, trace);
+    trace.finish(r ? error_code() : r.error().ec);
+    co_return r;
+}
+
+asio::awaitable<result<graphql_response>>
+client_impl::graphql_call_traced(const std::string& ws, const graphql_request& request,
+                                 call_trace& trace) {
     if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
         co_return ok.error();
     }
@@ -143,20 +152,24 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
     // Each send waits for its turn first (pauses, rate limits), and tells the throttle table
     // what came back.
     auto send = [&]() -> asio::awaitable<result<std::optional<http_response>>> {
-        if (auto ok = co_await admit(ws, call.settings().deadline); !ok) {
-            co_return ok.error();
+        const auto asked = std::chrono::steady_clock::now();
+        auto admitted = co_await admit(ws, call.settings().deadline);
+        const auto sent = std::chrono::steady_clock::now();
+        trace.add_throttle_wait(sent - asked);
+        if (!admitted) {
+            co_return admitted.error();
         }
         used.reset();
-        const auto sent = std::chrono::steady_clock::now();
         throttle_.on_sent(ws, sent);
         auto r = co_await pool_.send(req, call.settings().deadline, request_priority::normal,
-                                     with_token);
+                                     with_token, &trace.send());
+        trace.absorb();
         if (r && *r) {
             note_answer(ws, **r, sent);
         }
         co_return r;
     };
-    auto answer = co_await carry_out(call, send, ws, &used);
+    auto answer = co_await carry_out(call, send, trace, ws, &used);
     if (call.attempt() > 1) {
         retries_.fetch_add(call.attempt() - 1, std::memory_order_relaxed);
     }
@@ -167,6 +180,7 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
 }
 
 asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call, send_fn send,
+                                                              call_trace& trace,
                                                               std::string_view ws,
                                                               const token_ptr* used) {
     result<std::optional<http_response>> sent; // the last send's outcome
@@ -177,9 +191,15 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
                 a = call.resume(call_events::token_ready{});
                 break;
             }
+            const auto asked = std::chrono::steady_clock::now();
             auto t = co_await cache_->get(ws, call.settings().deadline);
-            a = t ? call.resume(call_events::token_ready{})
-                  : call.resume(call_events::token_failed{t.error()});
+            trace.add_token_wait(std::chrono::steady_clock::now() - asked);
+            if (t) {
+                a = call.resume(call_events::token_ready{});
+            } else {
+                a = call.resume(call_events::token_failed{t.error()});
+                trace.ended(nullptr, t.error().ec); // the call's end: no retry
+            }
             break;
         }
         case call_action::send: {
@@ -188,21 +208,36 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
             const double jitter = jitter_share();
             if (!sent) {
                 a = call.resume(call_events::send_failed{sent.error(), now, jitter});
+                trace.ended(nullptr, sent.error().ec);
             } else if (!*sent) {
-                a = call.resume(call_events::declined{});
+                a = call.resume(call_events::declined{}); // not an attempt: nothing was sent
+                break;
             } else {
                 a = call.resume(call_events::responded{**sent, now, jitter});
+                trace.ended(&**sent, {});
+            }
+            // A 401's retry is told once the invalidation decided whether there is one.
+            if (a.kind == call_action::sleep) {
+                trace.then({true, retry_reason_of(sent ? (*sent)->status : 0), a.wait});
             }
             break;
         }
         case call_action::invalidate_and_retry: {
             const auto r = cache_->invalidate(ws, used ? used->get() : nullptr);
             a = call.resume(call_events::invalidated{r == invalidate_result::throttled});
+            if (a.kind != call_action::done) {
+                trace.then({true, retry_reason::unauthorized, std::chrono::nanoseconds(0)});
+            }
             break;
         }
         case call_action::sleep: {
+            const auto asleep = std::chrono::steady_clock::now();
             const bool completed = co_await sleep(a.wait);
+            trace.add_backoff(std::chrono::steady_clock::now() - asleep);
             a = call.resume(call_events::slept{completed});
+            if (!completed && a.error) {
+                trace.ended(nullptr, a.error->ec); // cancelled before it
+            }
             break;
         }
         case call_action::done:
@@ -231,9 +266,21 @@ throttle_stats client_impl::throttling() const {
 }
 
 client_metrics client_impl::metrics() const {
-    client_metrics m;
+    client_metrics m = cfg_.collect_metrics ? metrics_.snapshot() : client_metrics{};
     m.pool = pool_.stats();
     return m;
+}
+
+trace_sink client_impl::sink() noexcept {
+    trace_sink s;
+    if (cfg_.on_request_event) {
+        s.hook = &cfg_.on_request_event;
+        s.gate = cache_->options().hooks.get();
+    }
+    if (cfg_.collect_metrics) {
+        s.metrics = &metrics_;
+    }
+    return s;
 }
 
 asio::awaitable<result<void>> client_impl::local_turn(std::string_view ws, steady_time deadline,
@@ -427,7 +474,8 @@ result<void> client_impl::check_request(const graphql_request& r) {
 // One client-credentials request (RFC 6749 §4.4, client_secret_post as Glue documents it); the
 // token cache retries it.
 asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<client_impl> weak,
-                                                                std::string ws, steady_time until) {
+                                                                std::string ws, steady_time until,
+                                                                unsigned attempt) {
     auto self = weak.lock();
     if (!self) {
         co_return make_failure(asio::error::operation_aborted);
@@ -437,36 +485,48 @@ asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<cl
         fields.emplace_back("redirect_uri", self->cfg_.redirect_uri);
     }
     fields.emplace_back("subject", ws);
+    // One request of the flight: whether another follows is the token cache's to decide.
+    call_trace trace(self->sink(), request_event::endpoint::token, ws, {}, attempt);
     token_post post;
     auto sent = co_await self->post_token_form(fields, until, request_priority::high,
-                                               /*idempotent=*/true, post);
+                                               /*idempotent=*/true, post, trace);
     if (!sent) {
+        trace.ended(nullptr, sent.error().ec);
+        trace.finish(sent.error().ec);
         co_return sent.error();
     }
     // post_token_form never declines.
-    co_return parse_token_response(**sent, self->cfg_.default_token_lifetime, post.steady);
+    trace.ended(&**sent, {});
+    auto grant = parse_token_response(**sent, self->cfg_.default_token_lifetime, post.steady);
+    trace.finish(grant ? error_code() : grant.error().ec);
+    co_return grant;
 }
 
 // The authorization-code and refresh-token grants (RFC 6749 §4.1.3, §6).
 asio::awaitable<result<oauth::token_set>> client_impl::grant(std::vector<form_field> fields) {
     graphql_call call(grant_call_settings(cfg_, deadline(cfg_.token_request_timeout)));
+    call_trace trace(sink(), request_event::endpoint::token, {}, {});
     token_post post;
     auto send = [&] {
         return post_token_form(fields, call.settings().deadline, request_priority::normal,
-                               /*idempotent=*/false, post);
+                               /*idempotent=*/false, post, trace);
     };
-    auto answer = co_await carry_out(call, send);
+    auto answer = co_await carry_out(call, send, trace);
     if (!answer) {
+        trace.finish(answer.error().ec);
         co_return answer.error();
     }
-    co_return parse_token_set(*answer, cfg_.default_token_lifetime, post.wall);
+    auto set = parse_token_set(*answer, cfg_.default_token_lifetime, post.wall);
+    trace.finish(set ? error_code() : set.error().ec);
+    co_return set;
 }
 
 // Only an `idempotent` request (the client-credentials grant) is sent again after a stale
 // keep-alive connection failed it; the others go on a checked connection.
 asio::awaitable<result<std::optional<http_response>>>
 client_impl::post_token_form(std::span<const form_field> fields, steady_time until,
-                             request_priority prio, bool idempotent, token_post& post) {
+                             request_priority prio, bool idempotent, token_post& post,
+                             call_trace& trace) {
     std::vector<form_field> all(fields.begin(), fields.end());
     all.emplace_back("client_id", cfg_.client_id);
     all.emplace_back("client_secret", cfg_.client_secret);
@@ -484,7 +544,9 @@ client_impl::post_token_form(std::span<const form_field> fields, steady_time unt
         post.wall = std::chrono::system_clock::now();
         return true;
     };
-    co_return co_await pool_.send(req, until, prio, note_time);
+    auto sent = co_await pool_.send(req, until, prio, note_time, &trace.send());
+    trace.absorb();
+    co_return sent;
 }
 
 } // namespace glue::detail

@@ -9,6 +9,8 @@
 #include <glue/client.hpp>
 
 #include "cache/token_cache.hpp"
+#include "client/call_metrics.hpp"
+#include "client/call_trace.hpp"
 #include "client/graphql_call.hpp"
 #include "protocol/form.hpp"
 #include "protocol/http_message.hpp"
@@ -72,10 +74,16 @@ private:
     /// Carries out `call`'s actions until it is done: its last response, or its failure. `ws`
     /// names the workspace whose cached token `send` puts in the request, and `*used` is the
     /// token it put there last (for the 401's compare-and-invalidate); neither is read when the
-    /// call has a token of its own.
+    /// call has a token of its own. Each attempt's end and what follows it go to `trace`
+    /// (`send` tells it about its own steps); the caller finishes it.
     boost::asio::awaitable<result<http_response>> carry_out(graphql_call& call, send_fn send,
+                                                            call_trace& trace,
                                                             std::string_view ws = {},
                                                             const token_ptr* used = nullptr);
+
+    /// Where this client's calls report: the request-event hook (through the cache's hook
+    /// gate) and the metrics, each when configured.
+    trace_sink sink() noexcept;
 
     /// A call's deadline: `timeout` from now, or request_timeout when it is zero.
     steady_time deadline(std::chrono::milliseconds timeout = {}) const;
@@ -96,11 +104,16 @@ private:
     /// Tells the throttle table what came back for `ws`, sent at `sent`.
     void note_answer(std::string_view ws, const http_response& r, steady_time sent);
 
+    /// graphql() but its trace's end: `trace` hears of every attempt.
+    boost::asio::awaitable<result<graphql_response>>
+    graphql_call_traced(const std::string& ws, const graphql_request& request, call_trace& trace);
+
     static result<void> check_request(const graphql_request& r);
 
     /// The fetch operation of the token cache: one client-credentials request.
     static boost::asio::awaitable<result<token_grant>>
-    request_token(std::weak_ptr<client_impl> weak, std::string ws, steady_time until);
+    request_token(std::weak_ptr<client_impl> weak, std::string ws, steady_time until,
+                  unsigned attempt);
 
     /// The authorization-code and refresh-token grants, with their retries (grant_call_settings).
     boost::asio::awaitable<result<oauth::token_set>> grant(std::vector<form_field> fields);
@@ -115,7 +128,7 @@ private:
     /// pool's send (it never declines).
     boost::asio::awaitable<result<std::optional<http_response>>>
     post_token_form(std::span<const form_field> fields, steady_time until, request_priority prio,
-                    bool idempotent, token_post& post);
+                    bool idempotent, token_post& post, call_trace& trace);
 
     const boost::asio::any_io_executor ex_;
     const client_config cfg_;
@@ -127,6 +140,7 @@ private:
     retry_budget budget_;
     std::shared_ptr<fleet_permits> fleet_; // with fleet_rate_limit
     std::atomic<std::uint64_t> retries_{0};
+    call_metrics metrics_;
 
     using sleeper = waiter<boost::asio::steady_timer>;
     std::mutex sleep_mtx_;

@@ -176,8 +176,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         unlease_locked(*c);
         const auto opened = c->opened_at;
         // Closed though fit: too old, or the first in line needs a fresh one (after a stale one).
-        const auto reason = leases.stopped() ? close_reason::shutdown
-                            : why            ? *why
+        const auto reason = leases.stopped()                        ? close_reason::shutdown
+                            : why                                   ? *why
                             : too_old(leases.ageing(), opened, now) ? close_reason::aged
                                                                     : close_reason::stale;
         place_locked(leases.give_back(std::move(c), !why, opened, now), {}, reason);
@@ -493,11 +493,9 @@ void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
-asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_request& req,
-                                                                      steady_time deadline,
-                                                                      request_priority prio,
-                                                                      prepare_fn prepare,
-                                                                      send_trace* trace) {
+asio::awaitable<result<std::optional<http_response>>>
+http_pool::send(http_request& req, steady_time deadline, request_priority prio, prepare_fn prepare,
+                send_trace* trace) {
     auto st = st_;
     auto kind = lease_kind::pooled;
     send_trace local; // when the caller wants none: the same steps, never read
@@ -546,7 +544,7 @@ asio::awaitable<result<std::optional<http_response>>> http_pool::send(http_reque
         if (!x.ec) {
             c->reused = true;
             // Reused only when the response's end is certain and nothing follows it.
-            c.release(!x.keep_alive             ? std::optional(close_reason::server_close)
+            c.release(!x.keep_alive           ? std::optional(close_reason::server_close)
                       : c->buffer.size() != 0 ? std::optional(close_reason::error)
                                               : std::nullopt);
             co_return std::optional<http_response>(std::move(x.response));

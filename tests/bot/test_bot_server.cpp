@@ -2,7 +2,8 @@
 //
 // examples/bot_server end to end, as a separate process against the mock server: the install
 // flow through a browser's steps, webhooks delivered twice (forced re-delivery), a bad
-// signature, its own messages ignored, and a graceful stop on SIGTERM.
+// signature, its own messages ignored, its client's figures at /metrics, and a graceful stop on
+// SIGTERM.
 
 #include <glue/testing/mock_server.hpp>
 #include <glue/webhook.hpp>
@@ -142,6 +143,16 @@ TEST_SUITE("bot") {
             own_deliveries += d.body.find(replies[0].id) != std::string::npos;
         }
         CHECK(own_deliveries == 2); // the bot saw its own reply, twice, and let it be
+
+        // Its client's figures, for Prometheus: the two sendMessage calls among them.
+        const auto metrics = raw_get(bot.port(), "/metrics");
+        CHECK(metrics.status == 200);
+        CHECK(metrics.header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+        const std::string lines = "\n" + metrics.body;
+        CHECK(lines.find("\n# TYPE glue_graphql_calls_total counter\n") != std::string::npos);
+        CHECK(lines.find("\nglue_throttle_requests_sent_total 2\n") != std::string::npos);
+        CHECK(lines.find("\nglue_graphql_calls_total{outcome=\"ok\"} 2\n") != std::string::npos);
+        CHECK(metrics.body.find(o.client_secret) == std::string::npos);
 
         const int status = bot.stop(SIGTERM);
         REQUIRE(status != -1);

@@ -21,6 +21,7 @@ help_mentions() { # help_mentions COMMAND TEXT: `glue COMMAND --help` exits 0 an
 check "token --help" help_mentions token --show-token
 check "query --help" help_mentions query --variables
 check "bulk --help" help_mentions bulk --concurrency
+check "bulk --help shows --metrics" help_mentions bulk --metrics
 check "mock-server --help" help_mentions mock-server --tls
 check "mock-server --help shows --rate-limit-per-workspace" \
     help_mentions mock-server --rate-limit-per-workspace
@@ -137,6 +138,11 @@ check "--resume with --out naming another file is refused" refused 'appends to i
     -o "$work/b.jsonl"
 check "... as with --out -" refused 'appends to its own file' \
     "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --resume "$work/a.jsonl" -o -
+check "--metrics - is refused" refused 'needs a file' \
+    "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' --metrics -
+check "--metrics naming the results' file is refused" refused 'names the file the results go to' \
+    "$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' -o "$work/same.out" \
+    --metrics "$work/same.out"
 
 # glue bulk against the mock: mutations, odd input lines, --resume, the progress bar.
 jsonl() { # jsonl FILE: every line is JSON and ends with a newline
@@ -189,6 +195,11 @@ set -u
 "$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --resume "$work/garbage.jsonl" 2>"$work/garbage.err"; echo \$? >"$work/garbage.rc"
 "$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' --rate 1000 --rate-per-workspace 0.5 -o "$work/rated.jsonl" 2>"$work/rated.err"; echo \$? >"$work/rated.rc"
 script -qec "'$glue' bulk --workspaces '$work/ten.txt' '{ me { id } }' -o /dev/null" /dev/null >"$work/tty.out" 2>&1; echo \$? >"$work/tty.rc"
+"$glue" bulk --workspaces "$work/ten.txt" '{ me { id } }' -o "$work/metrics.jsonl" --metrics "$work/metrics.prom" 2>"$work/metrics.err"; echo \$? >"$work/metrics.rc"
+"$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' -o "$work/no_dir.jsonl" --metrics "$work/no/such/dir.prom" 2>"$work/no_dir.err"; echo \$? >"$work/no_dir.rc"
+mkdir "$work/a_dir"
+"$glue" bulk --workspaces "$work/two.txt" '{ me { id } }' -o /dev/null --metrics "$work/a_dir" 2>"$work/on_dir.err"; echo \$? >"$work/on_dir.rc"
+echo "\$GLUE_CLIENT_SECRET" >"$work/bulk_secret"
 SCRIPT
 "$mock" -- bash "$work/bulk.sh"
 check "--allow-duplicates runs a mutation without uniqueBy" test "$(cat "$work/dup_send.rc")" = 0
@@ -238,6 +249,26 @@ check "the summary shows the throttling" grep -q '^  throttled       [0-9]' "$wo
 check "... the retries and those the budget denied" \
     grep -q '^  retries         [0-9]*, [0-9]* more denied by the retry budget' "$work/rated.err"
 check "... and the time spent waiting" grep -q '^  waited          [0-9.]* s' "$work/rated.err"
+prometheus_ok() { # prometheus_ok FILE: promtool accepts it (required under CI)
+    if command -v promtool >/dev/null; then
+        promtool check metrics <"$1"
+    else
+        echo "promtool is not installed (scripts/setup installs Debian's prometheus)"
+        test -z "${CI:-}"
+    fi
+}
+check "--metrics writes the job's figures" test "$(cat "$work/metrics.rc")" = 0
+check "... in Prometheus' text format" prometheus_ok "$work/metrics.prom"
+check "... whole, the .tmp file renamed" test ! -e "$work/metrics.prom.tmp"
+check "... counting the calls" grep -qx 'glue_graphql_calls_total{outcome="ok"} 10' "$work/metrics.prom"
+check "... and the requests sent" grep -qx 'glue_throttle_requests_sent_total 10' "$work/metrics.prom"
+check "... and the token requests" grep -qx 'glue_token_requests_total 10' "$work/metrics.prom"
+check "... with no secret or token in it" bash -c "! grep -qF -e '$(cat "$work/bulk_secret")' -e glue_at_ '$work/metrics.prom'"
+check "--metrics that can't be written exits 1" test "$(cat "$work/no_dir.rc")" = 1
+check "... saying so" grep -q "writing the metrics to $work/no/such/dir.prom failed" "$work/no_dir.err"
+check "... after the job, whose results are whole" results_are "$work/no_dir.jsonl" "$work/two.txt"
+check "--metrics naming a directory exits 1" test "$(cat "$work/on_dir.rc")" = 1
+check "... leaving no .tmp file" test ! -e "$work/a_dir.tmp"
 check "the progress bar (on a terminal) exits 0" test "$(cat "$work/tty.rc")" = 0
 check "... shows the send rate, throttled answers and retries" \
     grep -q '10/10 \[.*req/s (sending [0-9.k]*/s) .* throttled [0-9]*  retries [0-9]*' "$work/tty.out"
@@ -271,7 +302,7 @@ interrupt() { # interrupt NAME SIGNAL ARGS...: a job of many.txt, SIGNAL once li
     cp "$work/\$1.jsonl" "$work/\$1_before.jsonl"
     "$glue" bulk --workspaces "$work/many.txt" '{ me { id } }' -c 64 --resume "$work/\$1.jsonl" 2>"$work/\$1_resume.err"; echo \$? >"$work/\$1_resume.rc"
 }
-interrupt int INT -c 4
+interrupt int INT -c 4 --metrics "$work/int.prom"
 interrupt term TERM -c 4 --grace-period 0
 SCRIPT
 "$mock" --graphql-delay 20 -- bash "$work/interrupt.sh"
@@ -304,6 +335,9 @@ check "... before the end of the job" bash -c "(( \$(wc -l <'$work/int_before.js
 check "... every line whole JSON" jsonl "$work/int_before.jsonl"
 check "... one per call made" test "$(wc -l <"$work/int_before.jsonl")" = \
     "$(sed -n 's/^\([0-9]*\) requests over.*/\1/p' "$work/int.err")"
+check "... and the figures of the calls made" grep -qx \
+    "glue_graphql_calls_total{outcome=\"ok\"} $(wc -l <"$work/int_before.jsonl")" "$work/int.prom"
+check "... in Prometheus' text format" prometheus_ok "$work/int.prom"
 check "--resume then does the rest" test "$(cat "$work/int_resume.rc")" = 0
 check "... only the rest" grep -q "already done    $(wc -l <"$work/int_before.jsonl") skipped" \
     "$work/int_resume.err"

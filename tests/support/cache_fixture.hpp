@@ -148,7 +148,7 @@ struct cache_fixture {
         }
         cache.emplace(
             ioc.get_executor(),
-            [this](std::string ws, steady_time deadline) {
+            [this](std::string ws, steady_time deadline, unsigned) {
                 return fetcher.fetch(std::move(ws), deadline);
             },
             std::move(o));

@@ -17,6 +17,8 @@
 #include <cmath>
 #include <csignal>
 #include <exception>
+#include <filesystem>
+#include <sstream>
 #include <unordered_set>
 
 namespace glue::cli {
@@ -275,6 +277,30 @@ bulk_report run_bulk(asio::io_context& ioc, client& c, const bulk_job& job) {
     r.p99_ms = detail::percentile(st.latencies_ms, 0.99);
     r.errors_by_class = std::move(st.errors_by_class);
     return r;
+}
+
+bool write_metrics_file(const std::string& path, const client& c) {
+    std::ostringstream text;
+    write_prometheus(text, c);
+    const std::string body = std::move(text).str();
+    const std::string tmp = path + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "wb");
+    if (!f) {
+        return false;
+    }
+    const bool written = std::fwrite(body.data(), 1, body.size(), f) == body.size();
+    std::error_code ec;
+    if (std::fclose(f) != 0 || !written) {
+        std::filesystem::remove(tmp, ec);
+        return false;
+    }
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        return false;
+    }
+    return true;
 }
 
 void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces,

@@ -53,6 +53,11 @@ struct bulk_skipped {
     std::size_t invalid = 0;      ///< lines that can't be workspace ids
 };
 
+/// Writes the client's figures in Prometheus' text format to `path`: to `path`.tmp first,
+/// renamed over `path` once whole, so that a reader never sees half of it. False if it couldn't
+/// (the .tmp file is then removed).
+bool write_metrics_file(const std::string& path, const client& c);
+
 /// The summary, a few lines for humans.
 void print_summary(std::FILE* to, const bulk_report& r, std::size_t workspaces,
                    const bulk_skipped& skipped = {});

@@ -227,7 +227,7 @@ CLI::Validator rate_check(const char* env) {
 
 // `glue bulk`'s own flags.
 struct bulk_flags {
-    std::string workspaces_from, out_path, resume_path;
+    std::string workspaces_from, out_path, resume_path, metrics_path;
     std::size_t concurrency = 64;
     std::optional<double> rate, rate_per_workspace; // unset: the configuration's
     unsigned grace_period_s = 5;
@@ -255,6 +255,10 @@ struct bulk_flags {
                        "seconds the calls in flight have to finish after SIGINT or SIGTERM "
                        "(default 5); a second signal cancels them at once")
             ->check(CLI::Range(0u, 3600u));
+        cmd.add_option("--metrics", metrics_path,
+                       "at the end of the job (an interrupted one too), write the client's "
+                       "figures in Prometheus' text format to this file (whole: written to "
+                       "<file>.tmp, then renamed)");
         cmd.add_flag("--allow-duplicates", allow_duplicates,
                      "run a mutation that is not safe to send twice (a sendMessage without "
                      "uniqueBy): a retried call or a resumed job may then do it twice");
@@ -321,6 +325,13 @@ int cmd_bulk(const connection_flags& conn, const bulk_flags& flags, const query_
         (flags.out_path == "-" || !same_file(flags.out_path, flags.resume_path))) {
         throw CLI::ValidationError("--resume", "appends to its own file; --out names another");
     }
+    if (flags.metrics_path == "-") {
+        throw CLI::ValidationError("--metrics", "needs a file: it is written whole, then renamed");
+    }
+    if (!flags.metrics_path.empty() && !out_path.empty() &&
+        same_file(flags.metrics_path, out_path)) {
+        throw CLI::ValidationError("--metrics", "names the file the results go to");
+    }
     auto cfg = conn.config();
     flags.apply(cfg);
     auto list = read_workspaces(flags.workspaces_from);
@@ -377,10 +388,16 @@ int cmd_bulk(const connection_flags& conn, const bulk_flags& flags, const query_
         std::fprintf(stderr, "glue: writing the results to %s failed\n",
                      job.out == stdout ? "stdout" : out_path.c_str());
     }
+    const bool metrics_written =
+        flags.metrics_path.empty() || glue::cli::write_metrics_file(flags.metrics_path, c);
+    if (!metrics_written) {
+        std::fprintf(stderr, "glue: writing the metrics to %s failed\n",
+                     flags.metrics_path.c_str());
+    }
     if (report.signal != 0) {
         return 128 + report.signal;
     }
-    return written && report.failed == 0 && skipped.invalid == 0 ? 0 : 1;
+    return written && metrics_written && report.failed == 0 && skipped.invalid == 0 ? 0 : 1;
 }
 
 int cmd_mock_server(const glue::testing::mock_server_options& opts) {

@@ -136,7 +136,7 @@ TEST_SUITE("cache stress") {
         std::optional<stress_cache> cache;
         cache.emplace(
             ioc.get_executor(),
-            [&fetcher](std::string ws, steady_time deadline) {
+            [&fetcher](std::string ws, steady_time deadline, unsigned) {
                 return fetcher.fetch(std::move(ws), deadline);
             },
             std::move(o));
