@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <span>
 #include <string_view>
 
@@ -259,6 +260,17 @@ struct request_event {
     /// case, in the order received.
     std::span<const http_header> response_headers;
 };
+
+/// One line for a person or a log, nothing secret in it (the fields above only):
+///
+///     POST /public/graphql ws=wks_… op=Me attempt=1 status=200 next=done conn=new
+///     sent=312B received=845B total=3.21ms backoff=0ms token=1.02ms throttle=0ms
+///     connection=0.91ms (dns=0.05ms tcp=0.12ms tls=0.61ms) exchange=1.20ms request_id=req_12
+///
+/// (one line, without a trailing newline), with `error=<message>` after the status when there
+/// is one, `next=retry:<reason>:<delay>` when the client sends again, and the connect steps
+/// only for a new connection.
+std::ostream& operator<<(std::ostream& os, const request_event& e);
 
 /// Receives request events, under the same rules as token_event_hook: called from the
 /// library's strands and callers' threads, never inside a lock and never after the client is

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <ostream>
 
 namespace glue {
 
@@ -102,6 +104,67 @@ call_outcome classify_outcome(error_code ec) noexcept {
     default:
         return call_outcome::other;
     }
+}
+
+namespace {
+
+// Milliseconds with two decimals, or "0ms": short enough for a log line, fine enough for loopback.
+struct ms {
+    std::chrono::nanoseconds d;
+    friend std::ostream& operator<<(std::ostream& os, ms m) {
+        if (m.d.count() <= 0) {
+            return os << "0ms";
+        }
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2fms", static_cast<double>(m.d.count()) / 1e6);
+        return os << buf;
+    }
+};
+
+} // namespace
+
+std::ostream& operator<<(std::ostream& os, const request_event& e) {
+    os << (e.target == request_event::endpoint::graphql ? "POST /public/graphql"
+                                                        : "POST /oauth/token");
+    if (!e.workspace.empty()) {
+        os << " ws=" << e.workspace;
+    }
+    if (!e.operation.empty()) {
+        os << " op=" << e.operation;
+    }
+    os << " attempt=" << e.attempt << " status=";
+    if (e.http_status != 0) {
+        os << e.http_status;
+    } else {
+        os << (e.sent ? "none" : "unsent");
+    }
+    if (e.error) {
+        os << " error=\"" << e.error.message() << '"';
+    }
+    if (e.retry) {
+        os << " next=retry:" << to_string(e.reason) << ':' << ms{e.retry_delay};
+    } else {
+        os << " next=done";
+    }
+    if (e.sent) {
+        os << " conn=" << (e.new_connection ? "new" : "reused") << " sent=" << e.bytes_sent
+           << "B received=" << e.bytes_received << 'B';
+    }
+    const auto& t = e.time;
+    os << " total=" << ms{t.total} << " backoff=" << ms{t.backoff} << " token=" << ms{t.token_wait}
+       << " throttle=" << ms{t.throttle_wait} << " connection=" << ms{t.connection_wait};
+    if (e.new_connection) {
+        os << " (dns=" << ms{t.dns} << " tcp=" << ms{t.tcp};
+        if (t.tunnel.count() > 0) {
+            os << " tunnel=" << ms{t.tunnel};
+        }
+        os << " tls=" << ms{t.tls} << ')';
+    }
+    os << " exchange=" << ms{t.exchange};
+    if (!e.request_id.empty()) {
+        os << " request_id=" << e.request_id;
+    }
+    return os;
 }
 
 double latency_histogram::quantile(double q) const noexcept {

@@ -45,6 +45,9 @@ printf '%s\n' wks_A wks_B '# a comment' '' wks_C wks_D >"$work/ok.txt"
 printf '%s\n' wks_A 'bad id' wks_C | "$glue" bulk --workspaces - --file "$work/q.graphql" >"$work/mixed.jsonl" 2>"$work/mixed.err"; echo \$? >"$work/mixed.rc"
 "$glue" token -w $ws --proxy 'socks5://u:pr0xy-pw@p:1' >/dev/null 2>"$work/bad_proxy.err"; echo \$? >"$work/bad_proxy.rc"
 GLUE_PROXY='https://u:pr0xy-pw@p' "$glue" token -w $ws >/dev/null 2>"$work/env_proxy.err"; echo \$? >"$work/env_proxy.rc"
+"$glue" -v query -w $ws 'query Me(\$x: String) { me { id } }' --operation-name Me --variables '{"x":"vArIaBlE-vAlUe"}' >/dev/null 2>"$work/verbose.err"; echo \$? >"$work/verbose.rc"
+"$glue" query -w $ws '{ me { id } }' -v --variables '{"y":"vArIaBlE-vAlUe"}' >/dev/null 2>"$work/verbose_after.err"
+GLUE_DEBUG=1 "$glue" token -w $ws >/dev/null 2>"$work/debug.err"
 echo "\$GLUE_CLIENT_SECRET" >"$work/secret"
 SCRIPT
 echo '{ me { id } }' >"$work/q.graphql"
@@ -67,6 +70,22 @@ printf '%s\n' wks_A wks_B >"$work/twice.txt"
 secret=$(cat "$work/secret")
 
 check "token exits 0" test "$(cat "$work/token.rc")" = 0
+# -v and GLUE_DEBUG=1: a line per request on stderr, never a secret, token, variable or query.
+check "-v query exits 0" test "$(cat "$work/verbose.rc")" = 0
+check "-v shows the token request" \
+    grep -q '^glue: POST /oauth/token ws=wks_32kbzWHxtQvfVEgwEdQduuxRTYG attempt=1 status=200 ' \
+    "$work/verbose.err"
+check "-v shows the GraphQL request with its operation and time split" \
+    grep -Eq '^glue: POST /public/graphql ws=wks_[A-Za-z0-9]+ op=Me attempt=1 status=200 next=done conn=(new|reused) sent=[0-9]+B received=[0-9]+B total=[0-9.]+ms .*exchange=' \
+    "$work/verbose.err"
+check "... one line per request" test "$(wc -l <"$work/verbose.err")" = 2
+check "-v after the command works too" grep -q '^glue: POST /public/graphql' "$work/verbose_after.err"
+check "GLUE_DEBUG=1 works as -v" grep -q '^glue: POST /oauth/token' "$work/debug.err"
+check "without -v, nothing on stderr" test ! -s "$work/query.err"
+for leak in "$secret" glue_at_ vArIaBlE-vAlUe 'me { id }'; do
+    check "-v never shows ${leak:0:8}..." \
+        bash -c "! grep -qF -- '$leak' '$work/verbose.err' '$work/verbose_after.err' '$work/debug.err'"
+done
 check "--proxy with a SOCKS URL is refused" test "$(cat "$work/bad_proxy.rc")" != 0
 check "... saying why" grep -q 'SOCKS' "$work/bad_proxy.err"
 check "GLUE_PROXY with an https:// URL is refused" test "$(cat "$work/env_proxy.rc")" != 0

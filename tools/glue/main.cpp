@@ -4,7 +4,8 @@
 // mock server and a demo to try it all without an account.
 //
 // Configuration: GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and
-// GLUE_CA_FILE (and GLUE_RATE, GLUE_RATE_PER_WORKSPACE for bulk), or the flags of the same names.
+// GLUE_CA_FILE (and GLUE_RATE, GLUE_RATE_PER_WORKSPACE for bulk), or the flags of the same names;
+// GLUE_DEBUG=1 or -v prints a line per request on stderr.
 // Errors go to stderr as one line; the client secret and tokens are never printed (a token only
 // with `token --show-token`).
 
@@ -50,6 +51,7 @@ struct connection_flags {
     unsigned timeout_s = 0;
     std::size_t connections = 0;
     bool no_compression = false;
+    bool verbose = false; // -v, GLUE_DEBUG: a line per request on stderr
 
     void add_to(CLI::App& cmd) {
         cmd.add_option("--api-url", api_url, "API base URL [GLUE_API_URL]");
@@ -100,6 +102,16 @@ struct connection_flags {
                 } else if (e.what == glue::token_event::kind::shared_cache_up) {
                     std::fprintf(stderr, "glue: shared cache connected\n");
                 }
+            };
+        }
+        if (verbose) {
+            // One redacted line per request's attempt (request_event's operator<<: no token,
+            // secret, variable or query text), written whole so lines from threads don't mix.
+            cfg.on_request_event = [](const glue::request_event& e) {
+                std::ostringstream line;
+                line << "glue: " << e << '\n';
+                const auto text = line.str();
+                std::fwrite(text.data(), 1, text.size(), stderr);
             };
         }
         if (timeout_s != 0) {
@@ -462,8 +474,14 @@ int main(int argc, char** argv) {
                  "server to try it");
     app.require_subcommand(1);
     app.set_version_flag("--version", GLUE_VERSION_STRING);
+    // Accepted before the command or after it (glue -v query ..., glue query -v ...).
+    app.fallthrough();
 
     connection_flags conn;
+    app.add_flag("-v,--verbose", conn.verbose,
+                 "a line per request on stderr: endpoint, workspace, status, retry, time split, "
+                 "the server's request id; never a secret [GLUE_DEBUG=1]")
+        ->envname("GLUE_DEBUG");
     std::string workspace;
     auto add_workspace = [&](CLI::App& cmd) {
         cmd.add_option("-w,--workspace", workspace, "the workspace id (wks_…)")

@@ -414,7 +414,7 @@ TEST_SUITE("token cache") {
         fetcher.lifetime = 10s; // usable for 9 s
         glue::detail::basic_token_cache<manual_clock> cache(
             ioc.get_executor(),
-            [&fetcher](std::string ws, steady_time deadline) {
+            [&fetcher](std::string ws, steady_time deadline, unsigned) {
                 return fetcher.fetch(std::move(ws), deadline);
             },
             {});
@@ -450,7 +450,7 @@ TEST_SUITE("token cache") {
         fake_fetcher fetcher;
         glue::detail::basic_token_cache<std::chrono::steady_clock> cache(
             ioc.get_executor(),
-            [&fetcher](std::string ws, steady_time deadline) {
+            [&fetcher](std::string ws, steady_time deadline, unsigned) {
                 return fetcher.fetch(std::move(ws), deadline);
             },
             {});
