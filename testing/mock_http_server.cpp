@@ -171,6 +171,9 @@ struct http_server::impl {
         for (;;) {
             http::request_parser<http::string_body> parser;
             parser.body_limit(16 * 1024 * 1024);
+            // Room for the most extra headers a client sends (64 of up to 8 KiB): Beast's default
+            // of 8 KiB for the whole header would refuse one large one.
+            parser.header_limit(1024 * 1024);
             auto& tcp_layer = beast::get_lowest_layer(stream);
             if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
                 if (!co_await next_request_in_time(stream, buffer)) {

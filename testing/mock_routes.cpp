@@ -57,9 +57,8 @@ std::optional<http_response> faulty(const std::optional<fault>& f, endpoint e) {
     return res;
 }
 
-} // namespace
-
-std::pair<http_response, std::optional<fault>> route(mock_state& state, const http_request& req) {
+// The answer and its fault, before the request id.
+std::pair<http_response, std::optional<fault>> routed(mock_state& state, const http_request& req) {
     const std::string_view target = req.target;
     {
         std::lock_guard lock(state.mtx);
@@ -88,6 +87,18 @@ std::pair<http_response, std::optional<fault>> route(mock_state& state, const ht
         return {handle_authorize(state, target), std::nullopt};
     }
     return {json_response(404, graphql_error_body("not found")), std::nullopt};
+}
+
+} // namespace
+
+std::pair<http_response, std::optional<fault>> route(mock_state& state, const http_request& req) {
+    auto out = routed(state, req);
+    if (state.opts.request_ids) {
+        out.first.set(
+            "X-Request-Id",
+            "req_" + std::to_string(state.answers.fetch_add(1, std::memory_order_relaxed) + 1));
+    }
+    return out;
 }
 
 } // namespace glue::testing::detail

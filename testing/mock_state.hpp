@@ -130,6 +130,8 @@ struct mock_state {
     /// The GraphQL endpoint's rate limits (thread-safe on their own), on opts.rate_limit_clock.
     rate_limiter limiter;
     rate_time rate_now() const;
+    /// Answers given so far: the next one's X-Request-Id is req_<answers + 1>.
+    std::atomic<std::uint64_t> answers{0};
 
     mutable std::mutex mtx; // guards everything below
     std::mt19937_64 rng;

@@ -79,7 +79,7 @@ struct diagnostics {
     std::vector<http_header> response_headers;
     /// The server's id for the request that failed: the first captured of x-request-id,
     /// x-amzn-requestid, cf-ray. Kept only when it is 1 to 128 visible ASCII characters; then
-    /// what() ends with "[request id: <id>]", so a log line can be matched with the server's.
+    /// what() holds "[request id: <id>]", so a log line can be matched with the server's.
     std::string request_id;
 };
 

@@ -125,6 +125,10 @@ client_impl::graphql_call_traced(const std::string& ws, const graphql_request& r
     req.body = body;
     req.body_limit = cfg_.max_response_body_bytes;
     req.idempotent = call.settings().idempotent;
+    // The call's own headers, formatted once for all its attempts; one may hold a secret.
+    std::string extra_headers = header_lines(request.headers);
+    const wipe_at_exit wipe_headers(extra_headers);
+    req.extra_headers = extra_headers;
 
     // A caller's own token, made into a header once; then the cache is left alone.
     std::string own_authorization =
@@ -463,7 +467,8 @@ result<void> client_impl::check_request(const graphql_request& r) {
                                 "a number in the GraphQL variables is infinite or NaN");
         }
     }
-    return {};
+    // Header injection, reserved names, sizes: the rules of the default headers.
+    return check_extra_headers(r.headers);
 }
 
 // One client-credentials request (RFC 6749 §4.4, client_secret_post as Glue documents it); the

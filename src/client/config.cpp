@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ostream>
+#include <string>
 
 namespace glue {
 
@@ -29,6 +30,11 @@ client_config client_config::from_env() {
 }
 
 std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
+    // The default headers by name only: a value may be a secret (an API key).
+    std::string header_names;
+    for (const auto& h : cfg.default_headers) {
+        header_names += (header_names.empty() ? "" : ", ") + h.name;
+    }
     return os << "client_config{api_url=" << cfg.api_url << ", client_id=" << cfg.client_id
               << ", client_secret=" << (cfg.client_secret.empty() ? "(empty)" : "(redacted)")
               << ", redirect_uri=" << cfg.redirect_uri << ", ca_file=" << cfg.ca_file
@@ -44,7 +50,8 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", shared_cache_url=" << detail::redact_url_password(cfg.shared_cache_url)
               << ", shared_cache_key=" << (cfg.shared_cache_key.empty() ? "(empty)" : "(redacted)")
               << ", proxy=" << detail::redact_proxy_url(cfg.proxy) << ", no_proxy=" << cfg.no_proxy
-              << ", proxy_from_env=" << (cfg.proxy_from_env ? "true" : "false") << "}";
+              << ", proxy_from_env=" << (cfg.proxy_from_env ? "true" : "false")
+              << ", default_headers=[" << header_names << "]}";
 }
 
 } // namespace glue

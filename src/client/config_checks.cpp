@@ -1,6 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "client/config_checks.hpp"
 
+#include "protocol/ascii.hpp"
 #include "protocol/checks.hpp"
 #include "protocol/origin.hpp"
 #include "protocol/proxy.hpp"
@@ -56,6 +57,41 @@ result<void> check_throttling(const client_config& cfg) {
     return {};
 }
 
+// At most this many names: each response is scanned for them.
+constexpr std::size_t max_captured_names = 32;
+
+result<void> check_capture_names(const client_config& cfg) {
+    const auto& names = cfg.capture_response_headers;
+    if (names.size() > max_captured_names ||
+        !std::all_of(names.begin(), names.end(), [](const std::string& n) {
+            return n.size() <= max_header_name_size && is_http_token(n);
+        })) {
+        return make_failure(errc::invalid_argument,
+                            "capture_response_headers holds more than 32 names, or a name that "
+                            "is not an HTTP token of 1 to 256 characters");
+    }
+    return {};
+}
+
+// A default header that can't be sent is named by its position, and by its name when that is a
+// token: never by its value, which may be a secret (an API key).
+void check_default_headers(const client_config& cfg) {
+    const auto fault = find_header_fault(cfg.default_headers);
+    if (!fault) {
+        return;
+    }
+    std::string where = "default_headers";
+    if (fault->index < cfg.default_headers.size()) {
+        const std::string& name = cfg.default_headers[fault->index].name;
+        where += "[" + std::to_string(fault->index) + "]";
+        if (name.size() <= max_header_name_size && is_http_token(name)) {
+            where += " (" + name + ")";
+        }
+    }
+    throw error(make_error_code(errc::invalid_argument),
+                "glue::client: " + where + ": " + std::string(fault->why));
+}
+
 } // namespace
 
 result<void> check_config(const client_config& cfg) {
@@ -109,6 +145,9 @@ result<void> check_config(const client_config& cfg) {
     if (auto ok = check_throttling(cfg); !ok) {
         return ok;
     }
+    if (auto ok = check_capture_names(cfg); !ok) {
+        return ok;
+    }
     if (!cfg.proxy.empty()) {
         if (auto p = parse_proxy_url(cfg.proxy); !p) {
             return p.error(); // its message never shows the URL: it may hold a password
@@ -142,6 +181,7 @@ origin checked_origin(const client_config& cfg) {
     if (auto ok = check_config(cfg); !ok) {
         throw to_error(ok.error(), "client");
     }
+    check_default_headers(cfg);
     if (!cfg.shared_cache_url.empty()) {
         if (auto ok = shared_cache_options(cfg); !ok) {
             throw to_error(ok.error(), "client");
@@ -217,6 +257,12 @@ transport_options transport_options_of(const client_config& cfg, const origin& o
     t.accept_compressed = cfg.accept_compressed_responses;
     t.connection_idle_timeout = cfg.connection_idle_timeout;
     t.connection_max_lifetime = cfg.connection_max_lifetime;
+    t.default_headers = header_lines(cfg.default_headers); // checked by checked_origin()
+    t.capture_headers.reserve(cfg.capture_response_headers.size());
+    for (const auto& name : cfg.capture_response_headers) {
+        auto& lower = t.capture_headers.emplace_back(name);
+        std::transform(lower.begin(), lower.end(), lower.begin(), ascii_lower);
+    }
     auto p = proxy_of(cfg, org);
     if (!p) {
         throw to_error(p.error(), "client");

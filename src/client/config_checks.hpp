@@ -26,8 +26,10 @@ result<void> check_config(const client_config& cfg);
 /// a key is refused: tokens are never stored in plaintext.
 result<redis_shared_cache_options> shared_cache_options(const client_config& cfg);
 
-/// The API's origin of a checked configuration (check_config, and shared_cache_options when a
-/// shared cache is configured). Throws glue::error, from "client", when anything is wrong.
+/// The API's origin of a checked configuration (check_config, the default headers, and
+/// shared_cache_options when a shared cache is configured). Throws glue::error, from "client",
+/// when anything is wrong; a bad default header is named by its position and name, never its
+/// value.
 origin checked_origin(const client_config& cfg);
 
 token_cache_options cache_options_of(const client_config& cfg);
@@ -39,7 +41,8 @@ fleet_permit_options fleet_options_of(const client_config& cfg, std::shared_ptr<
 throttle_options throttle_options_of(const client_config& cfg);
 
 /// Includes the proxy `org` (checked_origin's) goes through, from the configuration and the
-/// environment; throws glue::error, from "client", for a proxy that can't be used.
+/// environment; throws glue::error, from "client", for a proxy that can't be used. The default
+/// headers become header lines, the names of the headers to capture lower case.
 transport_options transport_options_of(const client_config& cfg, const origin& org);
 
 } // namespace glue::detail

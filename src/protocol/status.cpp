@@ -4,6 +4,7 @@
 #include "protocol/retry_after.hpp"
 
 #include <algorithm>
+#include <array>
 
 namespace glue::detail {
 
@@ -24,13 +25,16 @@ errc status_errc(unsigned status) noexcept {
 }
 
 std::string_view request_id_of(std::span<const http_header> captured) noexcept {
-    auto plain = [](std::string_view v) {
-        return !v.empty() && v.size() <= 128 &&
-               std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    // In order of preference: the de facto standard, AWS's, Cloudflare's.
+    constexpr std::array<std::string_view, 3> names = {"x-request-id", "x-amzn-requestid",
+                                                       "cf-ray"};
+    auto usable = [](std::string_view v) {
+        return !v.empty() && v.size() <= max_request_id_size &&
+               std::all_of(v.begin(), v.end(), [](char c) { return c > ' ' && c < 0x7f; });
     };
-    for (std::string_view name : {"x-request-id", "x-amzn-requestid", "cf-ray"}) {
+    for (std::string_view name : names) {
         for (const auto& h : captured) {
-            if (h.name == name && plain(h.value)) {
+            if (h.name == name && usable(h.value)) {
                 return h.value;
             }
         }
@@ -42,6 +46,8 @@ diagnostics response_diagnostics(const http_response& r) {
     diagnostics d;
     d.http_status = static_cast<int>(r.status);
     d.retry_after = parse_retry_after(r.retry_after);
+    d.response_headers = r.captured;
+    d.request_id = request_id_of(r.captured);
     return d;
 }
 

@@ -8,6 +8,7 @@
 
 #include "protocol/http_message.hpp"
 
+#include <cstddef>
 #include <span>
 #include <string_view>
 
@@ -21,12 +22,17 @@ constexpr bool is_success(unsigned status) noexcept {
 /// unauthorized, forbidden, rate_limited, server_error, or http_error.
 errc status_errc(unsigned status) noexcept;
 
-/// The server's id for a request among the headers captured from its response: the first value
-/// of x-request-id, x-amzn-requestid or cf-ray (in that order of preference) that is 1 to 128
-/// visible ASCII characters; empty when none is.
+/// The longest request id kept (diagnostics::request_id).
+inline constexpr std::size_t max_request_id_size = 128;
+
+/// The server's id for a request among its captured response headers (names in lower case):
+/// the first x-request-id, then x-amzn-requestid, then cf-ray, that is 1 to max_request_id_size
+/// visible ASCII characters (no space, no control). Empty: none. Being plain visible ASCII of a
+/// bounded size, it may go into what() and logs.
 std::string_view request_id_of(std::span<const http_header> captured) noexcept;
 
-/// The diagnostics every failed response carries: its status and Retry-After.
+/// The diagnostics every failed response carries: its status, Retry-After, the captured
+/// headers and the request id among them.
 diagnostics response_diagnostics(const http_response& r);
 
 } // namespace glue::detail

@@ -35,6 +35,11 @@ error to_error(const failure& f, std::string_view operation) {
         context += ": ";
         context.append(f.message);
     }
+    // The one piece of server text allowed in: checked to be plain visible ASCII (protocol's
+    // request_id_of), so that a log line can be matched with the server's.
+    if (f.diag && !f.diag->request_id.empty()) {
+        context += " [request id: " + f.diag->request_id + "]";
+    }
     return error(f.ec, std::move(context), f.diag);
 }
 

@@ -6,6 +6,7 @@
 
 #include "transport/exchange.hpp"
 
+#include "protocol/ascii.hpp"
 #include "protocol/content_coding.hpp"
 #include "transport/connection.hpp"
 #include "transport/proxy_tunnel.hpp"
@@ -26,6 +27,7 @@
 #include <limits>
 #include <new>
 #include <optional>
+#include <span>
 #include <system_error>
 #include <tuple>
 
@@ -49,10 +51,12 @@ std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
 // the decoded ones.
 class response_parser final : public http::basic_parser<false> {
 public:
-    response_parser(http_response& r, std::uint64_t body_limit)
+    response_parser(http_response& r, std::uint64_t body_limit,
+                    std::span<const std::string> capture)
         : r_(r)
         , decoded_limit_(static_cast<std::size_t>(
-              std::min<std::uint64_t>(body_limit, std::numeric_limits<std::size_t>::max()))) {}
+              std::min<std::uint64_t>(body_limit, std::numeric_limits<std::size_t>::max())))
+        , capture_(capture) {}
 
     /// When the body could not be decoded (the read failed with errc::bad_response): why.
     std::string_view decode_error() const { return decode_error_; }
@@ -65,8 +69,9 @@ private:
     void on_response_impl(int code, beast::string_view, int, error_code&) override {
         r_.status = static_cast<unsigned>(code);
     }
-    void on_field_impl(http::field f, beast::string_view, beast::string_view value,
+    void on_field_impl(http::field f, beast::string_view name, beast::string_view value,
                        error_code& ec) override {
+        capture(name, value, ec);
         // Retry-After is one header the client reads; the first of repeated ones counts.
         if (f == http::field::retry_after && r_.retry_after.empty()) {
             r_.retry_after.assign(value.data(), value.size());
@@ -118,6 +123,24 @@ private:
         }
     }
 
+    // A field the client was told to keep: its name in lower case, its value cut short. The caps
+    // bound what a response full of them costs, within the header limit.
+    void capture(beast::string_view name, beast::string_view value, error_code& ec) {
+        const std::string_view n(name.data(), name.size());
+        if (r_.captured.size() == max_captured_headers ||
+            std::none_of(capture_.begin(), capture_.end(),
+                         [&](const std::string& c) { return iequals(n, c); })) {
+            return;
+        }
+        guarded(ec, [&] {
+            http_header h;
+            h.name.resize(n.size());
+            std::transform(n.begin(), n.end(), h.name.begin(), ascii_lower);
+            h.value.assign(value.data(), std::min(value.size(), max_captured_value_size));
+            r_.captured.push_back(std::move(h));
+        });
+    }
+
     // Out of memory fails the read, rather than throwing through Asio's completion handlers.
     template <class F>
     static void guarded(error_code& ec, F f) {
@@ -158,6 +181,7 @@ private:
     std::string_view coding_error_; // an unknown coding: fails the first body byte
     std::optional<content_decoder> decoder_;
     std::string_view decode_error_;
+    std::span<const std::string> capture_; // lower case
 };
 
 /// The response being read. An interim (1xx) response is a message of its own, so each message
@@ -167,11 +191,13 @@ struct response_reader {
     /// with an endless stream of them.
     static constexpr unsigned max_interim = 8;
 
-    response_reader(std::size_t header_limit, std::uint64_t body_limit)
+    response_reader(std::size_t header_limit, std::uint64_t body_limit,
+                    std::span<const std::string> capture)
         // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
         : header_limit_(static_cast<std::uint32_t>(
               std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())))
-        , body_limit_(body_limit) {
+        , body_limit_(body_limit)
+        , capture_(capture) {
         next();
     }
     response_reader(const response_reader&) = delete;
@@ -201,13 +227,14 @@ struct response_reader {
 private:
     void next() {
         response = http_response();
-        parser.emplace(response, body_limit_);
+        parser.emplace(response, body_limit_, capture_);
         parser->header_limit(header_limit_);
         parser->body_limit(body_limit_);
     }
 
     std::uint32_t header_limit_;
     std::uint64_t body_limit_;
+    std::span<const std::string> capture_;
 };
 
 // Write, then read until the response is complete, skipping interim responses. A composed
@@ -277,13 +304,14 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
     char length[24];
     const auto n = std::to_chars(length, length + sizeof length, req.body.size()).ptr - length;
     out.clear();
-    out.reserve(target_prefix.size() + req.target.size() + fixed.size() + req.content_type.size() +
-                req.authorization.size() + req.body.size() + 96);
+    out.reserve(target_prefix.size() + req.target.size() + fixed.size() + req.extra_headers.size() +
+                req.content_type.size() + req.authorization.size() + req.body.size() + 96);
     out.append("POST ")
         .append(target_prefix)
         .append(req.target)
         .append(" HTTP/1.1\r\n")
-        .append(fixed);
+        .append(fixed)
+        .append(req.extra_headers);
     out.append("Content-Type: ").append(req.content_type).append("\r\n");
     if (!req.authorization.empty()) {
         out.append("Authorization: ").append(req.authorization).append("\r\n");
@@ -300,8 +328,9 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
-                                          std::uint64_t body_limit) {
-    response_reader in(header_limit, body_limit);
+                                          std::uint64_t body_limit,
+                                          std::span<const std::string> capture) {
+    response_reader in(header_limit, body_limit, capture);
     exchange_result r;
     try {
         std::tie(r.ec, r.written) = co_await async_exchange(c, in, asio::as_tuple(asio::deferred));

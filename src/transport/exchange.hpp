@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,9 @@ namespace glue::detail {
 struct connection;
 
 /// The request in one contiguous buffer `out`, so it leaves in one write (one TLS record when
-/// small). `fixed` holds the headers every request of the pool carries, each ending in CRLF.
-/// Header values were checked for control characters before they got here. `target_prefix`
+/// small). `fixed` holds the headers every request of the pool carries, each ending in CRLF;
+/// the request's own extra headers follow them. Header values were checked for control
+/// characters before they got here. `target_prefix`
 /// goes before the target: "http://host[:port]" makes it absolute-form, for a proxy.
 void serialize_request(std::string& out, std::string_view fixed, const http_request& req,
                        std::string_view target_prefix = {});
@@ -45,10 +47,18 @@ struct exchange_result {
 /// Writes `c.out`, then reads until the response is complete, skipping interim (1xx) responses
 /// but a 101, at most a few of them: a response left 1xx means no answer. `header_limit` bounds
 /// each response's header, `body_limit` its body, both as received and, when compressed (gzip
-/// or deflate, decoded as it arrives), as decoded. Cancellation (terminal) ends it with
-/// operation_aborted; it never throws a system_error.
+/// or deflate, decoded as it arrives), as decoded. The answer's fields named in `capture` (lower
+/// case) go to http_response::captured: at most max_captured_headers, each value cut at
+/// max_captured_value_size. Cancellation (terminal) ends it with operation_aborted; it never
+/// throws a system_error.
 boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
-                                                 std::uint64_t body_limit);
+                                                 std::uint64_t body_limit,
+                                                 std::span<const std::string> capture = {});
+
+/// Captured fields of one response, at most (exchange()).
+inline constexpr std::size_t max_captured_headers = 32;
+/// Bytes of a captured field's value kept, at most.
+inline constexpr std::size_t max_captured_value_size = 256;
 
 /// Why a connection could not be opened, told the way a caller can act on.
 failure connect_failure(error_code ec);

@@ -83,6 +83,12 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 }
             }
         }
+        // The configuration's own headers last (checked, lines already); they may hold a secret,
+        // so the lines are appended without a reallocation that would leave a copy, and wiped.
+        fixed_headers.reserve(fixed_headers.size() + opts.default_headers.size());
+        fixed_headers += opts.default_headers;
+        OPENSSL_cleanse(opts.default_headers.data(), opts.default_headers.size());
+        opts.default_headers.clear();
         if (org.tls) {
             tls_ctx = make_tls_context(opts);
         }
@@ -519,7 +525,8 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
         t.new_connection = !c->used;
         t.connect = t.new_connection ? c->times : connect_times{};
         c->used = true;
-        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit);
+        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit,
+                                   st->opts.capture_headers);
         t.exchange = std::chrono::steady_clock::now() - in_hand;
         t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
         t.bytes_received = x.received;

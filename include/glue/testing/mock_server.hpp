@@ -98,6 +98,10 @@ struct mock_server_options {
     bool compress = false;
     /// Smaller answers go uncompressed, as with nginx's gzip_min_length: too little to gain.
     std::size_t compress_min_bytes = 1024;
+    /// Every answer carries `X-Request-Id: req_<n>`, n counting the server's answers from 1, as
+    /// many APIs and load balancers do (client_config::capture_response_headers keeps it). False:
+    /// none, for a test that needs answers of the same bytes every time.
+    bool request_ids = true;
 
     // Rate limits of the GraphQL endpoint, as token buckets. A request with a valid token beyond
     // them is answered 429 with Retry-After and a small JSON error, and is not executed;

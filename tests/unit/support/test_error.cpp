@@ -194,6 +194,31 @@ TEST_SUITE("error") {
         CHECK(e.http_status() == 0);
     }
 
+    TEST_CASE("to_error adds the server's request id, and nothing else the server sent") {
+        glue::diagnostics d;
+        d.http_status = 500;
+        d.response_headers = {{"x-request-id", "req_7"}, {"x-echo", "ECHO-header"}};
+        d.request_id = "req_7";
+        const auto e = glue::detail::to_error(
+            glue::detail::make_failure(glue::make_error_code(errc::server_error), "it failed",
+                                       std::move(d)),
+            "client::graphql");
+        const std::string_view what = e.what();
+        CAPTURE(what);
+        CHECK(contains(what, "it failed [request id: req_7]"));
+        CHECK_FALSE(contains(what, "ECHO"));
+        CHECK(e.details()->response_headers.size() == 2);
+
+        glue::diagnostics none;
+        none.http_status = 500;
+        none.response_headers = {{"x-request-id", "req 7"}}; // not a usable id: not kept as one
+        const auto plain = glue::detail::to_error(
+            glue::detail::make_failure(glue::make_error_code(errc::server_error), "it failed",
+                                       std::move(none)),
+            "client::graphql");
+        CHECK_FALSE(contains(plain.what(), "request id"));
+    }
+
     //------------------------------------------------------------------------------
     // Printing secrets
 
@@ -348,6 +373,100 @@ TEST_SUITE("error") {
 
         cfg.api_url = "https://api.gluegroups.com/base/";
         cfg.allow_insecure_http = false;
+        CHECK_FALSE(construction_error(cfg).has_value());
+    }
+
+    //------------------------------------------------------------------------------
+    // Default headers and the headers to capture
+
+    TEST_CASE("a default header that can't be sent refuses the client, never showing its value") {
+        const std::string value_secret = "APIKEY-Ld93kQm2Xv7Tz";
+        struct bad_case {
+            std::string_view what;
+            glue::http_header header;
+            std::string_view named; ///< what what() names it by
+        };
+        const bad_case cases[] = {
+            {"CR LF in the value", {"X-Api-Key", value_secret + "\r\nX-Injected: 1"}, "X-Api-Key"},
+            {"NUL in the value", {"X-Api-Key", value_secret + '\0'}, "X-Api-Key"},
+            {"a trailing space", {"X-Api-Key", value_secret + " "}, "X-Api-Key"},
+            {"a value over 8 KiB",
+             {"X-Api-Key", value_secret + std::string(8192, 'k')},
+             "X-Api-Key"},
+            {"a reserved name", {"aUTHORIZATION", "Bearer " + value_secret}, "aUTHORIZATION"},
+            {"a reserved name", {"Content-Length", "0"}, "Content-Length"},
+            // A name that is not a token is not repeated: only its place in the list.
+            {"CR LF in the name", {"X-A\r\nX-Injected", value_secret}, "default_headers[1]:"},
+            {"a space in the name", {"X A", value_secret}, "default_headers[1]:"},
+        };
+        for (const auto& bad : cases) {
+            CAPTURE(bad.what);
+            auto cfg = valid_config();
+            cfg.default_headers = {{"traceparent", "00-0af7651916cd43dd8448eb211c80319c-"
+                                                   "b7ad6b7169203331-01"},
+                                   bad.header};
+            const auto e = construction_error(cfg);
+            REQUIRE(e.has_value());
+            CHECK(e->code() == errc::invalid_argument);
+            const std::string_view what = e->what();
+            CAPTURE(what);
+            CHECK(contains(what, "glue::client: default_headers[1]"));
+            CHECK(contains(what, bad.named));
+            CHECK_FALSE(shows_part_of(what, value_secret, 6));
+            CHECK_FALSE(contains(what, "Injected"));
+        }
+        auto cfg = valid_config();
+        cfg.default_headers.resize(65, {"X-Api-Key", value_secret});
+        const auto e = construction_error(cfg);
+        REQUIRE(e.has_value());
+        CHECK(e->code() == errc::invalid_argument);
+        CHECK(contains(e->what(), "more than 64"));
+        CHECK_FALSE(shows_part_of(e->what(), value_secret, 6));
+    }
+
+    TEST_CASE("capture_response_headers: at most 32 names, each an HTTP token") {
+        auto cfg = valid_config();
+        cfg.capture_response_headers.clear();
+        CHECK_FALSE(construction_error(cfg).has_value());
+        for (int i = 0; i < 32; ++i) {
+            cfg.capture_response_headers.push_back("X-Header-" + std::to_string(i));
+        }
+        CHECK_FALSE(construction_error(cfg).has_value());
+        cfg.capture_response_headers.push_back("X-Header-32");
+        auto e = construction_error(cfg);
+        REQUIRE(e.has_value());
+        CHECK(e->code() == errc::invalid_argument);
+        CHECK(contains(e->what(), "capture_response_headers"));
+        for (std::string_view name : {"", "x request id", "x-request-id\r\n", "x:y"}) {
+            CAPTURE(name);
+            cfg.capture_response_headers = {"x-request-id", std::string(name)};
+            e = construction_error(cfg);
+            REQUIRE(e.has_value());
+            CHECK(e->code() == errc::invalid_argument);
+        }
+        cfg.capture_response_headers = {std::string(257, 'x')};
+        CHECK(construction_error(cfg).has_value());
+        cfg.capture_response_headers = {std::string(256, 'x'), "X-Request-ID"};
+        CHECK_FALSE(construction_error(cfg).has_value());
+    }
+
+    TEST_CASE("a printed client_config names the default headers, never their values") {
+        auto cfg = valid_config();
+        cfg.default_headers = {{"X-Api-Key", "APIKEY-Ld93kQm2Xv7Tz"}, {"traceparent", "00-ab"}};
+        const std::string out = printed(cfg);
+        CAPTURE(out);
+        CHECK(contains(out, "default_headers=[X-Api-Key, traceparent]"));
+        CHECK_FALSE(contains(out, "APIKEY"));
+        CHECK_FALSE(contains(out, "00-ab"));
+    }
+
+    TEST_CASE("valid default headers are accepted without any I/O") {
+        auto cfg = valid_config();
+        for (int i = 0; i < 64; ++i) {
+            cfg.default_headers.push_back(
+                {"X-Header-" + std::to_string(i), "value " + std::to_string(i)});
+        }
+        cfg.default_headers.back() = {"X-Empty", ""};
         CHECK_FALSE(construction_error(cfg).has_value());
     }
 
