@@ -65,11 +65,6 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
-        fixed_headers = "Host: " + org.host_header + "\r\nUser-Agent: " + opts.user_agent +
-                        "\r\nAccept: application/json\r\n";
-        if (opts.accept_compressed) {
-            fixed_headers += "Accept-Encoding: gzip, deflate\r\n"; // decoded in exchange.cpp
-        }
         if (opts.proxy) {
             // Through a proxy: https:// in a CONNECT tunnel opened with each connection; http://
             // in absolute form, every request carrying the proxy's credentials.
@@ -78,14 +73,26 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             tunnel.header_limit = opts.header_limit;
             if (!org.tls) {
                 target_prefix = "http://" + org.host_header;
-                if (!tunnel.authorization.empty()) {
-                    fixed_headers += "Proxy-Authorization: " + tunnel.authorization + "\r\n";
-                }
             }
         }
-        // The configuration's own headers last (checked, lines already); they may hold a secret,
-        // so the lines are appended without a reallocation that would leave a copy, and wiped.
-        fixed_headers.reserve(fixed_headers.size() + opts.default_headers.size());
+        // The block in one allocation: the proxy's credentials and the configuration's own
+        // headers (checked, lines already) may be secrets, and a reallocation would leave a copy
+        // of them in freed memory. 160 bytes hold the fixed names and separators.
+        fixed_headers.reserve(160 + org.host_header.size() + opts.user_agent.size() +
+                              tunnel.authorization.size() + opts.default_headers.size());
+        fixed_headers.append("Host: ")
+            .append(org.host_header)
+            .append("\r\nUser-Agent: ")
+            .append(opts.user_agent)
+            .append("\r\nAccept: application/json\r\n");
+        if (opts.accept_compressed) {
+            fixed_headers += "Accept-Encoding: gzip, deflate\r\n"; // decoded in exchange.cpp
+        }
+        if (opts.proxy && !org.tls && !tunnel.authorization.empty()) {
+            fixed_headers.append("Proxy-Authorization: ")
+                .append(tunnel.authorization)
+                .append("\r\n");
+        }
         fixed_headers += opts.default_headers;
         OPENSSL_cleanse(opts.default_headers.data(), opts.default_headers.size());
         opts.default_headers.clear();
@@ -525,8 +532,8 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
         t.new_connection = !c->used;
         t.connect = t.new_connection ? c->times : connect_times{};
         c->used = true;
-        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit,
-                                   st->opts.capture_headers);
+        auto x =
+            co_await exchange(*c, st->opts.header_limit, req.body_limit, st->opts.capture_headers);
         t.exchange = std::chrono::steady_clock::now() - in_hand;
         t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
         t.bytes_received = x.received;
