@@ -150,7 +150,6 @@ TEST_SUITE("faults") {
         const auto stats = f.pool->stats();
         CHECK(stats.resends == 1);
         CHECK(stats.closed(glue::close_reason::error) == 1);
-        CHECK(stats.connects == 2);
         MESSAGE("the longest call took " << std::chrono::duration<double>(longest).count() << " s");
     }
 
