@@ -8,6 +8,7 @@
 //                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
 //                [--rss-sample-ms 1000] [--shared-cache redis://127.0.0.1:6379/0]
 //                [--query '{ groups(first: 200) { nodes { id name } } }'] [--compression off]
+//                [--metrics off] [--events on]
 //
 // With --shared-cache the client shares its tokens through Redis (the key from
 // GLUE_SHARED_CACHE_KEY), and the JSON counts the flights that took a stored token, took the
@@ -18,6 +19,11 @@
 // tx_bytes are the TCP payload the process's open sockets received and sent over the whole run
 // (the kernel's count, wire_bytes.hpp), token requests included, taken before the client closes
 // them.
+//
+// --metrics off turns client_config::collect_metrics off (default on: the library's default);
+// --events on sets a client_config::on_request_event hook that counts the events and sums their
+// bytes_received (atomics), reported as "events" and "event_bytes_received" so the hook's work
+// can't be optimised away. benchmarks/observability_overhead.sh measures what the two cost.
 //
 // Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
 // GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
@@ -42,6 +48,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -68,6 +75,7 @@ struct options {
     std::string url, ca_file, shared_cache;
     std::string query = "query { me { id } }";
     bool compression = true;
+    bool metrics = true, events = false;
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
     long timeout_s = 300;
@@ -80,9 +88,18 @@ struct options {
                  "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
                  "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
                  "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS] "
-                 "[--shared-cache URL] [--query DOCUMENT] [--compression on|off]\n",
+                 "[--shared-cache URL] [--query DOCUMENT] [--compression on|off] "
+                 "[--metrics on|off] [--events on|off]\n",
                  why);
     std::exit(2);
+}
+
+bool to_switch(std::string_view s, const char* name) {
+    if (s != "on" && s != "off") {
+        std::fprintf(stderr, "glue_loadgen: %s takes on or off\n", name);
+        std::exit(2);
+    }
+    return s == "on";
 }
 
 std::size_t to_count(std::string_view s, const char* name) {
@@ -137,10 +154,11 @@ options parse(int argc, char** argv) {
         } else if (a == "--query") {
             o.query = v;
         } else if (a == "--compression") {
-            if (v != "on" && v != "off") {
-                usage("--compression takes on or off");
-            }
-            o.compression = v == "on";
+            o.compression = to_switch(v, "--compression");
+        } else if (a == "--metrics") {
+            o.metrics = to_switch(v, "--metrics");
+        } else if (a == "--events") {
+            o.events = to_switch(v, "--events");
         } else if (a == "--timeout-s") {
             o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
         } else {
@@ -276,6 +294,15 @@ int main(int argc, char** argv) {
     cfg.max_concurrent_token_requests = opt.connections;
     cfg.shared_cache_url = opt.shared_cache;
     cfg.accept_compressed_responses = opt.compression;
+    cfg.collect_metrics = opt.metrics;
+    // The least a real hook does: thread-safe bookkeeping per event, no lock, no I/O.
+    std::atomic<std::uint64_t> events{0}, event_bytes_received{0};
+    if (opt.events) {
+        cfg.on_request_event = [&](const glue::request_event& e) {
+            events.fetch_add(1, std::memory_order_relaxed);
+            event_bytes_received.fetch_add(e.bytes_received, std::memory_order_relaxed);
+        };
+    }
     if (const char* key = std::getenv("GLUE_SHARED_CACHE_KEY")) {
         cfg.shared_cache_key = key;
     }
@@ -326,28 +353,32 @@ int main(int argc, char** argv) {
     sampler.stop();
 
     const auto stats = client->stats();
+    const auto metrics = client->metrics();
     const std::size_t done = st.done.load();
     const std::size_t failures = st.failures.load() + (opt.requests - done);
     std::erase_if(st.latencies_ms, [](float ms) { return ms < 0; }); // calls never made
     if (!st.first_error.empty()) {
         std::fprintf(stderr, "glue_loadgen: first failure: %s\n", st.first_error.c_str());
     }
-    std::printf("{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
-                "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
-                "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
-                "\"rss_kib\":%ld,\"allocations_per_call\":%.2f,\"shared_hits\":%llu,"
-                "\"shared_leases\":%llu,\"shared_unavailable\":%llu,\"rx_bytes\":%llu,"
-                "\"tx_bytes\":%llu,\"sockets\":%zu%s}\n",
-                opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
-                static_cast<double>(done) / wall, glue::detail::percentile(st.latencies_ms, 0.50),
-                glue::detail::percentile(st.latencies_ms, 0.99), opt.threads, stats.entries,
-                rss_start, rss_end,
-                static_cast<double>(allocations) / static_cast<double>(opt.requests),
-                static_cast<unsigned long long>(stats.shared_hits),
-                static_cast<unsigned long long>(stats.shared_leases),
-                static_cast<unsigned long long>(stats.shared_unavailable),
-                static_cast<unsigned long long>(wire.received),
-                static_cast<unsigned long long>(wire.sent), wire.sockets, sampler.json().c_str());
+    std::printf(
+        "{\"contender\":\"glue-cpp\",\"requests\":%zu,\"failures\":%zu,"
+        "\"token_requests\":%llu,\"wall_s\":%.4f,\"req_s\":%.1f,\"p50_ms\":%.3f,"
+        "\"p99_ms\":%.3f,\"threads\":%zu,\"cache_entries\":%zu,\"rss_start_kib\":%ld,"
+        "\"rss_kib\":%ld,\"allocations_per_call\":%.2f,\"shared_hits\":%llu,"
+        "\"shared_leases\":%llu,\"shared_unavailable\":%llu,\"rx_bytes\":%llu,"
+        "\"tx_bytes\":%llu,\"sockets\":%zu,\"metrics_calls\":%llu,"
+        "\"events\":%llu,\"event_bytes_received\":%llu%s}\n",
+        opt.requests, failures, static_cast<unsigned long long>(stats.token_requests), wall,
+        static_cast<double>(done) / wall, glue::detail::percentile(st.latencies_ms, 0.50),
+        glue::detail::percentile(st.latencies_ms, 0.99), opt.threads, stats.entries, rss_start,
+        rss_end, static_cast<double>(allocations) / static_cast<double>(opt.requests),
+        static_cast<unsigned long long>(stats.shared_hits),
+        static_cast<unsigned long long>(stats.shared_leases),
+        static_cast<unsigned long long>(stats.shared_unavailable),
+        static_cast<unsigned long long>(wire.received), static_cast<unsigned long long>(wire.sent),
+        wire.sockets, static_cast<unsigned long long>(metrics.calls),
+        static_cast<unsigned long long>(events.load()),
+        static_cast<unsigned long long>(event_bytes_received.load()), sampler.json().c_str());
     if (timed_out) {
         std::fprintf(stderr, "glue_loadgen: stopped after %ld s\n", opt.timeout_s);
         return 1;
