@@ -5,7 +5,7 @@ Run through benchmarks/observability_overhead.sh, which builds the two glue_load
 work tree's and a baseline commit's) and hands them over:
 
   /usr/bin/python3 benchmarks/observability_overhead.py --head HEAD_LOADGEN
-      --baseline BASELINE_LOADGEN [--baseline-name 3184568] [--rounds 10] [--requests 250000]
+      --baseline BASELINE_LOADGEN [--baseline-name 3184568] [--rounds 10] [--requests 300000]
       [--workspaces 1000] [--connections 64]
 
 Four variants, each the same N calls over W workspaces at C connections, one thread, plain HTTP,
@@ -51,7 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--baseline", type=Path, required=True, help="glue_loadgen built at the baseline")
     p.add_argument("--baseline-name", default="baseline", help="how the report names the baseline")
     p.add_argument("--rounds", type=int, default=10)
-    p.add_argument("--requests", type=int, default=250_000)
+    p.add_argument("--requests", type=int, default=300_000)
     p.add_argument("--workspaces", type=int, default=1_000)
     p.add_argument("--connections", type=int, default=64)
     cfg = p.parse_args(argv)

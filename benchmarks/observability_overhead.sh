@@ -7,7 +7,7 @@
 #
 #   benchmarks/observability_overhead.sh [BASELINE]     (default 3184568: the last commit
 #                                                        before issue 20's instrumentation)
-#   ROUNDS=10 REQUESTS=250000 WORKSPACES=1000 CONNECTIONS=64 benchmarks/observability_overhead.sh
+#   ROUNDS=10 REQUESTS=300000 WORKSPACES=1000 CONNECTIONS=64 benchmarks/observability_overhead.sh
 #
 # Builds glue_loadgen twice with the default preset: from the work tree (build/default), and at
 # BASELINE in a temporary git worktree (/tmp/glue-observability-baseline-<commit>, its own
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 
 baseline=$(git rev-parse --verify "${1:-3184568}^{commit}")
 ROUNDS=${ROUNDS:-10}
-REQUESTS=${REQUESTS:-250000}
+REQUESTS=${REQUESTS:-300000}
 WORKSPACES=${WORKSPACES:-1000}
 CONNECTIONS=${CONNECTIONS:-64}
 
