@@ -21,98 +21,119 @@ retry_reason retry_reason_of(unsigned status) noexcept {
     }
 }
 
-call_trace::call_trace(trace_sink sink, request_event::endpoint target, std::string_view workspace,
-                       std::string_view operation, unsigned first_attempt)
+call_trace::call_trace(const trace_sink& sink, request_event::endpoint target,
+                       std::string_view workspace, std::string_view operation, steady_time start,
+                       unsigned first_attempt)
     : sink_(sink)
     , target_(target)
-    , workspace_(workspace)
-    , operation_(operation)
-    , start_(std::chrono::steady_clock::now())
     , attempt_(first_attempt)
-    , attempt_start_(start_) {}
+    , start_(start) {
+    if (sink_.hook) {
+        d_ = std::make_unique<details>();
+        d_->workspace = workspace;
+        d_->operation = operation;
+        d_->attempt_start = start;
+    }
+}
 
-void call_trace::absorb() noexcept {
-    time_.connection_wait += send_.connection_wait;
-    time_.exchange = send_.exchange;
-    sent_ = sent_ || send_.written;
-    if (send_.written && sink_.metrics) {
-        sink_.metrics->exchanged(send_.exchange);
+void call_trace::absorb(const send_trace& s) {
+    if (d_) {
+        d_->connection_wait += s.connection_wait;
+    }
+    if (!s.written) {
+        return;
+    }
+    written_ = true;
+    ended_at_ = s.ended_at;
+    if (sink_.metrics) {
+        sink_.metrics->exchanged(s.exchange);
         if (target_ == request_event::endpoint::graphql) {
             sink_.metrics->attempt_sent();
         }
     }
+    if (d_) {
+        d_->send = s;
+    }
 }
 
-void call_trace::ended(const http_response* r, error_code why) {
-    const auto now = std::chrono::steady_clock::now();
-    if (sink_.hook) {
-        request_event e;
+void call_trace::ended(const http_response* r, error_code why, steady_time now) {
+    if (d_) {
+        const send_trace& s = d_->send;
+        request_event& e = d_->event;
+        e = request_event();
         e.target = target_;
-        e.workspace = workspace_;
-        e.operation = operation_;
+        e.workspace = d_->workspace;
+        e.operation = d_->operation;
         e.attempt = attempt_;
-        e.sent = sent_;
+        e.sent = written_;
         e.http_status = r ? static_cast<int>(r->status) : 0;
         e.error = why;
-        e.new_connection = sent_ && send_.new_connection;
-        e.bytes_sent = sent_ ? send_.bytes_sent : 0;
-        e.bytes_received = sent_ ? send_.bytes_received : 0;
-        e.time = time_;
+        e.new_connection = written_ && s.new_connection;
+        e.bytes_sent = written_ ? s.bytes_sent : 0;
+        e.bytes_received = written_ ? s.bytes_received : 0;
+        e.time.backoff = d_->backoff;
+        e.time.token_wait = d_->token_wait;
+        e.time.throttle_wait = d_->throttle_wait;
+        e.time.connection_wait = d_->connection_wait;
+        e.time.exchange = written_ ? s.exchange : std::chrono::nanoseconds(0);
         if (e.new_connection) {
-            e.time.dns = send_.connect.dns;
-            e.time.tcp = send_.connect.tcp;
-            e.time.tunnel = send_.connect.tunnel;
-            e.time.tls = send_.connect.tls;
+            e.time.dns = s.connect.dns;
+            e.time.tcp = s.connect.tcp;
+            e.time.tunnel = s.connect.tunnel;
+            e.time.tls = s.connect.tls;
         }
-        e.time.total = now - attempt_start_;
+        e.time.total = saturating_sub(now, d_->attempt_start);
         if (r) {
-            captured_ = r->captured;
-            request_id_ = std::string(request_id_of(captured_));
+            d_->captured = r->captured;
+            d_->request_id = std::string(request_id_of(d_->captured));
         } else {
-            captured_.clear();
-            request_id_.clear();
+            d_->captured.clear();
+            d_->request_id.clear();
         }
-        pending_ = e;
+        has_pending_ = true;
+        // The next attempt starts now, from nothing.
+        d_->attempt_start = now;
+        d_->backoff = d_->token_wait = d_->throttle_wait = d_->connection_wait =
+            std::chrono::nanoseconds(0);
     }
-    // The next attempt starts now, from nothing.
     ++attempt_;
-    attempt_start_ = now;
-    time_ = {};
-    send_ = {};
-    sent_ = false;
+    written_ = false;
 }
 
 void call_trace::then(const next_step& s) {
     if (s.retry && sink_.metrics) {
         sink_.metrics->retried(s.reason);
     }
-    if (!s.retry || !pending_) {
+    if (!s.retry || !has_pending_) {
         return; // the last attempt: its event waits for the call's outcome
     }
-    pending_->retry = true;
-    pending_->reason = s.reason;
-    pending_->retry_delay = s.delay;
-    emit(*pending_);
-    pending_.reset();
+    auto& e = d_->event;
+    e.retry = true;
+    e.reason = s.reason;
+    e.retry_delay = s.delay;
+    emit();
 }
 
 void call_trace::finish(error_code ec) {
     if (sink_.metrics && target_ == request_event::endpoint::graphql) {
-        sink_.metrics->call_ended(classify_outcome(ec), std::chrono::steady_clock::now() - start_);
+        sink_.metrics->call_ended(classify_outcome(ec),
+                                  saturating_sub(std::chrono::steady_clock::now(), start_));
     }
-    if (pending_) {
-        pending_->last = true;
+    if (has_pending_) {
+        auto& e = d_->event;
+        e.last = true;
         if (ec) {
-            pending_->error = ec;
+            e.error = ec;
         }
-        emit(*pending_);
-        pending_.reset();
+        emit();
     }
 }
 
-void call_trace::emit(request_event& e) {
-    e.response_headers = captured_;
-    e.request_id = request_id_;
+void call_trace::emit() {
+    has_pending_ = false;
+    auto& e = d_->event;
+    e.response_headers = d_->captured;
+    e.request_id = d_->request_id;
     sink_.gate->run([&] { (*sink_.hook)(e); });
 }
 

@@ -56,6 +56,15 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
             return request_token(weak, std::move(ws), dl, attempt);
         },
         std::move(options));
+    // Where calls report: the request-event hook (through the cache's hook gate, as token
+    // events) and the metrics, each when configured.
+    if (impl->cfg_.on_request_event) {
+        impl->sink_.hook = &impl->cfg_.on_request_event;
+        impl->sink_.gate = impl->cache_->options().hooks.get();
+    }
+    if (impl->cfg_.collect_metrics) {
+        impl->sink_.metrics = &impl->metrics_;
+    }
     return impl;
 }
 
@@ -96,44 +105,35 @@ asio::awaitable<result<access_token>> client_impl::fetch_token(std::string ws) {
 
 asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
                                                                graphql_request request) {
-    call_trace trace(sink(), request_event::endpoint::graphql, ws, request.operation_name);
-    auto r = co_await graphql_call_traced(ws, request, trace);
-    trace.finish(r ? error_code() : r.error().ec);
-    co_return r;
-}
-
-asio::awaitable<result<graphql_response>>
-client_impl::graphql_call_traced(const std::string& ws, const graphql_request& request,
-                                 call_trace& trace) {
-    if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
-        co_return ok.error();
+    call_trace trace(sink_, request_event::endpoint::graphql, ws, request.operation_name,
+                     std::chrono::steady_clock::now());
+    // Every way out tells the trace how the call ended. Few locals, and few of them large: the
+    // frame must stay small (call_trace.hpp).
+    std::string body;
+    if (auto refused = check_call(ws, request, body)) {
+        trace.finish(refused->ec);
+        co_return std::move(*refused);
     }
-    if (auto ok = check_request(request); !ok) {
-        co_return ok.error();
-    }
-    const std::string body = graphql_body(request);
-    if (body.size() > cfg_.max_request_body_bytes) {
-        co_return make_failure(errc::invalid_argument,
-                               "the GraphQL request is larger than max_request_body_bytes");
-    }
-    auto settings = graphql_call_settings(cfg_, request, deadline(request.timeout));
-    settings.budget = budget_.enabled() ? &budget_ : nullptr;
-    graphql_call call(settings);
+    graphql_call call(graphql_call_settings(cfg_, request,
+                                            deadline(request.timeout, trace.started()),
+                                            budget_.enabled() ? &budget_ : nullptr));
     http_request req;
     req.target = graphql_target_;
     req.content_type = "application/json";
     req.body = body;
     req.body_limit = cfg_.max_response_body_bytes;
     req.idempotent = call.settings().idempotent;
-    // The call's own headers, formatted once for all its attempts; one may hold a secret.
-    std::string extra_headers = header_lines(request.headers);
-    const wipe_at_exit wipe_headers(extra_headers);
-    req.extra_headers = extra_headers;
-
-    // A caller's own token, made into a header once; then the cache is left alone.
-    std::string own_authorization =
-        request.access_token.empty() ? std::string() : "Bearer " + request.access_token;
-    const wipe_at_exit wipe(own_authorization);
+    // The call's own headers and a caller's own token ("Bearer ..."; then the cache is left
+    // alone), formatted once for all its attempts in one buffer, wiped at the end: either may
+    // hold a secret.
+    std::string own_text = header_lines(request.headers);
+    const wipe_at_exit wipe(own_text);
+    const std::size_t headers_end = own_text.size();
+    if (!request.access_token.empty()) {
+        own_text.append("Bearer ").append(request.access_token);
+    }
+    req.extra_headers = std::string_view(own_text).substr(0, headers_end);
+    const std::string_view own_authorization = std::string_view(own_text).substr(headers_end);
     // The token is read from the cache when the request is written, so time spent queued for a
     // connection can't make it stale.
     token_ptr used;
@@ -152,18 +152,25 @@ client_impl::graphql_call_traced(const std::string& ws, const graphql_request& r
     // Each send waits for its turn first (pauses, rate limits), and tells the throttle table
     // what came back.
     auto send = [&]() -> asio::awaitable<result<std::optional<http_response>>> {
-        const auto asked = std::chrono::steady_clock::now();
-        auto admitted = co_await admit(ws, call.settings().deadline);
-        const auto sent = std::chrono::steady_clock::now();
-        trace.add_throttle_wait(sent - asked);
-        if (!admitted) {
-            co_return admitted.error();
+        // Most calls go at once, on the throttle table's first answer: only a call that must
+        // wait (or take the fleet's turn) awaits admit()'s coroutine.
+        auto sent = std::chrono::steady_clock::now();
+        auto first = throttle_.admit(ws, sent, call.settings().deadline);
+        if (first.kind != admission::go || fleet_) {
+            std::chrono::nanoseconds waited{0};
+            auto admitted = co_await admit(ws, call.settings().deadline, waited, std::move(first));
+            trace.add_throttle_wait(waited);
+            if (!admitted) {
+                co_return admitted.error();
+            }
+            sent = std::chrono::steady_clock::now();
         }
         used.reset();
         throttle_.on_sent(ws, sent);
+        send_trace steps;
         auto r = co_await pool_.send(req, call.settings().deadline, request_priority::normal,
-                                     with_token, &trace.send());
-        trace.absorb();
+                                     with_token, &steps);
+        trace.absorb(steps);
         if (r && *r) {
             note_answer(ws, **r, sent);
         }
@@ -173,10 +180,32 @@ client_impl::graphql_call_traced(const std::string& ws, const graphql_request& r
     if (call.attempt() > 1) {
         retries_.fetch_add(call.attempt() - 1, std::memory_order_relaxed);
     }
-    if (!answer) {
-        co_return answer.error();
+    co_return finish_call(trace, std::move(answer));
+}
+
+result<graphql_response> client_impl::finish_call(call_trace& trace,
+                                                  result<http_response>&& answer) {
+    result<graphql_response> r = answer ? parse_graphql_response(std::move(*answer))
+                                        : result<graphql_response>(std::move(answer.error()));
+    trace.finish(r ? error_code() : r.error().ec);
+    return r;
+}
+
+std::optional<failure> client_impl::check_call(const std::string& ws,
+                                               const graphql_request& request,
+                                               std::string& body) const {
+    if (auto ok = check_workspace_id(ws, cfg_.strict_workspace_ids); !ok) {
+        return ok.error();
     }
-    co_return parse_graphql_response(std::move(*answer));
+    if (auto ok = check_request(request); !ok) {
+        return ok.error();
+    }
+    body = graphql_body(request);
+    if (body.size() > cfg_.max_request_body_bytes) {
+        return make_failure(errc::invalid_argument,
+                            "the GraphQL request is larger than max_request_body_bytes");
+    }
+    return std::nullopt;
 }
 
 asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call, send_fn send,
@@ -193,28 +222,30 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
             }
             const auto asked = std::chrono::steady_clock::now();
             auto t = co_await cache_->get(ws, call.settings().deadline);
-            trace.add_token_wait(std::chrono::steady_clock::now() - asked);
+            const auto now = std::chrono::steady_clock::now();
+            trace.add_token_wait(saturating_sub(now, asked));
             if (t) {
                 a = call.resume(call_events::token_ready{});
             } else {
                 a = call.resume(call_events::token_failed{t.error()});
-                trace.ended(nullptr, t.error().ec); // the call's end: no retry
+                trace.ended(nullptr, t.error().ec, now); // the call's end: no retry
             }
             break;
         }
         case call_action::send: {
             sent = co_await send();
-            const auto now = std::chrono::steady_clock::now();
+            // When the exchange ended, as the pool read it; else now.
+            const auto now = trace.exchange_end().value_or(std::chrono::steady_clock::now());
             const double jitter = jitter_share();
             if (!sent) {
                 a = call.resume(call_events::send_failed{sent.error(), now, jitter});
-                trace.ended(nullptr, sent.error().ec);
+                trace.ended(nullptr, sent.error().ec, now);
             } else if (!*sent) {
                 a = call.resume(call_events::declined{}); // not an attempt: nothing was sent
                 break;
             } else {
                 a = call.resume(call_events::responded{**sent, now, jitter});
-                trace.ended(&**sent, {});
+                trace.ended(&**sent, {}, now);
             }
             // A 401's retry is told once the invalidation decided whether there is one.
             if (a.kind == call_action::sleep) {
@@ -233,10 +264,11 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
         case call_action::sleep: {
             const auto asleep = std::chrono::steady_clock::now();
             const bool completed = co_await sleep(a.wait);
-            trace.add_backoff(std::chrono::steady_clock::now() - asleep);
+            const auto now = std::chrono::steady_clock::now();
+            trace.add_backoff(saturating_sub(now, asleep));
             a = call.resume(call_events::slept{completed});
             if (!completed && a.error) {
-                trace.ended(nullptr, a.error->ec); // cancelled before it
+                trace.ended(nullptr, a.error->ec, now); // cancelled before it
             }
             break;
         }
@@ -271,18 +303,6 @@ client_metrics client_impl::metrics() const {
     return m;
 }
 
-trace_sink client_impl::sink() noexcept {
-    trace_sink s;
-    if (cfg_.on_request_event) {
-        s.hook = &cfg_.on_request_event;
-        s.gate = cache_->options().hooks.get();
-    }
-    if (cfg_.collect_metrics) {
-        s.metrics = &metrics_;
-    }
-    return s;
-}
-
 asio::awaitable<result<void>> client_impl::local_turn(std::string_view ws, steady_time deadline,
                                                       admission a,
                                                       std::optional<steady_time>& start) {
@@ -315,23 +335,28 @@ asio::awaitable<result<void>> client_impl::local_turn(std::string_view ws, stead
     }
 }
 
-asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline) {
+asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_time deadline,
+                                                 std::chrono::nanoseconds& waited_for,
+                                                 admission first) {
     // The time spent here is counted only when the call had to wait: no clock read and no lock
     // for the calls that go at once.
     std::optional<steady_time> start;
     auto waited = [&] {
         if (start) {
-            throttle_.add_wait(std::chrono::steady_clock::now() - *start);
+            waited_for = saturating_sub(std::chrono::steady_clock::now(), *start);
+            throttle_.add_wait(waited_for);
         }
     };
-    for (;;) {
-        // Most calls go at once: only those that wait take local_turn()'s coroutine frame.
-        auto first = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline);
+    for (bool asked = true;; asked = false) {
+        if (!asked) {
+            first = throttle_.admit(ws, std::chrono::steady_clock::now(), deadline);
+        }
         if (first.kind == admission::refused) {
             waited();
             co_return std::move(*first.error);
         }
         if (first.kind != admission::go) {
+            // Only the calls that wait take local_turn()'s coroutine frame.
             if (auto local = co_await local_turn(ws, deadline, std::move(first), start); !local) {
                 waited();
                 co_return std::move(local.error());
@@ -425,8 +450,9 @@ asio::awaitable<result<oauth::token_set>> client_impl::refresh(std::string refre
     co_return co_await grant(std::move(fields));
 }
 
-steady_time client_impl::deadline(std::chrono::milliseconds timeout) const {
-    return saturating_add(std::chrono::steady_clock::now(),
+steady_time client_impl::deadline(std::chrono::milliseconds timeout,
+                                  std::optional<steady_time> from) const {
+    return saturating_add(from.value_or(std::chrono::steady_clock::now()),
                           timeout.count() > 0 ? timeout : cfg_.request_timeout);
 }
 
@@ -486,17 +512,19 @@ asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<cl
     }
     fields.emplace_back("subject", ws);
     // One request of the flight: whether another follows is the token cache's to decide.
-    call_trace trace(self->sink(), request_event::endpoint::token, ws, {}, attempt);
+    call_trace trace(self->sink_, request_event::endpoint::token, ws, {},
+                     std::chrono::steady_clock::now(), attempt);
     token_post post;
     auto sent = co_await self->post_token_form(fields, until, request_priority::high,
                                                /*idempotent=*/true, post, trace);
+    const auto now = std::chrono::steady_clock::now();
     if (!sent) {
-        trace.ended(nullptr, sent.error().ec);
+        trace.ended(nullptr, sent.error().ec, now);
         trace.finish(sent.error().ec);
         co_return sent.error();
     }
     // post_token_form never declines.
-    trace.ended(&**sent, {});
+    trace.ended(&**sent, {}, now);
     auto grant = parse_token_response(**sent, self->cfg_.default_token_lifetime, post.steady);
     trace.finish(grant ? error_code() : grant.error().ec);
     co_return grant;
@@ -505,7 +533,8 @@ asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<cl
 // The authorization-code and refresh-token grants (RFC 6749 §4.1.3, §6).
 asio::awaitable<result<oauth::token_set>> client_impl::grant(std::vector<form_field> fields) {
     graphql_call call(grant_call_settings(cfg_, deadline(cfg_.token_request_timeout)));
-    call_trace trace(sink(), request_event::endpoint::token, {}, {});
+    call_trace trace(sink_, request_event::endpoint::token, {}, {},
+                     std::chrono::steady_clock::now());
     token_post post;
     auto send = [&] {
         return post_token_form(fields, call.settings().deadline, request_priority::normal,
@@ -544,8 +573,9 @@ client_impl::post_token_form(std::span<const form_field> fields, steady_time unt
         post.wall = std::chrono::system_clock::now();
         return true;
     };
-    auto sent = co_await pool_.send(req, until, prio, note_time, &trace.send());
-    trace.absorb();
+    send_trace steps;
+    auto sent = co_await pool_.send(req, until, prio, note_time, &steps);
+    trace.absorb(steps);
     co_return sent;
 }
 

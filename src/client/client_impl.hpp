@@ -81,12 +81,9 @@ private:
                                                             std::string_view ws = {},
                                                             const token_ptr* used = nullptr);
 
-    /// Where this client's calls report: the request-event hook (through the cache's hook
-    /// gate) and the metrics, each when configured.
-    trace_sink sink() noexcept;
-
-    /// A call's deadline: `timeout` from now, or request_timeout when it is zero.
-    steady_time deadline(std::chrono::milliseconds timeout = {}) const;
+    /// A call's deadline: `timeout` from now (or `from`), or request_timeout when it is zero.
+    steady_time deadline(std::chrono::milliseconds timeout = {},
+                         std::optional<steady_time> from = std::nullopt) const;
 
     /// Waits `d` before a retry, or until `t`. False when cut short: cancelled, or the client
     /// shut down.
@@ -94,8 +91,11 @@ private:
     boost::asio::awaitable<bool> sleep_until(steady_time t);
 
     /// Waits until a GraphQL request for `ws` may go: the pauses the server asked for, then a
-    /// turn of the rate limits. Fails when the deadline comes first, or cut short.
-    boost::asio::awaitable<result<void>> admit(std::string_view ws, steady_time deadline);
+    /// turn of the rate limits, then the fleet's. Fails when the deadline comes first, or cut
+    /// short. `first`: the throttle table's answer just now; `waited`: how long it waited
+    /// (left alone when it did not).
+    boost::asio::awaitable<result<void>> admit(std::string_view ws, steady_time deadline,
+                                               std::chrono::nanoseconds& waited, admission first);
     /// admit()'s part in this process, from the throttle table's first answer `a` (not go):
     /// pauses, then the workspace's and the app's turns. Sets `start` when it first waits.
     boost::asio::awaitable<result<void>> local_turn(std::string_view ws, steady_time deadline,
@@ -104,11 +104,13 @@ private:
     /// Tells the throttle table what came back for `ws`, sent at `sent`.
     void note_answer(std::string_view ws, const http_response& r, steady_time sent);
 
-    /// graphql() but its trace's end: `trace` hears of every attempt.
-    boost::asio::awaitable<result<graphql_response>>
-    graphql_call_traced(const std::string& ws, const graphql_request& request, call_trace& trace);
-
     static result<void> check_request(const graphql_request& r);
+    /// A GraphQL call's input checked before any I/O, and its body into `body`: why it can't
+    /// go, or nothing.
+    std::optional<failure> check_call(const std::string& ws, const graphql_request& request,
+                                      std::string& body) const;
+    /// A GraphQL call's outcome from its last answer, told to its trace.
+    static result<graphql_response> finish_call(call_trace& trace, result<http_response>&& answer);
 
     /// The fetch operation of the token cache: one client-credentials request.
     static boost::asio::awaitable<result<token_grant>>
@@ -141,6 +143,7 @@ private:
     std::shared_ptr<fleet_permits> fleet_; // with fleet_rate_limit
     std::atomic<std::uint64_t> retries_{0};
     call_metrics metrics_;
+    trace_sink sink_; // set by create(), with the cache
 
     using sleeper = waiter<boost::asio::steady_timer>;
     std::mutex sleep_mtx_;

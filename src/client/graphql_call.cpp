@@ -18,7 +18,7 @@ namespace asio = boost::asio;
 using std::chrono::nanoseconds;
 
 call_settings graphql_call_settings(const client_config& cfg, const graphql_request& request,
-                                    steady_time deadline) {
+                                    steady_time deadline, retry_budget* budget) {
     call_settings s;
     s.attempts = request.retry_attempts > 0 ? request.retry_attempts : cfg.graphql_retry_attempts;
     s.base_delay = saturating_cast<nanoseconds>(cfg.graphql_retry_base_delay);
@@ -28,6 +28,7 @@ call_settings graphql_call_settings(const client_config& cfg, const graphql_requ
     s.own_token = !request.access_token.empty();
     s.retry_cost = cfg.retry_cost;
     s.timeout_cost = cfg.retry_timeout_cost;
+    s.budget = budget;
     return s;
 }
 

@@ -46,9 +46,10 @@ struct call_settings {
 };
 
 /// graphql(): the request's own attempts or the client's, idempotent when the caller says so or
-/// the document can't do anything twice (a query, a sendMessage upsert; may_send_twice).
+/// the document can't do anything twice (a query, a sendMessage upsert; may_send_twice); its
+/// retries paid from `budget` (null: none).
 call_settings graphql_call_settings(const client_config& cfg, const graphql_request& request,
-                                    steady_time deadline);
+                                    steady_time deadline, retry_budget* budget = nullptr);
 
 /// exchange_code() and refresh(): the token request's attempts and base delay, no cap but the
 /// deadline, never idempotent, with their own credentials.

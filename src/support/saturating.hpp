@@ -44,6 +44,20 @@ saturating_add(std::chrono::time_point<Clock, Dur> t,
     return t + step;
 }
 
+/// `a - b`, clamped to the range of their duration type.
+template <class Clock, class Dur>
+constexpr Dur saturating_sub(std::chrono::time_point<Clock, Dur> a,
+                             std::chrono::time_point<Clock, Dur> b) noexcept {
+    const Dur x = a.time_since_epoch(), y = b.time_since_epoch();
+    if (y < Dur::zero() && x > Dur::max() + y) {
+        return Dur::max();
+    }
+    if (y > Dur::zero() && x < Dur::min() + y) {
+        return Dur::min();
+    }
+    return x - y;
+}
+
 /// `base × 2^(n-1)` (n ≥ 1), at most `cap`: the exponential part of a backoff.
 template <class Rep1, class Period1, class Rep2, class Period2>
 constexpr std::chrono::nanoseconds doubled(std::chrono::duration<Rep1, Period1> base, unsigned n,

@@ -2,6 +2,7 @@
 
 #include "transport/connection.hpp"
 
+#include "support/saturating.hpp"
 #include "transport/happy_eyeballs.hpp"
 #include "transport/pool_policy.hpp"
 #include "transport/proxy_tunnel.hpp"
@@ -123,7 +124,7 @@ asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& e
     auto step_start = std::chrono::steady_clock::now();
     auto took = [&step_start](std::chrono::nanoseconds& into) {
         const auto now = std::chrono::steady_clock::now();
-        into = now - step_start;
+        into = saturating_sub(now, step_start);
         step_start = now;
     };
     error_code ec = co_await connect_first(endpoints, s);

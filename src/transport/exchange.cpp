@@ -56,7 +56,11 @@ public:
         : r_(r)
         , decoded_limit_(static_cast<std::size_t>(
               std::min<std::uint64_t>(body_limit, std::numeric_limits<std::size_t>::max())))
-        , capture_(capture) {}
+        , capture_(capture) {
+        for (const auto& name : capture_) {
+            capture_keys_ |= key_bit(name);
+        }
+    }
 
     /// When the body could not be decoded (the read failed with errc::bad_response): why.
     std::string_view decode_error() const { return decode_error_; }
@@ -127,7 +131,8 @@ private:
     // bound what a response full of them costs, within the header limit.
     void capture(beast::string_view name, beast::string_view value, error_code& ec) {
         const std::string_view n(name.data(), name.size());
-        if (r_.captured.size() == max_captured_headers ||
+        // Most fields share neither size nor first letter with a listed name: passed over at once.
+        if ((capture_keys_ & key_bit(n)) == 0 || r_.captured.size() == max_captured_headers ||
             std::none_of(capture_.begin(), capture_.end(),
                          [&](const std::string& c) { return iequals(n, c); })) {
             return;
@@ -182,6 +187,13 @@ private:
     std::optional<content_decoder> decoder_;
     std::string_view decode_error_;
     std::span<const std::string> capture_; // lower case
+    std::uint64_t capture_keys_ = 0;       // key_bit() of each name in capture_
+
+    // A bit from a name's size and first letter (any case): equal names, equal bits.
+    static constexpr std::uint64_t key_bit(std::string_view name) noexcept {
+        const unsigned first = name.empty() ? 0u : static_cast<unsigned char>(ascii_lower(name[0]));
+        return std::uint64_t(1) << ((name.size() * 7 + first) % 64);
+    }
 };
 
 /// The response being read. An interim (1xx) response is a message of its own, so each message

@@ -182,12 +182,17 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         std::lock_guard lock(mtx);
         unlease_locked(*c);
         const auto opened = c->opened_at;
-        // Closed though fit: too old, or the first in line needs a fresh one (after a stale one).
-        const auto reason = leases.stopped()                        ? close_reason::shutdown
-                            : why                                   ? *why
-                            : too_old(leases.ageing(), opened, now) ? close_reason::aged
-                                                                    : close_reason::stale;
-        place_locked(leases.give_back(std::move(c), !why, opened, now), {}, reason);
+        auto p = leases.give_back(std::move(c), !why, opened, now);
+        // Why it closes, when it does; closed though fit: too old, or the first in line needs a
+        // fresh one (after a stale one).
+        auto reason = close_reason::error;
+        if (p.what == placement_outcome::close) {
+            reason = leases.stopped()                        ? close_reason::shutdown
+                     : why                                   ? *why
+                     : too_old(leases.ageing(), opened, now) ? close_reason::aged
+                                                             : close_reason::stale;
+        }
+        place_locked(std::move(p), {}, reason);
     }
 
     /// The time connections age by (transport_options::now).
@@ -371,7 +376,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             std::vector<asio::ip::address> addresses;
             const auto asked = std::chrono::steady_clock::now();
             auto ec = co_await lookups.resolve(addresses);
-            c.times.dns = std::chrono::steady_clock::now() - asked;
+            c.times.dns = saturating_sub(std::chrono::steady_clock::now(), asked);
             if (ec) {
                 co_return ec;
             }
@@ -507,15 +512,18 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
     auto kind = lease_kind::pooled;
     send_trace local; // when the caller wants none: the same steps, never read
     send_trace& t = trace ? *trace : local;
-    const auto asked = std::chrono::steady_clock::now();
+    // Read only when the request waits for a connection or goes again: a connection taken
+    // from the idle list at once counts as no wait.
+    std::optional<steady_time> asked;
     for (;;) {
         auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
+            asked = asked.value_or(std::chrono::steady_clock::now());
             auto waited = co_await st->acquire(deadline, prio, kind);
             leased.emplace(std::move(waited));
         }
         const auto in_hand = std::chrono::steady_clock::now();
-        t.connection_wait = in_hand - asked;
+        t.connection_wait = asked ? saturating_sub(in_hand, *asked) : std::chrono::nanoseconds(0);
         if (!*leased) {
             failure f = leased->error();
             f.unsent = true; // no connection: nothing was written
@@ -534,7 +542,8 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
         c->used = true;
         auto x =
             co_await exchange(*c, st->opts.header_limit, req.body_limit, st->opts.capture_headers);
-        t.exchange = std::chrono::steady_clock::now() - in_hand;
+        t.ended_at = std::chrono::steady_clock::now();
+        t.exchange = saturating_sub(t.ended_at, in_hand);
         t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
         t.bytes_received = x.received;
         t.written = t.bytes_sent != 0;
@@ -571,6 +580,7 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
             co_return make_failure(asio::error::operation_aborted);
         case after_failure::retry_fresh:
             kind = lease_kind::fresh;
+            asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
             st->count_resend();
             continue;
         case after_failure::timeout:

@@ -75,6 +75,7 @@ struct send_trace {
     bool new_connection = false;                 ///< its first exchange
     connect_times connect;                       ///< new_connection only
     std::chrono::nanoseconds exchange{0};        ///< write and read, the last try's
+    steady_time ended_at{};                      ///< when the exchange ended (written only)
     std::uint64_t bytes_sent = 0, bytes_received = 0;
     bool written = false; ///< any byte of the request left
 };
