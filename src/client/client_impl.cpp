@@ -70,6 +70,24 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
 
 namespace {
 
+// A call's own header lines, then its own "Bearer <token>" if it brought one, in one buffer
+// made at its final size: growing it would leave a copy of either in freed memory.
+// `headers_end`: where the header lines end.
+std::string own_request_text(const graphql_request& request, std::size_t& headers_end) {
+    std::string lines = header_lines(request.headers);
+    const wipe_at_exit wipe(lines);
+    std::string text;
+    const std::string_view bearer = "Bearer ";
+    text.reserve(lines.size() +
+                 (request.access_token.empty() ? 0 : bearer.size() + request.access_token.size()));
+    text.append(lines);
+    headers_end = text.size();
+    if (!request.access_token.empty()) {
+        text.append(bearer).append(request.access_token);
+    }
+    return text;
+}
+
 // The origin is checked first, then the transport's options (the proxy among them) are made for
 // it: the arguments of one constructor call would be evaluated in no set order.
 http_pool make_pool(const asio::any_io_executor& ex, const client_config& cfg) {
@@ -126,12 +144,9 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
     // The call's own headers and a caller's own token ("Bearer ..."; then the cache is left
     // alone), formatted once for all its attempts in one buffer, wiped at the end: either may
     // hold a secret.
-    std::string own_text = header_lines(request.headers);
+    std::size_t headers_end = 0;
+    std::string own_text = own_request_text(request, headers_end);
     const wipe_at_exit wipe(own_text);
-    const std::size_t headers_end = own_text.size();
-    if (!request.access_token.empty()) {
-        own_text.append("Bearer ").append(request.access_token);
-    }
     req.extra_headers = std::string_view(own_text).substr(0, headers_end);
     const std::string_view own_authorization = std::string_view(own_text).substr(headers_end);
     // The token is read from the cache when the request is written, so time spent queued for a
