@@ -143,6 +143,18 @@ TEST_SUITE("headers") {
         CHECK(f.server.last_request(endpoint::graphql).headers["traceparent"] == traceparent);
     }
 
+    TEST_CASE("a call's own headers and its own token go together") {
+        client_fixture f;
+        const std::string token = f.run(f.client->fetch_token(ws)).value;
+        auto req = with_headers({{"traceparent", traceparent}, {"X-Note", "n"}});
+        req.access_token = token;
+        f.run(f.client->graphql(ws, req));
+        auto gql = f.server.last_request(endpoint::graphql);
+        CHECK(gql.headers["authorization"] == "Bearer " + token);
+        CHECK(gql.headers["traceparent"] == traceparent);
+        CHECK(gql.headers["x-note"] == "n");
+    }
+
     TEST_CASE("a call's header that could inject or override is refused before any I/O") {
         struct bad_case {
             std::string what;
