@@ -86,7 +86,8 @@ void check_time_split(const request_event& e) {
     const auto& t = e.time;
     const auto parts = t.backoff + t.token_wait + t.throttle_wait + t.connection_wait + t.exchange;
     CHECK(t.total >= parts - 1ms); // the parts were read around the total's own clock reads
-    CHECK(t.total <= parts + 50ms);
+    // The rest is the library's own work between the parts (generous: sanitizers, a busy CI).
+    CHECK(t.total <= parts + 200ms);
     if (!e.new_connection) {
         CHECK(t.dns == 0ns);
         CHECK(t.tcp == 0ns);
@@ -219,7 +220,7 @@ TEST_SUITE("observability") {
         CHECK(f.client->metrics().retried(glue::retry_reason::throttled) == 1);
     }
 
-    TEST_CASE("a 503 then a 500 answered: two retries, then the call fails with the last") {
+    TEST_CASE("503s answered: two retries, then the call fails with the last") {
         observed_fixture f;
         f.run(f.client->fetch_token(ws));
         f.log->take();
