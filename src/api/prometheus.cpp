@@ -1,5 +1,4 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
-#include <glue/client.hpp>
 #include <glue/prometheus.hpp>
 
 #include <array>
@@ -262,10 +261,6 @@ void write_throttle(exposition& x, const throttle_stats& t) {
 }
 
 } // namespace
-
-void write_prometheus(std::ostream& os, const client& c) {
-    write_prometheus(os, c.metrics(), c.stats(), c.throttling());
-}
 
 void write_prometheus(std::ostream& os, const client_metrics& m, const token_cache_stats& cache,
                       const throttle_stats& throttle) {

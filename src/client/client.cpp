@@ -1,5 +1,6 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/client.hpp>
+#include <glue/prometheus.hpp>
 
 #include "client/client_impl.hpp"
 #include "support/outcome.hpp"
@@ -199,6 +200,11 @@ void client::shutdown() {
 
 token_cache_stats client::stats() const {
     return impl_ ? impl_->stats() : token_cache_stats{};
+}
+
+// Here rather than with the exposition (api layer): that layer doesn't link the client.
+void write_prometheus(std::ostream& os, const client& c) {
+    write_prometheus(os, c.metrics(), c.stats(), c.throttling());
 }
 
 client_metrics client::metrics() const {
