@@ -101,8 +101,8 @@ void call_trace::ended(const http_response* r, error_code why, steady_time now) 
 }
 
 void call_trace::then(const next_step& s) {
-    if (s.retry && sink_.metrics) {
-        sink_.metrics->retried(s.reason);
+    if (s.retry && sink_.metrics && target_ == request_event::endpoint::graphql) {
+        sink_.metrics->retried(s.reason); // GraphQL calls' retries: the grants' are not theirs
     }
     if (!s.retry || !has_pending_) {
         return; // the last attempt: its event waits for the call's outcome
