@@ -82,7 +82,6 @@ struct connection
     boost::beast::flat_buffer buffer; // response bytes read ahead of the parser (bounded)
     std::string out;                  // the request being written, reused for the next one
     bool reused = false;              // has carried a complete exchange before
-    bool used = false;                // has been leased for an exchange before
     connect_times times;              // how opening it went (open() and the pool's lookup)
     // Guarded by the pool's mutex:
     std::shared_ptr<strand_task<boost::asio::steady_timer>> connect_task; // set while opening

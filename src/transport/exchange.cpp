@@ -51,16 +51,11 @@ std::atomic<int> steps_until_failure{0}; // fail_transport_step_for_testing()
 // the decoded ones.
 class response_parser final : public http::basic_parser<false> {
 public:
-    response_parser(http_response& r, std::uint64_t body_limit,
-                    std::span<const std::string> capture)
+    response_parser(http_response& r, std::uint64_t body_limit, const header_capture& capture)
         : r_(r)
         , decoded_limit_(static_cast<std::size_t>(
               std::min<std::uint64_t>(body_limit, std::numeric_limits<std::size_t>::max())))
-        , capture_(capture) {
-        for (const auto& name : capture_) {
-            capture_keys_ |= key_bit(name);
-        }
-    }
+        , capture_(capture) {}
 
     /// When the body could not be decoded (the read failed with errc::bad_response): why.
     std::string_view decode_error() const { return decode_error_; }
@@ -131,10 +126,7 @@ private:
     // bound what a response full of them costs, within the header limit.
     void capture(beast::string_view name, beast::string_view value, error_code& ec) {
         const std::string_view n(name.data(), name.size());
-        // Most fields share neither size nor first letter with a listed name: passed over at once.
-        if ((capture_keys_ & key_bit(n)) == 0 || r_.captured.size() == max_captured_headers ||
-            std::none_of(capture_.begin(), capture_.end(),
-                         [&](const std::string& c) { return iequals(n, c); })) {
+        if (r_.captured.size() == max_captured_headers || !capture_.matches(n)) {
             return;
         }
         guarded(ec, [&] {
@@ -186,14 +178,7 @@ private:
     std::string_view coding_error_; // an unknown coding: fails the first body byte
     std::optional<content_decoder> decoder_;
     std::string_view decode_error_;
-    std::span<const std::string> capture_; // lower case
-    std::uint64_t capture_keys_ = 0;       // key_bit() of each name in capture_
-
-    // A bit from a name's size and first letter (any case): equal names, equal bits.
-    static constexpr std::uint64_t key_bit(std::string_view name) noexcept {
-        const unsigned first = name.empty() ? 0u : static_cast<unsigned char>(ascii_lower(name[0]));
-        return std::uint64_t(1) << ((name.size() * 7 + first) % 64);
-    }
+    const header_capture& capture_;
 };
 
 /// The response being read. An interim (1xx) response is a message of its own, so each message
@@ -204,7 +189,7 @@ struct response_reader {
     static constexpr unsigned max_interim = 8;
 
     response_reader(std::size_t header_limit, std::uint64_t body_limit,
-                    std::span<const std::string> capture)
+                    const header_capture& capture)
         // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
         : header_limit_(static_cast<std::uint32_t>(
               std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())))
@@ -246,7 +231,7 @@ private:
 
     std::uint32_t header_limit_;
     std::uint64_t body_limit_;
-    std::span<const std::string> capture_;
+    const header_capture& capture_;
 };
 
 // Write, then read until the response is complete, skipping interim responses. A composed
@@ -299,6 +284,30 @@ auto async_exchange(connection& c, response_reader& in, Token&& token) {
                                                                      c.socket());
 }
 
+namespace {
+
+// A bit from a name's size and first letter (any case): equal names, equal bits.
+std::uint64_t key_bit(std::string_view name) noexcept {
+    const unsigned first = name.empty() ? 0u : static_cast<unsigned char>(ascii_lower(name[0]));
+    return std::uint64_t(1) << ((name.size() * 7 + first) % 64);
+}
+
+} // namespace
+
+header_capture::header_capture(std::vector<std::string> lower_case_names)
+    : names_(std::move(lower_case_names)) {
+    for (const auto& name : names_) {
+        keys_ |= key_bit(name);
+    }
+}
+
+bool header_capture::matches(std::string_view name) const noexcept {
+    // Most fields share neither size nor first letter with a listed name: passed over at once.
+    return (keys_ & key_bit(name)) != 0 &&
+           std::any_of(names_.begin(), names_.end(),
+                       [&](const std::string& c) { return iequals(name, c); });
+}
+
 void fallible_step() {
     if (steps_until_failure.load(std::memory_order_relaxed) > 0 &&
         steps_until_failure.fetch_sub(1, std::memory_order_relaxed) == 1) {
@@ -340,8 +349,7 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
-                                          std::uint64_t body_limit,
-                                          std::span<const std::string> capture) {
+                                          std::uint64_t body_limit, const header_capture& capture) {
     response_reader in(header_limit, body_limit, capture);
     exchange_result r;
     try {

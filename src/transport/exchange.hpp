@@ -17,6 +17,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace glue::detail {
 
@@ -44,16 +45,32 @@ struct exchange_result {
     std::string_view why;
 };
 
+/// The response fields an exchange keeps (http_response::captured): their names in lower case,
+/// and a one-word filter of them made once per pool, so that most fields of every response are
+/// passed over without comparing names.
+class header_capture {
+public:
+    header_capture() = default;
+    explicit header_capture(std::vector<std::string> lower_case_names);
+
+    /// Whether `name` (any case) is one of them.
+    bool matches(std::string_view name) const noexcept;
+
+private:
+    std::vector<std::string> names_;
+    std::uint64_t keys_ = 0; // key_bit() of each name
+};
+
 /// Writes `c.out`, then reads until the response is complete, skipping interim (1xx) responses
 /// but a 101, at most a few of them: a response left 1xx means no answer. `header_limit` bounds
 /// each response's header, `body_limit` its body, both as received and, when compressed (gzip
-/// or deflate, decoded as it arrives), as decoded. The answer's fields named in `capture` (lower
-/// case) go to http_response::captured: at most max_captured_headers, each value cut at
+/// or deflate, decoded as it arrives), as decoded. The answer's fields `capture` matches go to
+/// http_response::captured: at most max_captured_headers, each value cut at
 /// max_captured_value_size. Cancellation (terminal) ends it with operation_aborted; it never
 /// throws a system_error.
 boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
                                                  std::uint64_t body_limit,
-                                                 std::span<const std::string> capture = {});
+                                                 const header_capture& capture);
 
 /// Captured fields of one response, at most (exchange()).
 inline constexpr std::size_t max_captured_headers = 32;

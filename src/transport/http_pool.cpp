@@ -455,6 +455,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     // A connection's read buffer holds a header, or a line of a chunked body (chunk size and
     // extensions, or a trailer, which Beast 1.81 reads without a limit), with a little room.
     const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
+    const header_capture capture{opts.capture_headers}; // the response fields kept
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::string target_prefix; // before each target: "http://host" through a proxy
     tunnel_request tunnel;     // a proxy's CONNECT, for https:// through it
@@ -537,11 +538,10 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
             co_return std::nullopt;
         }
         serialize_request(c->out, st->fixed_headers, req, st->target_prefix);
-        t.new_connection = !c->used;
+        // A connection whose exchange failed is closed: one not yet reused has carried none.
+        t.new_connection = !c->reused;
         t.connect = t.new_connection ? c->times : connect_times{};
-        c->used = true;
-        auto x =
-            co_await exchange(*c, st->opts.header_limit, req.body_limit, st->opts.capture_headers);
+        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit, st->capture);
         t.ended_at = std::chrono::steady_clock::now();
         t.exchange = saturating_sub(t.ended_at, in_hand);
         t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
