@@ -22,12 +22,21 @@ Per variant: median, min and max req/s; CPU seconds (user + system, wait4) per 1
 median's ratio to the baseline's median, and the median of the per-round ratios (each variant
 against the baseline of the same round, so slow drift cancels). Prints a Markdown table for
 benchmarks/RESULTS.md ("Observability overhead").
+
+Wall-clock time on a shared VM swings by more than the few percent measured here, so with
+--instructions N1,N2 (valgrind installed) each variant also runs twice under callgrind, with N1
+and N2 calls, and the table gets user-space instructions per call: (I(N2) - I(N1)) / (N2 - N1),
+which leaves out what every run pays once (start-up, TLS set-up, one token per workspace).
+Instruction counts are deterministic to a fraction of a percent; they miss the kernel's share,
+which the same number of system calls per call keeps alike (see RESULTS.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import signal
 import statistics
 import sys
@@ -54,7 +63,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=300_000)
     p.add_argument("--workspaces", type=int, default=1_000)
     p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--instructions", default="",
+                   help="N1,N2: also count instructions per call under callgrind (see above)")
     cfg = p.parse_args(argv)
+    cfg.sizes = ()
+    if cfg.instructions:
+        try:
+            cfg.sizes = tuple(int(x) for x in cfg.instructions.split(","))
+        except ValueError:
+            cfg.sizes = ()
+        if len(cfg.sizes) != 2 or not 0 < cfg.sizes[0] < cfg.sizes[1]:
+            p.error("--instructions takes N1,N2 with 0 < N1 < N2")
     for name in ("rounds", "requests", "workspaces", "connections"):
         if getattr(cfg, name) <= 0:
             p.error(f"--{name} must be positive")
@@ -86,6 +105,23 @@ def check(run: harness.Run, expect: dict, cfg: argparse.Namespace) -> None:
         run.ok = False
         run.error = "; ".join(wrong)
         harness.log(f"  {run.contender}: not counted: {run.error}")
+
+
+def instructions(argv: list[str], url: str, requests: int, cfg: argparse.Namespace,
+                 tmp: Path) -> int:
+    """User-space instructions of one glue_loadgen run under callgrind (its 'Collected' total);
+    the run must make every call."""
+    out = tmp / "callgrind.out"
+    cmd = (["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"] + argv +
+           ["--url", url, "--requests", str(requests), "--workspaces", str(cfg.workspaces),
+            "--connections", str(cfg.connections)])
+    # Bounded: callgrind runs some 50 times slower than the program.
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120 + requests / 100)
+    out.unlink(missing_ok=True)
+    m = re.search(r"Collected : (\d+)", p.stderr)
+    if p.returncode != 0 or not m or '"failures":0' not in p.stdout.replace(" ", ""):
+        raise RuntimeError(f"callgrind run failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    return int(m.group(1))
 
 
 def main(argv: list[str]) -> int:
@@ -123,6 +159,12 @@ def main(argv: list[str]) -> int:
                     check(run, VARIANTS[name][2], cfg)
                     runs.append(run)
                     time.sleep(0.2)
+            per_call = {}
+            for name in names if cfg.sizes else []:
+                argv = table[name].prefix
+                counts = [instructions(argv, nginx.url("plain"), n, cfg, tmp) for n in cfg.sizes]
+                per_call[name] = (counts[1] - counts[0]) / (cfg.sizes[1] - cfg.sizes[0])
+                harness.log(f"instructions: {name}: {per_call[name]:,.0f} per call")
         finally:
             nginx.stop()
     load_end = os.getloadavg()
@@ -161,6 +203,16 @@ def main(argv: list[str]) -> int:
                     pct(cpu / (base["cpu_per_100k"] / 100))]
         row += [f"{s['p50_ms']:.2f} ms", f"{s['p99_ms']:.2f} ms", f"{s['ok']}/{s['runs']}"]
         print("| " + " | ".join(row) + " |")
+    if per_call:
+        print(f"\nUser-space instructions per call (callgrind, marginal between "
+              f"{cfg.sizes[0]:,} and {cfg.sizes[1]:,} calls):\n")
+        print("| variant | instructions per call | vs baseline | vs no-metrics |")
+        print("|---|---:|---:|---:|")
+        for name in names:
+            row = [name, f"{per_call[name]:,.0f}"]
+            for ref in ("baseline", "no-metrics"):
+                row.append("–" if name == ref else pct(per_call[name] / per_call[ref]))
+            print("| " + " | ".join(row) + " |")
     failed = [r for r in runs if not r.ok]
     for r in failed:
         print(f"\n- {r.contender}, round {r.round}: {r.error}")

@@ -8,13 +8,15 @@
 #   benchmarks/observability_overhead.sh [BASELINE]     (default 3184568: the last commit
 #                                                        before issue 20's instrumentation)
 #   ROUNDS=10 REQUESTS=300000 WORKSPACES=1000 CONNECTIONS=64 benchmarks/observability_overhead.sh
+#   INSTRUCTIONS=10000,30000 benchmarks/observability_overhead.sh   (the default; INSTRUCTIONS=
+#                                        leaves out the callgrind count of instructions per call)
 #
 # Builds glue_loadgen twice with the default preset: from the work tree (build/default), and at
 # BASELINE in a temporary git worktree (/tmp/glue-observability-baseline-<commit>, its own
 # build/default; a fixed path per commit, so ccache serves a second run; removed at exit). Then
 # benchmarks/observability_overhead.py runs them against one nginx (started the way harness.py
-# starts it) and prints the table for benchmarks/RESULTS.md. Installs nginx-light and openssl
-# when missing (apt, as run.sh does). Builds run under nice, at most 2 jobs; the measured runs
+# starts it) and prints the tables for benchmarks/RESULTS.md. Installs nginx-light, openssl and
+# valgrind when missing (apt, as run.sh does). Builds run under nice, at most 2 jobs; the measured runs
 # don't. Only 127.0.0.1 is used; nginx and the worktree are gone when it ends, Ctrl-C included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,9 +26,10 @@ ROUNDS=${ROUNDS:-10}
 REQUESTS=${REQUESTS:-300000}
 WORKSPACES=${WORKSPACES:-1000}
 CONNECTIONS=${CONNECTIONS:-64}
+INSTRUCTIONS=${INSTRUCTIONS-10000,30000}
 
 source benchmarks/packages.bash
-install_missing nginx-light openssl
+install_missing nginx-light openssl ${INSTRUCTIONS:+valgrind}
 
 build_loadgen() { # build_loadgen SOURCE_DIR: configures (once) and builds its glue_loadgen
     (
@@ -65,7 +68,7 @@ build_loadgen "$worktree"
     --head build/default/benchmarks/glue_loadgen \
     --baseline "$worktree/build/default/benchmarks/glue_loadgen" \
     --baseline-name "${baseline:0:7}" --rounds "$ROUNDS" --requests "$REQUESTS" \
-    --workspaces "$WORKSPACES" --connections "$CONNECTIONS" &
+    --workspaces "$WORKSPACES" --connections "$CONNECTIONS" --instructions "$INSTRUCTIONS" &
 py_pid=$!
 status=0
 wait "$py_pid" || status=$?

@@ -166,7 +166,7 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
     };
     // Each send waits for its turn first (pauses, rate limits), and tells the throttle table
     // what came back.
-    auto send = [&]() -> asio::awaitable<result<std::optional<http_response>>> {
+    auto send = [&](http_response& into) -> asio::awaitable<result<bool>> {
         // Most calls go at once, on the throttle table's first answer: only a call that must
         // wait (or take the fleet's turn) awaits admit()'s coroutine.
         auto sent = std::chrono::steady_clock::now();
@@ -183,25 +183,26 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
         used.reset();
         throttle_.on_sent(ws, sent);
         send_trace steps;
-        auto r = co_await pool_.send(req, call.settings().deadline, request_priority::normal,
+        auto r = co_await pool_.send(req, into, call.settings().deadline, request_priority::normal,
                                      with_token, &steps);
         trace.absorb(steps);
         if (r && *r) {
-            note_answer(ws, **r, sent);
+            note_answer(ws, into, sent);
         }
         co_return r;
     };
-    auto answer = co_await carry_out(call, send, trace, ws, &used);
+    http_response answer;
+    auto ended = co_await carry_out(call, send, trace, answer, ws, &used);
     if (call.attempt() > 1) {
         retries_.fetch_add(call.attempt() - 1, std::memory_order_relaxed);
     }
-    co_return finish_call(trace, std::move(answer));
+    co_return finish_call(trace, std::move(ended), std::move(answer));
 }
 
-result<graphql_response> client_impl::finish_call(call_trace& trace,
-                                                  result<http_response>&& answer) {
-    result<graphql_response> r = answer ? parse_graphql_response(std::move(*answer))
-                                        : result<graphql_response>(std::move(answer.error()));
+result<graphql_response> client_impl::finish_call(call_trace& trace, result<void> ended,
+                                                  http_response&& answer) {
+    result<graphql_response> r = ended ? parse_graphql_response(std::move(answer))
+                                       : result<graphql_response>(std::move(ended.error()));
     trace.finish(r ? error_code() : r.error().ec);
     return r;
 }
@@ -223,11 +224,10 @@ std::optional<failure> client_impl::check_call(const std::string& ws,
     return std::nullopt;
 }
 
-asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call, send_fn send,
-                                                              call_trace& trace,
-                                                              std::string_view ws,
-                                                              const token_ptr* used) {
-    result<std::optional<http_response>> sent; // the last send's outcome
+asio::awaitable<result<void>> client_impl::carry_out(graphql_call& call, send_fn send,
+                                                     call_trace& trace, http_response& into,
+                                                     std::string_view ws, const token_ptr* used) {
+    result<bool> sent = false; // the last send's outcome: true, its answer is in `into`
     for (call_action a = call.resume(call_events::start{});;) {
         switch (a.kind) {
         case call_action::get_token: {
@@ -248,7 +248,7 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
             break;
         }
         case call_action::send: {
-            sent = co_await send();
+            sent = co_await send(into);
             // When the exchange ended, as the pool read it; else now.
             const auto now = trace.exchange_end().value_or(std::chrono::steady_clock::now());
             const double jitter = jitter_share();
@@ -259,12 +259,12 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
                 a = call.resume(call_events::declined{}); // not an attempt: nothing was sent
                 break;
             } else {
-                a = call.resume(call_events::responded{**sent, now, jitter});
-                trace.ended(&**sent, {}, now);
+                a = call.resume(call_events::responded{into, now, jitter});
+                trace.ended(&into, {}, now);
             }
             // A 401's retry is told once the invalidation decided whether there is one.
             if (a.kind == call_action::sleep) {
-                trace.then({true, retry_reason_of(sent ? (*sent)->status : 0), a.wait});
+                trace.then({true, retry_reason_of(sent ? into.status : 0), a.wait});
             }
             break;
         }
@@ -294,7 +294,7 @@ asio::awaitable<result<http_response>> client_impl::carry_out(graphql_call& call
             if (!sent || !*sent) { // done without an error follows a response: never here
                 co_return make_failure(errc::internal_error, "a call ended without an answer");
             }
-            co_return std::move(**sent);
+            co_return result<void>();
         }
     }
 }
@@ -530,7 +530,8 @@ asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<cl
     call_trace trace(self->sink_, request_event::endpoint::token, ws, {},
                      std::chrono::steady_clock::now(), attempt);
     token_post post;
-    auto sent = co_await self->post_token_form(fields, until, request_priority::high,
+    http_response answer;
+    auto sent = co_await self->post_token_form(fields, answer, until, request_priority::high,
                                                /*idempotent=*/true, post, trace);
     const auto now = std::chrono::steady_clock::now();
     if (!sent) {
@@ -539,8 +540,8 @@ asio::awaitable<result<token_grant>> client_impl::request_token(std::weak_ptr<cl
         co_return sent.error();
     }
     // post_token_form never declines.
-    trace.ended(&**sent, {}, now);
-    auto grant = parse_token_response(**sent, self->cfg_.default_token_lifetime, post.steady);
+    trace.ended(&answer, {}, now);
+    auto grant = parse_token_response(answer, self->cfg_.default_token_lifetime, post.steady);
     trace.finish(grant ? error_code() : grant.error().ec);
     co_return grant;
 }
@@ -551,26 +552,27 @@ asio::awaitable<result<oauth::token_set>> client_impl::grant(std::vector<form_fi
     call_trace trace(sink_, request_event::endpoint::token, {}, {},
                      std::chrono::steady_clock::now());
     token_post post;
-    auto send = [&] {
-        return post_token_form(fields, call.settings().deadline, request_priority::normal,
+    auto send = [&](http_response& into) {
+        return post_token_form(fields, into, call.settings().deadline, request_priority::normal,
                                /*idempotent=*/false, post, trace);
     };
-    auto answer = co_await carry_out(call, send, trace);
-    if (!answer) {
-        trace.finish(answer.error().ec);
-        co_return answer.error();
+    http_response answer;
+    auto ended = co_await carry_out(call, send, trace, answer);
+    if (!ended) {
+        trace.finish(ended.error().ec);
+        co_return ended.error();
     }
-    auto set = parse_token_set(*answer, cfg_.default_token_lifetime, post.wall);
+    auto set = parse_token_set(answer, cfg_.default_token_lifetime, post.wall);
     trace.finish(set ? error_code() : set.error().ec);
     co_return set;
 }
 
 // Only an `idempotent` request (the client-credentials grant) is sent again after a stale
 // keep-alive connection failed it; the others go on a checked connection.
-asio::awaitable<result<std::optional<http_response>>>
-client_impl::post_token_form(std::span<const form_field> fields, steady_time until,
-                             request_priority prio, bool idempotent, token_post& post,
-                             call_trace& trace) {
+asio::awaitable<result<bool>> client_impl::post_token_form(std::span<const form_field> fields,
+                                                           http_response& into, steady_time until,
+                                                           request_priority prio, bool idempotent,
+                                                           token_post& post, call_trace& trace) {
     std::vector<form_field> all(fields.begin(), fields.end());
     all.emplace_back("client_id", cfg_.client_id);
     all.emplace_back("client_secret", cfg_.client_secret);
@@ -589,7 +591,7 @@ client_impl::post_token_form(std::span<const form_field> fields, steady_time unt
         return true;
     };
     send_trace steps;
-    auto sent = co_await pool_.send(req, until, prio, note_time, &steps);
+    auto sent = co_await pool_.send(req, into, until, prio, note_time, &steps);
     trace.absorb(steps);
     co_return sent;
 }

@@ -67,19 +67,20 @@ public:
 private:
     client_impl(boost::asio::any_io_executor ex, client_config cfg);
 
-    /// Sends a call's request once: the pool's answer, or an empty optional when the request's
-    /// `prepare` declined.
-    using send_fn = function_ref<boost::asio::awaitable<result<std::optional<http_response>>>()>;
+    /// Sends a call's request once, its response read into the argument: the pool's answer
+    /// (false when the request's `prepare` declined).
+    using send_fn = function_ref<boost::asio::awaitable<result<bool>>(http_response&)>;
 
-    /// Carries out `call`'s actions until it is done: its last response, or its failure. `ws`
+    /// Carries out `call`'s actions until it is done: its last response in `into`, or its
+    /// failure. The response stays where it is read, for every attempt: never moved. `ws`
     /// names the workspace whose cached token `send` puts in the request, and `*used` is the
     /// token it put there last (for the 401's compare-and-invalidate); neither is read when the
     /// call has a token of its own. Each attempt's end and what follows it go to `trace`
     /// (`send` tells it about its own steps); the caller finishes it.
-    boost::asio::awaitable<result<http_response>> carry_out(graphql_call& call, send_fn send,
-                                                            call_trace& trace,
-                                                            std::string_view ws = {},
-                                                            const token_ptr* used = nullptr);
+    boost::asio::awaitable<result<void>> carry_out(graphql_call& call, send_fn send,
+                                                   call_trace& trace, http_response& into,
+                                                   std::string_view ws = {},
+                                                   const token_ptr* used = nullptr);
 
     /// A call's deadline: `timeout` from now (or `from`), or request_timeout when it is zero.
     steady_time deadline(std::chrono::milliseconds timeout = {},
@@ -109,8 +110,10 @@ private:
     /// go, or nothing.
     std::optional<failure> check_call(const std::string& ws, const graphql_request& request,
                                       std::string& body) const;
-    /// A GraphQL call's outcome from its last answer, told to its trace.
-    static result<graphql_response> finish_call(call_trace& trace, result<http_response>&& answer);
+    /// A GraphQL call's outcome from how carry_out() ended and its last answer, told to its
+    /// trace.
+    static result<graphql_response> finish_call(call_trace& trace, result<void> ended,
+                                                http_response&& answer);
 
     /// The fetch operation of the token cache: one client-credentials request.
     static boost::asio::awaitable<result<token_grant>>
@@ -126,11 +129,12 @@ private:
         std::chrono::system_clock::time_point wall{};
     };
 
-    /// POSTs `fields` and the client's credentials to the token endpoint, by `until`, as the
-    /// pool's send (it never declines).
-    boost::asio::awaitable<result<std::optional<http_response>>>
-    post_token_form(std::span<const form_field> fields, steady_time until, request_priority prio,
-                    bool idempotent, token_post& post, call_trace& trace);
+    /// POSTs `fields` and the client's credentials to the token endpoint, by `until`, the
+    /// response into `into`, as the pool's send (it never declines).
+    boost::asio::awaitable<result<bool>> post_token_form(std::span<const form_field> fields,
+                                                         http_response& into, steady_time until,
+                                                         request_priority prio, bool idempotent,
+                                                         token_post& post, call_trace& trace);
 
     const boost::asio::any_io_executor ex_;
     const client_config cfg_;

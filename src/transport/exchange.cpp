@@ -188,10 +188,11 @@ struct response_reader {
     /// with an endless stream of them.
     static constexpr unsigned max_interim = 8;
 
-    response_reader(std::size_t header_limit, std::uint64_t body_limit,
+    response_reader(http_response& into, std::size_t header_limit, std::uint64_t body_limit,
                     const header_capture& capture)
+        : response(into)
         // Beast takes a 32-bit limit: a larger one saturates rather than wraps around.
-        : header_limit_(static_cast<std::uint32_t>(
+        , header_limit_(static_cast<std::uint32_t>(
               std::min<std::size_t>(header_limit, std::numeric_limits<std::uint32_t>::max())))
         , body_limit_(body_limit)
         , capture_(capture) {
@@ -216,14 +217,18 @@ struct response_reader {
     /// Whether any byte of a response came.
     bool got_some() const { return interim != 0 || parser->got_some(); }
 
-    http_response response;
+    http_response& response;
     std::optional<response_parser> parser;
     unsigned interim = 0;       // skipped so far
     std::uint64_t received = 0; // bytes of every message, interim ones included
 
 private:
     void next() {
-        response = http_response();
+        // Cleared rather than replaced: a retry reuses the body's capacity.
+        response.status = 0;
+        response.body.clear();
+        response.retry_after.clear();
+        response.captured.clear();
         parser.emplace(response, body_limit_, capture_);
         parser->header_limit(header_limit_);
         parser->body_limit(body_limit_);
@@ -349,8 +354,9 @@ void serialize_request(std::string& out, std::string_view fixed, const http_requ
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
 asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
-                                          std::uint64_t body_limit, const header_capture& capture) {
-    response_reader in(header_limit, body_limit, capture);
+                                          std::uint64_t body_limit, const header_capture& capture,
+                                          http_response& into) {
+    response_reader in(into, header_limit, body_limit, capture);
     exchange_result r;
     try {
         std::tie(r.ec, r.written) = co_await async_exchange(c, in, asio::as_tuple(asio::deferred));
@@ -364,7 +370,6 @@ asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limi
     }
     if (!r.ec) {
         r.keep_alive = in.parser->keep_alive() && !in.parser->need_eof();
-        r.response = std::move(in.response);
     }
     co_return r;
 }

@@ -35,7 +35,6 @@ struct exchange_result {
     error_code ec;
     /// When the write failed: the bytes of the request written; else -1 (it left whole).
     std::size_t written = 0;
-    http_response response; ///< without `ec`
     /// Without `ec`: the response's end is certain and the server keeps the connection open.
     bool keep_alive = false;
     bool got_response = false;  ///< any byte of a response came
@@ -61,8 +60,10 @@ private:
     std::uint64_t keys_ = 0; // key_bit() of each name
 };
 
-/// Writes `c.out`, then reads until the response is complete, skipping interim (1xx) responses
-/// but a 101, at most a few of them: a response left 1xx means no answer. `header_limit` bounds
+/// Writes `c.out`, then reads the response into `into` until it is complete, skipping interim
+/// (1xx) responses but a 101, at most a few of them: a response left 1xx means no answer. The
+/// response is read in place, never moved, as it is the hot path's largest object; after a
+/// failure `into` holds whatever arrived and means nothing. `header_limit` bounds
 /// each response's header, `body_limit` its body, both as received and, when compressed (gzip
 /// or deflate, decoded as it arrives), as decoded. The answer's fields `capture` matches go to
 /// http_response::captured: at most max_captured_headers, each value cut at
@@ -70,7 +71,8 @@ private:
 /// throws a system_error.
 boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t header_limit,
                                                  std::uint64_t body_limit,
-                                                 const header_capture& capture);
+                                                 const header_capture& capture,
+                                                 http_response& into);
 
 /// Captured fields of one response, at most (exchange()).
 inline constexpr std::size_t max_captured_headers = 32;

@@ -506,9 +506,9 @@ void http_pool::for_each_request_buffer(function_ref<void(std::string_view)> f) 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
-asio::awaitable<result<std::optional<http_response>>>
-http_pool::send(http_request& req, steady_time deadline, request_priority prio, prepare_fn prepare,
-                send_trace* trace) {
+asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& into,
+                                              steady_time deadline, request_priority prio,
+                                              prepare_fn prepare, send_trace* trace) {
     auto st = st_;
     auto kind = lease_kind::pooled;
     send_trace local; // when the caller wants none: the same steps, never read
@@ -535,25 +535,25 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
         fallible_step(); // as prepare() may fail
         if (!prepare(req)) {
             c.release(std::nullopt);
-            co_return std::nullopt;
+            co_return false;
         }
         serialize_request(c->out, st->fixed_headers, req, st->target_prefix);
         // A connection whose exchange failed is closed: one not yet reused has carried none.
         t.new_connection = !c->reused;
         t.connect = t.new_connection ? c->times : connect_times{};
-        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit, st->capture);
+        auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit, st->capture, into);
         t.ended_at = std::chrono::steady_clock::now();
         t.exchange = saturating_sub(t.ended_at, in_hand);
         t.bytes_sent = x.written == std::size_t(-1) ? c->out.size() : x.written;
         t.bytes_received = x.received;
         t.written = t.bytes_sent != 0;
         c->wipe_request();
-        if (!x.ec && x.response.status / 100 == 1) {
+        if (!x.ec && into.status / 100 == 1) {
             // A 101, or interim responses without end: no answer, and no telling where the
             // connection's next response would start.
             c.release(close_reason::error);
             co_return make_failure(errc::bad_response,
-                                   x.response.status == 101
+                                   into.status == 101
                                        ? "101 Switching Protocols, but no upgrade was asked for"
                                        : "too many interim (1xx) responses");
         }
@@ -563,7 +563,7 @@ http_pool::send(http_request& req, steady_time deadline, request_priority prio, 
             c.release(!x.keep_alive           ? std::optional(close_reason::server_close)
                       : c->buffer.size() != 0 ? std::optional(close_reason::error)
                                               : std::nullopt);
-            co_return std::optional<http_response>(std::move(x.response));
+            co_return true;
         }
         failed_exchange facts;
         facts.reused = c->reused;

@@ -56,8 +56,15 @@ inline asio::awaitable<void> send(gd::http_pool& pool, call& c, gd::steady_time 
     req.authorization = c.authorization;
     req.body_limit = c.body_limit;
     auto go = [](gd::http_request&) { return true; };
-    auto r = co_await pool.send(req, deadline, gd::request_priority::normal, go);
-    c.outcome.emplace(std::move(r));
+    gd::http_response into;
+    auto r = co_await pool.send(req, into, deadline, gd::request_priority::normal, go);
+    if (!r) {
+        c.outcome.emplace(std::move(r.error()));
+    } else if (*r) {
+        c.outcome.emplace(std::optional<gd::http_response>(std::move(into)));
+    } else {
+        c.outcome.emplace(std::nullopt);
+    }
     c.ended = clock_type::now();
 }
 

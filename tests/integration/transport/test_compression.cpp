@@ -97,12 +97,13 @@ struct pool_fixture {
         req.body = "{}";
         req.body_limit = limit;
         auto go = [](gd::http_request&) { return true; };
-        auto r = co_await pool->send(req, std::chrono::steady_clock::now() + 5s,
-                                     gd::request_priority::normal, go);
+        gd::http_response into;
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        auto r = co_await pool->send(req, into, deadline, gd::request_priority::normal, go);
         if (!r) {
             co_return r.error();
         }
-        co_return std::move((*r)->body);
+        co_return std::move(into.body);
     }
 
     raw_server server;
