@@ -35,7 +35,7 @@ build_loadgen() { # build_loadgen SOURCE_DIR: configures (once) and builds its g
     (
         cd "$1"
         [ -f build/default/CMakeCache.txt ] || nice cmake --preset default >/dev/null
-        nice cmake --build --preset default --target glue_loadgen -j 2
+        nice cmake --build --preset default --target glue_loadgen -j 2 >&2
     )
 }
 
