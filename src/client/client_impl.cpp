@@ -191,18 +191,18 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
         }
         co_return r;
     };
-    http_response answer;
-    auto ended = co_await carry_out(call, send, trace, answer, ws, &used);
+    result<http_response> answer;
+    co_await carry_out(call, send, trace, answer, ws, &used);
     if (call.attempt() > 1) {
         retries_.fetch_add(call.attempt() - 1, std::memory_order_relaxed);
     }
-    co_return finish_call(trace, std::move(ended), std::move(answer));
+    co_return finish_call(trace, std::move(answer));
 }
 
-result<graphql_response> client_impl::finish_call(call_trace& trace, result<void> ended,
-                                                  http_response&& answer) {
-    result<graphql_response> r = ended ? parse_graphql_response(std::move(answer))
-                                       : result<graphql_response>(std::move(ended.error()));
+result<graphql_response> client_impl::finish_call(call_trace& trace,
+                                                  result<http_response>&& answer) {
+    result<graphql_response> r = answer ? parse_graphql_response(std::move(*answer))
+                                        : result<graphql_response>(std::move(answer.error()));
     trace.finish(r ? error_code() : r.error().ec);
     return r;
 }
@@ -224,9 +224,10 @@ std::optional<failure> client_impl::check_call(const std::string& ws,
     return std::nullopt;
 }
 
-asio::awaitable<result<void>> client_impl::carry_out(graphql_call& call, send_fn send,
-                                                     call_trace& trace, http_response& into,
-                                                     std::string_view ws, const token_ptr* used) {
+asio::awaitable<void> client_impl::carry_out(graphql_call& call, send_fn send, call_trace& trace,
+                                             result<http_response>& answer, std::string_view ws,
+                                             const token_ptr* used) {
+    http_response& into = *answer;
     result<bool> sent = false; // the last send's outcome: true, its answer is in `into`
     for (call_action a = call.resume(call_events::start{});;) {
         switch (a.kind) {
@@ -289,12 +290,11 @@ asio::awaitable<result<void>> client_impl::carry_out(graphql_call& call, send_fn
         }
         case call_action::done:
             if (a.error) {
-                co_return std::move(*a.error);
+                answer = std::move(*a.error);
+            } else if (!sent || !*sent) { // done without an error follows a response: never here
+                answer = make_failure(errc::internal_error, "a call ended without an answer");
             }
-            if (!sent || !*sent) { // done without an error follows a response: never here
-                co_return make_failure(errc::internal_error, "a call ended without an answer");
-            }
-            co_return result<void>();
+            co_return;
         }
     }
 }
@@ -556,13 +556,13 @@ asio::awaitable<result<oauth::token_set>> client_impl::grant(std::vector<form_fi
         return post_token_form(fields, into, call.settings().deadline, request_priority::normal,
                                /*idempotent=*/false, post, trace);
     };
-    http_response answer;
-    auto ended = co_await carry_out(call, send, trace, answer);
-    if (!ended) {
-        trace.finish(ended.error().ec);
-        co_return ended.error();
+    result<http_response> answer;
+    co_await carry_out(call, send, trace, answer);
+    if (!answer) {
+        trace.finish(answer.error().ec);
+        co_return answer.error();
     }
-    auto set = parse_token_set(answer, cfg_.default_token_lifetime, post.wall);
+    auto set = parse_token_set(*answer, cfg_.default_token_lifetime, post.wall);
     trace.finish(set ? error_code() : set.error().ec);
     co_return set;
 }

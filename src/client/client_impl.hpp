@@ -71,16 +71,17 @@ private:
     /// (false when the request's `prepare` declined).
     using send_fn = function_ref<boost::asio::awaitable<result<bool>>(http_response&)>;
 
-    /// Carries out `call`'s actions until it is done: its last response in `into`, or its
-    /// failure. The response stays where it is read, for every attempt: never moved. `ws`
+    /// Carries out `call`'s actions until it is done: `answer` ends as its last response, or
+    /// its failure; it must hold a response (a default one) when called. Every attempt's
+    /// response is read into it in place, never moved, and `answer` is the only thing the
+    /// caller's frame holds for it: GraphQL calls' frames must stay small (call_trace.hpp). `ws`
     /// names the workspace whose cached token `send` puts in the request, and `*used` is the
     /// token it put there last (for the 401's compare-and-invalidate); neither is read when the
     /// call has a token of its own. Each attempt's end and what follows it go to `trace`
     /// (`send` tells it about its own steps); the caller finishes it.
-    boost::asio::awaitable<result<void>> carry_out(graphql_call& call, send_fn send,
-                                                   call_trace& trace, http_response& into,
-                                                   std::string_view ws = {},
-                                                   const token_ptr* used = nullptr);
+    boost::asio::awaitable<void> carry_out(graphql_call& call, send_fn send, call_trace& trace,
+                                           result<http_response>& answer, std::string_view ws = {},
+                                           const token_ptr* used = nullptr);
 
     /// A call's deadline: `timeout` from now (or `from`), or request_timeout when it is zero.
     steady_time deadline(std::chrono::milliseconds timeout = {},
@@ -110,10 +111,8 @@ private:
     /// go, or nothing.
     std::optional<failure> check_call(const std::string& ws, const graphql_request& request,
                                       std::string& body) const;
-    /// A GraphQL call's outcome from how carry_out() ended and its last answer, told to its
-    /// trace.
-    static result<graphql_response> finish_call(call_trace& trace, result<void> ended,
-                                                http_response&& answer);
+    /// A GraphQL call's outcome from its last answer, told to its trace.
+    static result<graphql_response> finish_call(call_trace& trace, result<http_response>&& answer);
 
     /// The fetch operation of the token cache: one client-credentials request.
     static boost::asio::awaitable<result<token_grant>>
