@@ -220,13 +220,17 @@ TEST_SUITE("fleet permits") {
         permits_on p(ioc, redis, 100);
         const auto turns = times_of(p.takes(200, 60s));
         CHECK(p.permits->stats().batches == 4);
-        // Across batches each reply has its own anchor: apart by a spacing, give or take how
-        // long each reply took to reach its coroutine (5 ms here).
+        // Within a batch one reply anchors every turn: exactly a spacing apart. Across batches
+        // each reply has its own anchor, its arrival, late by however long the reply took to
+        // reach its coroutine; a loaded machine makes that anything (a CI run at load 11 saw
+        // a batch's first turn 4.8 ms before the previous batch's last), so it isn't checked.
+        REQUIRE(turns.size() == 200);
         for (std::size_t i = 1; i < turns.size(); ++i) {
             CAPTURE(i);
-            CHECK(turns[i] - turns[i - 1] >= 5ms);
+            if (i % 50 != 0) {
+                CHECK(turns[i] - turns[i - 1] == 10ms);
+            }
         }
-        CHECK(turns.back() - turns.front() >= 1990ms - 20ms);
     }
 
     TEST_CASE("batches: callers that wait for their turns and take the next get them from the "
