@@ -51,6 +51,8 @@ class client_impl;
 /// io_context, so io_context::run() returns once the last call has completed.
 class client {
 public:
+    /// A client configured by `cfg`, doing its I/O on `ex`.
+    ///
     /// Throws glue::error (errc::invalid_argument) if the configuration can't be used:
     /// an unparseable api_url, `http://` to a non-loopback host without allow_insecure_http,
     /// missing credentials, control characters in a credential, an unreadable ca_file.
