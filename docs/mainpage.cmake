@@ -2,7 +2,7 @@
 # and introduction, and its "Use it" section, verbatim. Run by the `docs` target at every build,
 # so the manual shows what the README says.
 #
-#   cmake -DREADME=README.md -DOUTPUT=mainpage.md -P docs/mainpage.cmake
+#   cmake -DREADME=<README.md> -DOUTPUT=<file> -P docs/mainpage.cmake
 
 file(READ ${README} text)
 
