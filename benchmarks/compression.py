@@ -37,7 +37,7 @@ import harness  # the same directory: nginx as a child, children with their rusa
 
 BUILD = harness.ROOT / "build" / "default"
 LOADGEN = BUILD / "benchmarks" / "glue_loadgen"
-MOCK = BUILD / "tools" / "glue-mock-server"
+MOCK = BUILD / "glue-mock-server"
 QUERY = ("{ groups(first: 200) { edges { cursor node { __typename id name } } "
          "pageInfo { hasNextPage endCursor } } }")
 

@@ -21,7 +21,7 @@ WORKERS=${WORKERS:-4}
 CALLS=${CALLS:-5000}
 RATE=${RATE:-500}
 BENCH=$BUILD/benchmarks/glue_bench_rate_limits
-MOCK=$BUILD/tools/glue-mock-server
+MOCK=$BUILD/glue-mock-server
 for f in "$BENCH" "$MOCK"; do
     [[ -x $f ]] || { echo "fleet_rate.sh: $f not built" >&2; exit 2; }
 done

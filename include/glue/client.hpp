@@ -2,6 +2,10 @@
 #ifndef GLUE_CLIENT_HPP
 #define GLUE_CLIENT_HPP
 
+/// \file
+/// glue::client: access tokens per workspace and GraphQL calls, as coroutines or with any
+/// Asio completion token.
+
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
@@ -47,13 +51,20 @@ class client_impl;
 /// io_context, so io_context::run() returns once the last call has completed.
 class client {
 public:
+    /// A client configured by `cfg`, doing its I/O on `ex`.
+    ///
     /// Throws glue::error (errc::invalid_argument) if the configuration can't be used:
     /// an unparseable api_url, `http://` to a non-loopback host without allow_insecure_http,
     /// missing credentials, control characters in a credential, an unreadable ca_file.
     client(boost::asio::any_io_executor ex, client_config cfg);
+    /// Shuts the client down (see shutdown()).
     ~client();
-    client(client&&) noexcept;
-    client& operator=(client&&) noexcept;
+    /// Takes over `other`'s cache, connections and calls in flight. `other` is left empty: its
+    /// calls fail with errc::invalid_argument, and its figures are zeros.
+    client(client&& other) noexcept;
+    /// Shuts this client down (see shutdown()), then takes over `other` as the move constructor
+    /// does.
+    client& operator=(client&& other) noexcept;
 
     /// An access token for the workspace: from the cache when it holds a usable one, else from
     /// the one token request that all concurrent callers for the workspace share.
@@ -130,21 +141,28 @@ public:
     /// reused, and a token request it was waiting for goes on for other callers. Emit the signal
     /// on the handler's executor, where the operation completes.
     /// @{
+
+    /// fetch_token(), completing with `void(glue::error_code, glue::access_token)`.
     template <class CompletionToken>
     auto async_fetch_token(std::string_view workspace_id, CompletionToken&& token) {
         return async_fetch_token_impl(workspace_id, nullptr, std::forward<CompletionToken>(token));
     }
+    /// fetch_token(), completing with `void(glue::error_code, glue::access_token)`; `diag` gets
+    /// what the server said about a failure (emptied on success).
     template <class CompletionToken>
     auto async_fetch_token(std::string_view workspace_id, diagnostics& diag,
                            CompletionToken&& token) {
         return async_fetch_token_impl(workspace_id, &diag, std::forward<CompletionToken>(token));
     }
+    /// graphql(), completing with `void(glue::error_code, glue::graphql_response)`.
     template <class CompletionToken>
     auto async_graphql(std::string_view workspace_id, graphql_request request,
                        CompletionToken&& token) {
         return async_graphql_impl(workspace_id, std::move(request), nullptr,
                                   std::forward<CompletionToken>(token));
     }
+    /// graphql(), completing with `void(glue::error_code, glue::graphql_response)`; `diag` gets
+    /// what the server said about a failure (emptied on success).
     template <class CompletionToken>
     auto async_graphql(std::string_view workspace_id, graphql_request request, diagnostics& diag,
                        CompletionToken&& token) {
@@ -165,7 +183,9 @@ public:
     /// pool (see <glue/metrics.hpp>). Thread-safe.
     client_metrics metrics() const;
 
+    /// The executor the client was made with (an empty one after a move).
     boost::asio::any_io_executor get_executor() const noexcept;
+    /// The configuration the client was made with (the defaults after a move).
     const client_config& config() const noexcept;
 
 private:

@@ -2,6 +2,9 @@
 #ifndef GLUE_CONFIG_HPP
 #define GLUE_CONFIG_HPP
 
+/// \file
+/// glue::client_config: everything a client is made with, and client_config::from_env().
+
 #include <glue/metrics.hpp>
 
 #include <chrono>
@@ -18,7 +21,13 @@ namespace glue {
 struct client_config {
     /// Token endpoint: {api_url}/oauth/token; GraphQL endpoint: {api_url}/public/graphql.
     std::string api_url = "https://api.gluegroups.com";
-    std::string client_id, client_secret, redirect_uri;
+    /// The app's OAuth client id (required).
+    std::string client_id;
+    /// The app's client secret (required). Never printed, logged or put in an error.
+    std::string client_secret;
+    /// A redirect URL registered for the app: sent with every client-credentials token request
+    /// when set (Glue asks for it there too), and the authorization-code flow's default.
+    std::string redirect_uri;
     /// The CAs trusted for https://: those of ca_file (a PEM file) and ca_pem (PEM text, handy
     /// in tests), together. Either set, they replace the system trust store rather than add to
     /// it (to trust both, also name the system bundle, e.g. ca_file =
@@ -26,6 +35,7 @@ struct client_config {
     /// The server's certificate must name the host in its subjectAltName: partial wildcards
     /// ("a*.example.com") and the subject CN are never accepted.
     std::string ca_file;
+    /// PEM text of trusted CAs, with ca_file (see there).
     std::string ca_pem;
 
     /// Overall deadline of one fetch_token() or graphql() call, including the wait for a token,
@@ -43,7 +53,10 @@ struct client_config {
     /// requests are retried; other mutations only when they certainly were not sent. A 401's
     /// one token refresh and retry is separate and not counted here.
     unsigned graphql_retry_attempts = 4;
+    /// The backoff before a graphql() call's first retry; it doubles with each retry (full
+    /// jitter: the wait is random between 0 and the backoff).
     std::chrono::milliseconds graphql_retry_base_delay{100};
+    /// The longest backoff between two attempts of a graphql() call.
     std::chrono::milliseconds graphql_retry_max_delay{std::chrono::seconds(10)};
 
     /// Keep-alive HTTP/1.1 connections per origin (GraphQL and token requests share them).
@@ -56,8 +69,10 @@ struct client_config {
     /// never reused, so that DNS changes and server-side rebalancing take effect under steady
     /// load. Default 10 min; 0: no limit.
     std::chrono::milliseconds connection_max_lifetime{std::chrono::minutes(10)};
-    /// Largest accepted response header block and body.
+    /// Largest accepted response header block; larger is errc::bad_response.
     std::size_t max_response_header_bytes = 64 * 1024;
+    /// Largest accepted response body, as received and as decoded; larger is
+    /// errc::bad_response.
     std::size_t max_response_body_bytes = 32 * 1024 * 1024;
     /// Largest GraphQL request body (query plus variables); larger requests are rejected
     /// before any I/O.
@@ -77,6 +92,7 @@ struct client_config {
 
     /// Lifetime assumed when the token response has no usable `expires_in`.
     std::chrono::seconds default_token_lifetime{300};
+    /// The longest soft window (see above).
     std::chrono::seconds soft_window_cap{15 * 60};
     /// Largest share of the soft window taken off at random per key, so keys don't refresh in
     /// lockstep.
@@ -86,11 +102,13 @@ struct client_config {
     /// Attempts per token request on a transient failure (transport, timeout, 5xx), with
     /// exponential backoff and full jitter starting at token_retry_base_delay.
     unsigned token_retry_attempts = 3;
+    /// The backoff before a token request's first retry; it doubles with each retry.
     std::chrono::milliseconds token_retry_base_delay{200};
     /// After a failed token request, callers without a usable token get the error at once for
     /// a per-workspace backoff: failure_backoff_initial, doubling per failed attempt, at most
     /// failure_backoff_max.
     std::chrono::milliseconds failure_backoff_initial{std::chrono::seconds(1)};
+    /// The longest backoff after failed token requests (see failure_backoff_initial).
     std::chrono::milliseconds failure_backoff_max{std::chrono::seconds(60)};
     /// How long a permanent failure (an OAuth error, another 4xx) is remembered.
     std::chrono::milliseconds permanent_failure_memory{std::chrono::seconds(30)};
@@ -142,6 +160,7 @@ struct client_config {
     /// different workspaces within throttle_window throttle the whole app, as does a 503 with
     /// Retry-After (or a 429 with no workspace in play).
     std::size_t app_throttle_workspaces = 3;
+    /// The window in which 429s on app_throttle_workspaces workspaces throttle the whole app.
     std::chrono::milliseconds throttle_window{std::chrono::seconds(1)};
     /// The retry budget, as the AWS SDKs' standard retry mode: a retry after a failure (5xx, a
     /// transport error) costs retry_cost units, after a timeout retry_timeout_cost; a call that
@@ -149,13 +168,17 @@ struct client_config {
     /// pay, the failure is the answer. Throttling answers are retried outside it: the shared
     /// pause and the adaptive rate already hold their load. 0: no budget (attempts alone limit).
     unsigned retry_budget = 500;
+    /// What a retry after a 5xx or a transport error costs from retry_budget.
     unsigned retry_cost = 5;
+    /// What a retry after a timeout costs from retry_budget.
     unsigned retry_timeout_cost = 10;
     /// With shared_cache_url set and max_requests_per_second > 0: the rate is the fleet's, one
     /// bucket in Redis that every process sharing the cache takes its permits from, in batches.
     /// While Redis is unreachable each process keeps to max_requests_per_second / fleet_size on
     /// its own (token_event::kind::fleet_rate_down says so, once).
     bool fleet_rate_limit = false;
+    /// How many processes share the fleet's rate (fleet_rate_limit), at least 1: while Redis is
+    /// unreachable each keeps to max_requests_per_second / fleet_size.
     unsigned fleet_size = 1;
 
     /// `http://` is accepted only for a loopback address (127.0.0.0/8, ::1) or the name

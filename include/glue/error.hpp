@@ -2,6 +2,10 @@
 #ifndef GLUE_ERROR_HPP
 #define GLUE_ERROR_HPP
 
+/// \file
+/// What failed calls throw (glue::error) and the codes they carry (glue::errc), with what the
+/// server said (glue::diagnostics).
+
 #include <glue/types.hpp>
 
 #include <boost/json/array.hpp>
@@ -18,6 +22,7 @@
 
 namespace glue {
 
+/// The error codes of the completion-token operations and of error::code().
 using error_code = boost::system::error_code;
 
 /// Errors that glue itself reports. Cancellation, transport and TLS failures keep their Asio/SSL
@@ -47,15 +52,17 @@ enum class errc {
 /// The category of glue::errc; its name is "glue".
 const boost::system::error_category& glue_category() noexcept;
 
+/// `e` as an error_code of glue_category(), so that `error_code ec = errc::timeout;` works.
 inline error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), glue_category()};
 }
 
 /// One entry of a GraphQL response's `errors` array (GraphQL spec §7.1.2).
 struct graphql_error {
-    std::string message;
-    boost::json::array path, locations;
-    boost::json::object extensions;
+    std::string message;            ///< `message`: the server's text
+    boost::json::array path;        ///< `path`: field names and list indexes to the failed field
+    boost::json::array locations;   ///< `locations`: `{line, column}` objects in the document
+    boost::json::object extensions; ///< `extensions`, e.g. an error `code`
 };
 
 /// What the server said about a failure, kept apart from the client-generated `what()` text
@@ -66,13 +73,13 @@ struct diagnostics {
     /// The status of a proxy's answer to CONNECT when the proxy refused it (http_status holds
     /// it too); 0: the failure did not come from a proxy.
     int proxy_status = 0;
-    std::string oauth_error;             ///< RFC 6749 §5.2 `error`
-    std::string oauth_error_description; ///< RFC 6749 §5.2 `error_description` (server text)
-    std::vector<graphql_error> graphql_errors;
-    boost::json::value partial_data;      ///< `data` that came with `errors`, if any
+    std::string oauth_error;                   ///< RFC 6749 §5.2 `error`
+    std::string oauth_error_description;       ///< RFC 6749 §5.2 `error_description` (server text)
+    std::vector<graphql_error> graphql_errors; ///< the GraphQL `errors` array, when one came
+    boost::json::value partial_data;           ///< `data` that came with `errors`, if any
     std::chrono::seconds retry_after{-1}; ///< from Retry-After (at most a year); negative: absent
     /// errc::decode_error: where in the response the value that did not fit is, as a JSON
-    /// Pointer-like path from `data` (e.g. "/groups/nodes/3/name").
+    /// Pointer-like path from `data`, such as "/groups/nodes/3/name".
     std::string json_path;
     /// The response headers captured (client_config::capture_response_headers), names in lower
     /// case, in the order received.
@@ -90,6 +97,8 @@ struct diagnostics {
 /// be plain visible ASCII).
 class error : public boost::system::system_error {
 public:
+    /// An error with code `ec`; what() starts with `context`, client-generated text that must
+    /// hold no secret and no server text. `diag` null: empty diagnostics.
     error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});
 
     /// The HTTP status of the response that caused the failure; 0 when there was none.

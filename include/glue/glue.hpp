@@ -2,7 +2,17 @@
 #ifndef GLUE_GLUE_HPP
 #define GLUE_GLUE_HPP
 
-// Umbrella header: everything a user of glue::client needs.
+/// \file
+/// Umbrella header: everything a user of glue::client needs.
+
+/// \namespace glue
+/// glue-cpp's API: glue::client and its configuration, errors and metrics, typed decoding,
+/// pagination and Glue's operations.
+/// \namespace glue::oauth
+/// The authorization-code flow that installs an app into a workspace (see <glue/oauth.hpp>).
+/// \namespace glue::webhook
+/// Verifying and parsing the events Glue POSTs to an app (see <glue/webhook.hpp>).
+
 #include <glue/client.hpp>
 #include <glue/config.hpp>
 #include <glue/decode.hpp>

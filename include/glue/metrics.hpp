@@ -2,9 +2,10 @@
 #ifndef GLUE_METRICS_HPP
 #define GLUE_METRICS_HPP
 
-// What the client did, as counters and histograms (client::stats(), client::throttling(),
-// client::metrics()) and as events (the on_token_event and on_request_event hooks in
-// client_config). None of them ever carries a token, a secret, a variable's value or query text.
+/// \file
+/// What the client did, as counters and histograms (client::stats(), client::throttling(),
+/// client::metrics()) and as events (the on_token_event and on_request_event hooks in
+/// client_config). None of them ever carries a token, a secret, a variable's value or query text.
 
 #include <glue/error.hpp>
 #include <glue/types.hpp>
@@ -60,6 +61,7 @@ struct throttle_stats {
     std::uint64_t wait_ns = 0;
     double send_rate = 0;      ///< requests per second sent, over the last second
     double app_rate_limit = 0; ///< the app-wide rate in force (configured or adaptive); 0: none
+    /// Units left in the retry budget (client_config::retry_budget when full; 0 without one).
     unsigned retry_budget_left = 0;
     std::uint64_t fleet_batches = 0; ///< round trips to Redis for fleet permits
     bool fleet_fallback = false;     ///< Redis unreachable: the process keeps to its own share
@@ -67,6 +69,7 @@ struct throttle_stats {
 
 /// Something the token cache did to one workspace.
 struct token_event {
+    /// What happened.
     enum class kind {
         refresh_start,        ///< a flight started; reason: "miss", "refresh_ahead", "forced"
         refresh_success,      ///< a flight got a token; reason as at its start
@@ -85,10 +88,10 @@ struct token_event {
         /// The fleet-wide rate limit reaches Redis again after an outage; workspace empty.
         fleet_rate_up,
     };
-    kind what;
-    std::string_view workspace;
-    std::string_view reason;
-    error_code error; ///< refresh_failure only
+    kind what;                  ///< what happened
+    std::string_view workspace; ///< the workspace; empty for shared_cache_* and fleet_rate_*
+    std::string_view reason;    ///< why, in a word (see kind); valid during the hook's call only
+    error_code error;           ///< refresh_failure only
 };
 
 /// Receives token events. Called from the library's own strands and from callers' threads,
@@ -103,6 +106,7 @@ enum class retry_reason {
     network,      ///< the transport failed (refused, reset, closed early, timed out)
     unauthorized, ///< 401: the token was dropped and a fresh one fetched (once per call)
 };
+/// The number of retry_reason values (client_metrics::retries has one counter each).
 inline constexpr std::size_t retry_reason_count = 5;
 /// "throttled", "unavailable", "server_error", "network", "unauthorized".
 std::string_view to_string(retry_reason r) noexcept;
@@ -121,6 +125,7 @@ enum class call_outcome {
     invalid_argument, ///< refused before any I/O
     other, ///< anything else (errc::internal_error, no memory, a token request's OAuth error)
 };
+/// The number of call_outcome values (client_metrics::outcomes has one counter each).
 inline constexpr std::size_t call_outcome_count = 11;
 /// "ok", "graphql_error", "rejected", "rate_limited", ... as the enumerators are spelled.
 std::string_view to_string(call_outcome o) noexcept;
@@ -136,6 +141,7 @@ enum class close_reason {
     aged,         ///< idle longer than connection_idle_timeout, or past connection_max_lifetime
     shutdown,     ///< the client shut down
 };
+/// The number of close_reason values (pool_stats::closes has one counter each).
 inline constexpr std::size_t close_reason_count = 6;
 /// "server_close", "stale", "error", "cancelled", "aged", "shutdown".
 std::string_view to_string(close_reason r) noexcept;
@@ -149,8 +155,8 @@ struct latency_histogram {
         50e-3, 100e-3, 200e-3, 500e-3, 1.0,    2.0,    5.0,  10.0, 20.0, 50.0,  100.0};
     /// Durations per bucket (not cumulative); the last counts those above every bound.
     std::array<std::uint64_t, bounds.size() + 1> buckets{};
-    std::uint64_t count = 0;
-    double sum_seconds = 0;
+    std::uint64_t count = 0; ///< durations recorded: the sum of `buckets`
+    double sum_seconds = 0;  ///< their sum, in seconds
 
     /// The q-quantile (q in [0, 1]) in seconds, interpolated inside its bucket (geometrically:
     /// the buckets are log-scale); 0 when empty. Above the last bound: that bound.
@@ -171,6 +177,7 @@ struct pool_stats {
     /// (the server closed it as it was reused).
     std::uint64_t resends = 0;
     std::array<std::uint64_t, close_reason_count> closes{}; ///< by close_reason
+    /// Connections closed for reason `r`.
     std::uint64_t closed(close_reason r) const noexcept {
         return closes[static_cast<std::size_t>(r)];
     }
@@ -188,11 +195,13 @@ struct client_metrics {
     latency_histogram call_duration;
     /// One request written and its response read (GraphQL and token requests alike).
     latency_histogram exchange_duration;
-    pool_stats pool;
+    pool_stats pool; ///< the connection pool (kept with collect_metrics off too)
 
+    /// Requests sent again for reason `r`.
     std::uint64_t retried(retry_reason r) const noexcept {
         return retries[static_cast<std::size_t>(r)];
     }
+    /// Calls that ended with outcome `o`.
     std::uint64_t ended(call_outcome o) const noexcept {
         return outcomes[static_cast<std::size_t>(o)];
     }
@@ -209,13 +218,14 @@ struct client_metrics {
 /// opening a new connection (dns + tcp + tunnel + tls, when `new_connection`) if this request
 /// waited for it to open.
 struct request_event {
+    /// Where a request goes.
     enum class endpoint {
         graphql, ///< /public/graphql
         token,   ///< /oauth/token (a workspace token, or an authorization-code or refresh grant)
     };
-    endpoint target = endpoint::graphql;
-    std::string_view workspace; ///< empty for the authorization-code and refresh grants
-    std::string_view operation; ///< graphql_request::operation_name; empty when not given
+    endpoint target = endpoint::graphql; ///< the endpoint the request went to
+    std::string_view workspace;          ///< empty for the authorization-code and refresh grants
+    std::string_view operation;          ///< graphql_request::operation_name; empty when not given
     /// The request's number in its call, from 1: retries and a 401's second request count (a
     /// token flight's requests are numbered within the flight).
     unsigned attempt = 1;
@@ -230,13 +240,14 @@ struct request_event {
     /// What the client does next: send again (`retry`, after `retry_delay`, for `reason`) or
     /// not. Token requests: retries are the token cache's (token_event), never set here.
     bool retry = false;
-    retry_reason reason = retry_reason::network;
-    std::chrono::nanoseconds retry_delay{0};
-    bool last = false;                ///< the call ends with this attempt
+    retry_reason reason = retry_reason::network; ///< why the client sends again (with `retry`)
+    std::chrono::nanoseconds retry_delay{0};     ///< how long it waits first (with `retry`)
+    bool last = false;                           ///< the call ends with this attempt
     bool new_connection = false;      ///< sent on a connection opened for it, not a kept-alive one
     std::uint64_t bytes_sent = 0;     ///< the request as written (header and body)
     std::uint64_t bytes_received = 0; ///< the response as received (before decompression)
 
+    /// Where the attempt's time went (see "Reading the time split" above).
     struct time_split {
         std::chrono::nanoseconds backoff{0};    ///< waiting before a retry
         std::chrono::nanoseconds token_wait{0}; ///< waiting for the workspace's token
@@ -250,8 +261,9 @@ struct request_event {
         std::chrono::nanoseconds tunnel{0};   ///< the proxy's CONNECT
         std::chrono::nanoseconds tls{0};      ///< TLS handshake
         std::chrono::nanoseconds exchange{0}; ///< writing the request and reading the response
+        /// The whole attempt: backoff + token_wait + throttle_wait + connection_wait + exchange.
         std::chrono::nanoseconds total{0};
-    } time;
+    } time; ///< where this attempt's time went
 
     /// The server's id for the request: the first captured of x-request-id, x-amzn-requestid,
     /// cf-ray (client_config::capture_response_headers); empty when none came.

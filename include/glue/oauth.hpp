@@ -2,18 +2,19 @@
 #ifndef GLUE_OAUTH_HPP
 #define GLUE_OAUTH_HPP
 
-// The authorization-code flow that installs an app into a workspace (RFC 6749 §4.1, with PKCE
-// from RFC 7636):
-//
-//   1. /install:  state = make_state(), verifier = make_code_verifier(); keep both for the
-//                 browser (a cookie) and redirect to authorize_url(cfg, {scopes, state,
-//                 pkce_challenge(verifier)}).
-//   2. /callback: code = parse_callback(target, kept_state).code;
-//                 tokens = co_await client.exchange_code(code, {}, verifier);
-//   3. later:     tokens = co_await client.refresh(tokens.refresh_token);
-//
-// The token sets go into a token_store. Workspace tokens for the app's own calls need none of
-// this: client::fetch_token gets them with the client-credentials grant.
+/// \file
+/// The authorization-code flow that installs an app into a workspace (RFC 6749 §4.1, with PKCE
+/// from RFC 7636):
+///
+///   1. /install:  state = make_state(), verifier = make_code_verifier(); keep both for the
+///                 browser (a cookie) and redirect to authorize_url(cfg, {scopes, state,
+///                 pkce_challenge(verifier)}).
+///   2. /callback: code = parse_callback(target, kept_state).code;
+///                 tokens = co_await client.exchange_code(code, {}, verifier);
+///   3. later:     tokens = co_await client.refresh(tokens.refresh_token);
+///
+/// The token sets go into a token_store. Workspace tokens for the app's own calls need none of
+/// this: client::fetch_token gets them with the client-credentials grant.
 
 #include <glue/config.hpp>
 
@@ -67,7 +68,7 @@ std::string pkce_challenge(std::string_view code_verifier);
 
 /// What the redirect back to the app carried, once checked.
 struct authorization_response {
-    std::string code;
+    std::string code; ///< the authorization code, for client::exchange_code()
     /// Every query parameter, decoded, in order (for ones Glue may add, such as `iss`).
     std::vector<std::pair<std::string, std::string>> parameters;
 };

@@ -2,9 +2,10 @@
 #ifndef GLUE_OPERATIONS_HPP
 #define GLUE_OPERATIONS_HPP
 
-// Typed helpers for the operations Glue documents. Each one builds a GraphQL request and runs it
-// through client::graphql(), so retries, 401 handling and errors are the raw call's. Fields Glue
-// leaves undocumented are optional here.
+/// \file
+/// Typed helpers for the operations Glue documents. Each one builds a GraphQL request and runs it
+/// through client::graphql(), so retries, 401 handling and errors are the raw call's. Fields Glue
+/// leaves undocumented are optional here.
 
 #include <glue/client.hpp>
 #include <glue/pagination.hpp>
@@ -22,28 +23,29 @@ namespace glue {
 
 /// A Glue user (`usr_…`), e.g. the app's own user in a workspace.
 struct user {
-    std::string id;
-    std::optional<std::string> name;
+    std::string id;                  ///< usr_…
+    std::optional<std::string> name; ///< the display name, when Glue gives one
 };
 
 /// A group (`grp_…`; a workspace id stands for its General group).
 struct group {
-    std::string id;
-    std::string name;
+    std::string id;   ///< grp_…, or the workspace id for its General group
+    std::string name; ///< the name people see in Glue
 };
 
 /// A thread or chat (`thr_…`).
 struct thread {
-    std::string id;
-    std::optional<std::string> subject;
+    std::string id;                        ///< thr_…
+    std::optional<std::string> subject;    ///< the subject line, when Glue gives one
     std::optional<std::string> type;       ///< `threadType`: "thread" or "chat"
     std::optional<bool> persistent_chat;   ///< `isPeristentChat` (Glue's spelling)
     std::optional<std::string> created_at; ///< `createdAt`, ISO 8601
 };
 
+/// A message (`msg_…`).
 struct message {
-    std::string id;
-    std::string text;
+    std::string id;   ///< msg_…
+    std::string text; ///< markdown
 };
 
 BOOST_DESCRIBE_STRUCT(user, (), (id, name))
@@ -57,11 +59,13 @@ enum class thread_order { created_at, last_message };
 /// sendMessage's input. Give thread_id to post into an existing thread, or `thread` to post to
 /// recipients: without a subject it goes to their chat, with one it starts a thread.
 struct send_message_input {
+    /// Where a message goes without a thread_id: its recipients, and a subject to start a thread.
     struct thread_input {
         std::vector<std::string> recipients; ///< user, group or workspace ids
         std::string subject;                 ///< empty: none
         std::string thread_by;               ///< upsert key for the thread; empty: none
     };
+    /// The message itself.
     struct message_input {
         std::string text; ///< markdown
         /// Upsert key: a repeat with the same key updates the message instead of posting it
@@ -71,14 +75,15 @@ struct send_message_input {
         std::vector<std::string> attachments; ///< fil_… ids
     };
 
-    std::string thread_id;
-    std::optional<thread_input> thread;
-    message_input message;
+    std::string thread_id;              ///< the thread to post into (thr_…); empty: see `thread`
+    std::optional<thread_input> thread; ///< the recipients, when thread_id is empty
+    message_input message;              ///< the message
 };
 
+/// What sendMessage answers with.
 struct send_message_result {
-    glue::thread thread;
-    glue::message message;
+    glue::thread thread;   ///< the thread the message is in (created for it, perhaps)
+    glue::message message; ///< the message posted (or updated, by an upsert)
 };
 BOOST_DESCRIBE_STRUCT(send_message_result, (), (thread, message))
 

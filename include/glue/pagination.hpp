@@ -2,8 +2,9 @@
 #ifndef GLUE_PAGINATION_HPP
 #define GLUE_PAGINATION_HPP
 
-// Walking a Relay cursor connection (Glue's lists: groups, threads, messages…) page by page,
-// with guards against a server that never says it's done.
+/// \file
+/// Walking a Relay cursor connection (Glue's lists: groups, threads, messages…) page by page,
+/// with guards against a server that never says it's done.
 
 #include <glue/client.hpp>
 #include <glue/decode.hpp>
@@ -35,6 +36,7 @@ struct page_options {
     std::size_t max_pages = 10'000;
     /// The variables the query declares for the page size (Int) and the cursor (String).
     std::string first_variable = "first";
+    /// The variable the query declares for the cursor (String).
     std::string after_variable = "after";
 };
 
@@ -42,8 +44,8 @@ struct page_options {
 struct page {
     /// The page's nodes: the connection's `nodes`, or the `node` of each of its `edges`.
     boost::json::array nodes;
-    bool has_next_page = false;
-    std::string end_cursor;
+    bool has_next_page = false; ///< `pageInfo.hasNextPage`: another page follows
+    std::string end_cursor;     ///< `pageInfo.endCursor`: the next page starts after it
 
     /// The nodes decoded into T (see glue::decode); a failure's json_path starts at the
     /// node's index ("/3/name").
@@ -73,7 +75,7 @@ struct page {
 class pager {
 public:
     /// `connection_path`: the connection's place in `data`, as field names (or aliases)
-    /// separated by dots, e.g. "groups" or "node.threads". Throws glue::error
+    /// separated by dots, such as "groups" or "node.threads". Throws glue::error
     /// (errc::invalid_argument) for an empty or malformed path, a zero page_size or max_pages,
     /// or variable names that aren't GraphQL names.
     pager(client& c, std::string workspace_id, graphql_request request,

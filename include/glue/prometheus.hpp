@@ -2,8 +2,9 @@
 #ifndef GLUE_PROMETHEUS_HPP
 #define GLUE_PROMETHEUS_HPP
 
-// A client's figures in the Prometheus text exposition format (version 0.0.4), for a /metrics
-// endpoint or a file a job leaves behind.
+/// \file
+/// A client's figures in the Prometheus text exposition format (version 0.0.4), for a /metrics
+/// endpoint or a file a job leaves behind.
 
 #include <glue/metrics.hpp>
 

@@ -2,6 +2,10 @@
 #ifndef GLUE_TYPES_HPP
 #define GLUE_TYPES_HPP
 
+/// \file
+/// The values a client takes and gives: GraphQL requests and responses, access tokens, HTTP
+/// headers.
+
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
@@ -18,8 +22,9 @@ namespace glue {
 /// client_config::default_headers), or one captured from a response
 /// (client_config::capture_response_headers, names then in lower case).
 struct http_header {
-    std::string name;
-    std::string value;
+    std::string name;  ///< the field name (case-insensitive on the wire)
+    std::string value; ///< the field value, as sent or received
+    /// Same name (compared exactly, case included) and same value.
     friend bool operator==(const http_header&, const http_header&) = default;
 };
 
@@ -43,9 +48,9 @@ std::ostream& operator<<(std::ostream& os, const access_token& token);
 /// `co_await client.graphql(ws, {"{ me { id } }"})` is exactly where requests are written.
 /// With these constructors that line is safe on every compiler.
 struct graphql_request {
-    std::string query;
-    boost::json::object variables;
-    std::string operation_name;
+    std::string query;             ///< the GraphQL document
+    boost::json::object variables; ///< the values of the document's variables
+    std::string operation_name;    ///< which operation of the document to run
 
     /// Sending the request twice does no harm, so a mutation may be retried after a failure
     /// that leaves its fate unknown (a dropped connection, a 5xx). Queries are retried anyway,
@@ -57,17 +62,19 @@ struct graphql_request {
     /// Attempts for this call; zero: client_config::graphql_retry_attempts.
     unsigned retry_attempts = 0;
     /// Non-empty: sent as the Bearer token instead of the workspace's client-credentials token,
-    /// e.g. an installation's oauth::token_set::access_token. The cache is not consulted, so a
+    /// such as an installation's oauth::token_set::access_token. The cache is not consulted, so a
     /// 401 is not retried: it throws errc::unauthorized (refresh the set and call again).
     std::string access_token;
-    /// Extra headers for this call's requests (e.g. a W3C `traceparent`), after
+    /// Extra headers for this call's requests (a W3C `traceparent`, say), after
     /// client_config::default_headers. Refused with errc::invalid_argument before any I/O: a
     /// name that is not an HTTP token, a value with CR, LF, NUL or another control character
     /// but tab, and the names the client sets itself (Host, Authorization, Content-Length,
     /// Content-Type, Transfer-Encoding, Connection, ...; see docs/design.md, "Headers").
     std::vector<http_header> headers;
 
+    /// An empty request; set query before sending it.
     graphql_request() = default;
+    /// A request for `query` with `variables`, running `operation_name` (empty: the only one).
     graphql_request(std::string query, boost::json::object variables = {},
                     std::string operation_name = {})
         : query(std::move(query))
@@ -89,8 +96,8 @@ boost::json::object parse_variables(std::string_view json_text);
 
 /// A complete GraphQL answer: one without `errors` (an answer with errors throws glue::error).
 struct graphql_response {
-    boost::json::value data;
-    boost::json::object extensions;
+    boost::json::value data;        ///< `data`: the result
+    boost::json::object extensions; ///< `extensions`, if the server sent any
 };
 
 } // namespace glue

@@ -2,10 +2,11 @@
 #ifndef GLUE_WEBHOOK_HPP
 #define GLUE_WEBHOOK_HPP
 
-// Glue's outbound webhooks: POST {type, workspaceID, event{message, thread}} with
-// X-Glue-Event-Signature, the hex HMAC-SHA256 of the raw body under the app's webhook secret.
-// Verify the signature on the raw bytes first, answer 200 quickly (anything else is re-delivered
-// after 10 s, 1 min and 10 min), then parse.
+/// \file
+/// Glue's outbound webhooks: POST {type, workspaceID, event{message, thread}} with
+/// X-Glue-Event-Signature, the hex HMAC-SHA256 of the raw body under the app's webhook secret.
+/// Verify the signature on the raw bytes first, answer 200 quickly (anything else is re-delivered
+/// after 10 s, 1 min and 10 min), then parse.
 
 #include <boost/json/value.hpp>
 
@@ -28,6 +29,7 @@ bool verify(std::string_view raw_body, std::string_view signature_header,
 /// tests and for servers that forward events.
 std::string sign(std::string_view raw_body, std::string_view secret);
 
+/// The event types Glue sends.
 enum class event_type {
     message_created, ///< "message.created": a new message in an existing thread
     thread_created,  ///< "thread.created": a new thread with its first message
@@ -36,28 +38,28 @@ enum class event_type {
 
 /// A Glue user as webhooks show it (the message's author).
 struct user_object {
-    std::string id; ///< usr_…
-    std::string name;
+    std::string id;   ///< usr_…
+    std::string name; ///< the display name; empty when the payload has none
 };
 
 /// A Message, as the GraphQL entity of that name.
 struct message_object {
-    std::string id; ///< msg_…
-    std::string text;
+    std::string id;         ///< msg_…
+    std::string text;       ///< the text, as sent
     std::string created_at; ///< as sent (ISO 8601)
     user_object user;       ///< the author; empty id when the payload names none
 };
 
 /// A Thread, as the GraphQL entity of that name.
 struct thread_object {
-    std::string id; ///< thr_…
-    std::string subject;
+    std::string id;          ///< thr_…
+    std::string subject;     ///< empty when the payload has none
     std::string thread_type; ///< "thread" or "chat", as sent
 };
 
 /// One webhook delivery, parsed.
 struct event {
-    event_type type = event_type::unknown;
+    event_type type = event_type::unknown; ///< the type, as far as this library knows it
     std::string type_name;    ///< `type` as sent ("message.created", or an unknown type)
     std::string workspace_id; ///< `workspaceID`
     std::optional<message_object> message; ///< event.message, when present

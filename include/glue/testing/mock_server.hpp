@@ -2,11 +2,12 @@
 #ifndef GLUE_TESTING_MOCK_SERVER_HPP
 #define GLUE_TESTING_MOCK_SERVER_HPP
 
-// An in-process stand-in for Glue's API, for your tests and ours: the authorize endpoint, the
-// token endpoint (client-credentials, authorization-code and refresh-token grants, PKCE S256),
-// the GraphQL endpoint with the operations Glue documents, and the outbound webhooks, on
-// 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, with counters and fault knobs.
-// Link glue::testing.
+/// \file
+/// An in-process stand-in for Glue's API, for your tests and ours: the authorize endpoint, the
+/// token endpoint (client-credentials, authorization-code and refresh-token grants, PKCE S256),
+/// the GraphQL endpoint with the operations Glue documents, and the outbound webhooks, on
+/// 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, with counters and fault knobs.
+/// Link glue::testing.
 
 #include <glue/config.hpp>
 
@@ -29,6 +30,7 @@ enum class endpoint { token, graphql };
 
 /// How the next answers of an endpoint misbehave.
 struct fault {
+    /// How the answer goes wrong.
     enum class kind {
         none,                ///< the normal answer (after `delay`), or `status` with `body`
         malformed_json,      ///< status 200 with a body that is not JSON
@@ -53,7 +55,7 @@ struct fault {
         /// `write_interval`, then close.
         slow_body,
     };
-    kind what = kind::none;
+    kind what = kind::none;             ///< how the answer goes wrong
     int status = 0;                     ///< with kind::none: answer with this status instead
     std::string body;                   ///< the body for `status` (empty: a fitting default)
     std::string retry_after;            ///< a Retry-After header, if not empty
@@ -64,21 +66,25 @@ struct fault {
     int times = -1; ///< how many requests it applies to; -1: until cleared
 };
 
+/// What a mock_server serves and how: set what a test needs, keep the defaults for the rest.
 struct mock_server_options {
-    bool tls = false;
+    bool tls = false; ///< serve HTTPS, with a certificate from a test CA made at start (ca_pem())
     std::uint16_t port = 0; ///< 0: an ephemeral port
     unsigned threads = 1;   ///< threads serving requests
 
-    std::string client_id = "glue-test-client";
-    std::string client_secret = "glue-test-secret";
+    std::string client_id = "glue-test-client";     ///< the one client the server knows
+    std::string client_secret = "glue-test-secret"; ///< its secret (invalid_client otherwise)
+    /// The app's registered redirect URLs: a client-credentials token request and an authorize
+    /// request must bring one of them.
     std::vector<std::string> redirect_uris = {"http://localhost:8080/oauth/callback"};
 
     /// Every wks_… id counts as a workspace where the app is installed; otherwise only
     /// `workspaces` (and those added with install_workspace()).
     bool any_workspace = true;
-    std::vector<std::string> workspaces;
+    std::vector<std::string> workspaces; ///< installed workspaces (see any_workspace)
 
-    std::chrono::seconds token_lifetime{3600};
+    std::chrono::seconds token_lifetime{3600}; ///< the `expires_in` of the tokens issued
+    /// Groups every workspace has (`groups`, `node(id:)`), with ids stable for a workspace.
     std::size_t groups_per_workspace = 5;
     /// Threads every workspace starts with (subject "Thread 1", …; threadType "thread"), with
     /// stable ids like the groups'. sendMessage adds the threads and chats it creates.
@@ -89,7 +95,7 @@ struct mock_server_options {
 
     /// The server certificate's host names and IP addresses (TLS only).
     std::vector<std::string> tls_hosts = {"localhost", "127.0.0.1", "::1"};
-    bool tls_expired = false;
+    bool tls_expired = false; ///< serve a certificate that expired a day ago (TLS only)
     /// How long an idle keep-alive connection stays open (0: until the client closes it).
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
     /// Gzip every answer of at least compress_min_bytes whose request's Accept-Encoding allows
@@ -133,7 +139,7 @@ struct mock_server_options {
     /// string (RFC 6749), or a JSON array (Linear's old style).
     bool scope_as_array = false;
 
-    /// Where events are POSTed: http://127.0.0.1:<port>/<path> only (plain HTTP, loopback).
+    /// Where events are POSTed: `http://127.0.0.1:<port>/<path>` only (plain HTTP, loopback).
     /// Empty: no webhooks are sent.
     std::string webhook_url;
     /// The key of X-Glue-Event-Signature (HMAC-SHA256 of the body, lowercase hex).
@@ -149,8 +155,10 @@ struct mock_server_options {
 
 /// A message as the mock server holds it.
 struct mock_message {
-    std::string id, thread_id, text;
-    std::string user_id; ///< the author: the app user (sendMessage) or a human
+    std::string id;        ///< msg_…
+    std::string thread_id; ///< thr_…
+    std::string text;      ///< as written
+    std::string user_id;   ///< the author: the app user (sendMessage) or a human
 };
 
 /// One attempt at delivering a webhook event.
@@ -175,15 +183,18 @@ struct rate_limit_stats {
 
 /// A request as the server received it.
 struct recorded_request {
-    std::string method, target;
+    std::string method;                         ///< "POST", "GET", …
+    std::string target;                         ///< the request target: path and query
     std::map<std::string, std::string> headers; ///< names in lower case
-    std::string body;
+    std::string body;                           ///< as received
 };
 
 /// Starts serving in the constructor (on threads of its own) and stops in stop() or the
 /// destructor. All member functions are thread-safe.
 class mock_server {
 public:
+    /// Starts serving on 127.0.0.1 (opts.port, or an ephemeral one). Throws
+    /// boost::system::system_error when it can't listen there.
     explicit mock_server(mock_server_options opts = {});
     ~mock_server();
     mock_server(const mock_server&) = delete;
@@ -191,6 +202,7 @@ public:
 
     /// "http://127.0.0.1:<port>" or "https://127.0.0.1:<port>".
     std::string url() const;
+    /// The port the server listens on.
     std::uint16_t port() const;
     /// A client configuration for this server: api_url, credentials, redirect_uri, and the
     /// test CA (ca_pem) for TLS.
@@ -203,14 +215,19 @@ public:
     void stop();
 
     // Knobs
+    /// From now on, answers of `e` misbehave as `f` says (replacing its fault, if any).
     void set_fault(endpoint e, fault f);
+    /// Both endpoints answer normally again.
     void clear_faults();
     /// Tokens issued so far for the workspace stop working (the GraphQL endpoint answers 401).
     void revoke_tokens(std::string_view workspace);
+    /// The `expires_in` of the tokens issued from now on.
     void set_token_lifetime(std::chrono::seconds lifetime);
     /// Sends this raw `expires_in` value instead of the lifetime (null: the lifetime).
     void set_expires_in(boost::json::value raw);
+    /// The app is installed in `workspace` from now on: it can have tokens for it.
     void install_workspace(std::string_view workspace);
+    /// The app is no longer installed in `workspace`: token requests for it are refused.
     void uninstall_workspace(std::string_view workspace);
     /// While set, every connection misbehaves: its pageInfo says hasNextPage and
     /// hasPreviousPage are true, and endCursor (startCursor) is the same cursor on every page,
@@ -248,11 +265,18 @@ public:
     // Counters
     /// Every request, whatever its path.
     std::size_t requests() const;
+    /// Requests to the token endpoint, every grant.
     std::size_t token_requests() const;
+    /// Client-credentials token requests for `workspace` (those that passed the client and
+    /// redirect_uri checks).
     std::size_t token_requests(std::string_view workspace) const;
+    /// Requests to the GraphQL endpoint, refused ones included.
     std::size_t graphql_requests() const;
+    /// TCP connections accepted.
     std::size_t connections_accepted() const;
+    /// The most connections ever open at the same time.
     std::size_t max_concurrent_connections() const;
+    /// TLS handshakes completed.
     std::size_t tls_handshakes() const;
     /// The most token requests ever being answered at the same time (delays included).
     std::size_t max_concurrent_token_requests() const;
@@ -262,6 +286,7 @@ public:
     std::size_t unauthorized_responses() const;
     /// Messages sendMessage created (an upsert through uniqueBy creates none).
     std::size_t messages_created() const;
+    /// Messages sendMessage created in `workspace`.
     std::size_t messages_created(std::string_view workspace) const;
     /// GET /oauth/authorize requests that redirected with a code.
     std::size_t authorizations() const;

@@ -2,7 +2,8 @@
 #ifndef GLUE_TESTING_SERVE_HPP
 #define GLUE_TESTING_SERVE_HPP
 
-// Running the mock server in the foreground, as `glue mock-server` and glue-mock-server do.
+/// \file
+/// Running the mock server in the foreground, as `glue mock-server` and glue-mock-server do.
 
 #include <glue/testing/mock_server.hpp>
 
