@@ -495,7 +495,7 @@ work='$work'
 run_as limited_first "$glue" query -w wks_1 '$me'
 run_as limited "$glue" query -w wks_1 '$me'
 SCRIPT
-"$mock" --rate-limit 0.001 -- bash "$work/limited.sh"
+"$mock" --rate-limit 0.00001 -- bash "$work/limited.sh" # Retry-After: the mock's cap, a day
 in_mock --tls -- tls env -u GLUE_CA_FILE "$glue" query -w wks_1 "$me"
 in_mock --tls -- bad_ca "$glue" query -w wks_1 "$me" --ca-file "$work/q.graphql"
 in_mock --graphql-delay 3000 -- late "$glue" query -w wks_1 "$me" --timeout 1
@@ -524,7 +524,7 @@ check "variables that are not an object: exit 2" says bad_variables 2 \
     'glue: the GraphQL variables are not a JSON object (nothing was sent)'
 check "the first call under the mock's rate limit passes" test "$(cat "$work/limited_first.rc")" = 0
 check "rate limited" says limited 1 \
-    'glue: HOST is rate limiting the app (HTTP 429, retry after 1000 s, request id req_4); wait, and try again'
+    'glue: HOST is rate limiting the app (HTTP 429, retry after 86400 s, request id req_4); wait, and try again'
 check "TLS: a certificate not verified" says tls 1 \
     'glue: cannot verify the TLS certificate of HOST (certificate verify failed); if a private CA signed it, pass that CA with --ca-file or GLUE_CA_FILE'
 check "a CA file that isn't one: exit 2" says bad_ca 2 \
