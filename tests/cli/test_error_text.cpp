@@ -204,6 +204,16 @@ TEST_SUITE("cli error lines") {
               "it to get the rest");
     }
 
+    TEST_CASE("the classes glue query can't meet say the library's own words") {
+        CHECK(error_line(failure(errc::internal_error), local()) ==
+              "glue: an unexpected exception inside glue");
+        CHECK(error_line(thrown(errc::decode_error, "expected a string, got a number"), local()) ==
+              "glue: expected a string, got a number");
+        CHECK(error_line(failure(boost::system::errc::make_error_code(
+                             boost::system::errc::not_enough_memory)),
+                         local()) == "glue: out of memory");
+    }
+
     TEST_CASE("-v's line: what(), the category, value and source location") {
         static constexpr boost::source_location where = BOOST_CURRENT_LOCATION;
         const glue::error_code refused(boost::system::errc::connection_refused,
