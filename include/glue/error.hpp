@@ -84,7 +84,7 @@ struct diagnostics {
 };
 
 namespace detail {
-struct error_access;
+struct error_access; ///< the library's way to set error::reason()
 } // namespace detail
 
 /// What every failed glue operation throws. `code()` is a glue::errc, or
@@ -95,9 +95,11 @@ struct error_access;
 class error : public boost::system::system_error {
 public:
     /// what() is "<context>: <code().message()>", a line for people: the code's category, value
-    /// and source location stay in code() (`code().what()` shows them all).
+    /// and source location stay in code() (`code().what()` shows them all). The library's own
+    /// context is "glue::<call>[ (HTTP <status>)][: <reason()>][ [request id: <id>]]".
     error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});
 
+    /// "<context>: <code().message()>" (see the constructor).
     const char* what() const noexcept override;
     /// The client's own explanation of the failure, beyond code().message() (e.g. "the GraphQL
     /// response is not a JSON object"); empty when code().message() says it all. Part of what().
