@@ -90,6 +90,10 @@ struct diagnostics {
     std::string request_id;
 };
 
+namespace detail {
+struct error_access; ///< the library's way to set error::reason()
+} // namespace detail
+
 /// What every failed glue operation throws. `code()` is a glue::errc, or
 /// boost::asio::error::operation_aborted for a cancelled call, or the Asio/SSL code of a
 /// transport or TLS failure. `what()` holds only client-generated text: never a secret, a
@@ -97,9 +101,18 @@ struct diagnostics {
 /// be plain visible ASCII).
 class error : public boost::system::system_error {
 public:
-    /// An error with code `ec`; what() starts with `context`, client-generated text that must
-    /// hold no secret and no server text. `diag` null: empty diagnostics.
+    /// An error with code `ec`; `context` is client-generated text that must hold no secret
+    /// and no server text. `diag` null: empty diagnostics. what() is
+    /// "<context>: <code().message()>", a line for people: the code's category, value and
+    /// source location stay in code() (`code().what()` shows them all). The library's own
+    /// context is "glue::<call>[ (HTTP <status>)][: <reason()>][ [request id: <id>]]".
     error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});
+
+    /// "<context>: <code().message()>" (see the constructor).
+    const char* what() const noexcept override;
+    /// The client's own explanation of the failure, beyond code().message() (e.g. "the GraphQL
+    /// response is not a JSON object"); empty when code().message() says it all. Part of what().
+    const std::string& reason() const noexcept;
 
     /// The HTTP status of the response that caused the failure; 0 when there was none.
     int http_status() const noexcept;
@@ -115,7 +128,9 @@ public:
     const std::shared_ptr<const diagnostics>& details() const noexcept { return diag_; }
 
 private:
+    friend struct detail::error_access;
     std::shared_ptr<const diagnostics> diag_;
+    std::string what_, reason_;
 };
 
 } // namespace glue

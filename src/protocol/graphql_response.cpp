@@ -89,8 +89,8 @@ result<graphql_response> parse_graphql_response(http_response&& r) {
         return make_failure(make_error_code(errc::bad_response),
                             "the GraphQL response is not a JSON object", std::move(d));
     }
-    return make_failure(make_error_code(errc::graphql_error), "the GraphQL response has errors",
-                        std::move(d));
+    // errc::graphql_error's message says it; the errors themselves are server text.
+    return make_failure(make_error_code(errc::graphql_error), {}, std::move(d));
 }
 
 } // namespace glue::detail

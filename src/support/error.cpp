@@ -70,8 +70,16 @@ const boost::system::error_category& glue_category() noexcept {
 }
 
 error::error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag)
-    : system_error(ec, context)
-    , diag_(diag ? std::move(diag) : no_diagnostics()) {}
+    : system_error(ec)
+    , diag_(diag ? std::move(diag) : no_diagnostics())
+    , what_(std::move(context) + ": " + ec.message()) {}
+
+const char* error::what() const noexcept {
+    return what_.c_str();
+}
+const std::string& error::reason() const noexcept {
+    return reason_;
+}
 
 int error::http_status() const noexcept {
     return diag_->http_status;

@@ -40,7 +40,9 @@ error to_error(const failure& f, std::string_view operation) {
     if (f.diag && !f.diag->request_id.empty()) {
         context += " [request id: " + f.diag->request_id + "]";
     }
-    return error(f.ec, std::move(context), f.diag);
+    error e(f.ec, std::move(context), f.diag);
+    error_access::set_reason(e, f.message);
+    return e;
 }
 
 failure make_wait_failure(errc e, steady_time now, steady_time until, std::string_view message) {

@@ -57,6 +57,11 @@ failure failure_from(std::exception_ptr ep) noexcept;
 /// "webhook::parse"), which starts what().
 error to_error(const failure& f, std::string_view operation);
 
+/// Sets what glue::error keeps apart from its public constructor.
+struct error_access {
+    static void set_reason(error& e, std::string_view reason) { e.reason_ = reason; }
+};
+
 /// Throws the glue::error for `e` with `message`, from public call `operation` (as to_error).
 [[noreturn]] void throw_error(errc e, std::string_view message, std::string_view operation);
 

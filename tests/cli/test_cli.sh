@@ -30,6 +30,9 @@ check "token --help shows --proxy" help_mentions token --proxy
 check "query --help shows --no-proxy" help_mentions query --no-proxy
 check "no command is an error" bash -c "! '$glue' >/dev/null 2>&1"
 check "query --help shows --no-compression" help_mentions query --no-compression
+check "query --help shows --paginate" help_mentions query --paginate
+check "query --help shows -F" help_mentions query --field
+check "query --help shows --include" help_mentions query --include
 
 # Against the mock server; glue-mock-server sets GLUE_* for the command it runs.
 ws=wks_32kbzWHxtQvfVEgwEdQduuxRTYG
@@ -98,9 +101,9 @@ check "--show-token shows it" grep -q '^token  *glue_at_' "$work/token_shown.out
 check "query prints the data as JSON" grep -q '^{"me":{"id":"usr_' "$work/query.out"
 check "query exits 0" test "$(cat "$work/query.rc")" = 0
 check "a GraphQL error exits 1" test "$(cat "$work/bad_query.rc")" = 1
-check "a GraphQL error is said on stderr" grep -q '^glue: .*graphql errors: .*nope' "$work/bad_query.err"
+check "a GraphQL error is said on stderr" grep -q '^glue: the query failed: .*nope' "$work/bad_query.err"
 check "... in one line" test "$(wc -l <"$work/bad_query.err")" = 1
-check "variables that are not an object are refused" test "$(cat "$work/bad_vars.rc")" = 1
+check "variables that are not an object are refused" test "$(cat "$work/bad_vars.rc")" = 2
 check "... in one line" test "$(wc -l <"$work/bad_vars.err")" = 1
 check "a gzipped answer is decoded" test "$(cat "$work/gzip.rc")" = 0
 check "--no-compression gets the same data" cmp -s "$work/gzip.out" "$work/plain.out"
@@ -386,6 +389,199 @@ cancelled, not_started = map(int, re.search(r"(\d+) cancelled in flight, (\d+) n
 assert all(r["ok"] for r in lines)
 assert len(lines) + cancelled + not_started == 3000, (len(lines), cancelled, not_started)
 PY
+
+# Error lines a person can read: what failed, against which host, what to do, in one line, for
+# each class of failure brought about on 127.0.0.1 (tests/cli/test_error_text.cpp has them all);
+# and the exit status: 0 done, 1 a call failed, 2 refused before anything was sent.
+# A raw server for what the mock never does: 5xx with a request id, unreadable and unexpected
+# answers, and the variables sent, echoed as the data. The workspace (the token's subject)
+# says which.
+cat >"$work/raw_server.py" <<'PY'
+import http.server, json, sys, urllib.parse
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *args):
+        pass
+    def reply(self, status, body, ctype="application/json", headers=()):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/oauth/token":
+            ws = urllib.parse.parse_qs(body.decode()).get("subject", [""])[0]
+            return self.reply(200, json.dumps({"access_token": "tok_" + ws,
+                                               "token_type": "Bearer", "expires_in": 3600}))
+        ws = self.headers.get("Authorization", "").removeprefix("Bearer tok_")
+        if ws == "wks_5xx":
+            return self.reply(503, "down", "text/plain", [("X-Request-Id", "req_raw5")])
+        if ws == "wks_junk":
+            return self.reply(200, "<html>not json</html>", "text/html",
+                              [("X-Request-Id", "req_raw6")])
+        if ws == "wks_404":
+            return self.reply(404, "no such page", "text/plain")
+        variables = json.loads(body).get("variables", {})
+        return self.reply(200, json.dumps({"data": variables}))
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+__import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])
+server.serve_forever()
+PY
+python3 "$work/raw_server.py" "$work/raw.port" &
+raw_pid=$!
+trap 'kill "$raw_pid" 2>/dev/null; wait "$raw_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 500); do test -s "$work/raw.port" && break; sleep 0.02; done
+raw="http://127.0.0.1:$(cat "$work/raw.port")"
+export GLUE_CLIENT_ID=glue-test-client GLUE_CLIENT_SECRET=glue-test-secret \
+    GLUE_REDIRECT_URI=http://localhost:8080/oauth/callback
+says() { # says NAME STATUS LINE: NAME exited STATUS, printing LINE (HOST: its API's) on stderr
+    local rc want
+    rc=$(cat "$work/$1.rc")
+    want=${3//HOST/$(cat "$work/$1.host")}
+    if [[ $rc == "$2" && "$(cat "$work/$1.err")" == "$want" ]]; then return 0; fi
+    echo "  exit $rc (want $2); stderr:"; sed 's/^/    /' "$work/$1.err"; echo "  want: $want"
+    return 1
+}
+run_as() { # run_as NAME COMMAND...: stdout to NAME.out, stderr to NAME.err, status to NAME.rc,
+    local name=$1 # and the host[:port] of GLUE_API_URL to NAME.host
+    shift
+    local rc=0
+    "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
+    echo $rc >"$work/$name.rc"
+    local url=${GLUE_API_URL:-}
+    url=${url#*://}
+    echo "${url%%/*}" >"$work/$name.host"
+}
+in_mock() { # in_mock MOCK_OPTIONS... -- NAME COMMAND...: run_as NAME COMMAND... against a mock
+    local opts=()
+    while [[ $1 != -- ]]; do opts+=("$1"); shift; done
+    shift
+    "$mock" "${opts[@]}" -- bash -c "$(declare -f run_as); work='$work'; run_as \"\$@\"" bash "$@"
+}
+me='{ me { id } }'
+GLUE_API_URL=http://127.0.0.1:1 run_as refused "$glue" query -w wks_1 "$me"
+GLUE_API_URL=http://127.0.0.1:1 run_as refused_v "$glue" -v query -w wks_1 "$me"
+GLUE_API_URL=http://127.0.0.1:1 GLUE_CLIENT_SECRET='' run_as no_credentials "$glue" query -w wks_1 "$me"
+GLUE_API_URL=$raw run_as raw_5xx "$glue" query -w wks_5xx "$me"
+GLUE_API_URL=$raw run_as raw_junk "$glue" query -w wks_junk "$me"
+GLUE_API_URL=$raw run_as raw_404 "$glue" query -w wks_404 "$me"
+GLUE_API_URL=$raw run_as typed "$glue" query -w wks_echo "$me" \
+    --variables '{"keep": 1, "n": "replaced"}' -F n=42 -F x=-1.5 -F t=true -F u=null \
+    -F s=hello -F file=@"$work/q.graphql" -f raw=42 -f empty=
+GLUE_API_URL=$raw run_as typed_stdin "$glue" query -w wks_echo "$me" -F in=@- <<<"from stdin"
+GLUE_API_URL=$raw run_as field_twice "$glue" query -w wks_echo "$me" -F a=1 -f a=2
+GLUE_API_URL=$raw run_as field_bad "$glue" query -w wks_echo "$me" -F 'no equals'
+GLUE_API_URL=$raw run_as field_no_file "$glue" query -w wks_echo "$me" -F a=@"$work/none"
+run_as unknown_flag "$glue" query -w wks_1 "$me" --no-such-flag
+run_as help "$glue" query --help
+run_as version "$glue" --version
+in_mock -- graphql_error "$glue" query -w wks_1 '{ me { idx } }'
+in_mock -- bad_secret "$glue" query -w wks_1 "$me" --client-secret wrong
+in_mock -- not_installed "$glue" query -w not_a_workspace "$me"
+in_mock -- bad_redirect "$glue" query -w wks_1 "$me" --redirect-uri http://localhost:1/elsewhere
+in_mock -- bad_id "$glue" query -w 'bad id' "$me"
+in_mock -- bad_variables "$glue" query -w wks_1 "$me" --variables '[1]'
+cat >"$work/limited.sh" <<SCRIPT
+$(declare -f run_as)
+work='$work'
+run_as limited_first "$glue" query -w wks_1 '$me'
+run_as limited "$glue" query -w wks_1 '$me'
+SCRIPT
+"$mock" --rate-limit 0.00001 -- bash "$work/limited.sh" # Retry-After: the mock's cap, a day
+in_mock --tls -- tls env -u GLUE_CA_FILE "$glue" query -w wks_1 "$me"
+in_mock --tls -- bad_ca "$glue" query -w wks_1 "$me" --ca-file "$work/q.graphql"
+in_mock --graphql-delay 3000 -- late "$glue" query -w wks_1 "$me" --timeout 1
+
+check "connection refused" says refused 1 \
+    'glue: cannot connect to 127.0.0.1:1 (connection refused); is GLUE_API_URL right?'
+check "-v adds what() with the code and where it was set" \
+    grep -Eq '^glue: detail: glue::client::graphql: Connection refused \[system:111 at /.+:[0-9]+' \
+    "$work/refused_v.err"
+check "... after the same line" \
+    test "$(grep -c '^glue: cannot connect to 127.0.0.1:1 (connection refused)' "$work/refused_v.err")" = 1
+check "without -v, no source location" bash -c "! grep -q 'system:\|\.hpp' '$work/refused.err'"
+check "no credentials" says no_credentials 2 \
+    'glue: credentials: no client credentials: set GLUE_CLIENT_ID and GLUE_CLIENT_SECRET (or --client-id, --client-secret)'
+check "GraphQL errors" says graphql_error 1 \
+    'glue: the query failed: Cannot query field "idx" on type "User". (GraphQL error at 1:8, path me.idx)'
+check "credentials rejected" says bad_secret 1 \
+    "glue: HOST rejected the app's credentials (invalid_client, HTTP 401); check GLUE_CLIENT_ID and GLUE_CLIENT_SECRET"
+check "the app not installed in the workspace" says not_installed 1 \
+    "glue: HOST gave no token for workspace not_a_workspace (invalid_grant); is the app installed in that workspace?"
+check "another OAuth refusal" says bad_redirect 1 \
+    "glue: HOST refused the token request (invalid_request); check GLUE_CLIENT_ID, GLUE_CLIENT_SECRET and GLUE_REDIRECT_URI (a redirect URI registered for the app)"
+check "an invalid workspace id: refused before sending, exit 2" says bad_id 2 \
+    'glue: workspace id contains a space, a control or a non-ASCII character (nothing was sent)'
+check "variables that are not an object: exit 2" says bad_variables 2 \
+    'glue: the GraphQL variables are not a JSON object (nothing was sent)'
+check "the first call under the mock's rate limit passes" test "$(cat "$work/limited_first.rc")" = 0
+check "rate limited" says limited 1 \
+    'glue: HOST is rate limiting the app (HTTP 429, retry after 86400 s, request id req_4); wait, and try again'
+check "TLS: a certificate not verified" says tls 1 \
+    'glue: cannot verify the TLS certificate of HOST (certificate verify failed); if a private CA signed it, pass that CA with --ca-file or GLUE_CA_FILE'
+check "a CA file that isn't one: exit 2" says bad_ca 2 \
+    'glue: the trusted CA certificates could not be loaded (nothing was sent)'
+check "a timeout" says late 1 \
+    'glue: HOST did not answer in time (deadline passed during the HTTP exchange; --timeout is 1 s); try again, or raise --timeout'
+check "a server error, with the request id" says raw_5xx 1 \
+    "glue: HOST failed (HTTP 503, server error, request id req_raw5); try again later, and quote the request id if it persists"
+check "an answer that is not JSON" says raw_junk 1 \
+    "glue: HOST sent an answer glue can't read (the GraphQL response is not a JSON object) (HTTP 200, request id req_raw6); is GLUE_API_URL right?"
+check "an unexpected status" says raw_404 1 \
+    "glue: HOST gave an unexpected answer (HTTP 404); is GLUE_API_URL right?"
+check "an unknown flag exits 2" test "$(cat "$work/unknown_flag.rc")" = 2
+check "--help exits 0" test "$(cat "$work/help.rc")" = 0
+check "--version exits 0" test "$(cat "$work/version.rc")" = 0
+
+# -F and -f, over --variables.
+check "-F types values, -f keeps strings, over --variables" test "$(cat "$work/typed.out")" = \
+    '{"keep":1,"n":42,"x":-1.5E0,"t":true,"u":null,"s":"hello","file":"{ me { id } }\n","raw":"42","empty":""}'
+check "-F name=@- reads stdin" test "$(cat "$work/typed_stdin.out")" = '{"in":"from stdin\n"}'
+check "a variable given twice is refused" says field_twice 2 \
+    'glue: -f: the variable a is given twice'
+check "-F without = is refused" says field_bad 2 \
+    'glue: -F: takes name=value, the name a GraphQL name ([_A-Za-z][_0-9A-Za-z]*)'
+check "-F name=@FILE that can't be read is refused" says field_no_file 2 \
+    "glue: -F: cannot read $work/none"
+
+# --paginate follows a Relay connection, printing each node as a JSON line; --include shows each
+# GraphQL answer's status and captured headers on stderr.
+pages='query Groups($first: Int, $after: String) { groups(first: $first, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }'
+edges='query($first: Int, $after: String) { groups(first: $first, after: $after) { edges { node { id name } } pageInfo { hasNextPage endCursor } } }'
+in_mock --groups 7 -- paged "$glue" query -w wks_1 "$pages" --paginate groups --page-size 2
+in_mock --groups 7 -- paged_edges "$glue" -v query -w wks_1 "$edges" --paginate groups --page-size 3
+in_mock --groups 7 -- paged_short "$glue" query -w wks_1 "$pages" --paginate groups --page-size 2 --max-pages 2
+in_mock --groups 7 -- paged_wrong_path "$glue" query -w wks_1 "$pages" --paginate threads
+in_mock --groups 7 -- paged_no_after "$glue" query -w wks_1 '{ groups { nodes { id } } }' --paginate groups
+in_mock -- included "$glue" query -w wks_1 "$me" --include
+check "--paginate prints every node, one JSON line each" \
+    test "$(grep -c '^{"id":"grp_[A-Za-z0-9]*"}$' "$work/paged.out")" = 7
+check "... each once" test "$(sort -u "$work/paged.out" | wc -l)" = 7
+check "... and nothing else" test "$(wc -l <"$work/paged.out")" = 7
+check "... exiting 0" test "$(cat "$work/paged.rc")" = 0
+check "edges { node } too" test "$(grep -c '^{"id":"grp_[A-Za-z0-9]*","name":' "$work/paged_edges.out")" = 7
+check "... in 3 requests of 3" test "$(grep -c '^glue: POST /public/graphql' "$work/paged_edges.err")" = 3
+check "... the same nodes" cmp -s <(cut -d, -f1 "$work/paged_edges.out" | sed 's/$/}/') "$work/paged.out"
+check "--max-pages stops the walk" says paged_short 1 \
+    'glue: pagination stopped: the connection has more pages than --max-pages; raise it to get the rest'
+check "... after printing its pages" test "$(wc -l <"$work/paged_short.out")" = 4
+check "a path with no connection" says paged_wrong_path 1 \
+    'glue: --paginate threads: the answer has no connection at the path; does the query select the connection at that path, with pageInfo { hasNextPage endCursor } and nodes or edges { node }?'
+check "a query without \$after is refused" says paged_no_after 2 \
+    'glue: --paginate: the query must declare $after: String and pass it to the connection, e.g. groups(first: $first, after: $after)'
+check "--include shows the status line on stderr" grep -qx 'HTTP/1.1 200 OK' "$work/included.err"
+check "... and the captured headers" grep -qx 'x-request-id: req_2' "$work/included.err"
+check "... the content type among them" grep -qix 'content-type: application/json.*' "$work/included.err"
+check "... the data still alone on stdout" grep -q '^{"me":{"id":"usr_' "$work/included.out"
+check "... which is one line" test "$(wc -l <"$work/included.out")" = 1
 
 # The demo, scaled down: every call succeeds with one token request per workspace.
 check "demo" "$glue" demo --calls 3000 --workspaces 100 --concurrency 128

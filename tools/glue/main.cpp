@@ -3,11 +3,12 @@
 // The `glue` command: tokens, queries and bulk jobs against Glue's API from a terminal, and the
 // mock server and a demo to try it all without an account.
 //
-// Configuration: GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and
-// GLUE_CA_FILE (and GLUE_RATE, GLUE_RATE_PER_WORKSPACE for bulk), or the flags of the same names;
+// Configuration: flags, else GLUE_* variables (README, "The glue command", has the table).
 // GLUE_DEBUG=1 or -v prints a line per request on stderr.
-// Errors go to stderr as one line; the client secret and tokens are never printed (a token only
-// with `token --show-token`).
+// Errors go to stderr as one line saying what failed, against which host, and what to do
+// (error_text.hpp); the client secret and tokens are never printed (a token only with
+// `token --show-token`). Exit status: 0 done, 1 a call failed, 2 a command line or input refused
+// before anything was sent, 128 + the signal for an interrupted bulk job.
 
 #include <glue/glue.hpp>
 #include <glue/testing/mock_server.hpp>
@@ -15,12 +16,15 @@
 
 #include "bulk.hpp"
 #include "bulk_input.hpp"
+#include "error_text.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +56,7 @@ struct connection_flags {
     std::size_t connections = 0;
     bool no_compression = false;
     bool verbose = false; // -v, GLUE_DEBUG: a line per request on stderr
+    bool include = false; // query --include: each GraphQL answer's status and headers on stderr
 
     void add_to(CLI::App& cmd) {
         cmd.add_option("--api-url", api_url, "API base URL [GLUE_API_URL]");
@@ -91,6 +96,11 @@ struct connection_flags {
         set(cfg.shared_cache_url, shared_cache);
         set(cfg.proxy, proxy);
         set(cfg.no_proxy, no_proxy);
+        if (cfg.client_id.empty() || cfg.client_secret.empty()) {
+            throw CLI::ValidationError("credentials",
+                                       "no client credentials: set GLUE_CLIENT_ID and "
+                                       "GLUE_CLIENT_SECRET (or --client-id, --client-secret)");
+        }
         if (!cfg.shared_cache_url.empty()) {
             // The library says when the shared cache goes and comes back; the CLI logs it.
             cfg.on_token_event = [](const glue::token_event& e) {
@@ -104,14 +114,37 @@ struct connection_flags {
                 }
             };
         }
-        if (verbose) {
-            // One redacted line per request's attempt (request_event's operator<<: no token,
-            // secret, variable or query text), written whole so lines from threads don't mix.
-            cfg.on_request_event = [](const glue::request_event& e) {
-                std::ostringstream line;
-                line << "glue: " << e << '\n';
-                const auto text = line.str();
-                std::fwrite(text.data(), 1, text.size(), stderr);
+        if (include) {
+            // Beyond the request ids: what tells about the answer's body and the server's limits.
+            for (const char* name :
+                 {"content-type", "content-encoding", "date", "server", "via", "x-ratelimit-limit",
+                  "x-ratelimit-remaining", "x-ratelimit-reset"}) {
+                cfg.capture_response_headers.emplace_back(name);
+            }
+        }
+        if (verbose || include) {
+            cfg.on_request_event = [verbose = verbose,
+                                    include = include](const glue::request_event& e) {
+                std::ostringstream text;
+                if (verbose) {
+                    // One redacted line per request's attempt (request_event's operator<<: no
+                    // token, secret, variable or query text).
+                    text << "glue: " << e << '\n';
+                }
+                if (include && e.target == glue::request_event::endpoint::graphql &&
+                    e.http_status != 0) {
+                    text << "HTTP/1.1 " << e.http_status << ' '
+                         << boost::beast::http::obsolete_reason(
+                                static_cast<boost::beast::http::status>(e.http_status))
+                         << '\n';
+                    for (const auto& h : e.response_headers) {
+                        text << h.name << ": " << h.value << '\n';
+                    }
+                    text << '\n';
+                }
+                // Written whole, so that lines from threads don't mix.
+                const auto out = text.str();
+                std::fwrite(out.data(), 1, out.size(), stderr);
             };
         }
         if (timeout_s != 0) {
@@ -125,11 +158,74 @@ struct connection_flags {
         }
         return cfg;
     }
+
+    // What an error line says about the call, from the flags and variables; never a password.
+    glue::cli::error_context error_context(const std::string& workspace) const {
+        glue::cli::error_context ctx;
+        auto cfg = glue::client_config::from_env();
+        ctx.host = glue::cli::authority_of(api_url.empty() ? cfg.api_url : api_url);
+        const std::string& p = proxy.empty() ? cfg.proxy : proxy;
+        if (!p.empty()) {
+            ctx.proxy = glue::cli::authority_of(p);
+        }
+        ctx.workspace = workspace;
+        ctx.timeout = timeout_s != 0
+                          ? std::chrono::seconds(timeout_s)
+                          : std::chrono::duration_cast<std::chrono::seconds>(cfg.request_timeout);
+        ctx.ca_file = !ca_file.empty() || !cfg.ca_file.empty();
+        return ctx;
+    }
 };
 
-// The query from the positional argument or --file, with --variables and --operation-name.
+// The contents of a file ("-": stdin), as bytes.
+std::string read_file(const std::string& path, const std::string& option) {
+    std::ifstream file;
+    if (path != "-") {
+        file.open(path, std::ios::binary);
+        if (!file) {
+            throw CLI::ValidationError(option, "cannot read " + path);
+        }
+    }
+    std::ostringstream text;
+    text << (path == "-" ? std::cin.rdbuf() : file.rdbuf());
+    return text.str();
+}
+
+// A GraphQL name ([_A-Za-z][_0-9A-Za-z]*), as a variable's must be.
+bool is_name(std::string_view s) {
+    auto letter = [](char c) {
+        return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    };
+    return !s.empty() && letter(s[0]) && std::all_of(s.begin(), s.end(), [&](char c) {
+        return letter(c) || (c >= '0' && c <= '9');
+    });
+}
+
+// -F's value as gh api reads it: true, false, null and JSON numbers are typed, @FILE is the
+// file's contents (@-: stdin) as a string, anything else a string.
+json::value typed_value(const std::string& text) {
+    if (text == "true" || text == "false" || text == "null") {
+        return json::parse(text);
+    }
+    if (text.starts_with('@')) {
+        return json::string(read_file(text.substr(1), "-F"));
+    }
+    const bool numeric = !text.empty() && (text[0] == '-' || (text[0] >= '0' && text[0] <= '9'));
+    if (numeric) {
+        boost::system::error_code ec;
+        auto v = json::parse(text, ec);
+        if (!ec && v.is_number()) {
+            return v;
+        }
+    }
+    return json::string(text);
+}
+
+// The query from the positional argument or --file, with its variables: --variables, then -F
+// and -f, which add to it or replace its members.
 struct query_flags {
     std::string query, file, variables, operation_name;
+    std::vector<std::string> typed_fields, raw_fields; // -F, -f: name=value
 
     void add_to(CLI::App& cmd) {
         auto* q = cmd.add_option("query", query, "the GraphQL document");
@@ -137,47 +233,48 @@ struct query_flags {
                       ->check(CLI::ExistingFile);
         q->excludes(f);
         cmd.add_option("--variables", variables, "variables as a JSON object");
+        cmd.add_option("-F,--field", typed_fields,
+                       "a variable, name=value: true, false, null and numbers typed, @FILE the "
+                       "file's contents (@-: stdin), else a string; repeatable");
+        cmd.add_option("-f,--raw-field", raw_fields,
+                       "a variable, name=value, the value a string as written; repeatable");
         cmd.add_option("--operation-name", operation_name, "the operation to run");
     }
 
+    // --variables with -F and -f applied; a name given twice by -F and -f is refused.
+    json::object variables_object() const {
+        json::object vars = glue::parse_variables(variables);
+        std::vector<std::string> named;
+        auto apply = [&](const std::vector<std::string>& fields, const char* option, bool typed) {
+            for (const auto& field : fields) {
+                const auto eq = field.find('=');
+                const std::string name = field.substr(0, eq);
+                if (eq == std::string::npos || !is_name(name)) {
+                    // The text itself is not repeated: it may be a secret given wrongly.
+                    throw CLI::ValidationError(option, "takes name=value, the name a GraphQL "
+                                                       "name ([_A-Za-z][_0-9A-Za-z]*)");
+                }
+                if (std::find(named.begin(), named.end(), name) != named.end()) {
+                    throw CLI::ValidationError(option, "the variable " + name + " is given twice");
+                }
+                named.push_back(name);
+                const std::string value = field.substr(eq + 1);
+                vars[name] = typed ? typed_value(value) : json::value(json::string(value));
+            }
+        };
+        apply(typed_fields, "-F", true);
+        apply(raw_fields, "-f", false);
+        return vars;
+    }
+
     glue::graphql_request request() const {
-        std::string doc = query;
-        if (!file.empty()) {
-            std::ifstream in(file, std::ios::binary);
-            std::ostringstream text;
-            text << in.rdbuf();
-            doc = text.str();
-        }
+        std::string doc = file.empty() ? query : read_file(file, "--file");
         if (doc.empty()) {
             throw CLI::ValidationError("query", "give a GraphQL document or --file");
         }
-        return glue::graphql_request(std::move(doc), glue::parse_variables(variables),
-                                     operation_name);
+        return glue::graphql_request(std::move(doc), variables_object(), operation_name);
     }
 };
-
-// A failure as one line: what() (client text, never a secret), then what the server said,
-// apart and with any control characters blanked so it stays one line.
-std::string one_line(const glue::error& e) {
-    std::string line = e.what();
-    std::string said;
-    if (!e.oauth_error().empty()) {
-        said = "oauth error " + e.oauth_error();
-    }
-    for (const auto& g : e.graphql_errors()) {
-        said += said.empty() ? "graphql errors: " : "; ";
-        said += g.message;
-    }
-    if (!said.empty()) {
-        for (char& c : said) {
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-                c = ' ';
-            }
-        }
-        line += " [server: " + said + "]";
-    }
-    return line;
-}
 
 // Runs `op` on a fresh io_context to completion, rethrowing what it throws.
 template <class F>
@@ -210,12 +307,53 @@ int cmd_token(const connection_flags& conn, const std::string& ws, bool show_tok
     return 0;
 }
 
-int cmd_query(const connection_flags& conn, const std::string& ws, const query_flags& q) {
+// `glue query --paginate`'s flags.
+struct paginate_flags {
+    std::string path; // empty: one request
+    std::size_t page_size = 50;
+    std::size_t max_pages = 1000;
+
+    void add_to(CLI::App& cmd) {
+        cmd.add_option("--paginate", path,
+                       "follow the Relay connection at this path of the answer (e.g. groups, "
+                       "node.threads) page by page, printing each node as a JSON line; the "
+                       "query declares $after: String (and $first: Int for --page-size) and "
+                       "passes them to the connection, which selects pageInfo { hasNextPage "
+                       "endCursor } and nodes or edges { node }");
+        cmd.add_option("--page-size", page_size, "with --paginate: the $first variable")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}));
+        cmd.add_option("--max-pages", max_pages,
+                       "with --paginate: fail after this many pages (default 1000)")
+            ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
+    }
+};
+
+int cmd_query(const connection_flags& conn, const std::string& ws, const query_flags& q,
+              const paginate_flags& paging) {
     glue::graphql_request req = q.request();
+    if (!paging.path.empty() && req.query.find("$after") == std::string::npos) {
+        throw CLI::ValidationError("--paginate",
+                                   "the query must declare $after: String and pass it to the "
+                                   "connection, e.g. groups(first: $first, after: $after)");
+    }
+    const auto cfg = conn.config();
     run([&](asio::io_context& ioc) -> asio::awaitable<void> {
-        glue::client c(ioc.get_executor(), conn.config());
-        glue::graphql_response r = co_await c.graphql(ws, req);
-        std::cout << json::serialize(r.data) << "\n";
+        glue::client c(ioc.get_executor(), cfg);
+        if (paging.path.empty()) {
+            glue::graphql_response r = co_await c.graphql(ws, req);
+            std::cout << json::serialize(r.data) << "\n";
+            co_return;
+        }
+        glue::page_options opts;
+        opts.page_size = paging.page_size;
+        opts.max_pages = paging.max_pages;
+        glue::pager pages(c, ws, req, paging.path, opts);
+        while (auto p = co_await pages.next()) {
+            for (const auto& node : p->nodes) {
+                std::cout << json::serialize(node) << '\n';
+            }
+            std::cout.flush(); // a page at a time, as it comes
+        }
     });
     return 0;
 }
@@ -499,6 +637,10 @@ int main(int argc, char** argv) {
     query_flags q;
     add_workspace(*query);
     q.add_to(*query);
+    paginate_flags paging;
+    paging.add_to(*query);
+    query->add_flag("-i,--include", conn.include,
+                    "print each GraphQL answer's status line and captured headers on stderr");
     conn.add_to(*query);
 
     auto* bulk = app.add_subcommand(
@@ -536,11 +678,16 @@ int main(int argc, char** argv) {
 
     try {
         app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; a command line CLI11 refuses, 2 (with its usage hint).
+        return app.exit(e) == 0 ? 0 : usage_error;
+    }
+    try {
         if (token->parsed()) {
             return cmd_token(conn, workspace, show_token);
         }
         if (query->parsed()) {
-            return cmd_query(conn, workspace, q);
+            return cmd_query(conn, workspace, q, paging);
         }
         if (bulk->parsed()) {
             return cmd_bulk(conn, bulk_opts, q);
@@ -550,11 +697,18 @@ int main(int argc, char** argv) {
         }
         return cmd_demo(demo_calls, demo_workspaces_n, demo_concurrency);
     } catch (const CLI::ParseError& e) {
-        // --help and --version exit 0; a command line or input refused before any call, 2.
-        return app.exit(e) == 0 ? 0 : usage_error;
+        // A value or an input the commands refuse before any call: one line, exit 2.
+        std::cerr << "glue: " << e.what() << "\n";
+        return usage_error;
     } catch (const glue::error& e) {
-        std::cerr << "glue: " << one_line(e) << "\n";
-        return 1;
+        auto ctx = conn.error_context(workspace);
+        ctx.paginate = paging.path;
+        std::cerr << glue::cli::error_line(e, ctx) << "\n";
+        if (conn.verbose) {
+            std::cerr << glue::cli::error_detail(e) << "\n";
+        }
+        // errc::invalid_argument: refused before anything was sent, as a bad flag is.
+        return e.code() == glue::errc::invalid_argument ? usage_error : 1;
     } catch (const std::exception& e) {
         std::cerr << "glue: " << e.what() << "\n";
         return 1;

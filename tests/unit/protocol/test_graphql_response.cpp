@@ -52,6 +52,7 @@ TEST_SUITE("protocol") {
                  R"("locations":[{"line":1,"column":3}],"extensions":{"code":"FORBIDDEN"}},)"
                  R"({"message":"second"}],"data":{"me":null}})");
         CHECK(fails_with(r, errc::graphql_error));
+        CHECK(r.error().message.empty()); // errc::graphql_error's own message says it, once
         const auto& d = diag_of(r);
         CHECK(d.http_status == 200);
         REQUIRE(d.graphql_errors.size() == 2);

@@ -194,6 +194,41 @@ TEST_SUITE("error") {
         CHECK(e.http_status() == 0);
     }
 
+    TEST_CASE("what() is a line for people: no category, value or source location") {
+        // An Asio failure carries its source location in the error_code; what() leaves it,
+        // and the category and value, to code().
+        static constexpr boost::source_location where = BOOST_CURRENT_LOCATION;
+        const glue::error_code refused(boost::system::errc::connection_refused,
+                                       boost::system::system_category(), &where);
+        const glue::error e(refused, "glue::client::graphql");
+        CHECK(std::string_view(e.what()) ==
+              "glue::client::graphql: " + std::string(refused.message()));
+        CHECK(e.code() == refused);
+        CHECK(e.code().has_location());
+        CHECK(contains(e.code().what(), "system:111 at "));
+
+        const glue::error g(glue::make_error_code(errc::graphql_error), "context");
+        CHECK(std::string_view(g.what()) == "context: the GraphQL response carried errors");
+        CHECK(g.reason().empty());
+    }
+
+    TEST_CASE("to_error keeps its message apart too, as reason()") {
+        glue::diagnostics d;
+        d.http_status = 200;
+        d.request_id = "req_2";
+        const auto e = glue::detail::to_error(
+            glue::detail::make_failure(glue::make_error_code(errc::bad_response),
+                                       "the GraphQL response is not a JSON object", std::move(d)),
+            "client::graphql");
+        CHECK(std::string_view(e.what()) ==
+              "glue::client::graphql (HTTP 200): the GraphQL response is not a JSON object "
+              "[request id: req_2]: malformed, truncated or oversized response");
+        CHECK(e.reason() == "the GraphQL response is not a JSON object");
+        CHECK(glue::detail::to_error(glue::detail::make_failure(errc::timeout), "x")
+                  .reason()
+                  .empty());
+    }
+
     TEST_CASE("to_error adds the server's request id, and nothing else the server sent") {
         glue::diagnostics d;
         d.http_status = 500;
