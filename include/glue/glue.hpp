@@ -3,6 +3,7 @@
 #define GLUE_GLUE_HPP
 
 // Umbrella header: everything a user of glue::client needs.
+#include <glue/blocking_client.hpp>
 #include <glue/client.hpp>
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
