@@ -193,12 +193,12 @@ graphql_response blocking_client::graphql(std::string_view workspace_id, graphql
     const auto now = std::chrono::steady_clock::now();
     refuse_unfit_call(ex, d.at(), now, op);
     if (d.at() != steady_time::max()) {
-        // The client's own deadline for the call, when ours is sooner (at least 1 ms: zero
-        // means request_timeout). It ends the call within a millisecond of ours, and the
-        // client's waits keep to it.
-        const auto left = std::max(std::chrono::milliseconds(1),
-                                   detail::saturating_cast<std::chrono::milliseconds>(
-                                       detail::saturating_sub(d.at(), now)));
+        // The client's own deadline for the call, when ours is sooner: rounded up to its
+        // milliseconds (and at least 1: zero means request_timeout), so it ends the call within
+        // a millisecond after ours, never before, and the client's waits keep to it.
+        const auto left = std::max(
+            std::chrono::milliseconds(1),
+            std::chrono::ceil<std::chrono::milliseconds>(detail::saturating_sub(d.at(), now)));
         const auto own =
             request.timeout.count() > 0 ? request.timeout : client_.config().request_timeout;
         if (own.count() <= 0 || own > left) {
