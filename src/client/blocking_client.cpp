@@ -1,6 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include <glue/blocking_client.hpp>
 
+#include "client/client_impl.hpp"
 #include "support/clock.hpp"
 #include "support/outcome.hpp"
 #include "support/saturating.hpp"
@@ -16,16 +17,17 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 
-// glue::blocking_client: each call runs the client's coroutine as a strand_task (the library's
-// own way of running an operation with a deadline that can be stopped from any thread) and
-// waits on a condition variable for its outcome. The outcome lands in state the call shares
-// with the task, so a caller that gave up at its deadline has nothing left on its stack that
-// the task could touch.
+// glue::blocking_client: each call runs the client implementation's operation as a strand_task
+// (the library's own way of running an operation with a deadline that can be stopped from any
+// thread) and waits on a condition variable for its outcome. The outcome lands in state the call
+// shares with the task, so a caller that gave up at its deadline has nothing left on its stack
+// that the task could touch.
 
 namespace glue {
 
@@ -111,49 +113,56 @@ template <class T>
 struct blocking_call_state {
     std::mutex mtx;
     std::condition_variable cv;
-    bool done = false; // under mtx, as are the two below
-    std::exception_ptr error;
-    T value{};
-    bool timed_out = false; // on the task's strand only
+    std::optional<detail::result<T>> outcome; // under mtx, as is `expired`
+    bool expired = false;                     // the deadline cancelled the op
+    bool timed_out = false;                   // on the task's strand only
 };
 
-// Runs `op` on a strand of `ex` and waits for it until `deadline` (max: until it completes).
+// Runs `op` on a strand of the client's executor and waits for it until `deadline` (max: until
+// it completes). Failures cross threads as values (detail::failure) and become the glue::error
+// here, on the waiting thread, as client::graphql() and the others make it (`name`), so the
+// waiting thread never shares an exception object with the io_context's thread.
 template <class T>
-T wait_for_outcome(const asio::any_io_executor& ex, asio::awaitable<T> op, steady_time deadline,
-                   std::string_view op_name) {
+T wait_for_outcome(const std::shared_ptr<detail::client_impl>& impl,
+                   asio::awaitable<detail::result<T>> op, steady_time deadline,
+                   std::string_view name, std::string_view blocking_name) {
     auto state = std::make_shared<blocking_call_state<T>>();
-    // strand_task takes a factory it may copy; the awaitable is made here, on the caller's
-    // thread, so that nothing the task runs later refers to the blocking_client.
-    auto pending = std::make_shared<asio::awaitable<T>>(std::move(op));
-    detail::strand_task<asio::steady_timer>::spawn<T>(
-        ex, deadline, [pending] { return std::move(*pending); },
-        [state, op_name](std::exception_ptr ep, T value) {
-            // After the deadline cancelled it, the op's failure is that it ran out of time.
-            if (ep && state->timed_out) {
-                ep = std::make_exception_ptr(deadline_error(op_name));
+    // strand_task takes a factory it may copy; the awaitable is made on the caller's thread, so
+    // that nothing the task runs later refers to the blocking_client, and `impl` is held until
+    // the op ends, even if the client goes first.
+    auto pending = std::make_shared<asio::awaitable<detail::result<T>>>(std::move(op));
+    detail::strand_task<asio::steady_timer>::spawn<detail::result<T>>(
+        impl->executor(), deadline, [pending] { return std::move(*pending); },
+        [state, impl](std::exception_ptr ep, detail::result<T> r) {
+            if (ep) {
+                r = detail::failure_from(ep); // e.g. cancelled before it started
             }
             {
                 const std::lock_guard lock(state->mtx);
-                state->error = ep;
-                state->value = std::move(value);
-                state->done = true;
+                state->expired = !r && state->timed_out;
+                state->outcome = std::move(r);
             }
             state->cv.notify_all();
         },
         [state] { state->timed_out = true; });
 
     std::unique_lock lock(state->mtx);
-    auto done = [&] { return state->done; };
+    auto done = [&] { return state->outcome.has_value(); };
     if (deadline == steady_time::max()) {
         state->cv.wait(lock, done);
     } else if (!state->cv.wait_until(lock, deadline, done)) {
         // The task stops the op at the same deadline on its own; nothing of ours is left to it.
-        throw deadline_error(op_name);
+        throw deadline_error(blocking_name);
     }
-    if (state->error) {
-        std::rethrow_exception(state->error);
+    if (state->expired) {
+        throw deadline_error(blocking_name);
     }
-    return std::move(state->value);
+    detail::result<T> r = std::move(*state->outcome);
+    lock.unlock();
+    if (!r) {
+        throw detail::to_error(r.error(), name);
+    }
+    return std::move(*r);
 }
 
 } // namespace
@@ -181,17 +190,18 @@ blocking_client::~blocking_client() {
 
 access_token blocking_client::fetch_token(std::string_view workspace_id, deadline d) {
     constexpr std::string_view op = "blocking_client::fetch_token";
-    const auto ex = client_.get_executor();
-    refuse_unfit_call(ex, d.at(), std::chrono::steady_clock::now(), op);
-    return wait_for_outcome(ex, client_.fetch_token(workspace_id), d.at(), op);
+    const auto& impl = client_.impl_;
+    refuse_unfit_call(impl->executor(), d.at(), std::chrono::steady_clock::now(), op);
+    return wait_for_outcome(impl, impl->fetch_token(std::string(workspace_id)), d.at(),
+                            "client::fetch_token", op);
 }
 
 graphql_response blocking_client::graphql(std::string_view workspace_id, graphql_request request,
                                           deadline d) {
     constexpr std::string_view op = "blocking_client::graphql";
-    const auto ex = client_.get_executor();
+    const auto& impl = client_.impl_;
     const auto now = std::chrono::steady_clock::now();
-    refuse_unfit_call(ex, d.at(), now, op);
+    refuse_unfit_call(impl->executor(), d.at(), now, op);
     if (d.at() != steady_time::max()) {
         // The client's own deadline for the call, when ours is sooner: rounded up to its
         // milliseconds (and at least 1: zero means request_timeout), so it ends the call within
@@ -200,29 +210,33 @@ graphql_response blocking_client::graphql(std::string_view workspace_id, graphql
             std::chrono::milliseconds(1),
             std::chrono::ceil<std::chrono::milliseconds>(detail::saturating_sub(d.at(), now)));
         const auto own =
-            request.timeout.count() > 0 ? request.timeout : client_.config().request_timeout;
+            request.timeout.count() > 0 ? request.timeout : impl->config().request_timeout;
         if (own.count() <= 0 || own > left) {
             request.timeout = left;
         }
     }
-    return wait_for_outcome(ex, client_.graphql(workspace_id, std::move(request)), d.at(), op);
+    return wait_for_outcome(impl, impl->graphql(std::string(workspace_id), std::move(request)),
+                            d.at(), "client::graphql", op);
 }
 
 oauth::token_set blocking_client::exchange_code(std::string_view code,
                                                 std::string_view redirect_uri,
                                                 std::string_view code_verifier, deadline d) {
     constexpr std::string_view op = "blocking_client::exchange_code";
-    const auto ex = client_.get_executor();
-    refuse_unfit_call(ex, d.at(), std::chrono::steady_clock::now(), op);
-    return wait_for_outcome(ex, client_.exchange_code(code, redirect_uri, code_verifier), d.at(),
-                            op);
+    const auto& impl = client_.impl_;
+    refuse_unfit_call(impl->executor(), d.at(), std::chrono::steady_clock::now(), op);
+    return wait_for_outcome(impl,
+                            impl->exchange_code(std::string(code), std::string(redirect_uri),
+                                                std::string(code_verifier)),
+                            d.at(), "client::exchange_code", op);
 }
 
 oauth::token_set blocking_client::refresh(std::string_view refresh_token, deadline d) {
     constexpr std::string_view op = "blocking_client::refresh";
-    const auto ex = client_.get_executor();
-    refuse_unfit_call(ex, d.at(), std::chrono::steady_clock::now(), op);
-    return wait_for_outcome(ex, client_.refresh(refresh_token), d.at(), op);
+    const auto& impl = client_.impl_;
+    refuse_unfit_call(impl->executor(), d.at(), std::chrono::steady_clock::now(), op);
+    return wait_for_outcome(impl, impl->refresh(std::string(refresh_token)), d.at(),
+                            "client::refresh", op);
 }
 
 void blocking_client::shutdown() {
