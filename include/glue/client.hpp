@@ -28,6 +28,7 @@ namespace glue {
 namespace detail {
 class client_impl;
 }
+class blocking_client;
 
 /// A client of Glue's API for one app (one client_id): per-workspace access tokens through a
 /// single-flight cache, and GraphQL calls over a pool of keep-alive connections.
@@ -189,6 +190,10 @@ public:
     const client_config& config() const noexcept;
 
 private:
+    // Runs the implementation's operations itself, so that their failures cross threads as
+    // values and become a glue::error on the waiting thread.
+    friend class blocking_client;
+
     using token_handler = boost::asio::any_completion_handler<void(error_code, access_token)>;
     using graphql_handler = boost::asio::any_completion_handler<void(error_code, graphql_response)>;
 

@@ -13,6 +13,7 @@
 /// \namespace glue::webhook
 /// Verifying and parsing the events Glue POSTs to an app (see <glue/webhook.hpp>).
 
+#include <glue/blocking_client.hpp>
 #include <glue/client.hpp>
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
