@@ -5,6 +5,7 @@
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
+#include <glue/export.hpp>
 #include <glue/metrics.hpp>
 #include <glue/oauth.hpp>
 #include <glue/types.hpp>
@@ -45,7 +46,7 @@ class client_impl;
 /// Destroying the client (or calling shutdown()) completes every call still in flight with
 /// operation_aborted and closes its connections. An idle client keeps no work on the
 /// io_context, so io_context::run() returns once the last call has completed.
-class client {
+class GLUE_DECL client {
 public:
     /// Throws glue::error (errc::invalid_argument) if the configuration can't be used:
     /// an unparseable api_url, `http://` to a non-loopback host without allow_insecure_http,

@@ -2,6 +2,7 @@
 #ifndef GLUE_CONFIG_HPP
 #define GLUE_CONFIG_HPP
 
+#include <glue/export.hpp>
 #include <glue/metrics.hpp>
 
 #include <chrono>
@@ -15,7 +16,7 @@ namespace glue {
 /// Everything a glue::client needs. A plain aggregate: set what you need, keep the defaults for
 /// the rest. The client checks it when constructed and throws glue::error (errc::invalid_argument)
 /// for a value it can't use.
-struct client_config {
+struct GLUE_DECL client_config {
     /// Token endpoint: {api_url}/oauth/token; GraphQL endpoint: {api_url}/public/graphql.
     std::string api_url = "https://api.gluegroups.com";
     std::string client_id, client_secret, redirect_uri;
@@ -213,7 +214,7 @@ struct client_config {
 };
 
 /// Prints the configuration with the client secret and the proxy's credentials redacted.
-std::ostream& operator<<(std::ostream& os, const client_config& cfg);
+GLUE_DECL std::ostream& operator<<(std::ostream& os, const client_config& cfg);
 
 } // namespace glue
 

@@ -2,6 +2,7 @@
 #ifndef GLUE_ERROR_HPP
 #define GLUE_ERROR_HPP
 
+#include <glue/export.hpp>
 #include <glue/types.hpp>
 
 #include <boost/json/array.hpp>
@@ -45,7 +46,7 @@ enum class errc {
 };
 
 /// The category of glue::errc; its name is "glue".
-const boost::system::error_category& glue_category() noexcept;
+GLUE_DECL const boost::system::error_category& glue_category() noexcept;
 
 inline error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), glue_category()};
@@ -88,7 +89,7 @@ struct diagnostics {
 /// transport or TLS failure. `what()` holds only client-generated text: never a secret, a
 /// token, or anything the server sent but its request id (diagnostics::request_id, checked to
 /// be plain visible ASCII).
-class error : public boost::system::system_error {
+class GLUE_DECL error : public boost::system::system_error {
 public:
     error(error_code ec, std::string context, std::shared_ptr<const diagnostics> diag = {});
 
