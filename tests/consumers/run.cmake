@@ -6,8 +6,8 @@
 # MODE:
 #   install         install GLUE_BUILD_DIR (the static build) into PREFIX
 #   install-shared  build glue-cpp with BUILD_SHARED_LIBS and without the shared cache (so without
-#                   hiredis and pkg-config), install it into PREFIX, and check that nothing
-#                   installed names hiredis or pkg-config
+#                   hiredis and pkg-config), install it into PREFIX, and check what
+#                   libglue.so exports and that nothing installed names hiredis or pkg-config
 #   find_package    find_package(glue CONFIG) against PREFIX, with glue::testing
 #   pkg_config      a plain Makefile with pkg-config's glue.pc from PREFIX
 #   add_subdirectory, fetch_content  glue-cpp built inside the project (FetchContent from a
@@ -58,6 +58,24 @@ elseif(MODE STREQUAL "install-shared")
         -DGLUE_INSTALL_TESTING=ON)
     run_step("build" ${CMAKE_COMMAND} --build ${build} ${build_args})
     run_step("install" ${CMAKE_COMMAND} --install ${build} --prefix ${PREFIX})
+    # The ABI is the public headers: the client is exported, and of glue::detail only the
+    # functions that the decoding templates of <glue/detail/decode.hpp> call.
+    find_program(NM nm REQUIRED)
+    execute_process(COMMAND ${NM} -DC --defined-only ${build}/src/libglue.so
+        OUTPUT_VARIABLE symbols COMMAND_ERROR_IS_FATAL ANY)
+    string(FIND "${symbols}" " T glue::client::client(" client_exported)
+    if(client_exported EQUAL -1)
+        message(FATAL_ERROR "libglue.so does not export glue::client's constructor")
+    endif()
+    string(REGEX MATCHALL
+        " [A-Za-z] (typeinfo for |typeinfo name for |vtable for |guard variable for )?glue::detail::[a-z_]+"
+        internals "${symbols}")
+    foreach(symbol ${internals})
+        if(NOT symbol MATCHES
+                "^ T glue::detail::(json_pointer|fail_[a-z_]+|throw_decode_error)$")
+            message(FATAL_ERROR "libglue.so exports an internal:${symbol}")
+        endif()
+    endforeach()
     file(GLOB_RECURSE installed LIST_DIRECTORIES false ${PREFIX}/*.cmake
         ${PREFIX}/*.pc)
     foreach(f ${installed})
