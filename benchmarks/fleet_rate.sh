@@ -26,6 +26,10 @@ for f in "$BENCH" "$MOCK"; do
     [[ -x $f ]] || { echo "fleet_rate.sh: $f not built" >&2; exit 2; }
 done
 command -v redis-server >/dev/null || { echo "fleet_rate.sh: redis-server not found" >&2; exit 2; }
+grep -qx 'GLUE_SHARED_CACHE_BUILT:INTERNAL=ON' "$BUILD/CMakeCache.txt" || {
+    echo "fleet_rate.sh: $BUILD is built without the shared cache (GLUE_WITH_SHARED_CACHE)" >&2
+    exit 2
+}
 
 WORK=$(mktemp -d)
 REDIS_PID=

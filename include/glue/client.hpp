@@ -9,6 +9,7 @@
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
 #include <glue/error.hpp>
+#include <glue/export.hpp>
 #include <glue/metrics.hpp>
 #include <glue/oauth.hpp>
 #include <glue/types.hpp>
@@ -50,7 +51,7 @@ class blocking_client;
 /// Destroying the client (or calling shutdown()) completes every call still in flight with
 /// operation_aborted and closes its connections. An idle client keeps no work on the
 /// io_context, so io_context::run() returns once the last call has completed.
-class client {
+class GLUE_DECL client {
 public:
     /// A client configured by `cfg`, doing its I/O on `ex`.
     ///

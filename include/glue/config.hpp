@@ -5,6 +5,7 @@
 /// \file
 /// glue::client_config: everything a client is made with, and client_config::from_env().
 
+#include <glue/export.hpp>
 #include <glue/metrics.hpp>
 
 #include <chrono>
@@ -18,7 +19,7 @@ namespace glue {
 /// Everything a glue::client needs. A plain aggregate: set what you need, keep the defaults for
 /// the rest. The client checks it when constructed and throws glue::error (errc::invalid_argument)
 /// for a value it can't use.
-struct client_config {
+struct GLUE_DECL client_config {
     /// Token endpoint: {api_url}/oauth/token; GraphQL endpoint: {api_url}/public/graphql.
     std::string api_url = "https://api.gluegroups.com";
     /// The app's OAuth client id (required).
@@ -236,7 +237,7 @@ struct client_config {
 };
 
 /// Prints the configuration with the client secret and the proxy's credentials redacted.
-std::ostream& operator<<(std::ostream& os, const client_config& cfg);
+GLUE_DECL std::ostream& operator<<(std::ostream& os, const client_config& cfg);
 
 } // namespace glue
 

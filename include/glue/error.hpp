@@ -6,6 +6,7 @@
 /// What failed calls throw (glue::error) and the codes they carry (glue::errc), with what the
 /// server said (glue::diagnostics).
 
+#include <glue/export.hpp>
 #include <glue/types.hpp>
 
 #include <boost/json/array.hpp>
@@ -50,7 +51,7 @@ enum class errc {
 };
 
 /// The category of glue::errc; its name is "glue".
-const boost::system::error_category& glue_category() noexcept;
+GLUE_DECL const boost::system::error_category& glue_category() noexcept;
 
 /// `e` as an error_code of glue_category(), so that `error_code ec = errc::timeout;` works.
 inline error_code make_error_code(errc e) noexcept {
@@ -99,7 +100,7 @@ struct error_access; ///< the library's way to set error::reason()
 /// transport or TLS failure. `what()` holds only client-generated text: never a secret, a
 /// token, or anything the server sent but its request id (diagnostics::request_id, checked to
 /// be plain visible ASCII).
-class error : public boost::system::system_error {
+class GLUE_DECL error : public boost::system::system_error {
 public:
     /// An error with code `ec`; `context` is client-generated text that must hold no secret
     /// and no server text. `diag` null: empty diagnostics. what() is

@@ -8,6 +8,7 @@
 /// client_config). None of them ever carries a token, a secret, a variable's value or query text.
 
 #include <glue/error.hpp>
+#include <glue/export.hpp>
 #include <glue/types.hpp>
 
 #include <array>
@@ -109,7 +110,7 @@ enum class retry_reason {
 /// The number of retry_reason values (client_metrics::retries has one counter each).
 inline constexpr std::size_t retry_reason_count = 5;
 /// "throttled", "unavailable", "server_error", "network", "unauthorized".
-std::string_view to_string(retry_reason r) noexcept;
+GLUE_DECL std::string_view to_string(retry_reason r) noexcept;
 
 /// How a GraphQL call ended, by class.
 enum class call_outcome {
@@ -128,9 +129,9 @@ enum class call_outcome {
 /// The number of call_outcome values (client_metrics::outcomes has one counter each).
 inline constexpr std::size_t call_outcome_count = 11;
 /// "ok", "graphql_error", "rejected", "rate_limited", ... as the enumerators are spelled.
-std::string_view to_string(call_outcome o) noexcept;
+GLUE_DECL std::string_view to_string(call_outcome o) noexcept;
 /// The class of a call's failure (`ec` empty: ok).
-call_outcome classify_outcome(error_code ec) noexcept;
+GLUE_DECL call_outcome classify_outcome(error_code ec) noexcept;
 
 /// Why the pool closed a connection.
 enum class close_reason {
@@ -144,11 +145,11 @@ enum class close_reason {
 /// The number of close_reason values (pool_stats::closes has one counter each).
 inline constexpr std::size_t close_reason_count = 6;
 /// "server_close", "stale", "error", "cancelled", "aged", "shutdown".
-std::string_view to_string(close_reason r) noexcept;
+GLUE_DECL std::string_view to_string(close_reason r) noexcept;
 
 /// Durations with fixed log-scale buckets: 1, 2 and 5 per decade from 10 µs to 100 s, and one
 /// for the rest. A snapshot: the client records into its own, without allocating or locking.
-struct latency_histogram {
+struct GLUE_DECL latency_histogram {
     /// The buckets' upper bounds, in seconds (inclusive, as Prometheus' `le`).
     static constexpr std::array<double, 22> bounds = {
         10e-6, 20e-6,  50e-6,  100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3,
@@ -282,7 +283,7 @@ struct request_event {
 /// (one line, without a trailing newline), with `error=<message>` after the status when there
 /// is one, `next=retry:<reason>:<delay>` when the client sends again, and the connect steps
 /// only for a new connection.
-std::ostream& operator<<(std::ostream& os, const request_event& e);
+GLUE_DECL std::ostream& operator<<(std::ostream& os, const request_event& e);
 
 /// Receives request events, under the same rules as token_event_hook: called from the
 /// library's strands and callers' threads, never inside a lock and never after the client is

@@ -17,6 +17,7 @@
 /// this: client::fetch_token gets them with the client-credentials grant.
 
 #include <glue/config.hpp>
+#include <glue/export.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -51,20 +52,20 @@ struct authorize_params {
 /// or a non-absolute redirect_uri (or one with a fragment), no scopes or an empty scope or one
 /// with a comma, an empty state, a code_challenge that is not 43 base64url characters, or a
 /// control character anywhere.
-std::string authorize_url(const client_config& cfg, const authorize_params& params);
+GLUE_DECL std::string authorize_url(const client_config& cfg, const authorize_params& params);
 
 /// A fresh `state`: 256 bits from OpenSSL's CSPRNG, base64url without padding (43 characters).
 /// Throws glue::error if the CSPRNG fails.
-std::string make_state();
+GLUE_DECL std::string make_state();
 
 /// A fresh PKCE code verifier (RFC 7636 §4.1): 256 bits from OpenSSL's CSPRNG, base64url
 /// without padding (43 characters of the unreserved alphabet).
-std::string make_code_verifier();
+GLUE_DECL std::string make_code_verifier();
 
 /// RFC 7636 S256: BASE64URL(SHA256(code_verifier)) without padding. Throws glue::error
 /// (errc::invalid_argument) for a verifier that is not 43 to 128 characters of
 /// [A-Za-z0-9-._~].
-std::string pkce_challenge(std::string_view code_verifier);
+GLUE_DECL std::string pkce_challenge(std::string_view code_verifier);
 
 /// What the redirect back to the app carried, once checked.
 struct authorization_response {
@@ -82,7 +83,8 @@ struct authorization_response {
 ///   - errc::missing_code: neither a code nor an error;
 ///   - errc::invalid_argument: a target that is not a URI, malformed percent-encoding, a
 ///     repeated `code` or `error` (RFC 6749 §3.1), or an empty `expected_state`.
-authorization_response parse_callback(std::string_view target, std::string_view expected_state);
+GLUE_DECL authorization_response parse_callback(std::string_view target,
+                                                std::string_view expected_state);
 
 /// The tokens the authorization-code and refresh-token grants answer with (RFC 6749 §5.1).
 struct token_set {
@@ -99,11 +101,11 @@ struct token_set {
 };
 
 /// Prints the set with its tokens redacted to at most their last 4 characters.
-std::ostream& operator<<(std::ostream& os, const token_set& tokens);
+GLUE_DECL std::ostream& operator<<(std::ostream& os, const token_set& tokens);
 
 /// Where an app keeps the token sets of its installations (or users), under keys it chooses
 /// (say, the workspace or the user id). Awaitable, so a database or Redis can stand behind it.
-class token_store {
+class GLUE_DECL token_store {
 public:
     virtual ~token_store() = default;
     /// Stores `tokens` under `key`, replacing what was there.
@@ -116,7 +118,7 @@ public:
 
 /// A token_store in this process's memory: for tests, tools and single-process apps. Safe to
 /// use from several threads; completes at once, never suspending.
-class memory_token_store final : public token_store {
+class GLUE_DECL memory_token_store final : public token_store {
 public:
     boost::asio::awaitable<void> save(std::string key, token_set tokens) override;
     boost::asio::awaitable<std::optional<token_set>> load(std::string key) override;

@@ -8,6 +8,7 @@
 /// leaves undocumented are optional here.
 
 #include <glue/client.hpp>
+#include <glue/export.hpp>
 #include <glue/pagination.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -88,28 +89,28 @@ struct send_message_result {
 BOOST_DESCRIBE_STRUCT(send_message_result, (), (thread, message))
 
 /// The app's own user in the workspace (`me`).
-boost::asio::awaitable<user> me(client& c, std::string_view workspace_id);
+GLUE_DECL boost::asio::awaitable<user> me(client& c, std::string_view workspace_id);
 
 /// Every group in the workspace, page by page.
-boost::asio::awaitable<std::vector<group>> groups(client& c, std::string_view workspace_id,
-                                                  page_options opts = {});
+GLUE_DECL boost::asio::awaitable<std::vector<group>>
+groups(client& c, std::string_view workspace_id, page_options opts = {});
 
 /// Every thread the app can see, in `order`, page by page.
-boost::asio::awaitable<std::vector<thread>> threads(client& c, std::string_view workspace_id,
-                                                    thread_order order = thread_order::created_at,
-                                                    page_options opts = {});
+GLUE_DECL boost::asio::awaitable<std::vector<thread>>
+threads(client& c, std::string_view workspace_id, thread_order order = thread_order::created_at,
+        page_options opts = {});
 
 /// Relay's node(id:): the object with that id with `selection` selected (GraphQL fields,
 /// inline fragments such as `... on Thread { subject }`), or null when there is none.
-boost::asio::awaitable<boost::json::value> node(client& c, std::string_view workspace_id,
-                                                std::string_view id,
-                                                std::string_view selection = "__typename id");
+GLUE_DECL boost::asio::awaitable<boost::json::value>
+node(client& c, std::string_view workspace_id, std::string_view id,
+     std::string_view selection = "__typename id");
 
 /// Posts a message (sendMessage). Throws glue::error (errc::invalid_argument) before any I/O
 /// for empty text, neither thread_id nor thread recipients, or an id with a space or a control
 /// character.
-boost::asio::awaitable<send_message_result> send_message(client& c, std::string_view workspace_id,
-                                                         send_message_input input);
+GLUE_DECL boost::asio::awaitable<send_message_result>
+send_message(client& c, std::string_view workspace_id, send_message_input input);
 
 } // namespace glue
 

@@ -8,6 +8,7 @@
 
 #include <glue/client.hpp>
 #include <glue/decode.hpp>
+#include <glue/export.hpp>
 #include <glue/types.hpp>
 
 #include <boost/asio/awaitable.hpp>
@@ -72,7 +73,7 @@ struct page {
 /// The walk stops after the page whose hasNextPage is false. It never loops: a cursor the
 /// server already handed out fails with errc::repeated_cursor, and more than max_pages pages
 /// with errc::too_many_pages. The client must outlive the pager.
-class pager {
+class GLUE_DECL pager {
 public:
     /// `connection_path`: the connection's place in `data`, as field names (or aliases)
     /// separated by dots, such as "groups" or "node.threads". Throws glue::error
@@ -104,7 +105,7 @@ private:
 
 /// Calls `on_node` with every node of every page, in order, as the pages arrive; returns how
 /// many there were. Throws what pager::next() throws (nodes already handed over stay handled).
-boost::asio::awaitable<std::size_t>
+GLUE_DECL boost::asio::awaitable<std::size_t>
 for_each_node(client& c, std::string_view workspace_id, graphql_request request,
               std::string_view connection_path,
               std::function<void(boost::json::value& node)> on_node, page_options opts = {});

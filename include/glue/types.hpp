@@ -5,6 +5,7 @@
 /// \file
 /// The values a client takes and gives: GraphQL requests and responses, access tokens, HTTP
 /// headers.
+#include <glue/export.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
@@ -39,7 +40,7 @@ struct access_token {
 };
 
 /// Prints the token with its value redacted to at most its last 4 characters.
-std::ostream& operator<<(std::ostream& os, const access_token& token);
+GLUE_DECL std::ostream& operator<<(std::ostream& os, const access_token& token);
 
 /// A GraphQL request (GraphQL over HTTP): empty variables and operation_name are not sent.
 ///
@@ -86,13 +87,13 @@ struct graphql_request {
 /// retrying a call whose outcome is unknown: a query, or a mutation whose every top-level field
 /// is a `sendMessage(input: $var)` with message.uniqueBy in that variable (and thread.threadBy
 /// when it creates a thread). `req.idempotent` is not considered.
-bool safe_to_repeat(const graphql_request& req) noexcept;
+GLUE_DECL bool safe_to_repeat(const graphql_request& req) noexcept;
 
 /// GraphQL variables from JSON text (a command line's --variables, a file): an object, or
 /// empty text or `null` for none. Throws glue::error (errc::invalid_argument) for text that is
 /// not JSON or a value that is not an object (variables are always an object in GraphQL over
 /// HTTP).
-boost::json::object parse_variables(std::string_view json_text);
+GLUE_DECL boost::json::object parse_variables(std::string_view json_text);
 
 /// A complete GraphQL answer: one without `errors` (an answer with errors throws glue::error).
 struct graphql_response {

@@ -8,6 +8,8 @@
 /// Verify the signature on the raw bytes first, answer 200 quickly (anything else is re-delivered
 /// after 10 s, 1 min and 10 min), then parse.
 
+#include <glue/export.hpp>
+
 #include <boost/json/value.hpp>
 
 #include <optional>
@@ -22,12 +24,12 @@ inline constexpr std::string_view signature_field = "X-Glue-Event-Signature";
 /// True iff `signature_header` is the HMAC-SHA256 of `raw_body` under `secret`, as 64 hex
 /// digits in either case. The comparison takes the same time wherever the digits differ. Any
 /// other length, a non-hex digit, or an empty secret (which anyone could sign with) is false.
-bool verify(std::string_view raw_body, std::string_view signature_header,
-            std::string_view secret) noexcept;
+GLUE_DECL bool verify(std::string_view raw_body, std::string_view signature_header,
+                      std::string_view secret) noexcept;
 
 /// The signature Glue sends for `raw_body`: lowercase hex HMAC-SHA256 under `secret`. For
 /// tests and for servers that forward events.
-std::string sign(std::string_view raw_body, std::string_view secret);
+GLUE_DECL std::string sign(std::string_view raw_body, std::string_view secret);
 
 /// The event types Glue sends.
 enum class event_type {
@@ -72,12 +74,12 @@ struct event {
 /// body that is not a JSON object with string `type` and `workspaceID`, for entity members
 /// that are not objects, and for a message.created without `event.message` and `event.thread`
 /// or a thread.created without `event.thread`, each with a string `id`.
-event parse(std::string_view raw_body);
+GLUE_DECL event parse(std::string_view raw_body);
 
 /// verify(), then parse(): throws glue::error (errc::bad_signature) without looking at the
 /// body when the signature doesn't match.
-event parse_verified(std::string_view raw_body, std::string_view signature_header,
-                     std::string_view secret);
+GLUE_DECL event parse_verified(std::string_view raw_body, std::string_view signature_header,
+                               std::string_view secret);
 
 } // namespace glue::webhook
 

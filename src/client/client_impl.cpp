@@ -37,6 +37,9 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
     // the client is shut down or destroyed, no hook runs, ever, on any thread. The shared
     // level's events go through the same gate.
     auto options = cache_options_of(impl->cfg_);
+    // A build without the shared cache has refused shared_cache_url, and with it
+    // fleet_rate_limit, in the constructor (checked_origin).
+#ifdef GLUE_HAS_SHARED_CACHE
     if (!impl->cfg_.shared_cache_url.empty()) {
         auto shared = *shared_cache_options(impl->cfg_);
         if (impl->cfg_.on_token_event) {
@@ -48,6 +51,7 @@ std::shared_ptr<client_impl> client_impl::create(asio::any_io_executor ex, clien
     if (impl->cfg_.fleet_rate_limit) {
         impl->fleet_ = make_fleet_permits(impl->ex_, fleet_options_of(impl->cfg_, options.hooks));
     }
+#endif
     // The fetcher holds the client weakly: the cache belongs to the client, and a token
     // request that outlives it finds it gone rather than keeping it alive.
     impl->cache_.emplace(

@@ -92,6 +92,25 @@ void check_default_headers(const client_config& cfg) {
                 "glue::client: " + where + ": " + std::string(fault->why));
 }
 
+// The shared cache's settings, when it is configured: refused whole by a build without it, else
+// checked as the client will use them.
+result<void> check_shared_cache(const client_config& cfg) {
+    if (cfg.shared_cache_url.empty()) {
+        return {};
+    }
+#ifdef GLUE_HAS_SHARED_CACHE
+    if (auto ok = shared_cache_options(cfg); !ok) {
+        return ok.error();
+    }
+    return {};
+#else
+    return make_failure(errc::invalid_argument,
+                        "shared_cache_url is set, but this glue-cpp was built without the shared "
+                        "cache (GLUE_WITH_SHARED_CACHE=OFF, or hiredis not found): build it with "
+                        "hiredis, or leave shared_cache_url empty");
+#endif
+}
+
 } // namespace
 
 result<void> check_config(const client_config& cfg) {
@@ -182,10 +201,8 @@ origin checked_origin(const client_config& cfg) {
         throw to_error(ok.error(), "client");
     }
     check_default_headers(cfg);
-    if (!cfg.shared_cache_url.empty()) {
-        if (auto ok = shared_cache_options(cfg); !ok) {
-            throw to_error(ok.error(), "client");
-        }
+    if (auto ok = check_shared_cache(cfg); !ok) {
+        throw to_error(ok.error(), "client");
     }
     auto o = parse_origin(cfg.api_url, cfg.allow_insecure_http);
     if (!o) {

@@ -7,6 +7,8 @@
 // try_decode throws nothing of its own; only user conversions may throw, and they are caught
 // where they are called.
 
+#include <glue/export.hpp>
+
 #include <boost/describe/enumerators.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
@@ -57,27 +59,28 @@ struct path_segment {
 // into the reason: only expectations, kinds and limits.
 
 /// The RFC 6901 JSON Pointer of `at` ("" for the root).
-std::string json_pointer(const path_segment* at);
+GLUE_DECL std::string json_pointer(const path_segment* at);
 /// "expected <expected>, got <the kind of got>".
-bool fail_expected(decode_failure& f, const path_segment* at, std::string_view expected,
-                   const boost::json::value& got);
+GLUE_DECL bool fail_expected(decode_failure& f, const path_segment* at, std::string_view expected,
+                             const boost::json::value& got);
 /// A number that is no integer, or one outside [min, max].
-bool fail_integer(decode_failure& f, const path_segment* at, bool fractional, std::intmax_t min,
-                  std::uintmax_t max);
+GLUE_DECL bool fail_integer(decode_failure& f, const path_segment* at, bool fractional,
+                            std::intmax_t min, std::uintmax_t max);
 /// A finite number beyond the range of the floating-point type named `type`.
-bool fail_float_range(decode_failure& f, const path_segment* at, std::string_view type);
+GLUE_DECL bool fail_float_range(decode_failure& f, const path_segment* at, std::string_view type);
 /// `names` lists the enumerators, quoted and comma-separated.
-bool fail_enum(decode_failure& f, const path_segment* at, const std::string& names,
-               const boost::json::value& got);
+GLUE_DECL bool fail_enum(decode_failure& f, const path_segment* at, const std::string& names,
+                         const boost::json::value& got);
 /// A member that the C++ type requires and the object lacks.
-bool fail_missing(decode_failure& f, const path_segment* at);
+GLUE_DECL bool fail_missing(decode_failure& f, const path_segment* at);
 /// A user conversion that returned `ec` (or threw a system_error carrying it).
-bool fail_user(decode_failure& f, const path_segment* at, const boost::system::error_code& ec);
+GLUE_DECL bool fail_user(decode_failure& f, const path_segment* at,
+                         const boost::system::error_code& ec);
 /// A user conversion that threw something else: its what() may quote the response, so only
 /// the fact is reported.
-bool fail_user_threw(decode_failure& f, const path_segment* at);
+GLUE_DECL bool fail_user_threw(decode_failure& f, const path_segment* at);
 /// Throws glue::error (errc::decode_error) for `f`.
-[[noreturn]] void throw_decode_error(const decode_failure& f);
+[[noreturn]] GLUE_DECL void throw_decode_error(const decode_failure& f);
 
 //----------------------------------------------------------------------------------------------
 // Classification. A user's tag_invoke comes first, found by argument-dependent lookup exactly

@@ -74,8 +74,8 @@ std::string chunked_answer(std::string_view coding, std::string_view body, std::
     return out + "0\r\n\r\n";
 }
 
-struct pool_fixture {
-    explicit pool_fixture(glue::test::responder respond, bool accept_compressed = true)
+struct coding_pool {
+    explicit coding_pool(glue::test::responder respond, bool accept_compressed = true)
         : server(std::move(respond)) {
         gd::transport_options opts;
         opts.connect_timeout = 2s;
@@ -135,7 +135,7 @@ TEST_SUITE("compression") {
 
     TEST_CASE("Accept-Encoding: gzip, deflate is sent, and not when turned off") {
         for (bool on : {true, false}) {
-            pool_fixture f([](const seen_request&) { return answer("", "{}"); }, on);
+            coding_pool f([](const seen_request&) { return answer("", "{}"); }, on);
             REQUIRE(f.post().has_value());
             const auto seen = f.server.requests();
             REQUIRE(seen.size() == 1);
@@ -159,7 +159,7 @@ TEST_SUITE("compression") {
             answer("", body),
         };
         std::size_t next = 0;
-        pool_fixture f([&](const seen_request&) { return answers[next++ % answers.size()]; });
+        coding_pool f([&](const seen_request&) { return answers[next++ % answers.size()]; });
         for (std::size_t i = 0; i < answers.size(); ++i) {
             CAPTURE(i);
             auto r = f.post();
@@ -171,7 +171,7 @@ TEST_SUITE("compression") {
 
     TEST_CASE("an answer compressed though not asked for is still decoded") {
         const auto body = large_json(100);
-        pool_fixture f([&](const seen_request&) { return answer("gzip", gt::gzip(body)); }, false);
+        coding_pool f([&](const seen_request&) { return answer("gzip", gt::gzip(body)); }, false);
         auto r = f.post();
         REQUIRE(r.has_value());
         CHECK(*r == body);
@@ -182,7 +182,7 @@ TEST_SUITE("compression") {
         const auto bomb = gt::gzip(zeros);
         REQUIRE(bomb.size() < 64 * 1024); // well within the limit as received
         bool first = true;
-        pool_fixture f([&](const seen_request&) {
+        coding_pool f([&](const seen_request&) {
             const bool was_first = first;
             first = false;
             return was_first ? answer("gzip", bomb) : answer("", "{}");
@@ -198,7 +198,7 @@ TEST_SUITE("compression") {
     TEST_CASE("a compressed body over the limit as received fails as an uncompressed one does") {
         const auto body = large_json(2000);
         const auto gz = gt::gzip(body);
-        pool_fixture f([&](const seen_request&) { return answer("gzip", gz); });
+        coding_pool f([&](const seen_request&) { return answer("gzip", gz); });
         auto r = f.post(gz.size() - 1);
         REQUIRE(!r.has_value());
         CHECK(r.error().ec == glue::errc::bad_response);
@@ -213,7 +213,7 @@ TEST_SUITE("compression") {
     TEST_CASE("a coding never asked for, or several, is bad_response") {
         for (std::string_view coding : {"br", "zstd", "compress", "gzip, gzip"}) {
             CAPTURE(coding);
-            pool_fixture f([&](const seen_request&) { return answer(coding, "\x1b\x02\x00xyz"); });
+            coding_pool f([&](const seen_request&) { return answer(coding, "\x1b\x02\x00xyz"); });
             check_bad_response(f.post(), coding == "gzip, gzip"
                                              ? "response body in several content codings"
                                              : "response body in a content coding the client "
@@ -225,7 +225,7 @@ TEST_SUITE("compression") {
         for (std::string_view coding : {"gzip", "br"}) {
             CAPTURE(coding);
             bool first = true;
-            pool_fixture f([&](const seen_request&) {
+            coding_pool f([&](const seen_request&) {
                 const bool was_first = first;
                 first = false;
                 return was_first
@@ -262,7 +262,7 @@ TEST_SUITE("compression") {
         };
         for (const auto& c : cases) {
             CAPTURE(c.message);
-            pool_fixture f([&](const seen_request&) { return c.text; });
+            coding_pool f([&](const seen_request&) { return c.text; });
             check_bad_response(f.post(), c.message);
         }
     }

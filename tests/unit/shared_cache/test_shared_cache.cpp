@@ -64,6 +64,7 @@ struct shared_fixture : cache_fixture {
 } // namespace
 
 TEST_SUITE("shared cache") {
+#ifdef GLUE_HAS_SHARED_CACHE
     TEST_CASE("a shared cache is refused without a usable key or URL, before any I/O") {
         boost::asio::io_context ioc; // never run
         glue::client_config cfg;
@@ -99,6 +100,27 @@ TEST_SUITE("shared cache") {
         CHECK(printed.str().find("8899") == std::string::npos);
         CHECK(printed.str().find("shared_cache_key=(redacted)") != std::string::npos);
     }
+#else
+    TEST_CASE("a build without the shared cache refuses shared_cache_url, however good") {
+        boost::asio::io_context ioc; // never run
+        glue::client_config cfg;
+        cfg.api_url = "http://127.0.0.1:1";
+        cfg.client_id = "id";
+        cfg.client_secret = "secret";
+        CHECK_NOTHROW(glue::client(ioc.get_executor(), cfg));
+        cfg.shared_cache_url = "redis://:hunter2@127.0.0.1:1/0";
+        cfg.shared_cache_key = key_hex;
+        try {
+            glue::client c(ioc.get_executor(), cfg);
+            FAIL("the client was made");
+        } catch (const glue::error& e) {
+            CHECK(e.code() == glue::errc::invalid_argument);
+            const std::string what = e.what();
+            CHECK(what.find("built without the shared cache") != std::string::npos);
+            CHECK(what.find("hunter2") == std::string::npos);
+        }
+    }
+#endif
 
     TEST_CASE_FIXTURE(shared_fixture, "a token another process stored is taken without a request") {
         shared->answer = gd::shared_claim::kind::token;
