@@ -5,6 +5,7 @@
 #include <glue/client.hpp>
 #include <glue/config.hpp>
 #include <glue/decode.hpp>
+#include <glue/export.hpp>
 #include <glue/metrics.hpp>
 #include <glue/oauth.hpp>
 #include <glue/types.hpp>
@@ -60,12 +61,12 @@ namespace glue {
 /// Destroyed from that thread (in a hook), it doesn't wait: the thread ends on its own once the
 /// aborted calls are done. Borrowing an executor, it waits for nothing; the io_context must keep
 /// running until the calls in flight have returned.
-class blocking_client {
+class GLUE_DECL blocking_client {
 public:
     /// When a blocking call gives up. Made implicitly from a steady_clock time point or from a
     /// std::chrono duration (a timeout from now: zero or less has already passed; one too long
     /// to represent is no deadline).
-    class deadline {
+    class GLUE_DECL deadline {
     public:
         /// No deadline: only the client's own timeouts.
         deadline() noexcept = default;
