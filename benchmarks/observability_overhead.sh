@@ -28,7 +28,7 @@ WORKSPACES=${WORKSPACES:-1000}
 CONNECTIONS=${CONNECTIONS:-64}
 INSTRUCTIONS=${INSTRUCTIONS-10000,30000}
 
-source benchmarks/packages.bash
+source scripts/packages.bash
 install_missing nginx-light openssl ${INSTRUCTIONS:+valgrind}
 
 build_loadgen() { # build_loadgen SOURCE_DIR: configures (once) and builds its glue_loadgen

@@ -30,7 +30,7 @@ if ! command -v node >/dev/null 2>&1; then
 elif ! command -v npm >/dev/null 2>&1; then
     packages+=(npm)
 fi
-source benchmarks/packages.bash
+source scripts/packages.bash
 install_missing "${packages[@]}"
 
 if ((build)); then

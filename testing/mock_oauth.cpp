@@ -265,12 +265,17 @@ http_response handle_authorize(mock_state& state, std::string_view target) {
         return refuse("invalid_scope", "scope is required");
     }
     std::vector<std::string> scopes;
-    for (const auto part : std::views::split(std::string_view(params["scope"]), ',')) {
-        const std::string one(part.begin(), part.end());
+    for (std::string_view rest = params["scope"];;) {
+        const auto comma = rest.find(',');
+        const std::string one(rest.substr(0, comma));
         if (std::ranges::find(state.opts.scopes, one) == state.opts.scopes.end()) {
             return refuse("invalid_scope", "unknown scope: \"" + one + "\"");
         }
         scopes.push_back(one);
+        if (comma == std::string_view::npos) {
+            break;
+        }
+        rest.remove_prefix(comma + 1);
     }
     const auto challenge = params.find("code_challenge");
     const auto method = params.find("code_challenge_method");

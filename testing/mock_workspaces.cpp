@@ -89,9 +89,11 @@ std::string post_message(mock_state& state, const std::string& ws, const std::st
     std::lock_guard lock(state.mtx);
     auto& w = workspace_locked(state, ws);
     const std::size_t thread = thread_at_locked(w, thread_id, now);
-    const auto& m = add_message_locked(state, w, thread, std::move(text), std::move(user), now);
-    emit_locked(state, "message.created", ws, w.threads[thread], m);
-    return m.id;
+    // A pointer, not a reference: GCC 14's -Wdangling-reference takes a reference returned by a
+    // call with temporary arguments (the strings) for one that may point into them.
+    const auto* m = &add_message_locked(state, w, thread, std::move(text), std::move(user), now);
+    emit_locked(state, "message.created", ws, w.threads[thread], *m);
+    return m->id;
 }
 
 std::string create_thread(mock_state& state, const std::string& ws, std::string subject,
@@ -101,8 +103,8 @@ std::string create_thread(mock_state& state, const std::string& ws, std::string 
     auto& w = workspace_locked(state, ws);
     const std::size_t thread =
         add_thread_locked(w, "thr_" + state.random_id_locked(27), std::move(subject), false, now);
-    const auto& m = add_message_locked(state, w, thread, std::move(text), std::move(user), now);
-    emit_locked(state, "thread.created", ws, w.threads[thread], m);
+    const auto* m = &add_message_locked(state, w, thread, std::move(text), std::move(user), now);
+    emit_locked(state, "thread.created", ws, w.threads[thread], *m);
     return w.threads[thread].id;
 }
 

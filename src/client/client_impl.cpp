@@ -206,7 +206,7 @@ asio::awaitable<result<graphql_response>> client_impl::graphql(std::string ws,
 result<graphql_response> client_impl::finish_call(call_trace& trace,
                                                   result<http_response>&& answer) {
     result<graphql_response> r = answer ? parse_graphql_response(std::move(*answer))
-                                        : result<graphql_response>(std::move(answer.error()));
+                                        : result<graphql_response>(std::move(answer).error());
     trace.finish(r ? error_code() : r.error().ec);
     return r;
 }
@@ -378,7 +378,7 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
             // Only the calls that wait take local_turn()'s coroutine frame.
             if (auto local = co_await local_turn(ws, deadline, std::move(first), start); !local) {
                 waited();
-                co_return std::move(local.error());
+                co_return std::move(local).error();
             }
         }
         if (!fleet_) {
@@ -390,7 +390,7 @@ asio::awaitable<result<void>> client_impl::admit(std::string_view ws, steady_tim
         auto turn = co_await fleet_->take(deadline);
         if (!turn) {
             waited();
-            co_return std::move(turn.error());
+            co_return std::move(turn).error();
         }
         if (*turn > std::chrono::steady_clock::now() && !co_await sleep_until(*turn)) {
             waited();

@@ -3,6 +3,7 @@
 
 #include "protocol/ascii.hpp"
 
+#include <boost/url/ipv4_address.hpp>
 #include <boost/url/parse.hpp>
 
 namespace glue::detail {
@@ -17,6 +18,16 @@ void set_ip(origin& o, const Address& a) {
 }
 
 } // namespace
+
+bool starts_with_ipv4_address(std::string_view host_name) {
+    // "0.0.0.0" to "255.255.255.255": 7 to 15 characters.
+    for (std::size_t n = 7; n <= 15 && n < host_name.size(); ++n) {
+        if (boost::urls::parse_ipv4_address(host_name.substr(0, n))) {
+            return true;
+        }
+    }
+    return false;
+}
 
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) {
     auto parsed = boost::urls::parse_uri(api_url);
@@ -41,6 +52,11 @@ result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http) 
             if (!is_host_name_char(c)) {
                 return make_failure(errc::invalid_argument, "api_url has an invalid host name");
             }
+        }
+        if (starts_with_ipv4_address(o.host)) {
+            return make_failure(
+                errc::invalid_argument,
+                "api_url's host can't be read (a name starting with an IPv4 address)");
         }
         o.loopback = iequals(o.host, "localhost");
         break;

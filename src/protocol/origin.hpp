@@ -28,6 +28,11 @@ struct origin {
 /// addresses the transport checks before connecting) unless allow_insecure_http.
 result<origin> parse_origin(std::string_view api_url, bool allow_insecure_http);
 
+/// Whether a host name starts with an IPv4 address ("127.0.0.1.example.com", "1.2.3.4x"). Such
+/// URLs are refused: Boost.URL 1.81 reads them as the address followed by a path
+/// (boostorg/url#755), later versions as a name, and the same URL must not mean either.
+bool starts_with_ipv4_address(std::string_view host_name);
+
 } // namespace glue::detail
 
 #endif

@@ -3,6 +3,7 @@
 
 #include "protocol/ascii.hpp"
 #include "protocol/checks.hpp"
+#include "protocol/origin.hpp"
 
 #include <boost/url/ipv4_address.hpp>
 #include <boost/url/ipv6_address.hpp>
@@ -233,6 +234,9 @@ result<proxy_url> parse_proxy_url(std::string_view url) {
             if (!is_host_name_char(c)) {
                 return make_failure(errc::invalid_argument, "the proxy URL has an invalid host");
             }
+        }
+        if (starts_with_ipv4_address(p.host)) {
+            return make_failure(errc::invalid_argument, "the proxy URL has an invalid host");
         }
         p.loopback = iequals(p.host, "localhost");
         break;

@@ -99,7 +99,9 @@ fields authorize_params(const fields& changes = {}) {
                 {"redirect_uri", redirect_uri},
                 {"scope", all_scopes},
                 {"state", "st4te-xyz"}};
-    for (const auto& [name, value] : changes) {
+    for (const auto& change : changes) {
+        const std::string& name = change.first;
+        const std::string& value = change.second;
         std::erase_if(f, [&](const auto& p) { return p.first == name; });
         if (!value.empty()) {
             f.emplace_back(name, value);
@@ -307,7 +309,9 @@ TEST_SUITE("mock oauth") {
             {{{"code_challenge", rfc_challenge.substr(1) + "="}, {"code_challenge_method", "S256"}},
              "invalid_request"},
         };
-        for (const auto& [changes, error] : cases) {
+        for (const auto& row : cases) {
+            const auto& changes = row.first;
+            const auto& error = row.second;
             CAPTURE(encode(changes));
             const raw_response r = authorize(server, authorize_params(changes));
             REQUIRE(r.status == 302);

@@ -59,7 +59,7 @@ inline asio::awaitable<void> send(gd::http_pool& pool, call& c, gd::steady_time 
     gd::http_response into;
     auto r = co_await pool.send(req, into, deadline, gd::request_priority::normal, go);
     if (!r) {
-        c.outcome.emplace(std::move(r.error()));
+        c.outcome.emplace(std::move(r).error());
     } else if (*r) {
         c.outcome.emplace(std::optional<gd::http_response>(std::move(into)));
     } else {

@@ -289,7 +289,9 @@ TEST_SUITE("entry policy") {
             {"client_rejected", {client_rejected(), 30s, true}},
         };
         for (const auto& s : all_states()) {
-            for (const auto& [cls, x] : classes) {
+            for (const auto& row : classes) {
+                const char* const cls = row.first;
+                const expected& x = row.second;
                 CAPTURE(s.name);
                 CAPTURE(cls);
                 auto e = s.e;

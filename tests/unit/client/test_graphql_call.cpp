@@ -446,7 +446,9 @@ TEST_SUITE("graphql call") {
             {std::numeric_limits<double>::quiet_NaN(), 0ns},
             {std::numeric_limits<double>::infinity(), 100ms},
             {-std::numeric_limits<double>::infinity(), 0ns}};
-        for (auto [j, want] : odd) {
+        for (const auto& row : odd) {
+            const double j = row.first;
+            const nanoseconds want = row.second;
             CAPTURE(j);
             gd::graphql_call d(s);
             to_send(d);
@@ -507,8 +509,10 @@ TEST_SUITE("graphql call") {
     TEST_CASE("Retry-After vs. the deadline: a wait that reaches it ends the call") {
         // The deadline is t0 + 30 s; the answer comes at t0 + 1 s.
         const auto now = t0 + 1s;
-        for (auto [after, retried] : std::vector<std::pair<std::string, bool>>{
+        for (const auto& row : std::vector<std::pair<std::string, bool>>{
                  {"28", true}, {"29", false}, {"30", false}, {"3600", false}}) {
+            const std::string& after = row.first;
+            const bool retried = row.second;
             CAPTURE(after);
             gd::graphql_call c(query_settings());
             to_send(c);

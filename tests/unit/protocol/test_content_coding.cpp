@@ -122,9 +122,11 @@ TEST_SUITE("content coding") {
             gd::content_coding coding;
             int bits;
         };
-        for (auto [coding, bits] : {format{gd::content_coding::gzip, gzip_format},
-                                    format{gd::content_coding::deflate, zlib_format},
-                                    format{gd::content_coding::deflate, raw_format}}) {
+        for (const format f : {format{gd::content_coding::gzip, gzip_format},
+                               format{gd::content_coding::deflate, zlib_format},
+                               format{gd::content_coding::deflate, raw_format}}) {
+            const gd::content_coding coding = f.coding;
+            const int bits = f.bits;
             for (std::size_t size : {std::size_t(0), std::size_t(1), std::size_t(100),
                                      std::size_t(70'000), std::size_t(1'000'000)}) {
                 const auto data = sample(size);
@@ -244,9 +246,11 @@ TEST_SUITE("content coding") {
             gd::content_coding coding;
             int bits;
         };
-        for (auto [coding, bits] : {format{gd::content_coding::gzip, gzip_format},
-                                    format{gd::content_coding::deflate, zlib_format},
-                                    format{gd::content_coding::deflate, raw_format}}) {
+        for (const format f : {format{gd::content_coding::gzip, gzip_format},
+                               format{gd::content_coding::deflate, zlib_format},
+                               format{gd::content_coding::deflate, raw_format}}) {
+            const gd::content_coding coding = f.coding;
+            const int bits = f.bits;
             const auto encoded = zlib_compress(data, bits);
             for (std::size_t n = 1; n < encoded.size(); ++n) {
                 CAPTURE(bits);

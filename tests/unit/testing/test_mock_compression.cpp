@@ -58,10 +58,12 @@ TEST_SUITE("mock compression") {
     }
 
     TEST_CASE("compress_answer leaves small answers and clients that don't accept gzip alone") {
-        for (auto [size, accept] : {std::pair<std::size_t, std::string_view>{1023, "gzip"},
-                                    {0, "gzip"},
-                                    {5000, ""},
-                                    {5000, "deflate"}}) {
+        for (const auto& row : {std::pair<std::size_t, std::string_view>{1023, "gzip"},
+                                {0, "gzip"},
+                                {5000, ""},
+                                {5000, "deflate"}}) {
+            const std::size_t size = row.first;
+            const std::string_view accept = row.second;
             CAPTURE(size);
             CAPTURE(accept);
             gt::http_response res;

@@ -1,4 +1,4 @@
-# Sourced by benchmarks/run.sh and benchmarks/observability_overhead.sh.
+# Sourced by scripts/setup, scripts/check-distro and the benchmarks' scripts.
 
 # install_missing PACKAGE...: installs the Debian packages among those given that are not
 # installed yet (apt-get update first; sudo when not root); nothing when all are.
