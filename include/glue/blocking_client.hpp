@@ -69,7 +69,9 @@ public:
     class GLUE_DECL deadline {
     public:
         /// No deadline: only the client's own timeouts.
-        deadline() noexcept = default;
+        // Not `= default` with a member initializer: clang can't use that for the default
+        // arguments below, inside the enclosing class.
+        deadline() noexcept : at_(std::chrono::steady_clock::time_point::max()) {}
         /// At `at` on the steady clock; time_point::max() is no deadline.
         deadline(std::chrono::steady_clock::time_point at) noexcept : at_(at) {}
         /// `timeout` from now.
@@ -84,7 +86,7 @@ public:
         static std::chrono::steady_clock::time_point
         from_now(std::chrono::duration<long double> timeout) noexcept;
 
-        std::chrono::steady_clock::time_point at_ = std::chrono::steady_clock::time_point::max();
+        std::chrono::steady_clock::time_point at_;
     };
 
     /// A client on an io_context of its own, run by one background thread started here. Throws
