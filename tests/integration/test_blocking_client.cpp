@@ -288,18 +288,20 @@ TEST_SUITE("blocking client") {
         auto work = asio::make_work_guard(ioc);
         std::thread runner([&] { ioc.run(); });
         glue::blocking_client client(ioc.get_executor(), server.client_config());
-        // The io_context's one thread is held by a handler of the caller's for 2 s.
-        std::promise<void> holding;
+        // The io_context's one thread is held by a handler of the caller's until the call has
+        // returned (30 s at most: a call that waits for the io_context fails, it doesn't hang).
+        std::promise<void> holding, release;
         std::atomic<bool> released{false};
-        asio::post(ioc, [&] {
+        asio::post(ioc, [&, freed = release.get_future()] {
             holding.set_value();
-            std::this_thread::sleep_for(2s);
+            freed.wait_for(30s);
             released = true;
         });
         holding.get_future().wait();
         auto e = blocking_error([&] { client.fetch_token(ws, 200ms); });
         CHECK(e.code() == errc::timeout);
         CHECK(!released); // it returned at its deadline, not when the io_context was free
+        release.set_value();
         work.reset();
         runner.join();
     }
