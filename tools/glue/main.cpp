@@ -368,14 +368,14 @@ std::string rate_refusal(const char* env) {
 bool is_rate(double v) {
     return std::isfinite(v) && v >= 0;
 }
+// Empty when `text` is a rate, else why not.
+std::string rate_problem(const std::string& text, const char* env) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    return text.empty() || *end != '\0' || !is_rate(v) ? rate_refusal(env) : "";
+}
 CLI::Validator rate_check(const char* env) {
-    return CLI::Validator(
-        [env](std::string& text) -> std::string {
-            char* end = nullptr;
-            const double v = std::strtod(text.c_str(), &end);
-            return text.empty() || *end != '\0' || !is_rate(v) ? rate_refusal(env) : "";
-        },
-        "RATE");
+    return CLI::Validator([env](std::string& text) { return rate_problem(text, env); }, "RATE");
 }
 
 // `glue bulk`'s own flags.
@@ -386,15 +386,21 @@ struct bulk_flags {
     unsigned grace_period_s = 5;
     bool allow_duplicates = false;
 
-    /// The rates checked again after parsing: CLI11 2.4 (Debian 13) runs no check() on a value
-    /// taken from an option's envname().
+    /// The rates' variables checked again after parsing: when a value from an option's
+    /// envname() fails its check(), CLI11 2.2 (Debian 12) refuses it, but CLI11 2.4 (Debian 13)
+    /// silently leaves the option unset, which would run the job without the limit asked for.
     void check_rates() const {
-        if (rate && !is_rate(*rate)) {
-            throw CLI::ValidationError("--rate", rate_refusal("GLUE_RATE"));
+        check_variable(rate, "--rate", "GLUE_RATE");
+        check_variable(rate_per_workspace, "--rate-per-workspace", "GLUE_RATE_PER_WORKSPACE");
+    }
+    static void check_variable(const std::optional<double>& parsed, const char* flag,
+                               const char* env) {
+        const char* text = std::getenv(env);
+        if (parsed || !text || !*text) { // taken, or not set (CLI11 ignores an empty variable)
+            return;
         }
-        if (rate_per_workspace && !is_rate(*rate_per_workspace)) {
-            throw CLI::ValidationError("--rate-per-workspace",
-                                       rate_refusal("GLUE_RATE_PER_WORKSPACE"));
+        if (auto why = rate_problem(text, env); !why.empty()) {
+            throw CLI::ValidationError(flag, why);
         }
     }
 
