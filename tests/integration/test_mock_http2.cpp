@@ -18,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,10 @@
 #include <string_view>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,6 +162,73 @@ mock_server_options h2m_options() {
     return o;
 }
 
+// Bytes a raw TCP client gets from 127.0.0.1:`port` after sending `hello`, until the server
+// closes the connection (or `limit` passes: then `closed` is false).
+struct h2m_raw_result {
+    std::string bytes;
+    bool closed = false;
+};
+
+h2m_raw_result h2m_raw_exchange(std::uint16_t port, const std::string& hello,
+                                std::chrono::milliseconds limit) {
+    h2m_raw_result out;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    REQUIRE(::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL) ==
+            static_cast<ssize_t>(hello.size()));
+    const auto until = std::chrono::steady_clock::now() + limit;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            until - std::chrono::steady_clock::now());
+        pollfd p{fd, POLLIN, 0};
+        if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+            break;
+        }
+        char buf[4096];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) {
+            out.closed = true;
+            break;
+        }
+        out.bytes.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+// The frame types in `bytes`, in order, and the error code of the first GOAWAY (-1: none).
+struct h2m_frames {
+    std::vector<int> types;
+    long goaway_error = -1;
+};
+
+h2m_frames h2m_parse_frames(const std::string& bytes) {
+    h2m_frames out;
+    const auto byte = [&](std::size_t i) {
+        return static_cast<std::size_t>(static_cast<unsigned char>(bytes[i]));
+    };
+    for (std::size_t at = 0; at + 9 <= bytes.size();) {
+        const std::size_t length = (byte(at) << 16) | (byte(at + 1) << 8) | byte(at + 2);
+        const int type = static_cast<int>(byte(at + 3));
+        if (at + 9 + length > bytes.size()) {
+            break;
+        }
+        out.types.push_back(type);
+        if (type == 7 && out.goaway_error == -1 && length >= 8) {
+            const std::size_t e = at + 9 + 4;
+            out.goaway_error = static_cast<long>((byte(e) << 24) | (byte(e + 1) << 16) |
+                                                 (byte(e + 2) << 8) | byte(e + 3));
+        }
+        at += 9 + length;
+    }
+    return out;
+}
+
 std::size_t h2m_count(const std::string& text, const std::string& what) {
     std::size_t n = 0;
     for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) {
@@ -251,6 +323,26 @@ TEST_SUITE("mock http2") {
         h2m_access_token(r);
         CHECK(server.http2_stats().connections == 1);
         CHECK(server.tls_handshakes() == 0);
+    }
+
+    TEST_CASE("an idle HTTP/2 connection: the server's SETTINGS, then at idle_timeout a GOAWAY "
+              "(NO_ERROR) and the close") {
+        mock_server_options o;
+        o.http2_prior_knowledge = true;
+        o.idle_timeout = 300ms;
+        mock_server server(o);
+        // The client preface and an empty SETTINGS frame, then nothing.
+        const std::string hello =
+            std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") + std::string("\0\0\0\4\0\0\0\0\0", 9);
+        const auto r = h2m_raw_exchange(server.port(), hello, 10s);
+        CHECK(r.closed);
+        const auto frames = h2m_parse_frames(r.bytes);
+        REQUIRE_FALSE(frames.types.empty());
+        CHECK(frames.types.front() == 4); // SETTINGS
+        CHECK(frames.types.back() == 7);  // GOAWAY, last
+        CHECK(frames.goaway_error == 0);  // NO_ERROR
+        CHECK(server.http2_stats().goaways_sent == 1);
+        CHECK(glue::test::eventually([&] { return server.open_connections() == 0; }));
     }
 
     TEST_CASE(
