@@ -14,7 +14,8 @@
 // workspace; beyond them 429 with Retry-After), --graphql-delay MS (with a command: every GraphQL
 // answer that much later, e.g. to interrupt a job midway), --counters (when it stops, after the
 // command or at the signal, one JSON line on stderr with its counters: GraphQL requests, admitted
-// and refused by the rate limits, token requests).
+// and refused by the rate limits, token requests, connections, TLS handshakes, HTTP/2 connections
+// and streams).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -64,7 +65,9 @@ int usage(const char* why) {
         << "  --graphql-delay MS   with a command: answer every GraphQL request MS\n"
         << "                       milliseconds late\n"
         << "  --counters           when it stops, print its counters (GraphQL requests,\n"
-        << "                       admitted, refused, token requests) as JSON on stderr\n";
+        << "                       admitted, refused, token requests, connections, TLS\n"
+        << "                       handshakes, HTTP/2 connections and streams) as JSON on\n"
+        << "                       stderr\n";
     return 2;
 }
 
