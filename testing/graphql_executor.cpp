@@ -281,7 +281,8 @@ json::object make_response(json::array errors, std::optional<json::value> data) 
 } // namespace
 
 json::object execute_graphql(std::string_view query, const json::object& variables,
-                             std::string_view operation_name, const root_resolver& resolve) {
+                             std::string_view operation_name, const root_resolver& resolve,
+                             std::optional<executed_operation>* ran) {
     // An error before execution starts leaves "data" out; one that ends execution makes it null
     // (spec §7.1.2).
     bool started = false;
@@ -298,6 +299,11 @@ json::object execute_graphql(std::string_view query, const json::object& variabl
         check_references(op, fragments);
         json::object values = coerce_variables(op, variables);
         started = true;
+        if (ran) {
+            *ran = executed_operation{op.kind == operation_kind::mutation ? operation_type::mutation
+                                                                          : operation_type::query,
+                                      op.name};
+        }
         executor exec(op, fragments, std::move(values), resolve);
         json::object data = exec.run();
         return make_response(exec.take_errors(), std::move(data));

@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,10 +31,19 @@ struct resolved {
 using root_resolver = std::function<resolved(operation_type, std::string_view field,
                                              const boost::json::object& args)>;
 
+/// The operation that execute_graphql ran.
+struct executed_operation {
+    operation_type type = operation_type::query;
+    std::string name; // empty for an anonymous operation
+};
+
 /// Executes `query` and returns the GraphQL response object: {"data": …} and/or
-/// {"errors": [{message, locations?, path?}]}, per the GraphQL spec §7.1.
+/// {"errors": [{message, locations?, path?}]}, per the GraphQL spec §7.1. When execution starts
+/// (the document parsed and validated, the variables coerced), `ran` (if given) says which
+/// operation it is.
 boost::json::object execute_graphql(std::string_view query, const boost::json::object& variables,
-                                    std::string_view operation_name, const root_resolver& resolve);
+                                    std::string_view operation_name, const root_resolver& resolve,
+                                    std::optional<executed_operation>* ran = nullptr);
 
 } // namespace glue::testing::detail
 

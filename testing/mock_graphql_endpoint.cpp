@@ -10,6 +10,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -172,6 +173,29 @@ resolved send_message(mock_state& state, const std::string& ws, const json::obje
             {}};
 }
 
+// mutation_repeats(): a mutation is the same as another when its workspace, document, operation
+// name and variables are; a 64-bit hash of them stands for it.
+void count_execution(mock_state& state, const std::string& ws, const executed_operation& ran,
+                     std::string_view query, const json::object& variables) {
+    std::uint64_t key = 0;
+    if (ran.type == operation_type::mutation) {
+        std::string what = ws;
+        for (std::string_view part : {std::string_view(query), std::string_view(ran.name)}) {
+            what.append(1, '\0').append(part);
+        }
+        what.append(1, '\0').append(json::serialize(variables));
+        key = std::hash<std::string>{}(what);
+    }
+    std::lock_guard lock(state.mtx);
+    ++state.graphql_executions[ran.name];
+    if (ran.type == operation_type::mutation) {
+        ++state.mutations_executed;
+        if (!state.mutations_seen.insert(key).second) {
+            ++state.mutation_repeats;
+        }
+    }
+}
+
 resolved resolve(mock_state& state, const std::string& ws, operation_type type,
                  std::string_view field, const json::object& args) {
     if (type == operation_type::query && field == "me") {
@@ -245,11 +269,16 @@ http_response handle_graphql(mock_state& state, const http_request& req) {
     if (const auto* n = o->if_contains("operationName"); n && n->is_string()) {
         operation_name = n->get_string();
     }
+    std::optional<executed_operation> ran;
     json::object result = execute_graphql(
         query->get_string(), variables, operation_name,
         [&state, &ws](operation_type type, std::string_view field, const json::object& args) {
             return resolve(state, *ws, type, field, args);
-        });
+        },
+        &ran);
+    if (ran) {
+        count_execution(state, *ws, *ran, query->get_string(), variables);
+    }
     return json_response(200, json::serialize(result));
 }
 

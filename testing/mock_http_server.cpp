@@ -3,8 +3,8 @@
 
 #include <glue/webhook.hpp>
 
-#include "testing/mock_compression.hpp"
-#include "testing/mock_routes.hpp"
+#include "testing/mock_answer.hpp"
+#include "testing/mock_http2.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -16,6 +16,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -29,6 +30,7 @@
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -75,6 +77,7 @@ struct http_server::impl {
                                  ssl::context::no_sslv3);
             tls_ctx->use_certificate_chain(asio::buffer(state.pki.cert_pem));
             tls_ctx->use_private_key(asio::buffer(state.pki.key_pem), ssl::context::pem);
+            SSL_CTX_set_alpn_select_cb(tls_ctx->native_handle(), &select_protocol, this);
         }
         const unsigned n = std::max(1u, state.opts.threads);
         ioc.emplace(static_cast<int>(n));
@@ -140,9 +143,14 @@ struct http_server::impl {
                 ++state.connections_accepted;
                 state.max_concurrent = std::max(state.max_concurrent, ++state.concurrent);
             }
-            auto ex = socket.get_executor();
+            // A strand: an HTTP/2 connection runs several coroutines (reading, writing, one per
+            // stream being answered) that share its nghttp2 session.
+            auto ex = asio::make_strand(socket.get_executor());
             if (tls_ctx) {
                 asio::co_spawn(ex, tls_session(std::move(socket)), asio::detached);
+            } else if (state.opts.http2_prior_knowledge) {
+                asio::co_spawn(ex, http2_session(beast::tcp_stream(std::move(socket))),
+                               asio::detached);
             } else {
                 asio::co_spawn(ex, session(beast::tcp_stream(std::move(socket))), asio::detached);
             }
@@ -158,11 +166,56 @@ struct http_server::impl {
             closed();
             co_return;
         }
+        const unsigned char* protocol = nullptr;
+        unsigned int length = 0;
+        SSL_get0_alpn_selected(stream.native_handle(), &protocol, &length);
+        const bool h2 = std::string_view(reinterpret_cast<const char*>(protocol), length) == "h2";
         {
             std::lock_guard lock(state.mtx);
             ++state.handshakes;
+            ++(h2 ? state.h2.tls_handshakes_h2 : state.h2.tls_handshakes_http1);
         }
-        co_await session(std::move(stream));
+        if (h2) {
+            co_await http2_session(std::move(stream));
+        } else {
+            co_await session(std::move(stream));
+        }
+    }
+
+    template <class Stream>
+    asio::awaitable<void> http2_session(Stream stream) {
+        co_await serve_http2(state, std::move(stream));
+        closed();
+    }
+
+    // ALPN (RFC 7301), the server's choice: "h2" when HTTP/2 is on and the client offers it,
+    // else "http/1.1" when offered; a client offering neither goes on without ALPN (and gets
+    // HTTP/1.1), as common servers do. `self` is the impl.
+    static int select_protocol(SSL*, const unsigned char** out, unsigned char* outlen,
+                               const unsigned char* in, unsigned int inlen, void* self) {
+        const bool http2 = static_cast<const impl*>(self)->state.opts.http2;
+        std::optional<std::string_view> chosen;
+        for (unsigned int at = 0; at < inlen;) {
+            const unsigned int n = in[at];
+            if (n == 0 || at + 1 + n > inlen) {
+                break; // a malformed list: take nothing more from it
+            }
+            const std::string_view name(reinterpret_cast<const char*>(in + at + 1), n);
+            if (name == "h2" && http2) {
+                chosen = name;
+                break;
+            }
+            if (name == "http/1.1") {
+                chosen = name;
+            }
+            at += 1 + n;
+        }
+        if (!chosen) {
+            return SSL_TLSEXT_ERR_NOACK;
+        }
+        *out = reinterpret_cast<const unsigned char*>(chosen->data());
+        *outlen = static_cast<unsigned char>(chosen->size());
+        return SSL_TLSEXT_ERR_OK;
     }
 
     template <class Stream>
@@ -170,10 +223,8 @@ struct http_server::impl {
         beast::flat_buffer buffer;
         for (;;) {
             http::request_parser<http::string_body> parser;
-            parser.body_limit(16 * 1024 * 1024);
-            // Room for the most extra headers a client sends (64 of up to 8 KiB): Beast's default
-            // of 8 KiB for the whole header would refuse one large one.
-            parser.header_limit(1024 * 1024);
+            parser.body_limit(max_request_body);
+            parser.header_limit(max_request_header);
             auto& tcp_layer = beast::get_lowest_layer(stream);
             if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
                 if (!co_await next_request_in_time(stream, buffer)) {
@@ -192,34 +243,10 @@ struct http_server::impl {
             }
             tcp_layer.expires_after(std::chrono::seconds(30));
             request req = parser.release();
-            // Token requests being answered right now, delays included.
-            struct in_progress {
-                impl* self;
-                bool token;
-                in_progress(impl* s, bool t) : self(s), token(t) {
-                    if (token) {
-                        std::lock_guard lock(self->state.mtx);
-                        self->state.max_token_concurrency = std::max(
-                            self->state.max_token_concurrency, ++self->state.token_concurrency);
-                    }
-                }
-                ~in_progress() {
-                    if (token) {
-                        std::lock_guard lock(self->state.mtx);
-                        --self->state.token_concurrency;
-                    }
-                }
-            } counted(this, req.target() == "/oauth/token");
-            auto [plain, f] = route(state, to_plain(req));
-            if (state.opts.compress) {
-                compress_answer(plain, req[http::field::accept_encoding],
-                                state.opts.compress_min_bytes);
-            }
-            response res = to_beast(std::move(plain));
-            if (f && f->delay.count() > 0) {
-                asio::steady_timer timer(co_await asio::this_coro::executor, f->delay);
-                co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            }
+            http_request plain = to_plain(req);
+            prepared_answer answered = co_await answer(state, std::move(plain));
+            const std::optional<fault> f = std::move(answered.f);
+            response res = to_beast(std::move(answered.res));
             if (f && f->what != fault::kind::none) {
                 if (co_await misbehave(stream, *f, res, req.keep_alive())) {
                     continue; // a well-formed answer after all: the connection lives on
@@ -294,18 +321,34 @@ struct http_server::impl {
         error_code ignored;
         const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
         switch (f.what) {
-        case fault::kind::malformed_json: {
-            const std::string body = R"({"data": {"me": {"id": "usr_1")";
-            co_await send(head + "Content-Length: " + std::to_string(body.size()) +
-                          "\r\nConnection: close\r\n\r\n" + body);
+        case fault::kind::malformed_json:
+            co_await send(head + "Content-Length: " + std::to_string(malformed_json_body.size()) +
+                          "\r\nConnection: close\r\n\r\n" + std::string(malformed_json_body));
             break;
-        }
         case fault::kind::truncated_body:
-            co_await send(head + "Content-Length: 1000\r\n\r\n" + R"({"data": {"me":)");
+            co_await send(head + "Content-Length: " + std::to_string(truncated_body_length) +
+                          "\r\n\r\n" + std::string(truncated_body_part));
             break;
         case fault::kind::close_after_headers:
-            co_await send(head + "Content-Length: 100\r\n\r\n");
+            co_await send(head + "Content-Length: " + std::to_string(close_after_headers_length) +
+                          "\r\n\r\n");
             break;
+        case fault::kind::stall_after_headers: {
+            if (co_await send(head_of(res) + "Content-Length: " +
+                              std::to_string(res.body().size()) + "\r\n\r\n")) {
+                break;
+            }
+            // Nothing more: read (and drop) until the client closes, or the session's 30 s pass.
+            std::array<char, 1024> sink;
+            for (;;) {
+                auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink),
+                                                               asio::as_tuple(asio::use_awaitable));
+                if (ec) {
+                    break;
+                }
+            }
+            break;
+        }
         case fault::kind::oversized_body: {
             if (co_await send(head + "Content-Length: " + std::to_string(f.oversized_bytes) +
                               "\r\n\r\n")) {
@@ -325,8 +368,9 @@ struct http_server::impl {
             }
             // Filler fields of 1,000 bytes each, 64 fields to a write.
             std::string block;
-            for (int i = 0; i < 64; ++i) {
-                block += "X-Filler-" + std::to_string(i) + ": " + std::string(984, 'f') + "\r\n";
+            for (std::size_t i = 0; i < 64; ++i) {
+                const auto [name, value] = filler_field(i);
+                block += name + ": " + value + "\r\n";
             }
             bool failed = false;
             for (std::size_t sent = 0; sent < f.oversized_bytes && !failed; sent += block.size()) {

@@ -2,9 +2,10 @@
 #ifndef GLUE_TESTING_INTERNAL_MOCK_HTTP_SERVER_HPP
 #define GLUE_TESTING_INTERNAL_MOCK_HTTP_SERVER_HPP
 
-// The mock's sockets: it accepts connections on 127.0.0.1 (TLS when the options say), reads
-// requests, has mock_routes answer them, acts out the faults, and delivers the webhooks. The
-// only file of the mock with Asio and Beast in it.
+// The mock's sockets: it accepts connections on 127.0.0.1 (TLS when the options say, with ALPN
+// choosing HTTP/1.1 or HTTP/2), reads HTTP/1.1 requests, has answer() (mock_answer) answer them,
+// acts out the faults, and delivers the webhooks. HTTP/2 connections go to mock_http2. The
+// endpoints themselves know no Asio, Beast or nghttp2.
 
 #include "testing/mock_state.hpp"
 

@@ -197,8 +197,31 @@ std::size_t mock_server::max_concurrent_connections() const {
     return impl_->state.counter(&detail::mock_state::max_concurrent);
 }
 
+std::size_t mock_server::open_connections() const {
+    return impl_->state.counter(&detail::mock_state::concurrent);
+}
+
 std::size_t mock_server::tls_handshakes() const {
     return impl_->state.counter(&detail::mock_state::handshakes);
+}
+
+http2_stats mock_server::http2_stats() const {
+    std::lock_guard lock(impl_->state.mtx);
+    return impl_->state.h2;
+}
+
+std::size_t mock_server::graphql_executions(std::string_view operation_name) const {
+    std::lock_guard lock(impl_->state.mtx);
+    auto it = impl_->state.graphql_executions.find(std::string(operation_name));
+    return it == impl_->state.graphql_executions.end() ? 0 : it->second;
+}
+
+std::size_t mock_server::mutations_executed() const {
+    return impl_->state.counter(&detail::mock_state::mutations_executed);
+}
+
+std::size_t mock_server::mutation_repeats() const {
+    return impl_->state.counter(&detail::mock_state::mutation_repeats);
 }
 
 std::size_t mock_server::max_concurrent_token_requests() const {
@@ -251,6 +274,11 @@ void mock_server::reset_counters() {
     impl_->state.token_requests_by_workspace.clear();
     impl_->state.messages_created_by_workspace.clear();
     impl_->state.limiter.reset_stats();
+    impl_->state.h2 = {};
+    impl_->state.graphql_executions.clear();
+    impl_->state.mutations_executed = 0;
+    impl_->state.mutation_repeats = 0;
+    impl_->state.mutations_seen.clear();
 }
 
 } // namespace glue::testing

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -150,6 +151,13 @@ struct mock_state {
                 messages_created = 0;
     std::unordered_map<std::string, std::size_t> token_requests_by_workspace;
     std::unordered_map<std::string, std::size_t> messages_created_by_workspace;
+    glue::testing::http2_stats h2;
+    std::uint64_t h2_streams_seen = 0; // numbers streams for the refusal knobs; never reset
+    // GraphQL operations executed: by name, and for mutations a hash of what makes one the
+    // same (workspace, document, name, variables) to tell a repeat.
+    std::unordered_map<std::string, std::size_t> graphql_executions;
+    std::size_t mutations_executed = 0, mutation_repeats = 0;
+    std::unordered_set<std::uint64_t> mutations_seen;
     mutable std::string ca_path;
     // OAuth: codes and refresh tokens; a grant is one code exchange and what it led to.
     std::atomic<bool> authorize_denied{false};

@@ -25,12 +25,17 @@ void print_settings(const mock_server& server, std::ostream& os) {
 
 void print_counters(const mock_server& server, std::ostream& os) {
     const auto limits = server.rate_limit_stats();
+    const auto h2 = server.http2_stats();
     const boost::json::object counters{{"graphql_requests", server.graphql_requests()},
                                        {"admitted", limits.admitted},
                                        {"refused", limits.refused},
                                        {"refused_app", limits.refused_app},
                                        {"refused_workspace", limits.refused_workspace},
-                                       {"token_requests", server.token_requests()}};
+                                       {"token_requests", server.token_requests()},
+                                       {"connections", server.connections_accepted()},
+                                       {"tls_handshakes", server.tls_handshakes()},
+                                       {"http2_connections", h2.connections},
+                                       {"http2_streams", h2.streams_opened}};
     os << boost::json::serialize(counters) << std::endl;
 }
 

@@ -5,15 +5,17 @@
 //   glue-mock-server [OPTIONS]                          serve until interrupted
 //   glue-mock-server [OPTIONS] -- COMMAND [ARGS...]     run COMMAND against it
 //
-// OPTIONS: --tls, --port N, --threads N, --webhook-url URL (http://127.0.0.1:<port>/<path>,
-// where events are POSTed), --webhook-secret S (the key of their signatures), --compress (gzip
-// answers of 1 KiB or more to clients that accept it), --groups N (groups per workspace,
-// all on one page if asked for), --rate-limit N and --rate-limit-per-workspace N (GraphQL
-// requests a second admitted across the app and per workspace; beyond them 429 with
-// Retry-After), --graphql-delay MS (with a command: every GraphQL answer that much later, e.g.
-// to interrupt a job midway), --counters (when it stops, after the command or at the signal, one
-// JSON line on stderr with its counters: GraphQL requests, admitted and refused by the rate
-// limits, token requests).
+// OPTIONS: --tls, --http2 (with --tls: HTTP/2 for clients that offer it by ALPN),
+// --http2-prior-knowledge (without --tls: HTTP/2 only), --port N, --threads N, --webhook-url URL
+// (http://127.0.0.1:<port>/<path>, where events are POSTed), --webhook-secret S (the key of their
+// signatures), --compress (gzip answers of 1 KiB or more to clients that accept it), --groups N
+// (groups per workspace, all on one page if asked for), --rate-limit N and
+// --rate-limit-per-workspace N (GraphQL requests a second admitted across the app and per
+// workspace; beyond them 429 with Retry-After), --graphql-delay MS (with a command: every GraphQL
+// answer that much later, e.g. to interrupt a job midway), --counters (when it stops, after the
+// command or at the signal, one JSON line on stderr with its counters: GraphQL requests, admitted
+// and refused by the rate limits, token requests, connections, TLS handshakes, HTTP/2 connections
+// and streams).
 //
 // With a command, GLUE_API_URL, GLUE_CLIENT_ID, GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI,
 // GLUE_WEBHOOK_SECRET (and GLUE_CA_FILE with --tls) point the command at the server, and its
@@ -43,11 +45,15 @@ namespace {
 int usage(const char* why) {
     std::cerr
         << "glue-mock-server: " << why << "\n"
-        << "usage: glue-mock-server [--tls] [--port N] [--threads N] [--webhook-url URL]\n"
+        << "usage: glue-mock-server [--tls] [--http2] [--http2-prior-knowledge] [--port N]\n"
+        << "                        [--threads N] [--webhook-url URL]\n"
         << "                        [--webhook-secret S] [--compress] [--groups N]\n"
         << "                        [--rate-limit N] [--rate-limit-per-workspace N]\n"
         << "                        [--graphql-delay MS] [--counters]\n"
         << "                        [-- COMMAND ARGS...]\n"
+        << "  --http2              with --tls: HTTP/2 to clients that offer it (ALPN h2),\n"
+        << "                       HTTP/1.1 to the others\n"
+        << "  --http2-prior-knowledge   without --tls: HTTP/2 only, no HTTP/1.1\n"
         << "  --webhook-url URL    POST events to URL (http://127.0.0.1:<port>/<path>)\n"
         << "  --webhook-secret S   sign them with S (set as GLUE_WEBHOOK_SECRET)\n"
         << "  --compress           gzip answers of 1 KiB or more when the client accepts it\n"
@@ -59,7 +65,9 @@ int usage(const char* why) {
         << "  --graphql-delay MS   with a command: answer every GraphQL request MS\n"
         << "                       milliseconds late\n"
         << "  --counters           when it stops, print its counters (GraphQL requests,\n"
-        << "                       admitted, refused, token requests) as JSON on stderr\n";
+        << "                       admitted, refused, token requests, connections, TLS\n"
+        << "                       handshakes, HTTP/2 connections and streams) as JSON on\n"
+        << "                       stderr\n";
     return 2;
 }
 
@@ -104,6 +112,10 @@ int main(int argc, char** argv) {
         }
         if (arg == "--tls") {
             opts.tls = true;
+        } else if (arg == "--http2") {
+            opts.http2 = true;
+        } else if (arg == "--http2-prior-knowledge") {
+            opts.http2_prior_knowledge = true;
         } else if (arg == "--compress") {
             opts.compress = true;
         } else if (arg == "--counters") {

@@ -679,6 +679,8 @@ int main(int argc, char** argv) {
     glue::testing::mock_server_options mock_opts;
     mock->add_option("--port", mock_opts.port, "port on 127.0.0.1 (default: any free one)");
     mock->add_flag("--tls", mock_opts.tls, "serve HTTPS with a generated test CA");
+    mock->add_flag("--http2", mock_opts.http2,
+                   "with --tls: HTTP/2 to clients that offer it by ALPN, HTTP/1.1 to the others");
     mock->add_option("--rate-limit", mock_opts.graphql_rate_limit,
                      "GraphQL requests a second admitted across the app (N at once after an "
                      "idle second); beyond it 429 with Retry-After (default: no limit)")

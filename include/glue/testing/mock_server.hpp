@@ -6,8 +6,8 @@
 /// An in-process stand-in for Glue's API, for your tests and ours: the authorize endpoint, the
 /// token endpoint (client-credentials, authorization-code and refresh-token grants, PKCE S256),
 /// the GraphQL endpoint with the operations Glue documents, and the outbound webhooks, on
-/// 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, with counters and fault knobs.
-/// Link glue::testing.
+/// 127.0.0.1 with an ephemeral port, over plain HTTP or TLS, in HTTP/1.1 or HTTP/2 (negotiated
+/// by ALPN), with counters and fault knobs. Link glue::testing.
 
 #include <glue/config.hpp>
 
@@ -29,6 +29,16 @@ namespace glue::testing {
 enum class endpoint { token, graphql };
 
 /// How the next answers of an endpoint misbehave.
+///
+/// Over HTTP/2 (mock_server_options::http2) each kind acts on the request's stream alone, the
+/// connection and its other streams going on: what closes the connection in HTTP/1.1 resets the
+/// stream instead (RST_STREAM with INTERNAL_ERROR). malformed_json, oversized_body,
+/// oversized_headers (at most 1 MiB of filler fields: a header block is held whole),
+/// slow_body and stall_after_headers are as in HTTP/1.1, without closing; truncated_body,
+/// close_after_headers and reset_mid_body send what they send in HTTP/1.1, then the reset;
+/// close_without_response and close_after_processing reset the stream without an answer;
+/// chunked sends the body in three DATA frames and an empty one that ends the stream,
+/// `write_interval` apart.
 struct fault {
     /// How the answer goes wrong.
     enum class kind {
@@ -54,12 +64,17 @@ struct fault {
         /// The headers of the normal answer at once, then its body one byte every
         /// `write_interval`, then close.
         slow_body,
+        /// The headers of the normal answer (with its Content-Length), then nothing: no body,
+        /// no close, until the client gives up (HTTP/1.1: closes the connection, or 30 s pass;
+        /// HTTP/2: resets the stream). For a client's deadline on a stalled answer.
+        stall_after_headers,
     };
-    kind what = kind::none;             ///< how the answer goes wrong
-    int status = 0;                     ///< with kind::none: answer with this status instead
-    std::string body;                   ///< the body for `status` (empty: a fitting default)
-    std::string retry_after;            ///< a Retry-After header, if not empty
-    std::chrono::milliseconds delay{0}; ///< wait this long before answering
+    kind what = kind::none;  ///< how the answer goes wrong
+    int status = 0;          ///< with kind::none: answer with this status instead
+    std::string body;        ///< the body for `status` (empty: a fitting default)
+    std::string retry_after; ///< a Retry-After header, if not empty
+    /// Wait this long before answering (the request is processed first, then the answer waits).
+    std::chrono::milliseconds delay{0};
     std::size_t oversized_bytes = 64 * 1024 * 1024; ///< oversized_body, oversized_headers
     /// chunked and slow_body: the pause between two writes.
     std::chrono::milliseconds write_interval{10};
@@ -96,8 +111,43 @@ struct mock_server_options {
     /// The server certificate's host names and IP addresses (TLS only).
     std::vector<std::string> tls_hosts = {"localhost", "127.0.0.1", "::1"};
     bool tls_expired = false; ///< serve a certificate that expired a day ago (TLS only)
-    /// How long an idle keep-alive connection stays open (0: until the client closes it).
+    /// How long an idle keep-alive connection stays open (0: until the client closes it). An
+    /// HTTP/2 connection is idle when no stream is open; it then ends with GOAWAY (NO_ERROR).
     std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+
+    // HTTP/2, with nghttp2 doing the framing. Every stream is answered by the same endpoints,
+    // with the same counters, faults, rate limits, compression and request ids, as an HTTP/1.1
+    // request. Request headers are limited to 1 MiB per stream (more: RST_STREAM), bodies to
+    // 16 MiB (more: RST_STREAM INTERNAL_ERROR); http2_stats() counts what happened.
+    /// Offer HTTP/2 on TLS: the server's ALPN picks "h2" when the client offers it, else
+    /// "http/1.1" (a client offering only that, or no ALPN at all, gets HTTP/1.1). Off, ALPN
+    /// picks "http/1.1" alone, as a server without HTTP/2 does.
+    bool http2 = false;
+    /// Plain HTTP (tls false) speaks HTTP/2 with prior knowledge (RFC 9113 §3.3): every
+    /// connection must open with the HTTP/2 preface, none is HTTP/1.1. For tests that want
+    /// HTTP/2 without TLS; no effect with tls.
+    bool http2_prior_knowledge = false;
+    /// SETTINGS_MAX_CONCURRENT_STREAMS, which nghttp2 enforces: a stream beyond it is refused
+    /// (REFUSED_STREAM) while the client has not acknowledged the setting, and is a connection
+    /// error (GOAWAY with PROTOCOL_ERROR) after.
+    std::uint32_t http2_max_concurrent_streams = 100;
+    /// A graceful GOAWAY (NO_ERROR) when a connection opens its N-th stream (refused ones
+    /// count), with that stream as the last one processed: it is answered, every later stream
+    /// of the connection is left unprocessed as the protocol says (the client may send it again
+    /// on another connection), and the connection closes once its streams are done. 0: never.
+    std::size_t http2_goaway_after_streams = 0;
+    /// Refuse the first N streams the server sees (RST_STREAM REFUSED_STREAM: not processed),
+    /// counted across connections from the start.
+    std::size_t http2_refuse_first_streams = 0;
+    /// Refuse every k-th stream the server sees (the k-th, the 2k-th, …, counted as for
+    /// http2_refuse_first_streams); 0: none.
+    std::size_t http2_refuse_every = 0;
+    /// Never grant flow-control window for request bodies: SETTINGS_INITIAL_WINDOW_SIZE 0 and
+    /// no WINDOW_UPDATE ever, so a request body stalls and the request is never processed. A
+    /// client that sends before it has the server's SETTINGS may use the protocol's initial
+    /// windows (65,535 bytes for the connection, never given back): a body larger than that
+    /// always stalls. For an answer that stalls, see fault::kind::stall_after_headers.
+    bool http2_stall_request_bodies = false;
     /// Gzip every answer of at least compress_min_bytes whose request's Accept-Encoding allows
     /// gzip (Content-Encoding: gzip, Vary: Accept-Encoding), as a web server with compression on
     /// does. Off by default.
@@ -179,6 +229,33 @@ struct rate_limit_stats {
     std::size_t refused = 0;           ///< answered 429: refused_app + refused_workspace
     std::size_t refused_app = 0;       ///< by the app-wide limit
     std::size_t refused_workspace = 0; ///< by their workspace's limit, the app's having room
+};
+
+/// What the HTTP/2 side of a mock_server saw, and which protocol TLS handshakes negotiated
+/// (mock_server::http2_stats()).
+struct http2_stats {
+    /// Connections that spoke HTTP/2 (ALPN "h2", or prior knowledge).
+    std::size_t connections = 0;
+    std::size_t tls_handshakes_h2 = 0; ///< TLS handshakes that negotiated "h2"
+    /// TLS handshakes that negotiated "http/1.1", or no protocol (a client without ALPN).
+    std::size_t tls_handshakes_http1 = 0;
+    /// Request streams the server took in (their HEADERS arrived), refused ones included.
+    std::size_t streams_opened = 0;
+    /// Streams left unprocessed: refused with REFUSED_STREAM (by the refusal options, or by
+    /// nghttp2 beyond a stream limit the client had not acknowledged yet), or opened past the
+    /// last stream id of a GOAWAY the server had decided to send.
+    std::size_t streams_refused = 0;
+    /// The most streams being processed at once on one connection.
+    std::size_t max_concurrent_streams = 0;
+    std::size_t goaways_sent = 0; ///< GOAWAY frames sent, whatever their error code
+    /// Of those, the ones with an error code other than NO_ERROR: the client broke the protocol
+    /// (exceeding the stream limit, a malformed frame).
+    std::size_t goaways_sent_with_error = 0;
+    /// RST_STREAM frames received from clients, by error code (RFC 9113 §7: 8 is CANCEL).
+    std::map<std::uint32_t, std::size_t> resets_received;
+    /// RST_STREAM frames the server sent, by error code (7 REFUSED_STREAM, 2 INTERNAL_ERROR
+    /// for a fault or a request over the limits).
+    std::map<std::uint32_t, std::size_t> resets_sent;
 };
 
 /// A request as the server received it.
@@ -276,8 +353,22 @@ public:
     std::size_t connections_accepted() const;
     /// The most connections ever open at the same time.
     std::size_t max_concurrent_connections() const;
-    /// TLS handshakes completed.
+    /// Connections open now (accepted and not yet closed by either side).
+    std::size_t open_connections() const;
+    /// TLS handshakes completed (by protocol: http2_stats()).
     std::size_t tls_handshakes() const;
+    /// What HTTP/2 connections and streams did, and the TLS handshakes by the protocol they
+    /// negotiated.
+    glue::testing::http2_stats http2_stats() const;
+    /// Times a GraphQL operation called `operation_name` was executed (its fields resolved; a
+    /// request refused before, by a 401, a rate limit, a fault or a document that doesn't
+    /// validate, is not). "" counts the anonymous ones.
+    std::size_t graphql_executions(std::string_view operation_name) const;
+    /// Mutations executed, whatever their name.
+    std::size_t mutations_executed() const;
+    /// Mutations executed again: the same workspace, document, operation name and variables as
+    /// a mutation executed before (since the last reset_counters()). 0: none ran twice.
+    std::size_t mutation_repeats() const;
     /// The most token requests ever being answered at the same time (delays included).
     std::size_t max_concurrent_token_requests() const;
     /// What the GraphQL endpoint's rate limits admitted and refused (401s and faults aside).

@@ -16,7 +16,8 @@ namespace glue::testing {
 void print_settings(const mock_server& server, std::ostream& os);
 
 /// The server's counters as one JSON line: GraphQL requests (all; admitted and refused by its
-/// rate limits) and token requests.
+/// rate limits), token requests, connections accepted, TLS handshakes, and HTTP/2 connections
+/// and streams.
 void print_counters(const mock_server& server, std::ostream& os);
 
 /// Serves until SIGINT or SIGTERM, after printing the settings to `os`; returns the exit status.
