@@ -30,6 +30,8 @@ function parseOptions() {
         requests: { type: 'string' },
         workspaces: { type: 'string' },
         connections: { type: 'string' },
+        'in-flight': { type: 'string' },
+        http2: { type: 'string', default: 'off' },
         'ca-file': { type: 'string' },
         'client-id': { type: 'string', default: 'bench-client' },
         'client-secret': { type: 'string', default: 'bench-secret' },
@@ -56,6 +58,9 @@ function parseOptions() {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     fail(EXIT_USAGE, `--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
   }
+  if (values.http2 !== 'auto' && values.http2 !== 'off') {
+    fail(EXIT_USAGE, `--http2 takes auto or off, got ${JSON.stringify(values.http2)}`);
+  }
   const timeoutS = Number(values['timeout-s']);
   if (!(timeoutS > 0) || !Number.isFinite(timeoutS)) {
     fail(EXIT_USAGE, '--timeout-s must be a positive number');
@@ -74,6 +79,8 @@ function parseOptions() {
     requests: positive('requests'),
     workspaces: positive('workspaces'),
     connections: positive('connections'),
+    inFlight: values['in-flight'] === undefined ? positive('connections') : positive('in-flight'),
+    http2: values.http2 === 'auto',
     ca,
     clientId: values['client-id'],
     clientSecret: values['client-secret'],
@@ -85,10 +92,13 @@ function parseOptions() {
 const opt = parseOptions();
 const programStart = performance.now();
 
-// One keep-alive pool of at most C HTTP/1.1 connections (no pipelining) for all requests.
+// One keep-alive pool of at most C connections for all requests: HTTP/1.1 without pipelining,
+// or with --http2 auto h2 when the server picks it by ALPN (allowH2). Over h2 the pipelining
+// option would cap the streams per connection, so it is left to undici's default for h2
+// (as many as maxConcurrentStreams, 100 unless the server allows fewer).
 const pool = new Pool(opt.origin, {
   connections: opt.connections,
-  pipelining: 1,
+  ...(opt.http2 ? { allowH2: true } : { pipelining: 1 }),
   ...(opt.ca ? { connect: { ca: opt.ca } } : {}),
 });
 
@@ -244,7 +254,7 @@ const deadline = setTimeout(() => {
 
 await preflight();
 firstStart = performance.now();
-await Promise.all(Array.from({ length: opt.connections }, worker));
+await Promise.all(Array.from({ length: opt.inFlight }, worker));
 clearTimeout(deadline);
 report();
 await pool.close();
