@@ -93,12 +93,14 @@ const opt = parseOptions();
 const programStart = performance.now();
 
 // One keep-alive pool of at most C connections for all requests: HTTP/1.1 without pipelining,
-// or with --http2 auto h2 when the server picks it by ALPN (allowH2). Over h2 the pipelining
-// option would cap the streams per connection, so it is left to undici's default for h2
-// (as many as maxConcurrentStreams, 100 unless the server allows fewer).
+// or with --http2 auto h2 when the server picks it by ALPN (allowH2). undici's `pipelining`
+// (default 1) caps the requests a connection runs at once over h2 too, so allowH2 alone makes
+// one call per connection per round trip; with --http2 auto it is K, leaving the cap on streams
+// to maxConcurrentStreams (100, then the server's SETTINGS_MAX_CONCURRENT_STREAMS). Against a
+// server without h2 that would pipeline HTTP/1.1: --http2 auto is for h2 servers.
 const pool = new Pool(opt.origin, {
   connections: opt.connections,
-  ...(opt.http2 ? { allowH2: true } : { pipelining: 1 }),
+  ...(opt.http2 ? { allowH2: true, pipelining: opt.inFlight } : { pipelining: 1 }),
   ...(opt.ca ? { connect: { ca: opt.ca } } : {}),
 });
 
@@ -160,6 +162,10 @@ async function graphql(ws) {
   const { statusCode, body } = await pool.request({
     path: `${opt.basePath}/public/graphql`,
     method: 'POST',
+    // A query is a read, safe to repeat. Over h2 undici 7.30.2 holds back a request not marked
+    // idempotent while any other runs on its connection (client-h2.js, busy()): one POST per
+    // connection per round trip. No effect on HTTP/1.1 without pipelining.
+    ...(opt.http2 ? { idempotent: true } : {}),
     headers: {
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
