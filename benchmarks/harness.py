@@ -443,6 +443,20 @@ class Nginx:
         with open(self.log_path(kind, mode), "rb") as f:
             return f.read().count(b"\n")
 
+    def accepted(self) -> int:
+        """Connections nginx has accepted on all its servers so far (stub_status's accepts),
+        this request's own included."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.plain_port, timeout=5)
+        try:
+            conn.request("GET", "/nginx_status")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        m = re.search(r"accepts handled requests\s+(\d+)", text)
+        if not m:
+            raise RuntimeError(f"nginx stub_status: unreadable {text!r}")
+        return int(m.group(1))
+
     def protocols(self, mode: str) -> dict[str, int]:
         """Connections opened since reset_counts(mode), by protocol ($server_protocol, the log's
         fourth field: HTTP/1.1 or HTTP/2.0)."""
