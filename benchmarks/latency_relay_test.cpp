@@ -270,7 +270,7 @@ TEST_SUITE("latency relay") {
         CHECK(t.first_error == "");
         REQUIRE(t.ended == 2);
         CHECK(received.size() == sent.size());
-    CHECK((received == sent)); // not decomposed: doctest would print 32 MiB
+        CHECK((received == sent)); // not decomposed: doctest would print 32 MiB
         // The bound, plus the one read that may land when the lane is just short of it.
         CHECK(relay.counters().peak_queued_bytes <= opt.max_queued_bytes + 64 * 1024);
     }
