@@ -5,10 +5,14 @@
 // their README for the contract); benchmarks/run.sh runs them side by side.
 //
 //   glue_loadgen --url http://127.0.0.1:8080 --requests 200000 --workspaces 1000
-//                --connections 64 [--threads 1] [--ca-file ca.pem] [--timeout-s 300]
+//                --connections 64 [--in-flight 256] [--threads 1] [--ca-file ca.pem]
+//                [--timeout-s 300]
 //                [--rss-sample-ms 1000] [--shared-cache redis://127.0.0.1:6379/0]
 //                [--query '{ groups(first: 200) { nodes { id name } } }'] [--compression off]
 //                [--metrics off] [--events on]
+//
+// --connections is client_config::max_connections, and the calls in flight unless --in-flight
+// says otherwise (more calls than connections: they wait for one, or share one over HTTP/2).
 //
 // With --shared-cache the client shares its tokens through Redis (the key from
 // GLUE_SHARED_CACHE_KEY), and the JSON counts the flights that took a stored token, took the
@@ -78,6 +82,7 @@ struct options {
     bool metrics = true, events = false;
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
+    std::size_t in_flight = 0; // 0: as many as connections
     long timeout_s = 300;
     long rss_sample_ms = 0; // 0: no RSS samples
 };
@@ -86,7 +91,7 @@ struct options {
     std::fprintf(stderr,
                  "glue_loadgen: %s\n"
                  "usage: glue_loadgen --url URL [--requests N] [--workspaces W] "
-                 "[--connections C] [--threads T] [--ca-file PEM] [--client-id ID] "
+                 "[--connections C] [--in-flight K] [--threads T] [--ca-file PEM] [--client-id ID] "
                  "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS] "
                  "[--shared-cache URL] [--query DOCUMENT] [--compression on|off] "
                  "[--metrics on|off] [--events on|off]\n",
@@ -145,6 +150,8 @@ options parse(int argc, char** argv) {
             o.workspaces = to_count(v, "--workspaces");
         } else if (a == "--connections") {
             o.connections = to_count(v, "--connections");
+        } else if (a == "--in-flight") {
+            o.in_flight = to_count(v, "--in-flight");
         } else if (a == "--threads") {
             o.threads = to_count(v, "--threads");
         } else if (a == "--rss-sample-ms") {
@@ -167,6 +174,9 @@ options parse(int argc, char** argv) {
     }
     if (o.url.empty()) {
         usage("--url is required");
+    }
+    if (o.in_flight == 0) {
+        o.in_flight = o.connections;
     }
     return o;
 }
@@ -291,7 +301,8 @@ int main(int argc, char** argv) {
     cfg.ca_file = opt.ca_file;
     cfg.max_connections = opt.connections;
     cfg.max_cached_workspaces = std::max(cfg.max_cached_workspaces, opt.workspaces);
-    cfg.max_concurrent_token_requests = opt.connections;
+    // Token requests wait for a connection as calls do, not behind a cap of their own.
+    cfg.max_concurrent_token_requests = opt.in_flight;
     cfg.shared_cache_url = opt.shared_cache;
     cfg.accept_compressed_responses = opt.compression;
     cfg.collect_metrics = opt.metrics;
@@ -328,7 +339,7 @@ int main(int argc, char** argv) {
             client->shutdown();
         }
     });
-    std::atomic<std::size_t> running{std::min(opt.connections, opt.requests)};
+    std::atomic<std::size_t> running{std::min(opt.in_flight, opt.requests)};
     const auto started = clock_type::now();
     rss_sampler sampler(st, std::chrono::milliseconds(opt.rss_sample_ms));
     for (std::size_t i = 0, n = running.load(); i < n; ++i) {

@@ -290,19 +290,28 @@ def free_port() -> int:
 
 
 class Nginx:
-    """nginx as a child of the harness, with the benchmark config rendered into a temp dir."""
+    """nginx as a child of the harness, with the benchmark config rendered into a temp dir.
+
+    Three servers, by mode: plain (HTTP/1.1), tls (HTTP/1.1 over TLS) and h2 (TLS offering h2
+    and http/1.1 by ALPN, for h2bench.py)."""
+
+    MODES = ("plain", "tls", "h2")
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
         self.proc: subprocess.Popen | None = None
         self.plain_port = 0
         self.tls_port = 0
+        self.h2_port = 0
         self.binary = shutil.which("nginx") or "/usr/sbin/nginx"
 
+    def port(self, mode: str) -> int:
+        return {"plain": self.plain_port, "tls": self.tls_port, "h2": self.h2_port}[mode]
+
     def url(self, mode: str) -> str:
-        if mode == "tls":
-            return f"https://127.0.0.1:{self.tls_port}"
-        return f"http://127.0.0.1:{self.plain_port}"
+        if mode == "plain":
+            return f"http://127.0.0.1:{self.plain_port}"
+        return f"https://127.0.0.1:{self.port(mode)}"
 
     def log_path(self, kind: str, mode: str) -> Path:
         return self.tmp / f"{kind}_{mode}.log"
@@ -321,6 +330,7 @@ class Nginx:
             "@PREFIX@": str(self.tmp),
             "@PLAIN_PORT@": str(self.plain_port),
             "@TLS_PORT@": str(self.tls_port),
+            "@H2_PORT@": str(self.h2_port),
         }.items():
             text = text.replace(key, value)
         left = re.findall(r"@[A-Z_]+@", text)
@@ -332,13 +342,15 @@ class Nginx:
 
     def start(self, attempts: int = 5) -> None:
         for attempt in range(1, attempts + 1):
-            self.plain_port = free_port()
-            self.tls_port = free_port()
-            while self.tls_port == self.plain_port:
-                self.tls_port = free_port()
+            ports: list[int] = []
+            while len(ports) < len(self.MODES):
+                p = free_port()
+                if p not in ports:
+                    ports.append(p)
+            self.plain_port, self.tls_port, self.h2_port = ports
             conf = self._render()
             for kind in ("token", "conn"):
-                for mode in ("plain", "tls"):
+                for mode in self.MODES:
                     self.log_path(kind, mode).write_bytes(b"")
             (self.tmp / "error.log").write_bytes(b"")
             (self.tmp / "nginx.pid").unlink(missing_ok=True)
@@ -351,7 +363,7 @@ class Nginx:
             out.close()
             if self._wait_ready(10.0):
                 log(f"nginx pid {self.proc.pid}: plain 127.0.0.1:{self.plain_port}, "
-                    f"TLS 127.0.0.1:{self.tls_port}")
+                    f"TLS 127.0.0.1:{self.tls_port}, TLS with h2 127.0.0.1:{self.h2_port}")
                 return
             why = self._diagnostics()
             self.stop()
@@ -385,7 +397,7 @@ class Nginx:
                 time.sleep(0.05)
                 continue
             ok = True
-            for port in (self.plain_port, self.tls_port):
+            for port in (self.port(mode) for mode in self.MODES):
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
                 except OSError:
@@ -400,12 +412,13 @@ class Nginx:
         return self.proc is not None and self.proc.poll() is None
 
     def self_check(self, ca_file: Path) -> None:
-        """One POST to each location on each server; the TLS one verifies the certificate."""
+        """One POST to each location on each server (HTTP/1.1: http.client offers no h2); the TLS
+        ones verify the certificate."""
         context = ssl.create_default_context(cafile=str(ca_file))
-        for mode in ("plain", "tls"):
+        for mode in self.MODES:
             for path, body in (("/oauth/token", TOKEN_BODY), ("/public/graphql", GRAPHQL_BODY)):
-                if mode == "tls":
-                    conn = http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=5,
+                if mode != "plain":
+                    conn = http.client.HTTPSConnection("127.0.0.1", self.port(mode), timeout=5,
                                                        context=context)
                 else:
                     conn = http.client.HTTPConnection("127.0.0.1", self.plain_port, timeout=5)
@@ -429,6 +442,31 @@ class Nginx:
     def count(self, kind: str, mode: str) -> int:
         with open(self.log_path(kind, mode), "rb") as f:
             return f.read().count(b"\n")
+
+    def accepted(self) -> int:
+        """Connections nginx has accepted on all its servers so far (stub_status's accepts),
+        this request's own included."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.plain_port, timeout=5)
+        try:
+            conn.request("GET", "/nginx_status")
+            text = conn.getresponse().read().decode()
+        finally:
+            conn.close()
+        m = re.search(r"accepts handled requests\s+(\d+)", text)
+        if not m:
+            raise RuntimeError(f"nginx stub_status: unreadable {text!r}")
+        return int(m.group(1))
+
+    def protocols(self, mode: str) -> dict[str, int]:
+        """Connections opened since reset_counts(mode), by protocol ($server_protocol, the log's
+        fourth field: HTTP/1.1 or HTTP/2.0)."""
+        counts: dict[str, int] = {}
+        with open(self.log_path("conn", mode), "rb") as f:
+            for line in f.read().decode("utf-8", "replace").splitlines():
+                fields = line.split()
+                if len(fields) > 3:
+                    counts[fields[3]] = counts.get(fields[3], 0) + 1
+        return counts
 
     def stop(self) -> None:
         """SIGQUIT (graceful), then SIGTERM, then SIGKILL to the whole group; always reaps."""
@@ -1273,22 +1311,27 @@ def render(cfg, command: str, started: datetime.datetime, elapsed_s: float, note
     return "\n".join(out)
 
 
-def splice_results(block: str) -> None:
-    """Replaces the text between the markers in RESULTS.md; adds the markers (after the first
-    heading's paragraph) if absent. Bytes outside the markers are kept as they are."""
+def splice_results(block: str, begin_mark: str = BEGIN_MARK, end_mark: str = END_MARK,
+                   at_end: bool = False) -> None:
+    """Replaces the text between the markers in RESULTS.md; adds the markers if absent (after the
+    first heading's paragraph, or with at_end at the end of the file). Bytes outside the markers
+    are kept as they are."""
     inner = "\n" + block.strip("\n") + "\n"
     if RESULTS_MD.exists():
         text = RESULTS_MD.read_bytes().decode("utf-8")
     else:
         text = "# Benchmark results\n"
-    b = text.find(BEGIN_MARK)
-    e = text.find(END_MARK, b + len(BEGIN_MARK)) if b >= 0 else -1
+    b = text.find(begin_mark)
+    e = text.find(end_mark, b + len(begin_mark)) if b >= 0 else -1
     if b >= 0 and e >= 0:
-        new = text[: b + len(BEGIN_MARK)] + inner + text[e:]
+        new = text[: b + len(begin_mark)] + inner + text[e:]
     else:
-        if b >= 0 or text.find(END_MARK) >= 0:
-            raise RuntimeError(f"{RESULTS_MD}: one run.sh marker without the other; fix it by hand")
-        new = insert_after_first_paragraph(text, f"{BEGIN_MARK}{inner}{END_MARK}\n")
+        if b >= 0 or text.find(end_mark) >= 0:
+            raise RuntimeError(f"{RESULTS_MD}: {begin_mark} or {end_mark} without the other; fix it by hand")
+        if at_end:
+            new = text.rstrip("\n") + f"\n\n{begin_mark}{inner}{end_mark}\n"
+        else:
+            new = insert_after_first_paragraph(text, f"{begin_mark}{inner}{end_mark}\n")
     tmp = RESULTS_MD.with_suffix(".md.tmp")
     tmp.write_bytes(new.encode("utf-8"))
     os.replace(tmp, RESULTS_MD)

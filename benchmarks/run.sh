@@ -8,22 +8,36 @@
 #   benchmarks/run.sh --quick          smoke run (about 1-2 minutes)
 #   benchmarks/run.sh --quick --no-write --only wrk,glue
 #   benchmarks/run.sh --help           all of benchmarks/harness.py's options
+#   benchmarks/run.sh --http2 [--quick]   the HTTP/2 benchmark instead (benchmarks/h2bench.py):
+#                                      glue over HTTP/1.1 and HTTP/2 against h2load, Go and
+#                                      undici, on loopback and through glue_latency_relay at
+#                                      20 and 50 ms round trips (about 5 minutes; --quick: 1)
 #
 # From nothing on Debian 12: installs the packages it needs (only those missing, after an
 # apt-get update; sudo when not root), builds the default preset through scripts/setup,
 # installs the Node peer's packages (npm ci) and builds the Go peer, then hands over to
-# benchmarks/harness.py with every argument. One option is run.sh's own and must come first:
+# benchmarks/harness.py (or h2bench.py) with every other argument. Two options are run.sh's own
+# and must come first:
 #   --no-build   skip scripts/setup (use build/default as it is)
+#   --http2      run benchmarks/h2bench.py, the HTTP/2 benchmark, instead of harness.py
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build=1
-if [ "${1:-}" = "--no-build" ]; then
-    build=0
+program=harness.py
+own=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) build=0 ;;
+        --http2) program=h2bench.py ;;
+        *) break ;;
+    esac
+    own+=("$1")
     shift
-fi
+done
 
-packages=(nginx-light wrk golang-go golang-golang-x-oauth2-dev python3-aiohttp openssl)
+# nghttp2-client: h2load, the HTTP/2 benchmark's ceiling.
+packages=(nginx-light wrk nghttp2-client golang-go golang-golang-x-oauth2-dev python3-aiohttp openssl)
 # node is preinstalled on some machines (not from Debian); Debian's nodejs + npm otherwise.
 if ! command -v node >/dev/null 2>&1; then
     packages+=(nodejs npm)
@@ -60,6 +74,5 @@ fi
 
 # /usr/bin/python3 on purpose: Debian's python3-aiohttp belongs to it, not to a python3 earlier
 # on PATH (pyenv, venv).
-export GLUE_BENCH_ENTRY="benchmarks/run.sh"
-((build)) || GLUE_BENCH_ENTRY+=" --no-build"
-exec /usr/bin/python3 benchmarks/harness.py "$@"
+export GLUE_BENCH_ENTRY="benchmarks/run.sh${own[*]:+ ${own[*]}}"
+exec /usr/bin/python3 "benchmarks/$program" "$@"

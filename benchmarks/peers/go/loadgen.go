@@ -46,6 +46,8 @@ type options struct {
 	requests     int
 	workspaces   int
 	connections  int
+	inFlight     int
+	http2        bool
 	caFile       string
 	clientID     string
 	clientSecret string
@@ -61,11 +63,14 @@ func usageError(format string, a ...any) {
 func parseOptions() options {
 	var o options
 	var timeoutS float64
+	var http2Mode string
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.StringVar(&o.url, "url", "", "origin, e.g. http://127.0.0.1:8080 (required)")
 	fs.IntVar(&o.requests, "requests", 0, "number of GraphQL calls (required)")
 	fs.IntVar(&o.workspaces, "workspaces", 0, "number of workspaces (required)")
-	fs.IntVar(&o.connections, "connections", 0, "concurrent workers and pool size (required)")
+	fs.IntVar(&o.connections, "connections", 0, "pool size, and workers unless --in-flight (required)")
+	fs.IntVar(&o.inFlight, "in-flight", 0, "concurrent workers (default: --connections)")
+	fs.StringVar(&http2Mode, "http2", "off", "auto: offer h2 by ALPN over TLS; off: HTTP/1.1 only")
 	fs.StringVar(&o.caFile, "ca-file", "", "PEM CA to trust for https")
 	fs.StringVar(&o.clientID, "client-id", "bench-client", "OAuth2 client id")
 	fs.StringVar(&o.clientSecret, "client-secret", "bench-secret", "OAuth2 client secret")
@@ -85,10 +90,18 @@ func parseOptions() options {
 		usageError("--url must be an http:// or https:// URL, got %q", o.url)
 	}
 	o.url = strings.TrimRight(o.url, "/")
+	if o.inFlight == 0 {
+		o.inFlight = o.connections
+	}
+	if http2Mode != "auto" && http2Mode != "off" {
+		usageError("--http2 takes auto or off, got %q", http2Mode)
+	}
+	o.http2 = http2Mode == "auto"
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"requests", o.requests}, {"workspaces", o.workspaces}, {"connections", o.connections}} {
+	}{{"requests", o.requests}, {"workspaces", o.workspaces}, {"connections", o.connections},
+		{"in-flight", o.inFlight}} {
 		if f.v < 1 {
 			usageError("--%s must be a positive integer", f.name)
 		}
@@ -153,7 +166,10 @@ func main() {
 		MaxConnsPerHost:     o.connections,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
-		// ForceAttemptHTTP2 stays false: with a custom TLS config that keeps us on HTTP/1.1.
+		// With a custom TLS config (--ca-file) net/http offers h2 only when asked to; false
+		// keeps it on HTTP/1.1. Over HTTP/2 a connection carries up to the server's
+		// MAX_CONCURRENT_STREAMS requests, and MaxConnsPerHost still caps the connections.
+		ForceAttemptHTTP2: o.http2,
 	}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
@@ -195,12 +211,13 @@ func main() {
 	// that a timed-out main goroutine can read them while calls are in flight.
 	latNs := make([]int64, o.requests)
 	state := make([]uint32, o.requests) // 0 pending, 1 ok, 2 failed
-	lastEnd := make([]time.Time, o.connections)
+	lastEnd := make([]time.Time, o.inFlight)
 	var next atomic.Int64
+	var http2Calls atomic.Int64 // answers that came over HTTP/2
 	var wg sync.WaitGroup
 
 	start := time.Now()
-	for w := 0; w < o.connections; w++ {
+	for w := 0; w < o.inFlight; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -210,7 +227,7 @@ func main() {
 					return
 				}
 				t0 := time.Now()
-				err := call(ctx, client, sources.get(wsNames[k%o.workspaces]), graphqlURL)
+				err := call(ctx, client, sources.get(wsNames[k%o.workspaces]), graphqlURL, &http2Calls)
 				t1 := time.Now()
 				atomic.StoreInt64(&latNs[k], int64(t1.Sub(t0)))
 				if err != nil {
@@ -253,7 +270,7 @@ func main() {
 		}
 		lats = append(lats, float64(atomic.LoadInt64(&latNs[k]))/1e6)
 	}
-	report(o.requests, failures, tokenRT.count.Load(), end.Sub(start).Seconds(), lats)
+	report(o.requests, failures, tokenRT.count.Load(), http2Calls.Load(), end.Sub(start).Seconds(), lats)
 	if timedOut {
 		fmt.Fprintf(os.Stderr, "loadgen: timed out after %v; unfinished calls counted as failures\n", o.timeout)
 		os.Exit(exitTimeout)
@@ -275,7 +292,7 @@ func preflight(ctx context.Context, client *http.Client, origin string) {
 	resp.Body.Close()
 }
 
-func call(ctx context.Context, client *http.Client, ts oauth2.TokenSource, graphqlURL string) error {
+func call(ctx context.Context, client *http.Client, ts oauth2.TokenSource, graphqlURL string, http2Calls *atomic.Int64) error {
 	tok, err := ts.Token()
 	if err != nil {
 		return err
@@ -296,6 +313,9 @@ func call(ctx context.Context, client *http.Client, ts oauth2.TokenSource, graph
 	if err != nil {
 		return err
 	}
+	if resp.ProtoMajor == 2 {
+		http2Calls.Add(1)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("graphql: HTTP %d", resp.StatusCode)
 	}
@@ -314,7 +334,7 @@ func call(ctx context.Context, client *http.Client, ts oauth2.TokenSource, graph
 
 // report prints the contract's one-line JSON summary; percentiles are nearest-rank
 // over the calls that finished (successful or not).
-func report(n, failures int, tokenRequests int64, wall float64, lats []float64) {
+func report(n, failures int, tokenRequests, http2Calls int64, wall float64, lats []float64) {
 	sort.Float64s(lats)
 	pct := func(p float64) any {
 		if len(lats) == 0 {
@@ -339,7 +359,8 @@ func report(n, failures int, tokenRequests int64, wall float64, lats []float64) 
 		ReqS          float64 `json:"req_s"`
 		P50           any     `json:"p50_ms"`
 		P99           any     `json:"p99_ms"`
-	}{contender, n, failures, tokenRequests, round(wall, 6), round(reqS, 1), pct(50), pct(99)})
+		HTTP2Calls    int64   `json:"http2_calls"`
+	}{contender, n, failures, tokenRequests, round(wall, 6), round(reqS, 1), pct(50), pct(99), http2Calls})
 	fmt.Println(string(out))
 }
 

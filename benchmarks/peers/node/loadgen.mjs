@@ -30,6 +30,8 @@ function parseOptions() {
         requests: { type: 'string' },
         workspaces: { type: 'string' },
         connections: { type: 'string' },
+        'in-flight': { type: 'string' },
+        http2: { type: 'string', default: 'off' },
         'ca-file': { type: 'string' },
         'client-id': { type: 'string', default: 'bench-client' },
         'client-secret': { type: 'string', default: 'bench-secret' },
@@ -56,6 +58,9 @@ function parseOptions() {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     fail(EXIT_USAGE, `--url must be an http:// or https:// URL, got ${JSON.stringify(values.url)}`);
   }
+  if (values.http2 !== 'auto' && values.http2 !== 'off') {
+    fail(EXIT_USAGE, `--http2 takes auto or off, got ${JSON.stringify(values.http2)}`);
+  }
   const timeoutS = Number(values['timeout-s']);
   if (!(timeoutS > 0) || !Number.isFinite(timeoutS)) {
     fail(EXIT_USAGE, '--timeout-s must be a positive number');
@@ -74,6 +79,8 @@ function parseOptions() {
     requests: positive('requests'),
     workspaces: positive('workspaces'),
     connections: positive('connections'),
+    inFlight: values['in-flight'] === undefined ? positive('connections') : positive('in-flight'),
+    http2: values.http2 === 'auto',
     ca,
     clientId: values['client-id'],
     clientSecret: values['client-secret'],
@@ -85,10 +92,15 @@ function parseOptions() {
 const opt = parseOptions();
 const programStart = performance.now();
 
-// One keep-alive pool of at most C HTTP/1.1 connections (no pipelining) for all requests.
+// One keep-alive pool of at most C connections for all requests: HTTP/1.1 without pipelining,
+// or with --http2 auto h2 when the server picks it by ALPN (allowH2). undici's `pipelining`
+// (default 1) caps the requests a connection runs at once over h2 too, so allowH2 alone makes
+// one call per connection per round trip; with --http2 auto it is K, leaving the cap on streams
+// to maxConcurrentStreams (100, then the server's SETTINGS_MAX_CONCURRENT_STREAMS). Against a
+// server without h2 that would pipeline HTTP/1.1: --http2 auto is for h2 servers.
 const pool = new Pool(opt.origin, {
   connections: opt.connections,
-  pipelining: 1,
+  ...(opt.http2 ? { allowH2: true, pipelining: opt.inFlight } : { pipelining: 1 }),
   ...(opt.ca ? { connect: { ca: opt.ca } } : {}),
 });
 
@@ -150,6 +162,10 @@ async function graphql(ws) {
   const { statusCode, body } = await pool.request({
     path: `${opt.basePath}/public/graphql`,
     method: 'POST',
+    // A query is a read, safe to repeat. Over h2 undici 7.30.2 holds back a request not marked
+    // idempotent while any other runs on its connection (client-h2.js, busy()): one POST per
+    // connection per round trip. No effect on HTTP/1.1 without pipelining.
+    ...(opt.http2 ? { idempotent: true } : {}),
     headers: {
       authorization: `Bearer ${token}`,
       'content-type': 'application/json',
@@ -244,7 +260,7 @@ const deadline = setTimeout(() => {
 
 await preflight();
 firstStart = performance.now();
-await Promise.all(Array.from({ length: opt.connections }, worker));
+await Promise.all(Array.from({ length: opt.inFlight }, worker));
 clearTimeout(deadline);
 report();
 await pool.close();

@@ -47,6 +47,9 @@ def parse_options():
     p.add_argument("--requests", type=positive_int, required=True)
     p.add_argument("--workspaces", type=positive_int, required=True)
     p.add_argument("--connections", type=positive_int, required=True)
+    p.add_argument("--in-flight", type=positive_int, help="calls in flight (default: --connections)")
+    # aiohttp speaks HTTP/1.1 only: there is no HTTP/2 to turn on.
+    p.add_argument("--http2", choices=["off"], default="off")
     p.add_argument("--ca-file")
     p.add_argument("--client-id", default="bench-client")
     p.add_argument("--client-secret", default="bench-secret")
@@ -57,6 +60,7 @@ def parse_options():
     if u.scheme not in ("http", "https") or not u.netloc:
         p.error(f"--url must be an http:// or https:// URL, got {o.url!r}")
     o.url = o.url.rstrip("/")
+    o.in_flight = o.in_flight or o.connections
     o.ssl = None  # aiohttp's default: verify against the system store
     if o.ca_file is not None:
         try:
@@ -186,7 +190,7 @@ async def run(o):
             last_end = t1
 
     first_start = time.perf_counter()
-    workers = [asyncio.ensure_future(worker()) for _ in range(o.connections)]
+    workers = [asyncio.ensure_future(worker()) for _ in range(o.in_flight)]
     _, pending = await asyncio.wait(workers, timeout=max(0.0, deadline - time.monotonic()))
     timed_out = bool(pending)
     if timed_out:
