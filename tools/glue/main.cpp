@@ -82,8 +82,7 @@ struct connection_flags {
                      "send no Accept-Encoding (answers are gzip or deflate otherwise)");
         cmd.add_option("--http2", http2,
                        "HTTP/2 over TLS: auto (when the server selects it), off, required "
-                       "[GLUE_HTTP2]")
-            ->envname("GLUE_HTTP2");
+                       "[GLUE_HTTP2]");
     }
 
     glue::client_config config() const {
@@ -161,13 +160,15 @@ struct connection_flags {
         if (no_compression) {
             cfg.accept_compressed_responses = false;
         }
-        // Checked here rather than by CLI11, which skips a check for a variable's value in
-        // some versions.
-        if (http2 == "off") {
+        std::string mode = http2;
+        if (const char* v = std::getenv("GLUE_HTTP2"); mode.empty() && v) {
+            mode = v; // the flag wins over the variable
+        }
+        if (mode == "off") {
             cfg.http2 = glue::http2_mode::off;
-        } else if (http2 == "required") {
+        } else if (mode == "required") {
             cfg.http2 = glue::http2_mode::required;
-        } else if (!http2.empty() && http2 != "auto") {
+        } else if (!mode.empty() && mode != "auto") {
             throw CLI::ValidationError("--http2", "must be auto, off or required");
         }
         return cfg;

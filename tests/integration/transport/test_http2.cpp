@@ -11,8 +11,10 @@
 #include <glue/testing/mock_server.hpp>
 
 #include "integration/transport/pool_fixture.hpp"
+#include "protocol/proxy.hpp"
 #include "support/nginx.hpp"
 #include "support/test_support.hpp"
+#include "support/tinyproxy.hpp"
 #include "testing/test_pki.hpp"
 #include "transport/http_pool.hpp"
 
@@ -154,6 +156,38 @@ TEST_SUITE("http2") {
         REQUIRE(lines.size() == 1);
         CHECK(lines[0][0] == "HTTP/2.0");
         CHECK(lines[0][1] == "h2");
+    }
+
+    TEST_CASE("through a proxy's CONNECT tunnel, ALPN still selects h2") {
+        if (!have_nginx()) {
+            return;
+        }
+        h2_fixture f;
+        glue::test::tinyproxy::options po;
+        po.connect_ports = {f.server->port()};
+        glue::test::tinyproxy proxy(po);
+        auto p = gd::parse_proxy_url(proxy.url());
+        REQUIRE(p.has_value());
+        f.opts.proxy = *p;
+        f.open_pool();
+        std::vector<call> calls(3, h2_fixture::to("/public/graphql"));
+        for (auto& c : calls) {
+            f.start(c, 5s);
+        }
+        glue::test::run_until(f.ioc, [&] {
+            return std::all_of(calls.begin(), calls.end(),
+                               [](const call& c) { return c.outcome.has_value(); });
+        });
+        for (const auto& c : calls) {
+            CHECK(ok(c));
+        }
+        CHECK(f.pool->stats().http2 == 1);
+        CHECK(f.pool->stats().connects == 1);
+        CHECK(proxy.connects() == 1);
+        for (const auto& l : f.logged(3)) {
+            CHECK(l[0] == "HTTP/2.0");
+            CHECK(l[1] == "h2");
+        }
     }
 
     TEST_CASE("200 calls at once go over one connection, with one TLS handshake") {
