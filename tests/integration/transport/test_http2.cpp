@@ -22,13 +22,18 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -254,6 +259,59 @@ TEST_SUITE("http2") {
             return std::all_of(slow.begin(), slow.end(),
                                [](const call& c) { return c.outcome.has_value(); });
         });
+    }
+
+    TEST_CASE("calls from several threads share the streams; cancelled ones leave the rest") {
+        if (!have_nginx()) {
+            return;
+        }
+        h2_fixture f;
+        f.open_pool(4);
+        constexpr std::size_t n = 200;
+        std::vector<call> calls(n, h2_fixture::to("/public/graphql"));
+        // Every tenth is slow and cancelled; each call on a strand of its own, where its
+        // cancellation is emitted.
+        std::vector<asio::strand<asio::io_context::executor_type>> strands;
+        std::vector<asio::cancellation_signal> sigs(n);
+        std::atomic<std::size_t> ended{0};
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i % 10 == 0) {
+                calls[i] = h2_fixture::to("/slow", 2 << 20);
+            }
+            strands.push_back(asio::make_strand(f.ioc));
+        }
+        auto one = [&](std::size_t i) -> asio::awaitable<void> {
+            co_await glue::test::send(*f.pool, calls[i], clock_type::now() + 20s);
+            ++ended;
+        };
+        for (std::size_t i = 0; i < n; ++i) {
+            asio::co_spawn(strands[i], one(i),
+                           asio::bind_cancellation_slot(sigs[i].slot(), asio::detached));
+        }
+        std::vector<std::thread> threads;
+        auto work = asio::make_work_guard(f.ioc);
+        for (int t = 0; t < 4; ++t) {
+            threads.emplace_back([&] { f.ioc.run(); });
+        }
+        CHECK(glue::test::eventually([&] { return ended == n - n / 10; }, 20s));
+        for (std::size_t i = 0; i < n; i += 10) {
+            asio::post(strands[i], [&, i] { sigs[i].emit(asio::cancellation_type::terminal); });
+        }
+        CHECK(glue::test::eventually([&] { return ended == n; }, 20s));
+        work.reset();
+        f.pool->shutdown();
+        for (auto& t : threads) {
+            t.join();
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            CAPTURE(i);
+            if (i % 10 == 0) {
+                CHECK(failure_of(calls[i]).ec == asio::error::operation_aborted);
+            } else {
+                CHECK(ok(calls[i]));
+            }
+        }
+        CHECK(f.pool->stats().connects == 1);
     }
 
     TEST_CASE("off: no ALPN is offered, and nginx answers over HTTP/1.1") {
