@@ -128,7 +128,9 @@ asio::awaitable<h2_outcome> h2_session::exchange(std::shared_ptr<connection> kee
     o.why = {};
     asio::post(strand_, [this, keep, x] {
         codec_.cancel(x);
+        std::erase(after_ping_, x);
         flush(keep);
+        settle();
     });
     co_return o;
 }
@@ -163,16 +165,26 @@ void h2_session::submit(const std::shared_ptr<connection>& keep, std::shared_ptr
     read(keep);
 }
 
-// Reads while something is outstanding: a stream's response, or a PING's answer. Idle, the
-// connection is not read; what arrives meanwhile (a GOAWAY) is read with the next stream.
+// Whether a response or a PING's answer is awaited.
+bool h2_session::outstanding() const {
+    return codec_.open_streams() != 0 || !after_ping_.empty();
+}
+
+// Reads while something is outstanding: a stream's response, or a PING's answer for a mutation.
+// Idle, the connection is not read; what arrives meanwhile (a GOAWAY) is read with the next
+// stream.
 void h2_session::read(const std::shared_ptr<connection>& keep) {
-    if (reading_ || dead_ || (codec_.open_streams() == 0 && !ping_out_)) {
+    if (reading_ || dead_ || !outstanding()) {
         return;
     }
     reading_ = true;
     conn_.tls->async_read_some(
         asio::buffer(in_), asio::bind_executor(strand_, [this, keep](error_code ec, std::size_t n) {
             reading_ = false;
+            if (std::exchange(parked_, false) && ec == asio::error::operation_aborted) {
+                read(keep); // settle() ended it: read again only if something is awaited now
+                return;
+            }
             if (dead_) {
                 return;
             }
@@ -237,7 +249,20 @@ void h2_session::flush(const std::shared_ptr<connection>& keep) {
                           }
                           flush(keep);
                           read(keep);
+                          settle();
                       }));
+}
+
+// The last awaited stream ended without a read completing (its caller gave up): the read still
+// pending is ended, so an idle connection keeps no work on the io_context. A TLS read may be
+// cancelled: what it had taken stays in the TLS engine for the next read. A write is left to
+// finish first (settle() runs again after it): cutting one short would break the TLS stream.
+void h2_session::settle() {
+    if (reading_ && !writing_ && !parked_ && !dead_ && !outstanding()) {
+        parked_ = true;
+        error_code ignored;
+        conn_.socket().cancel(ignored);
+    }
 }
 
 // The connection is gone: every stream fails (refused if none of it was written), and so do the

@@ -73,6 +73,8 @@ private:
     void read(const std::shared_ptr<connection>& keep);
     void after_input(const std::shared_ptr<connection>& keep);
     void flush(const std::shared_ptr<connection>& keep);
+    bool outstanding() const;
+    void settle();
     void lost(error_code ec, std::string_view why);
     void wipe_output();
 
@@ -86,6 +88,7 @@ private:
     bool writing_ = false;
     bool dead_ = false;
     bool ping_out_ = false;
+    bool parked_ = false;                                  // settle() cancelled the pending read
     std::vector<std::shared_ptr<h2_exchange>> after_ping_; // mutations waiting for the PING
     events events_;
 };

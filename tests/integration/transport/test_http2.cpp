@@ -375,6 +375,7 @@ TEST_SUITE("http2") {
         for (const auto& c : fast) {
             CHECK(ok(c));
         }
+        CHECK(glue::test::runs_out_of_work(f.ioc));
         // The connection survived the reset.
         auto after = h2_fixture::to("/public/graphql");
         f.start(after, 5s);
@@ -404,6 +405,8 @@ TEST_SUITE("http2") {
         CHECK(took >= 500ms);
         f.finish(fast);
         CHECK(ok(fast));
+        // Nothing awaited: the connection's read ends, and the client leaves no work behind.
+        CHECK(glue::test::runs_out_of_work(f.ioc));
         auto after = h2_fixture::to("/public/graphql");
         f.start(after, 5s);
         f.finish(after);
