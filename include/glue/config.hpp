@@ -16,6 +16,19 @@
 
 namespace glue {
 
+/// Whether calls go over HTTP/2. Negotiated by ALPN, so over TLS only: an http:// API URL
+/// always speaks HTTP/1.1.
+enum class http2_mode {
+    /// Offer HTTP/2 and HTTP/1.1 on every TLS connection (ALPN "h2", "http/1.1"), and use
+    /// whichever the server selects. The default.
+    automatic,
+    /// HTTP/1.1 only: no ALPN is offered, as before HTTP/2 support.
+    off,
+    /// HTTP/2 only: a server that doesn't select "h2" fails the call (errc::http_error, saying
+    /// so), and an http:// API URL makes the client's constructor throw (errc::invalid_argument).
+    required,
+};
+
 /// Everything a glue::client needs. A plain aggregate: set what you need, keep the defaults for
 /// the rest. The client checks it when constructed and throws glue::error (errc::invalid_argument)
 /// for a value it can't use.
@@ -60,8 +73,12 @@ struct GLUE_DECL client_config {
     /// The longest backoff between two attempts of a graphql() call.
     std::chrono::milliseconds graphql_retry_max_delay{std::chrono::seconds(10)};
 
-    /// Keep-alive HTTP/1.1 connections per origin (GraphQL and token requests share them).
+    /// Keep-alive connections per origin (GraphQL and token requests share them). Over
+    /// HTTP/2 each carries up to the server's SETTINGS_MAX_CONCURRENT_STREAMS calls at once, and
+    /// another is opened only when every one's streams are in use.
     std::size_t max_connections = 64;
+    /// Whether calls go over HTTP/2 (see http2_mode): by default, when the server selects it.
+    http2_mode http2 = http2_mode::automatic;
     /// A pooled connection idle for longer than this is closed instead of reused (servers and
     /// middleboxes drop idle connections silently). Default 60 s; 0: no limit. Checked when a
     /// connection is taken or given back, so no timer runs for it.

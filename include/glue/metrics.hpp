@@ -166,9 +166,12 @@ struct GLUE_DECL latency_histogram {
 
 /// The connection pool as it is now, and what it did since the client was made.
 struct pool_stats {
-    std::size_t open = 0;               ///< connections open (idle or leased)
-    std::size_t idle = 0;               ///< kept for the next request
-    std::size_t leased = 0;             ///< carrying an exchange now
+    std::size_t open = 0; ///< connections open (idle or leased)
+    std::size_t idle = 0; ///< kept for the next request (HTTP/2: carrying none)
+    /// Exchanges in progress: one per HTTP/1.1 connection in use, one per HTTP/2 stream (so
+    /// it may exceed `open`).
+    std::size_t leased = 0;
+    std::size_t http2 = 0;              ///< of `open`: speaking HTTP/2
     std::size_t connecting = 0;         ///< being opened
     std::size_t waiting = 0;            ///< requests waiting for a connection
     std::uint64_t connects = 0;         ///< connections opened successfully

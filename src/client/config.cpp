@@ -42,7 +42,10 @@ std::ostream& operator<<(std::ostream& os, const client_config& cfg) {
               << ", request_timeout=" << cfg.request_timeout.count() << "ms"
               << ", token_request_timeout=" << cfg.token_request_timeout.count() << "ms"
               << ", connect_timeout=" << cfg.connect_timeout.count() << "ms"
-              << ", max_connections=" << cfg.max_connections
+              << ", max_connections=" << cfg.max_connections << ", http2="
+              << (cfg.http2 == http2_mode::automatic ? "automatic"
+                  : cfg.http2 == http2_mode::off     ? "off"
+                                                     : "required")
               << ", accept_compressed_responses=" << std::boolalpha
               << cfg.accept_compressed_responses << std::noboolalpha
               << ", connection_idle_timeout=" << cfg.connection_idle_timeout.count() << "ms"

@@ -208,6 +208,13 @@ origin checked_origin(const client_config& cfg) {
     if (!o) {
         throw to_error(o.error(), "client");
     }
+    if (cfg.http2 == http2_mode::required && !o->tls) {
+        // HTTP/2 is negotiated by ALPN, in the TLS handshake; plain http:// has none.
+        throw_error(errc::invalid_argument,
+                    "http2 is required, but the API URL is http://: HTTP/2 is negotiated over "
+                    "TLS only (https://)",
+                    "client");
+    }
     return std::move(*o);
 }
 
@@ -268,6 +275,8 @@ transport_options transport_options_of(const client_config& cfg, const origin& o
     t.connect_timeout = cfg.connect_timeout;
     t.max_connections = cfg.max_connections;
     t.header_limit = cfg.max_response_header_bytes;
+    t.max_response_body = cfg.max_response_body_bytes;
+    t.http2 = cfg.http2;
     t.user_agent = cfg.user_agent;
     t.ca_file = cfg.ca_file;
     t.ca_pem = cfg.ca_pem;

@@ -3,6 +3,7 @@
 #include "transport/connection.hpp"
 
 #include "support/saturating.hpp"
+#include "transport/h2_session.hpp"
 #include "transport/happy_eyeballs.hpp"
 #include "transport/pool_policy.hpp"
 #include "transport/proxy_tunnel.hpp"
@@ -19,6 +20,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <new>
 #include <tuple>
 
 #include <sys/socket.h>
@@ -100,6 +102,14 @@ std::unique_ptr<ssl::context> make_tls_context(const transport_options& opts) {
             make_failure(errc::invalid_argument, "the trusted CA certificates could not be loaded"),
             "client");
     }
+    if (opts.http2 != http2_mode::off) {
+        // ALPN (RFC 7301): "h2" first, "http/1.1" for a server without HTTP/2.
+        static constexpr unsigned char protocols[] = {2,   'h', '2', 8,   'h', 't',
+                                                      't', 'p', '/', '1', '.', '1'};
+        if (SSL_CTX_set_alpn_protos(ctx->native_handle(), protocols, sizeof protocols) != 0) {
+            throw std::bad_alloc();
+        }
+    }
     return ctx;
 }
 
@@ -149,6 +159,16 @@ asio::awaitable<error_code> connection::open(const std::vector<tcp::endpoint>& e
         took(times.tls);
     }
     co_return ec;
+}
+
+bool connection::negotiated_h2() const {
+    if (!tls) {
+        return false;
+    }
+    const unsigned char* p = nullptr;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(const_cast<ssl::stream<tcp::socket>&>(*tls).native_handle(), &p, &n);
+    return n == 2 && p[0] == 'h' && p[1] == '2';
 }
 
 void connection::abort() {

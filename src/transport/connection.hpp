@@ -2,9 +2,10 @@
 #ifndef GLUE_TRANSPORT_CONNECTION_HPP
 #define GLUE_TRANSPORT_CONNECTION_HPP
 
-// One keep-alive HTTP/1.1 connection over TCP or TLS: opening it (connect, SNI, the peer's name
+// One keep-alive connection over TCP or TLS: opening it (connect, SNI, ALPN, the peer's name
 // checked during the handshake), telling whether it went stale while idle, and what it keeps of a
-// request. The TLS and socket code is defined in connection.cpp only.
+// request. Over HTTP/1.1 the holder of its lease does its I/O; one that negotiated HTTP/2 is
+// driven by its h2_session. The TLS and socket code is defined in connection.cpp only.
 
 #include "protocol/origin.hpp"
 #include "support/clock.hpp"
@@ -19,6 +20,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/intrusive/list_hook.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -30,9 +32,11 @@ namespace glue::detail {
 template <class Timer>
 class strand_task;
 struct tunnel_request;
+class h2_session;
 
 /// The TLS client context of a pool: TLS 1.2 at least, the peer verified against `opts`' CA
-/// file and PEM, or the system trust store when neither is given. Throws glue::error
+/// file and PEM, or the system trust store when neither is given; ALPN offers "h2" and
+/// "http/1.1" unless `opts.http2` is off (then no ALPN at all). Throws glue::error
 /// (errc::invalid_argument) when they can't be loaded.
 std::unique_ptr<boost::asio::ssl::context> make_tls_context(const transport_options& opts);
 
@@ -40,7 +44,8 @@ std::unique_ptr<boost::asio::ssl::context> make_tls_context(const transport_opti
 /// thread (shutdown(2), not close: the descriptor stays valid, so that is safe alongside the
 /// holder's I/O and makes it fail at once).
 struct connection
-    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>> {
+    : boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>,
+      std::enable_shared_from_this<connection> {
     using tcp = boost::asio::ip::tcp;
 
     /// Over TLS when `tls_ctx` is given; `buffer_limit` bounds the bytes read ahead of the parser.
@@ -68,6 +73,9 @@ struct connection
     /// Makes pending and later I/O on the socket fail (pool mutex held).
     void abort();
 
+    /// After the TLS handshake: whether the server selected "h2" by ALPN.
+    bool negotiated_h2() const;
+
     /// Whether the idle connection must be discarded (pool_policy.hpp's check_idle), looked at
     /// without blocking.
     bool stale();
@@ -88,6 +96,11 @@ struct connection
     steady_time exchange_deadline{}; // while leased: when the exchange must be over
     steady_time opened_at{};         // by transport_options::now, for its lifetime
     bool opened_ok = false;          // opening it succeeded
+    /// Set when it negotiated HTTP/2, while it is opened (then read only): its streams.
+    std::unique_ptr<h2_session> h2;
+    std::atomic<bool> h2_used{false}; // a stream has been taken: the next is not its first
+    /// HTTP/2, guarded by the pool's mutex: why it closes once drained (GOAWAY or a failure).
+    close_reason drain_reason = close_reason::aged;
 };
 
 } // namespace glue::detail

@@ -6,7 +6,6 @@
 
 #include "transport/exchange.hpp"
 
-#include "protocol/ascii.hpp"
 #include "protocol/content_coding.hpp"
 #include "transport/connection.hpp"
 #include "transport/proxy_tunnel.hpp"
@@ -19,6 +18,7 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/system/errc.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
@@ -122,19 +122,11 @@ private:
         }
     }
 
-    // A field the client was told to keep: its name in lower case, its value cut short. The caps
-    // bound what a response full of them costs, within the header limit.
+    // A field the client was told to keep (header_capture::keep).
     void capture(beast::string_view name, beast::string_view value, error_code& ec) {
-        const std::string_view n(name.data(), name.size());
-        if (r_.captured.size() == max_captured_headers || !capture_.matches(n)) {
-            return;
-        }
         guarded(ec, [&] {
-            http_header h;
-            h.name.resize(n.size());
-            std::transform(n.begin(), n.end(), h.name.begin(), ascii_lower);
-            h.value.assign(value.data(), std::min(value.size(), max_captured_value_size));
-            r_.captured.push_back(std::move(h));
+            capture_.keep(r_.captured, std::string_view(name.data(), name.size()),
+                          std::string_view(value.data(), value.size()));
         });
     }
 
@@ -289,30 +281,6 @@ auto async_exchange(connection& c, response_reader& in, Token&& token) {
                                                                      c.socket());
 }
 
-namespace {
-
-// A bit from a name's size and first letter (any case): equal names, equal bits.
-std::uint64_t key_bit(std::string_view name) noexcept {
-    const unsigned first = name.empty() ? 0u : static_cast<unsigned char>(ascii_lower(name[0]));
-    return std::uint64_t(1) << ((name.size() * 7 + first) % 64);
-}
-
-} // namespace
-
-header_capture::header_capture(std::vector<std::string> lower_case_names)
-    : names_(std::move(lower_case_names)) {
-    for (const auto& name : names_) {
-        keys_ |= key_bit(name);
-    }
-}
-
-bool header_capture::matches(std::string_view name) const noexcept {
-    // Most fields share neither size nor first letter with a listed name: passed over at once.
-    return (keys_ & key_bit(name)) != 0 &&
-           std::any_of(names_.begin(), names_.end(),
-                       [&](const std::string& c) { return iequals(name, c); });
-}
-
 void fallible_step() {
     if (steps_until_failure.load(std::memory_order_relaxed) > 0 &&
         steps_until_failure.fetch_sub(1, std::memory_order_relaxed) == 1) {
@@ -383,6 +351,11 @@ failure connect_failure(error_code ec) {
     }
     if (ec == errc::timeout) {
         return make_failure(ec, "deadline passed while opening a connection");
+    }
+    if (ec == boost::system::errc::protocol_not_supported) {
+        return make_failure(errc::http_error,
+                            "the server did not select HTTP/2 (ALPN), and client_config::http2 "
+                            "is required");
     }
     if (ec == errc::invalid_argument) {
         return make_failure(ec, "http:// is only allowed for loopback hosts, and the host name "

@@ -9,6 +9,7 @@
 
 #include "protocol/http_message.hpp"
 #include "support/outcome.hpp"
+#include "transport/header_capture.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -44,22 +45,6 @@ struct exchange_result {
     std::string_view why;
 };
 
-/// The response fields an exchange keeps (http_response::captured): their names in lower case,
-/// and a one-word filter of them made once per pool, so that most fields of every response are
-/// passed over without comparing names.
-class header_capture {
-public:
-    header_capture() = default;
-    explicit header_capture(std::vector<std::string> lower_case_names);
-
-    /// Whether `name` (any case) is one of them.
-    bool matches(std::string_view name) const noexcept;
-
-private:
-    std::vector<std::string> names_;
-    std::uint64_t keys_ = 0; // key_bit() of each name
-};
-
 /// Writes `c.out`, then reads the response into `into` until it is complete, skipping interim
 /// (1xx) responses but a 101, at most a few of them: a response left 1xx means no answer. The
 /// response is read in place, never moved, as it is the hot path's largest object; after a
@@ -73,11 +58,6 @@ boost::asio::awaitable<exchange_result> exchange(connection& c, std::size_t head
                                                  std::uint64_t body_limit,
                                                  const header_capture& capture,
                                                  http_response& into);
-
-/// Captured fields of one response, at most (exchange()).
-inline constexpr std::size_t max_captured_headers = 32;
-/// Bytes of a captured field's value kept, at most.
-inline constexpr std::size_t max_captured_value_size = 256;
 
 /// Why a connection could not be opened, told the way a caller can act on.
 failure connect_failure(error_code ec);

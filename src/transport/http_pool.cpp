@@ -9,11 +9,13 @@
 
 #include <glue/version.hpp>
 
+#include "protocol/ascii.hpp"
 #include "support/saturating.hpp"
 #include "support/strand_task.hpp"
 #include "support/waiter.hpp"
 #include "transport/connection.hpp"
 #include "transport/exchange.hpp"
+#include "transport/h2_session.hpp"
 #include "transport/name_lookup.hpp"
 #include "transport/pool_policy.hpp"
 #include "transport/proxy_tunnel.hpp"
@@ -21,12 +23,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/intrusive/list.hpp>
+#include <boost/system/errc.hpp>
 
 #include <openssl/crypto.h>
 
 #include <algorithm>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace glue::detail {
@@ -61,7 +65,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         , deadline_timer(ex)
         , leases(opts.max_connections,
                  {saturating_cast<std::chrono::nanoseconds>(opts.connection_idle_timeout),
-                  saturating_cast<std::chrono::nanoseconds>(opts.connection_max_lifetime)}) {
+                  saturating_cast<std::chrono::nanoseconds>(opts.connection_max_lifetime)},
+                 offers_h2()) {
         if (opts.user_agent.empty()) {
             opts.user_agent = "glue-cpp/" GLUE_VERSION_STRING;
         }
@@ -94,6 +99,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 .append("\r\n");
         }
         fixed_headers += opts.default_headers;
+        if (offers_h2()) {
+            make_h2_fields();
+        }
         OPENSSL_cleanse(opts.default_headers.data(), opts.default_headers.size());
         opts.default_headers.clear();
         if (org.tls) {
@@ -104,6 +112,33 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     ~state() {
         OPENSSL_cleanse(fixed_headers.data(), fixed_headers.size());
         OPENSSL_cleanse(tunnel.authorization.data(), tunnel.authorization.size());
+    }
+
+    bool offers_h2() const { return org.tls && opts.http2 != http2_mode::off; }
+
+    // The fields of fixed_headers as HTTP/2 sends them (lower case). The vector is sized first,
+    // so no value (a default header may be a secret) is moved, leaving a copy behind.
+    void make_h2_fields() {
+        h2_fields.authority = org.host_header;
+        std::size_t lines = 0;
+        for_each_header_line(opts.default_headers,
+                             [&](std::string_view, std::string_view) { ++lines; });
+        h2_fields.fields.reserve(3 + lines);
+        auto add = [&](std::string_view name, std::string_view value, bool sensitive) {
+            auto& f = h2_fields.fields.emplace_back();
+            f.name.resize(name.size());
+            std::transform(name.begin(), name.end(), f.name.begin(), ascii_lower);
+            f.value.assign(value);
+            f.sensitive = sensitive;
+        };
+        add("user-agent", opts.user_agent, false);
+        add("accept", "application/json", false);
+        if (opts.accept_compressed) {
+            add("accept-encoding", "gzip, deflate", false); // decoded in h2_codec.cpp
+        }
+        for_each_header_line(
+            opts.default_headers,
+            [&](std::string_view name, std::string_view value) { add(name, value, true); });
     }
 
     //--------------------------------------------------------------------------
@@ -129,9 +164,12 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                     return std::nullopt;
                 }
                 c = std::move(taken.conn);
-                lease_locked(*c, deadline);
+                if (!c->h2) {
+                    lease_locked(*c, deadline);
+                }
             }
-            if (!c->stale()) {
+            // An HTTP/2 connection is read by its session only, which finds a dead one itself.
+            if (c->h2 || !c->stale()) {
                 return c;
             }
             release(std::move(c), close_reason::stale);
@@ -195,6 +233,30 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         place_locked(std::move(p), {}, reason);
     }
 
+    /// HTTP/2: a stream of `c` is back.
+    void stream_done(const connection_ptr& c) {
+        const auto now = ageing_now();
+        std::lock_guard lock(mtx);
+        auto p = leases.stream_done(c, now);
+        place_locked(std::move(p), {}, leases.stopped() ? close_reason::shutdown : c->drain_reason);
+    }
+
+    /// HTTP/2: the server changed how many streams `c` may carry.
+    void h2_limit(const connection_ptr& c, std::size_t limit) {
+        std::lock_guard lock(mtx);
+        place_locked(leases.set_limit(c, limit));
+    }
+
+    /// HTTP/2: `c` takes no new stream (GOAWAY, or it failed).
+    void h2_drain(const connection_ptr& c, bool goaway) {
+        std::lock_guard lock(mtx);
+        if (c->drain_reason == close_reason::aged) {
+            c->drain_reason = goaway ? close_reason::server_close : close_reason::error;
+        }
+        place_locked(leases.drain(c), {},
+                     leases.stopped() ? close_reason::shutdown : c->drain_reason);
+    }
+
     /// The time connections age by (transport_options::now).
     steady_time ageing_now() const {
         return opts.now ? opts.now() : std::chrono::steady_clock::now();
@@ -206,6 +268,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                       close_reason reason = close_reason::error) {
         for (const auto& expired : p.expired) {
             close_locked(expired, close_reason::aged);
+        }
+        for (auto* w : p.streams) { // HTTP/2: a stream each on p.conn
+            w->conn = p.conn;
+            w->wake();
         }
         switch (p.what) {
         case placement_outcome::idle:
@@ -242,6 +308,25 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         connection& operator*() const { return *c_; }
 
         void release(std::optional<close_reason> why) { st_.release(std::move(c_), why); }
+
+    private:
+        state& st_;
+        connection_ptr c_;
+    };
+
+    /// An HTTP/2 stream taken on a connection, given back however the exchange ends.
+    class stream_lease {
+    public:
+        stream_lease(state& st, connection_ptr c) : st_(st), c_(std::move(c)) {}
+        ~stream_lease() { release(); }
+        stream_lease(const stream_lease&) = delete;
+        stream_lease& operator=(const stream_lease&) = delete;
+
+        void release() {
+            if (c_) {
+                st_.stream_done(std::exchange(c_, nullptr));
+            }
+        }
 
     private:
         state& st_;
@@ -319,6 +404,11 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             ++counts.closes[static_cast<std::size_t>(why)];
         }
         c->unlink();
+        if (c->h2) {
+            // Its session may be reading (a stream reset and not yet acknowledged): it stops.
+            c->h2->stop(c);
+            c->abort();
+        }
     }
 
     // Opens the connections pool_policy counted, each as a task of its own with its deadline.
@@ -357,6 +447,29 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
             ++counts.connects;
             counts.tls_handshakes += tls_ctx ? 1 : 0;
         }
+        if (!ec && c->h2) {
+            std::weak_ptr<state> weak = weak_from_this();
+            std::weak_ptr<connection> conn = c;
+            h2_session::events e;
+            e.limit = [weak, conn](std::size_t n) {
+                auto self = weak.lock();
+                auto c = conn.lock();
+                if (self && c) {
+                    self->h2_limit(c, n);
+                }
+            };
+            e.drain = [weak, conn](bool goaway) {
+                auto self = weak.lock();
+                auto c = conn.lock();
+                if (self && c) {
+                    self->h2_drain(c, goaway);
+                }
+            };
+            c->h2->set_events(std::move(e));
+            place_locked(leases.opened_multiplexed(c, c->h2->max_concurrent_streams(), now), ec,
+                         close_reason::shutdown);
+            return;
+        }
         place_locked(leases.opened(c, !ec, now), ec, close_reason::shutdown);
     }
 
@@ -389,7 +502,22 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 endpoints.emplace_back(a, port);
             }
         }
-        co_return co_await c.open(endpoints, org, proxy && org.tls ? &tunnel : nullptr);
+        auto ec = co_await c.open(endpoints, org, proxy && org.tls ? &tunnel : nullptr);
+        if (ec || !offers_h2()) {
+            co_return ec;
+        }
+        if (!c.negotiated_h2()) {
+            // See connect_failure(): a server without HTTP/2 when it is required.
+            co_return opts.http2 == http2_mode::required
+                ? boost::system::errc::make_error_code(boost::system::errc::protocol_not_supported)
+                : error_code{};
+        }
+        try {
+            c.h2 = std::make_unique<h2_session>(c, h2_limits, capture, h2_fields);
+        } catch (const std::bad_alloc&) {
+            co_return boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
+        }
+        co_return co_await c.h2->start();
     }
 
     //--------------------------------------------------------------------------
@@ -420,6 +548,9 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                     // In use by a caller, maybe on another thread: its I/O fails promptly.
                     // The socket can't be closed meanwhile: that needs this mutex first.
                     c.abort();
+                    if (c.h2) {
+                        c.h2->stop(c.shared_from_this()); // its streams fail
+                    }
                 }
             }
         }
@@ -444,7 +575,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         s.connecting = leases.connecting();
         s.open = leases.open() - s.connecting;
         s.idle = leases.idle_count();
-        s.leased = leased;
+        s.leased = leased + leases.streams_in_use();
+        s.http2 = leases.multiplexed();
         s.waiting = leases.waiting();
         return s;
     }
@@ -456,6 +588,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     // extensions, or a trailer, which Beast 1.81 reads without a limit), with a little room.
     const std::size_t buffer_limit = std::min(opts.header_limit, std::size_t(-1) - 4096) + 4096;
     const header_capture capture{opts.capture_headers}; // the response fields kept
+    h2_fixed_fields h2_fields; // HTTP/2: fixed_headers' fields (offers_h2() only)
+    const h2_codec::limits h2_limits{opts.header_limit, opts.max_response_body};
     std::string fixed_headers; // Host, User-Agent, Accept: the same on every request
     std::string target_prefix; // before each target: "http://host" through a proxy
     tunnel_request tunnel;     // a proxy's CONNECT, for https:// through it
@@ -530,6 +664,54 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
             f.unsent = true; // no connection: nothing was written
             co_return f;
         }
+        if ((**leased)->h2) {
+            const connection_ptr c = std::move(**leased);
+            state::stream_lease stream(*st, c); // whatever throws gives the stream back
+            fallible_step();                    // as prepare() may fail
+            if (!prepare(req)) {
+                co_return false;
+            }
+            t.http2 = true;
+            t.new_connection = !c->h2_used.exchange(true);
+            t.connect = t.new_connection ? c->times : connect_times{};
+            auto x = co_await c->h2->exchange(c, req, into, deadline, !req.idempotent);
+            t.ended_at = std::chrono::steady_clock::now();
+            t.exchange = saturating_sub(t.ended_at, in_hand);
+            t.bytes_sent = x.sent;
+            t.bytes_received = x.received;
+            t.written = x.written && !x.refused;
+            stream.release();
+            if (!x.ec) {
+                co_return true;
+            }
+            failed_exchange facts;
+            facts.reused = !t.new_connection;
+            facts.kind = kind;
+            facts.response_bytes = x.got_response;
+            facts.idempotent = req.idempotent;
+            facts.nothing_written = !t.written;
+            facts.refused = x.refused;
+            facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
+            facts.deadline_passed = t.ended_at >= deadline;
+            switch (after_failed_exchange(facts)) {
+            case after_failure::aborted:
+                co_return make_failure(asio::error::operation_aborted);
+            case after_failure::retry_fresh:
+                kind = lease_kind::fresh;
+                asked = asked.value_or(in_hand);
+                st->count_resend();
+                continue;
+            case after_failure::timeout:
+                x.ec = make_error_code(errc::timeout);
+                x.why = {};
+                break;
+            case after_failure::fail:
+                break;
+            }
+            failure f = map_transport_error(x.ec, x.why);
+            f.unsent = facts.nothing_written;
+            co_return f;
+        }
         // From here to its release, whatever throws gives the connection back.
         state::lease c(*st, std::move(**leased));
         fallible_step(); // as prepare() may fail
@@ -541,6 +723,7 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
         // A connection whose exchange failed is closed: one not yet reused has carried none.
         t.new_connection = !c->reused;
         t.connect = t.new_connection ? c->times : connect_times{};
+        t.http2 = false;
         auto x = co_await exchange(*c, st->opts.header_limit, req.body_limit, st->capture, into);
         t.ended_at = std::chrono::steady_clock::now();
         t.exchange = saturating_sub(t.ended_at, in_hand);

@@ -2,11 +2,13 @@
 #ifndef GLUE_TRANSPORT_HTTP_POOL_HPP
 #define GLUE_TRANSPORT_HTTP_POOL_HPP
 
-// The HTTP transport: one pool of keep-alive HTTP/1.1 connections per origin, over TCP or TLS.
+// The HTTP transport: one pool of keep-alive connections per origin, over TCP or TLS, speaking
+// HTTP/1.1, or HTTP/2 where ALPN selects it (h2_session.hpp).
 // This header names no Beast or OpenSSL type: the layers above compile without them. Beast's
 // HTTP code is instantiated in exchange.cpp (and proxy_tunnel.cpp, for CONNECT), the TLS
 // handshake in connection.cpp.
 
+#include <glue/config.hpp>
 #include <glue/metrics.hpp>
 
 #include "protocol/http_message.hpp"
@@ -40,6 +42,11 @@ struct transport_options {
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::size_t max_connections = 64;
     std::size_t header_limit = 64 * 1024;
+    /// The largest response body a request of the pool may accept: HTTP/2's flow-control
+    /// windows are sized for it (h2_codec.cpp).
+    std::uint64_t max_response_body = 32 * 1024 * 1024;
+    /// HTTP/2 over TLS, negotiated by ALPN (client_config::http2).
+    http2_mode http2 = http2_mode::automatic;
     std::string user_agent;
     std::string ca_file; ///< empty: the system trust store
     std::string ca_pem;
@@ -78,6 +85,7 @@ struct send_trace {
     steady_time ended_at{};                      ///< when the exchange ended (written only)
     std::uint64_t bytes_sent = 0, bytes_received = 0;
     bool written = false; ///< any byte of the request left
+    bool http2 = false;   ///< the last try went on an HTTP/2 stream
 };
 
 /// Called with a connection in hand, right before the request is written, and again before a

@@ -41,6 +41,9 @@ after_failure after_failed_exchange(const failed_exchange& x) noexcept {
     if (x.aborted) {
         return after_failure::aborted;
     }
+    if (x.refused && x.kind != lease_kind::fresh && !x.deadline_passed) {
+        return after_failure::retry_fresh; // not processed: a mutation may go again too
+    }
     if (x.reused && x.kind != lease_kind::fresh && !x.response_bytes &&
         (x.idempotent || x.nothing_written) && !x.deadline_passed) {
         return after_failure::retry_fresh;

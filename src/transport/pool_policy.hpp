@@ -13,6 +13,7 @@
 
 #include <boost/intrusive/list.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
@@ -98,6 +99,9 @@ struct failed_exchange {
     bool idempotent = false;     ///< the request may be sent again (http_request::idempotent)
     bool nothing_written = false;
     bool deadline_passed = false;
+    /// HTTP/2: the server certainly never processed it (REFUSED_STREAM, past a GOAWAY's last
+    /// stream id, or the connection went away before its stream opened).
+    bool refused = false;
 };
 
 enum class after_failure {
@@ -109,7 +113,8 @@ enum class after_failure {
 
 /// A kept-alive connection the server closed just as it was reused (after the peek): nothing of
 /// the response came back, so the request goes again, once, on a fresh connection, if it may be
-/// sent twice or none of it left, and there is time.
+/// sent twice or none of it left, and there is time. A request an HTTP/2 server refused goes
+/// again the same way, a mutation too: it was not processed.
 after_failure after_failed_exchange(const failed_exchange& x) noexcept;
 
 //------------------------------------------------------------------------------
@@ -155,9 +160,13 @@ enum class placement_outcome {
 template <class Waiter, class Conn>
 class pool_policy {
 public:
-    explicit pool_policy(std::size_t max_connections, connection_ageing ageing = {}) noexcept
+    /// `may_multiplex`: connections may turn out to carry several exchanges at once (HTTP/2
+    /// offered by ALPN); until one has opened and said, only one is opened at a time.
+    explicit pool_policy(std::size_t max_connections, connection_ageing ageing = {},
+                         bool may_multiplex = false) noexcept
         : max_(max_connections)
-        , ageing_(ageing) {}
+        , ageing_(ageing)
+        , expected_(may_multiplex ? 0 : 1) {}
 
     struct take_result {
         take_outcome what;
@@ -172,6 +181,15 @@ public:
         }
         take_result r{take_outcome::none};
         sweep(now, r.expired);
+        if (kind == lease_kind::pooled) {
+            if (auto* m = with_room(now)) {
+                ++m->in_use;
+                r.what = take_outcome::taken;
+                r.conn = m->conn;
+                r.connects = start_connects();
+                return r;
+            }
+        }
         while (kind == lease_kind::pooled && !idle_.empty()) {
             idle_conn e = std::move(idle_.back());
             idle_.pop_back();
@@ -198,7 +216,7 @@ public:
         if (stopped_) {
             return {line_up_outcome::stopped};
         }
-        if (!w.fresh && !idle_.empty()) {
+        if (!w.fresh && (!idle_.empty() || has_room())) {
             return {line_up_outcome::take_idle};
         }
         line_up_result r{line_up_outcome::waiting};
@@ -220,6 +238,8 @@ public:
         Waiter* waiter = nullptr;
         std::size_t connects = 0;    ///< connections to start opening (counted already)
         std::vector<Conn> expired{}; ///< idle ones past their idle timeout or lifetime: close
+        /// Multiplexed: the waiters given a stream on `conn`, out of line now.
+        std::vector<Waiter*> streams{};
     };
 
     /// A leased connection, opened at `opened`, given back at `now`, fit for another request or
@@ -251,12 +271,107 @@ public:
             p.waiter = w;
             return p;
         }
+        expected_ = 1; // one exchange per connection: those waiting beyond it get their own
+        placement p{placement_outcome::idle};
         if (w) {
-            return {placement_outcome::hand_over, std::move(c), w};
+            p = {placement_outcome::hand_over, std::move(c), w};
+        } else {
+            idle_.push_back({std::move(c), now, now});
         }
-        idle_.push_back({std::move(c), now, now});
-        return {placement_outcome::idle};
+        p.connects = start_connects();
+        return p;
     }
+
+    //--------------------------------------------------------------------------
+    // Multiplexed connections (HTTP/2): each carries up to `limit` exchanges at once (the
+    // server's SETTINGS_MAX_CONCURRENT_STREAMS), one stream each. A stream is taken like a
+    // connection (take_idle, line_up, a hand-over) and given back with stream_done(). One
+    // draining (GOAWAY, or failed) takes no new stream and closes when its last one is back.
+
+    /// A connection being opened at `now` is open and multiplexes, `limit` streams at once: the
+    /// first `limit` waiters in line get a stream on it (placement::streams).
+    placement opened_multiplexed(Conn c, std::size_t limit, steady_time now) {
+        --connecting_;
+        if (stopped_) {
+            return close(std::move(c));
+        }
+        limit = std::max<std::size_t>(limit, 1);
+        expected_ = limit;
+        mux_.push_back({c, 0, limit, false, now, now});
+        placement p{placement_outcome::idle, std::move(c)};
+        hand_streams(mux_.back(), p.streams, true);
+        p.connects = start_connects();
+        return p;
+    }
+
+    /// A stream of `c` is back at `now`. Streams it can carry go to waiters; one draining, past
+    /// its lifetime or in a stopped pool closes once it carries none.
+    placement stream_done(const Conn& c, steady_time now) {
+        placement p{placement_outcome::idle};
+        auto it = find_mux(c);
+        if (it == mux_.end()) {
+            return p;
+        }
+        --it->in_use;
+        if (it->in_use == 0) {
+            it->since = now;
+        }
+        if (stopped_ || it->draining || too_old(ageing_, it->opened, now)) {
+            it->draining = true;
+            return close_drained(it);
+        }
+        sweep(now, p.expired);
+        it = find_mux(c); // the sweep may have moved it
+        if (it != mux_.end()) {
+            p.conn = it->conn;
+            hand_streams(*it, p.streams, false);
+        }
+        p.connects = start_connects();
+        return p;
+    }
+
+    /// The server changed how many streams `c` may carry at once.
+    placement set_limit(const Conn& c, std::size_t limit) {
+        placement p{placement_outcome::idle};
+        auto it = find_mux(c);
+        if (it == mux_.end() || it->draining) {
+            return p;
+        }
+        it->limit = std::max<std::size_t>(limit, 1);
+        expected_ = it->limit;
+        p.conn = it->conn;
+        hand_streams(*it, p.streams, false);
+        p.connects = start_connects();
+        return p;
+    }
+
+    /// `c` takes no new stream (GOAWAY, or the connection failed); closed now if it carries
+    /// none, else when its last stream is back.
+    placement drain(const Conn& c) {
+        auto it = find_mux(c);
+        if (it == mux_.end()) {
+            return {placement_outcome::idle};
+        }
+        it->draining = true;
+        if (it->in_use == 0) {
+            return close_drained(it);
+        }
+        placement p{placement_outcome::idle};
+        p.connects = start_connects(); // its waiters need another connection
+        return p;
+    }
+
+    /// Streams carried now, over every multiplexed connection.
+    std::size_t streams_in_use() const noexcept {
+        std::size_t n = 0;
+        for (const auto& m : mux_) {
+            n += m.in_use;
+        }
+        return n;
+    }
+
+    /// Multiplexed connections open.
+    std::size_t multiplexed() const noexcept { return mux_.size(); }
 
     /// Shuts the pool; false if it was already. Then every waiter from next_to_fail() fails and
     /// the idle connections from close_idle() close; those leased or being opened are aborted
@@ -285,13 +400,28 @@ public:
             closing.push_back(std::move(e.conn));
         }
         idle_.clear();
+        for (auto it = mux_.begin(); it != mux_.end();) {
+            it->draining = true;
+            if (it->in_use == 0) {
+                --open_;
+                closing.push_back(std::move(it->conn));
+                it = mux_.erase(it);
+            } else {
+                ++it;
+            }
+        }
         return closing;
     }
 
     bool stopped() const noexcept { return stopped_; }
     const connection_ageing& ageing() const noexcept { return ageing_; }
     std::size_t open() const noexcept { return open_; }
-    std::size_t idle_count() const noexcept { return idle_.size(); }
+    /// Connections carrying nothing: idle ones, and multiplexed ones without a stream.
+    std::size_t idle_count() const noexcept {
+        return idle_.size() +
+               static_cast<std::size_t>(std::count_if(
+                   mux_.begin(), mux_.end(), [](const mux_conn& m) { return m.in_use == 0; }));
+    }
     std::size_t connecting() const noexcept { return connecting_; }
 
     /// The idle connections, least recently used first (a copy).
@@ -317,6 +447,62 @@ private:
         steady_time opened;
         steady_time since; ///< idle since
     };
+
+    struct mux_conn {
+        Conn conn;
+        std::size_t in_use; ///< streams
+        std::size_t limit;  ///< streams at once
+        bool draining;
+        steady_time opened;
+        steady_time since; ///< carrying no stream since
+    };
+
+    typename std::vector<mux_conn>::iterator find_mux(const Conn& c) {
+        return std::find_if(mux_.begin(), mux_.end(),
+                            [&](const mux_conn& m) { return m.conn == c; });
+    }
+
+    // The first (oldest) multiplexed connection that takes a stream now: streams gather on as
+    // few connections as they fit in. One past its lifetime is drained instead.
+    mux_conn* with_room(steady_time now) {
+        for (auto& m : mux_) {
+            if (!m.draining && too_old(ageing_, m.opened, now)) {
+                m.draining = true; // closed by sweep() or stream_done() once it carries none
+            }
+            if (!m.draining && m.in_use < m.limit) {
+                return &m;
+            }
+        }
+        return nullptr;
+    }
+
+    bool has_room() const noexcept {
+        return std::any_of(mux_.begin(), mux_.end(),
+                           [](const mux_conn& m) { return !m.draining && m.in_use < m.limit; });
+    }
+
+    // Gives `m`'s free streams to the waiters in line, first come first served. A waiter for a
+    // fresh connection takes one only on a connection just opened (`fresh`).
+    void hand_streams(mux_conn& m, std::vector<Waiter*>& to, bool fresh) {
+        while (!m.draining && m.in_use < m.limit) {
+            Waiter* w = front();
+            if (!w || (w->fresh && !fresh)) {
+                return;
+            }
+            w->unlink();
+            ++m.in_use;
+            to.push_back(w);
+        }
+    }
+
+    placement close_drained(typename std::vector<mux_conn>::iterator it) {
+        if (it->in_use != 0) {
+            return {placement_outcome::idle};
+        }
+        Conn c = std::move(it->conn);
+        mux_.erase(it);
+        return close(std::move(c));
+    }
 
     placement place_given_back(Conn c, bool reuse, steady_time opened, steady_time now) {
         if (reuse && !stopped_) {
@@ -347,6 +533,16 @@ private:
         }
         open_ -= static_cast<std::size_t>(end - idle_.begin());
         idle_.erase(idle_.begin(), end);
+        for (auto it = mux_.begin(); it != mux_.end();) {
+            if (it->in_use == 0 && (it->draining || idle_too_long(ageing_, it->since, now) ||
+                                    too_old(ageing_, it->opened, now))) {
+                --open_;
+                expired.push_back(std::move(it->conn));
+                it = mux_.erase(it);
+            } else {
+                ++it;
+            }
+        }
     }
 
     Waiter* front() noexcept {
@@ -365,10 +561,14 @@ private:
         return p;
     }
 
-    // Opens connections while waiters outnumber the connections being opened for them.
+    // Opens connections while waiters outnumber what the connections being opened are expected
+    // to carry: one exchange each over HTTP/1.1, the last server's stream limit each over
+    // HTTP/2; while unknown (expected_ 0), one connection at a time.
     std::size_t start_connects() noexcept {
         std::size_t n = 0;
-        while (!stopped_ && open_ < max_ && waiters_beyond(connecting_)) {
+        while (!stopped_ && open_ < max_ &&
+               (expected_ == 0 ? connecting_ == 0 && waiters_beyond(0)
+                               : waiters_beyond(saturating_mul(connecting_, expected_)))) {
             ++open_;
             ++connecting_;
             ++n;
@@ -388,8 +588,16 @@ private:
         return false;
     }
 
+    static std::size_t saturating_mul(std::size_t a, std::size_t b) noexcept {
+        return b != 0 && a > std::size_t(-1) / b ? std::size_t(-1) : a * b;
+    }
+
     const std::size_t max_;
     const connection_ageing ageing_;
+    /// Exchanges a connection being opened is expected to carry at once: 1 over HTTP/1.1, the
+    /// last server's stream limit over HTTP/2, 0 while unknown.
+    std::size_t expected_;
+    std::vector<mux_conn> mux_; // multiplexed connections, oldest first
     std::size_t open_ = 0;
     std::size_t connecting_ = 0;
     std::vector<idle_conn> idle_; // back: most recently used

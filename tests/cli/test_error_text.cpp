@@ -151,6 +151,12 @@ TEST_SUITE("cli error lines") {
               "glue: 127.0.0.1:1 failed (HTTP 500, server error); try again later");
         CHECK(error_line(failure(errc::http_error, answered(404)), local()) ==
               "glue: 127.0.0.1:1 gave an unexpected answer (HTTP 404); is GLUE_API_URL right?");
+        CHECK(error_line(thrown(errc::http_error, "the server did not select HTTP/2 (ALPN), and "
+                                                  "client_config::http2 is required"),
+                         local()) ==
+              "glue: 127.0.0.1:1: the server did not select HTTP/2 (ALPN), and "
+              "client_config::http2 is required; use --http2 auto (GLUE_HTTP2), or a server that "
+              "speaks HTTP/2");
         CHECK(error_line(bad_response_without_reason(), local()) ==
               "glue: 127.0.0.1:1 sent an answer glue can't read (malformed, truncated or "
               "oversized response) (HTTP 200, request id req_6); is GLUE_API_URL right?");

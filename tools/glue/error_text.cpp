@@ -167,6 +167,12 @@ std::string glue_line(errc e, const glue::error& err, const error_context& ctx) 
                    std::to_string(d.proxy_status) +
                    "); check --proxy, GLUE_PROXY and GLUE_NO_PROXY";
         }
+        if (d.http_status == 0 && !err.reason().empty()) {
+            // No answer came: the connection was refused its protocol (--http2 required, and
+            // the server did not select HTTP/2).
+            return "glue: " + host + ": " + reason +
+                   "; use --http2 auto (GLUE_HTTP2), or a server that speaks HTTP/2";
+        }
         return "glue: " + host + " gave an unexpected answer" + answer_of(d) + "; " +
                check_url(ctx);
     case errc::bad_response:

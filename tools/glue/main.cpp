@@ -52,6 +52,7 @@ constexpr int usage_error = 2;
 struct connection_flags {
     std::string api_url, client_id, client_secret, redirect_uri, ca_file, shared_cache;
     std::string proxy, no_proxy;
+    std::string http2; // auto, off, required; empty: the library's default (auto)
     unsigned timeout_s = 0;
     std::size_t connections = 0;
     bool no_compression = false;
@@ -79,6 +80,9 @@ struct connection_flags {
             ->check(CLI::Range(std::size_t{1}, std::size_t{4096}));
         cmd.add_flag("--no-compression", no_compression,
                      "send no Accept-Encoding (answers are gzip or deflate otherwise)");
+        cmd.add_option("--http2", http2,
+                       "HTTP/2 over TLS: auto (when the server selects it), off, required "
+                       "[GLUE_HTTP2]");
     }
 
     glue::client_config config() const {
@@ -155,6 +159,17 @@ struct connection_flags {
         }
         if (no_compression) {
             cfg.accept_compressed_responses = false;
+        }
+        std::string mode = http2;
+        if (const char* v = std::getenv("GLUE_HTTP2"); mode.empty() && v) {
+            mode = v; // the flag wins over the variable
+        }
+        if (mode == "off") {
+            cfg.http2 = glue::http2_mode::off;
+        } else if (mode == "required") {
+            cfg.http2 = glue::http2_mode::required;
+        } else if (!mode.empty() && mode != "auto") {
+            throw CLI::ValidationError("--http2", "must be auto, off or required");
         }
         return cfg;
     }

@@ -577,7 +577,7 @@ TEST_SUITE("pool policy") {
     TEST_CASE("a failed exchange is tried again on a fresh connection only when nothing of the "
               "answer came on a reused one") {
         // Every combination of what is known.
-        for (int bits = 0; bits < (1 << 7); ++bits) {
+        for (int bits = 0; bits < (1 << 8); ++bits) {
             gd::failed_exchange x;
             x.aborted = bits & 1;
             x.reused = bits & 2;
@@ -586,6 +586,7 @@ TEST_SUITE("pool policy") {
             x.idempotent = bits & 16;
             x.nothing_written = bits & 32;
             x.deadline_passed = bits & 64;
+            x.refused = bits & 128;
             CAPTURE(bits);
             const auto what = gd::after_failed_exchange(x);
             if (x.aborted) {
@@ -593,8 +594,10 @@ TEST_SUITE("pool policy") {
                 continue;
             }
             const bool may_repeat = x.idempotent || x.nothing_written;
-            const bool retry = x.reused && x.kind == lease_kind::pooled && !x.response_bytes &&
-                               may_repeat && !x.deadline_passed;
+            // A refused HTTP/2 stream was not processed: it goes again, a mutation too, if it
+            // was not on a fresh connection already.
+            const bool retry = x.kind == lease_kind::pooled && !x.deadline_passed &&
+                               (x.refused || (x.reused && !x.response_bytes && may_repeat));
             if (retry) {
                 CHECK(what == gd::after_failure::retry_fresh);
             } else if (x.deadline_passed) {
@@ -603,6 +606,125 @@ TEST_SUITE("pool policy") {
                 CHECK(what == gd::after_failure::fail);
             }
         }
+    }
+
+    //------------------------------------------------------------------------------
+    // Multiplexed connections (HTTP/2)
+
+    TEST_CASE("HTTP/2 offered: one connection is opened until the first says what it carries") {
+        policy p(8, {}, true);
+        std::vector<test_waiter> ws(5);
+        std::size_t connects = 0;
+        for (auto& w : ws) {
+            connects += p.line_up(w, normal).connects;
+        }
+        CHECK(connects == 1);
+        SUBCASE("it speaks HTTP/1.1: one connection per waiter from then on") {
+            auto placed = p.opened(1, true, t0);
+            CHECK(placed.what == placement_outcome::hand_over);
+            CHECK(placed.waiter == &ws[0]);
+            CHECK(placed.connects == 4);
+        }
+        SUBCASE("it speaks HTTP/2 with room for all: they all get a stream on it") {
+            auto placed = p.opened_multiplexed(1, 100, t0);
+            CHECK(placed.conn == 1);
+            CHECK(placed.streams.size() == 5);
+            CHECK(placed.connects == 0);
+            CHECK(p.streams_in_use() == 5);
+            CHECK(p.multiplexed() == 1);
+            CHECK(p.open() == 1);
+            CHECK(p.idle_count() == 0);
+        }
+        SUBCASE("it speaks HTTP/2 with room for 2: two more connections for the other 3") {
+            auto placed = p.opened_multiplexed(1, 2, t0);
+            CHECK(placed.streams.size() == 2);
+            CHECK(placed.connects == 2);
+            CHECK(p.opened_multiplexed(2, 2, t0).streams.size() == 2);
+            CHECK(p.opened_multiplexed(3, 2, t0).streams.size() == 1);
+            CHECK(p.open() == 3);
+        }
+    }
+
+    TEST_CASE("HTTP/2: streams are taken on the connection with room, and come back") {
+        policy p(2, {60s, 600s}, true);
+        test_waiter w;
+        REQUIRE(p.line_up(w, normal).connects == 1);
+        REQUIRE(p.opened_multiplexed(1, 2, t0).streams.size() == 1);
+        auto t = p.take_idle(lease_kind::pooled, t0);
+        CHECK(t.what == take_outcome::taken);
+        CHECK(t.conn == 1);
+        // Full: a waiter waits, and no connection opens while the first is expected to carry 2.
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::none);
+        test_waiter waiting;
+        auto in_line = p.line_up(waiting, normal);
+        CHECK(in_line.what == line_up_outcome::waiting);
+        CHECK(in_line.connects == 1); // the only waiter: one more connection, at most max
+        test_waiter third;
+        CHECK(p.line_up(third, normal).connects == 0);
+        // A stream back goes to the first in line.
+        auto back = p.stream_done(1, t0 + 1s);
+        REQUIRE(back.streams.size() == 1);
+        CHECK(back.streams[0] == &waiting);
+        CHECK(back.conn == 1);
+        CHECK(p.streams_in_use() == 2);
+        third.give_up();
+    }
+
+    TEST_CASE("HTTP/2: a connection drained by GOAWAY takes no stream and closes when empty") {
+        policy p(4, {}, true);
+        test_waiter w1, w2;
+        p.line_up(w1, normal);
+        p.line_up(w2, normal);
+        REQUIRE(p.opened_multiplexed(1, 10, t0).streams.size() == 2);
+        CHECK(p.drain(1).what == placement_outcome::idle); // two streams still to finish
+        CHECK(p.take_idle(lease_kind::pooled, t0).what == take_outcome::none);
+        CHECK(p.stream_done(1, t0).what == placement_outcome::idle);
+        auto last = p.stream_done(1, t0);
+        CHECK(last.what == placement_outcome::close);
+        CHECK(last.conn == 1);
+        CHECK(p.open() == 0);
+        CHECK(p.multiplexed() == 0);
+        // A stream of a connection closed already changes nothing.
+        CHECK(p.stream_done(1, t0).what == placement_outcome::idle);
+    }
+
+    TEST_CASE("HTTP/2: an idle connection ages like any other") {
+        policy p(4, {60s, 600s}, true);
+        test_waiter w;
+        p.line_up(w, normal);
+        REQUIRE(p.opened_multiplexed(1, 10, t0).streams.size() == 1);
+        CHECK(p.stream_done(1, t0).what == placement_outcome::idle);
+        CHECK(p.idle_count() == 1);
+        auto t = p.take_idle(lease_kind::pooled, t0 + 61s);
+        CHECK(t.what == take_outcome::none);
+        CHECK(t.expired == std::vector<int>{1});
+        CHECK(p.open() == 0);
+    }
+
+    TEST_CASE("HTTP/2: the server's limit going up hands streams to the waiters") {
+        policy p(1, {}, true);
+        std::vector<test_waiter> ws(3);
+        for (auto& w : ws) {
+            p.line_up(w, normal);
+        }
+        REQUIRE(p.opened_multiplexed(1, 1, t0).streams.size() == 1);
+        auto more = p.set_limit(1, 3);
+        CHECK(more.streams.size() == 2);
+        CHECK(p.streams_in_use() == 3);
+    }
+
+    TEST_CASE("HTTP/2: shutting down closes the idle ones and drains those in use") {
+        policy p(4, {}, true);
+        test_waiter w1, w2;
+        p.line_up(w1, normal);
+        REQUIRE(p.opened_multiplexed(1, 1, t0).streams.size() == 1);
+        p.line_up(w2, normal);
+        REQUIRE(p.opened_multiplexed(2, 1, t0).streams.size() == 1);
+        CHECK(p.stream_done(2, t0).what == placement_outcome::idle);
+        REQUIRE(p.stop());
+        CHECK(p.close_idle() == std::vector<int>{2});
+        CHECK(p.stream_done(1, t0).what == placement_outcome::close);
+        CHECK(p.open() == 0);
     }
 
 } // TEST_SUITE

@@ -1,0 +1,98 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TRANSPORT_H2_SESSION_HPP
+#define GLUE_TRANSPORT_H2_SESSION_HPP
+
+// One HTTP/2 connection driven by Asio, the way the Redis link drives hiredis: the codec
+// (h2_codec.hpp, nghttp2) formats and parses, this class does all the I/O on the connection's
+// TLS stream, on a strand of its own. It reads only while a stream or a PING is outstanding
+// and writes only when the codec has output: an idle connection runs nothing
+// (docs/design.md, "HTTP/2").
+
+#include "protocol/http_message.hpp"
+#include "support/clock.hpp"
+#include "transport/h2_codec.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace glue::detail {
+
+struct connection;
+
+class h2_session {
+public:
+    /// What the session tells the pool, on its strand, under no lock of its own.
+    struct events {
+        /// The server's stream limit changed (SETTINGS).
+        std::function<void(std::size_t)> limit;
+        /// The connection takes no new stream: GOAWAY (`goaway`), or it failed or ended.
+        std::function<void(bool goaway)> drain;
+    };
+
+    /// On `c`, whose TLS handshake selected "h2". Throws std::bad_alloc.
+    h2_session(connection& c, const h2_codec::limits& limits, const header_capture& capture,
+               const h2_fixed_fields& fixed);
+    ~h2_session();
+    h2_session(const h2_session&) = delete;
+    h2_session& operator=(const h2_session&) = delete;
+
+    /// While the connection is being opened, before it is shared: sends the connection preface
+    /// and our SETTINGS, and reads until the server's SETTINGS came (and is acknowledged).
+    /// Terminal cancellation ends it.
+    boost::asio::awaitable<error_code> start();
+
+    /// The server's stream limit, as its SETTINGS said (h2_codec::max_concurrent_streams).
+    std::size_t max_concurrent_streams() const;
+
+    /// Set once, before the first exchange.
+    void set_events(events e);
+
+    /// Sends `req` on a new stream and reads its response into `into`, by `deadline`. A
+    /// `mutation` on a connection that carries no stream waits for a PING's answer first, so a
+    /// dead connection fails it unsent. Cancellation (any type) and the deadline end it at once
+    /// and reset the stream (RST_STREAM CANCEL), leaving the connection and its other streams
+    /// alone; `keep` is the connection, kept alive by the I/O in progress.
+    boost::asio::awaitable<h2_outcome> exchange(std::shared_ptr<connection> keep,
+                                                const http_request& req, http_response& into,
+                                                steady_time deadline, bool mutation);
+
+    /// Any thread: the connection is done (the pool closes it). Every stream fails.
+    void stop(std::shared_ptr<connection> keep);
+
+private:
+    void submit(const std::shared_ptr<connection>& keep, std::shared_ptr<h2_exchange> x,
+                bool mutation);
+    void read(const std::shared_ptr<connection>& keep);
+    void after_input(const std::shared_ptr<connection>& keep);
+    void flush(const std::shared_ptr<connection>& keep);
+    bool outstanding() const;
+    void settle();
+    void lost(error_code ec, std::string_view why);
+    void wipe_output();
+
+    connection& conn_;
+    boost::asio::strand<boost::asio::any_io_executor> strand_;
+    // On strand_ only (and in start(), before the session is shared):
+    h2_codec codec_;
+    std::vector<std::uint8_t> in_; // what one read brings, bounded
+    std::string out_;              // what one write takes, bounded; wiped after each
+    bool reading_ = false;
+    bool writing_ = false;
+    bool dead_ = false;
+    bool ping_out_ = false;
+    bool parked_ = false;                                  // settle() cancelled the pending read
+    std::vector<std::shared_ptr<h2_exchange>> after_ping_; // mutations waiting for the PING
+    events events_;
+};
+
+} // namespace glue::detail
+
+#endif

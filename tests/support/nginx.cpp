@@ -1,0 +1,144 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#include "support/nginx.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace glue::test {
+
+namespace {
+
+const char* const nginx_path = "/usr/sbin/nginx";
+
+bool accepts_on(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    return ok;
+}
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace
+
+bool nginx::installed() {
+    return std::filesystem::exists(nginx_path);
+}
+
+nginx::nginx(const options& opts) {
+    REQUIRE_MESSAGE(installed(),
+                    "nginx is not installed: scripts/setup installs it (Debian's nginx-light)");
+    std::string dir = (std::filesystem::temp_directory_path() / "glue-nginx-XXXXXX").string();
+    REQUIRE(::mkdtemp(dir.data()) != nullptr);
+    dir_ = dir;
+    std::filesystem::create_directories(dir_ / "html");
+    std::ofstream(dir_ / "cert.pem") << opts.cert_pem;
+    std::ofstream(dir_ / "key.pem") << opts.key_pem;
+    for (const auto& [name, contents] : opts.files) {
+        std::ofstream(dir_ / "html" / name, std::ios::binary) << contents;
+    }
+    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
+        port_ = free_loopback_port();
+        if (!start(nginx_path, opts)) {
+            process_.reset();
+        }
+    }
+    REQUIRE_MESSAGE(process_, "nginx did not start; its error log:\n" << errors());
+}
+
+nginx::~nginx() {
+    if (process_) {
+        process_->signal(SIGTERM);
+        if (process_->wait(std::chrono::seconds(5)) == -1) {
+            process_->kill();
+        }
+        process_.reset();
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+}
+
+bool nginx::start(const std::string& path, const options& opts) {
+    const auto conf = dir_ / "nginx.conf";
+    const auto d = dir_.string();
+    {
+        std::ofstream out(conf, std::ios::trunc);
+        out << "daemon off;\nmaster_process off;\nworker_processes 1;\n"
+            << "pid " << d << "/nginx.pid;\nerror_log " << d << "/error.log warn;\n"
+            << "events { worker_connections 1024; }\n"
+            << "http {\n"
+            << "  default_type application/json;\n"
+            << "  log_format proto '$server_protocol $ssl_alpn_protocol $connection $uri "
+               "$status';\n"
+            << "  access_log " << d << "/access.log proto;\n"
+            << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d
+            << "/proxy;\n  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d
+            << "/uwsgi;\n  scgi_temp_path " << d << "/scgi;\n"
+            << "  keepalive_timeout 300s;\n  keepalive_requests 100000;\n"
+            << "  http2_max_concurrent_streams " << opts.max_streams << ";\n"
+            << "  server {\n"
+            << "    listen 127.0.0.1:" << port_ << " ssl" << (opts.http2 ? " http2" : "") << ";\n"
+            << "    ssl_certificate " << d << "/cert.pem;\n    ssl_certificate_key " << d
+            << "/key.pem;\n"
+            << "    root " << d << "/html;\n"
+            << "    location = /oauth/token { return 200 '{\"access_token\":\"tok_h2_0123456789\","
+               "\"token_type\":\"bearer\",\"expires_in\":3600}'; }\n"
+            << "    location = /public/graphql { return 200 "
+               "'{\"data\":{\"me\":{\"id\":\"usr_h2\"}}}'; }\n"
+            << opts.server_lines << "  }\n}\n";
+    }
+    process_ = std::make_unique<child_process>(
+        std::vector<std::string>{path, "-p", d + "/", "-c", conf.string(), "-e", d + "/error.log"});
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+        if (process_->wait(std::chrono::milliseconds(0)) != -1) {
+            return false; // gone: the port was taken after all, or the configuration is bad
+        }
+        if (accepts_on(port_)) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+std::string nginx::url() const {
+    return "https://127.0.0.1:" + std::to_string(port_);
+}
+
+std::vector<std::string> nginx::requests() const {
+    std::istringstream lines(read_file(dir_ / "access.log"));
+    std::vector<std::string> out;
+    for (std::string line; std::getline(lines, line);) {
+        out.push_back(line);
+    }
+    return out;
+}
+
+std::string nginx::errors() const {
+    return read_file(dir_ / "error.log");
+}
+
+} // namespace glue::test

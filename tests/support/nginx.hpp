@@ -1,0 +1,62 @@
+// Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
+#ifndef GLUE_TESTS_NGINX_HPP
+#define GLUE_TESTS_NGINX_HPP
+
+// Debian's nginx (nginx-light), a real HTTP/2 server, started by a test on a free port of
+// 127.0.0.1 over TLS with a throwaway certificate and a configuration of its own (never the
+// system's), and stopped by it. One process (master_process off), so it runs as the test's user
+// and reads only its own directory. Its access log tells which protocol each request came over.
+
+#include "support/child_process.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace glue::test {
+
+class nginx {
+public:
+    struct options {
+        std::string cert_pem, key_pem; ///< the server's certificate and key
+        bool http2 = true;             ///< `listen ... ssl http2`
+        unsigned max_streams = 256;    ///< http2_max_concurrent_streams
+        /// Lines added inside the server block (locations of the test's own).
+        std::string server_lines;
+        /// Files written under the document root, name and contents.
+        std::vector<std::pair<std::string, std::string>> files;
+    };
+
+    /// Whether nginx is installed (scripts/setup installs nginx-light).
+    static bool installed();
+
+    /// Starts it and waits until it accepts connections; fails the test if it doesn't start.
+    explicit nginx(const options& opts);
+    ~nginx(); // SIGTERM, then waits (SIGKILL if it doesn't end); removes its files
+    nginx(const nginx&) = delete;
+    nginx& operator=(const nginx&) = delete;
+
+    std::uint16_t port() const { return port_; }
+    /// https://127.0.0.1:<port>
+    std::string url() const;
+
+    /// Its access log so far: one line per request, "<protocol> <alpn or -> <connection
+    /// number> <uri> <status>".
+    std::vector<std::string> requests() const;
+    /// Its error log so far.
+    std::string errors() const;
+
+private:
+    bool start(const std::string& path, const options& opts);
+
+    std::filesystem::path dir_;
+    std::uint16_t port_ = 0;
+    std::unique_ptr<child_process> process_;
+};
+
+} // namespace glue::test
+
+#endif
