@@ -9,7 +9,7 @@
 //                [--timeout-s 300]
 //                [--rss-sample-ms 1000] [--shared-cache redis://127.0.0.1:6379/0]
 //                [--query '{ groups(first: 200) { nodes { id name } } }'] [--compression off]
-//                [--metrics off] [--events on]
+//                [--metrics off] [--events on] [--http2 auto|off|required]
 //
 // --connections is client_config::max_connections, and the calls in flight unless --in-flight
 // says otherwise (more calls than connections: they wait for one, or share one over HTTP/2).
@@ -23,6 +23,10 @@
 // tx_bytes are the TCP payload the process's open sockets received and sent over the whole run
 // (the kernel's count, wire_bytes.hpp), token requests included, taken before the client closes
 // them.
+//
+// --http2 sets client_config::http2 (without it, the library's default: auto): over TLS, auto
+// offers h2 and http/1.1 by ALPN, off HTTP/1.1 only, required h2 only. benchmarks/h2bench.py
+// runs glue-h1 with off and glue-h2 with auto, and looks for --http2 in the usage message.
 //
 // --metrics off turns client_config::collect_metrics off (default on: the library's default);
 // --events on sets a client_config::on_request_event hook that counts the events and sums their
@@ -80,6 +84,7 @@ struct options {
     std::string query = "query { me { id } }";
     bool compression = true;
     bool metrics = true, events = false;
+    std::optional<glue::http2_mode> http2; // unset: the library's default
     std::string client_id = "bench-client", client_secret = "bench-secret", redirect_uri;
     std::size_t requests = 200'000, workspaces = 1'000, connections = 64, threads = 1;
     std::size_t in_flight = 0; // 0: as many as connections
@@ -94,7 +99,7 @@ struct options {
                  "[--connections C] [--in-flight K] [--threads T] [--ca-file PEM] [--client-id ID] "
                  "[--client-secret S] [--redirect-uri URI] [--timeout-s S] [--rss-sample-ms MS] "
                  "[--shared-cache URL] [--query DOCUMENT] [--compression on|off] "
-                 "[--metrics on|off] [--events on|off]\n",
+                 "[--metrics on|off] [--events on|off] [--http2 auto|off|required]\n",
                  why);
     std::exit(2);
 }
@@ -105,6 +110,20 @@ bool to_switch(std::string_view s, const char* name) {
         std::exit(2);
     }
     return s == "on";
+}
+
+glue::http2_mode to_http2(std::string_view s) {
+    if (s == "auto") {
+        return glue::http2_mode::automatic;
+    }
+    if (s == "off") {
+        return glue::http2_mode::off;
+    }
+    if (s == "required") {
+        return glue::http2_mode::required;
+    }
+    std::fprintf(stderr, "glue_loadgen: --http2 takes auto, off or required\n");
+    std::exit(2);
 }
 
 std::size_t to_count(std::string_view s, const char* name) {
@@ -166,6 +185,8 @@ options parse(int argc, char** argv) {
             o.metrics = to_switch(v, "--metrics");
         } else if (a == "--events") {
             o.events = to_switch(v, "--events");
+        } else if (a == "--http2") {
+            o.http2 = to_http2(v);
         } else if (a == "--timeout-s") {
             o.timeout_s = static_cast<long>(to_count(v, "--timeout-s"));
         } else {
@@ -306,6 +327,9 @@ int main(int argc, char** argv) {
     cfg.shared_cache_url = opt.shared_cache;
     cfg.accept_compressed_responses = opt.compression;
     cfg.collect_metrics = opt.metrics;
+    if (opt.http2) {
+        cfg.http2 = *opt.http2;
+    }
     // The least a real hook does: thread-safe bookkeeping per event, no lock, no I/O.
     std::atomic<std::uint64_t> events{0}, event_bytes_received{0};
     if (opt.events) {
