@@ -1,6 +1,7 @@
 // Copyright (c) glue-cpp authors. Distributed under the Boost Software License, Version 1.0.
 #include "support/child_process.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -18,6 +19,14 @@
 extern char** environ;
 
 namespace glue::test {
+
+std::filesystem::path make_temp_dir(const std::string& prefix) {
+    std::string dir = (std::filesystem::temp_directory_path() / (prefix + "XXXXXX")).string();
+    if (::mkdtemp(dir.data()) == nullptr) {
+        throw std::runtime_error("mkdtemp failed for " + dir + ": " + std::strerror(errno));
+    }
+    return dir;
+}
 
 std::uint16_t free_loopback_port() {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -142,6 +151,13 @@ int child_process::wait(std::chrono::milliseconds limit) {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return -1;
+}
+
+void child_process::stop(std::chrono::milliseconds grace) {
+    signal(SIGTERM);
+    if (wait(grace) == -1) {
+        kill();
+    }
 }
 
 void child_process::kill() {

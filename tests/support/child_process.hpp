@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +20,10 @@ namespace glue::test {
 /// A port of 127.0.0.1 nothing listens on now (the kernel's choice for a socket bound to port
 /// 0), for a server process to listen on: it may be taken by then, so retry on a bind failure.
 std::uint16_t free_loopback_port();
+
+/// A new directory of the test's own under the system's temporary one, named `prefix` and six
+/// random characters, for a server's configuration and logs. Throws std::runtime_error.
+std::filesystem::path make_temp_dir(const std::string& prefix);
 
 class child_process {
 public:
@@ -44,6 +49,8 @@ public:
     int wait(std::chrono::milliseconds limit);
     /// SIGKILL, then waits.
     void kill();
+    /// SIGTERM, then SIGKILL if it has not ended within `grace`: a server gets to clean up.
+    void stop(std::chrono::milliseconds grace);
 
 private:
     bool fill(std::chrono::steady_clock::time_point until);

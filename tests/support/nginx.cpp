@@ -50,9 +50,7 @@ bool nginx::installed() {
 nginx::nginx(const options& opts) {
     REQUIRE_MESSAGE(installed(),
                     "nginx is not installed: scripts/setup installs it (Debian's nginx-light)");
-    std::string dir = (std::filesystem::temp_directory_path() / "glue-nginx-XXXXXX").string();
-    REQUIRE(::mkdtemp(dir.data()) != nullptr);
-    dir_ = dir;
+    dir_ = make_temp_dir("glue-nginx-");
     std::filesystem::create_directories(dir_ / "html");
     std::ofstream(dir_ / "cert.pem") << opts.cert_pem;
     std::ofstream(dir_ / "key.pem") << opts.key_pem;
@@ -70,10 +68,7 @@ nginx::nginx(const options& opts) {
 
 nginx::~nginx() {
     if (process_) {
-        process_->signal(SIGTERM);
-        if (process_->wait(std::chrono::seconds(5)) == -1) {
-            process_->kill();
-        }
+        process_->stop(std::chrono::seconds(5));
         process_.reset();
     }
     std::error_code ignored;

@@ -47,9 +47,7 @@ bool accepts(std::uint16_t port) {
 
 tinyproxy::tinyproxy(options opts) {
     const auto path = tinyproxy_path();
-    std::string dir = (std::filesystem::temp_directory_path() / "glue-tinyproxy-XXXXXX").string();
-    REQUIRE(::mkdtemp(dir.data()) != nullptr);
-    dir_ = dir;
+    dir_ = make_temp_dir("glue-tinyproxy-");
     for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
         port_ = free_loopback_port();
         if (!start(path, opts)) {
@@ -61,10 +59,7 @@ tinyproxy::tinyproxy(options opts) {
 
 tinyproxy::~tinyproxy() {
     if (process_) {
-        process_->signal(SIGTERM);
-        if (process_->wait(std::chrono::seconds(5)) == -1) {
-            process_->kill();
-        }
+        process_->stop(std::chrono::seconds(5));
         process_.reset();
     }
     std::error_code ignored;
