@@ -166,10 +166,14 @@ void write_client(exposition& x, const client_metrics& m) {
     const pool_stats& p = m.pool;
     x.family("glue_pool_connections", "gauge",
              "Connections to the API by state: idle (kept for the next request), leased "
-             "(carrying an exchange) and connecting (being opened)");
+             "(exchanges in progress: one per HTTP/1.1 connection in use, one per HTTP/2 "
+             "stream) and connecting (being opened)");
     x.sample("glue_pool_connections", {{"state", "idle"}}, p.idle);
     x.sample("glue_pool_connections", {{"state", "leased"}}, p.leased);
     x.sample("glue_pool_connections", {{"state", "connecting"}}, p.connecting);
+    // With HTTP/2 the states above do not add up to the connections: one carries many streams.
+    x.gauge("glue_pool_open_connections", "Connections open to the API, idle or in use", p.open);
+    x.gauge("glue_pool_http2_connections", "Open connections speaking HTTP/2", p.http2);
     x.gauge("glue_pool_waiting_requests", "Requests waiting for a connection", p.waiting);
     x.counter("glue_pool_connects_total", "Connections opened successfully", p.connects);
     x.counter("glue_pool_connect_failures_total",

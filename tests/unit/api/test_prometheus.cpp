@@ -48,6 +48,7 @@ struct prom_figures {
         p.open = 3;
         p.idle = 2;
         p.leased = 1;
+        p.http2 = 10;
         p.connecting = 5;
         p.waiting = 4;
         p.connects = 6;
@@ -207,6 +208,8 @@ glue_graphql_call_duration_seconds_count 6
              {R"(glue_pool_connections{state="idle"} 2)",
               R"(glue_pool_connections{state="leased"} 1)",
               R"(glue_pool_connections{state="connecting"} 5)"}},
+            {"glue_pool_open_connections", "gauge", {"glue_pool_open_connections 3"}},
+            {"glue_pool_http2_connections", "gauge", {"glue_pool_http2_connections 10"}},
             {"glue_pool_waiting_requests", "gauge", {"glue_pool_waiting_requests 4"}},
             {"glue_pool_connects_total", "counter", {"glue_pool_connects_total 6"}},
             {"glue_pool_connect_failures_total", "counter", {"glue_pool_connect_failures_total 7"}},
