@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import json
 import math
 import os
@@ -655,26 +654,9 @@ def run_overhead(cfg, nginx: harness.Nginx, tmp: Path, table) -> list[dict]:
 
 def main(argv: list[str]) -> int:
     cfg = parse_args(argv)
-    entry = os.environ.get("GLUE_BENCH_ENTRY") or f"{harness.SYSTEM_PYTHON} benchmarks/h2bench.py"
-    command = " ".join([entry] + [shlex.quote(a) for a in argv])
-    started = datetime.datetime.now(datetime.timezone.utc)
-    t0 = time.monotonic()
-
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally blocks stop the relays and nginx.
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-
+    command, started, t0 = harness.begin_main(argv, "benchmarks/h2bench.py")
     table = clients()
-    skipped = {}
-    for name in cfg.names:
-        why = table[name].missing()
-        if why:
-            skipped[name] = why
-            log(f"{name}: not run ({why})")
-    active = [n for n in cfg.names if n not in skipped]
+    active, skipped = harness.usable(table, cfg.names)
     relay_missing = harness._not_executable(RELAY)
     if relay_missing and not cfg.skip_relay:
         raise RuntimeError(f"the relay is missing ({relay_missing}); build the default preset, "

@@ -1408,29 +1408,38 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return cfg
 
 
-def main(argv: list[str]) -> int:
-    cfg = parse_args(argv)
-    entry = os.environ.get("GLUE_BENCH_ENTRY") or f"{SYSTEM_PYTHON} benchmarks/harness.py"
+def begin_main(argv: list[str], script: str) -> tuple[str, datetime.datetime, float]:
+    """A benchmark's start: the command line to record (GLUE_BENCH_ENTRY names the wrapper that
+    ran it), the wall-clock start and a monotonic one. Makes SIGTERM, SIGHUP and SIGINT unwind
+    like Ctrl-C, so the caller's finally blocks stop nginx and the relays."""
+    entry = os.environ.get("GLUE_BENCH_ENTRY") or f"{SYSTEM_PYTHON} {script}"
     command = " ".join([entry] + [shlex.quote(a) for a in argv])
-    started = datetime.datetime.now(datetime.timezone.utc)
-    t0 = time.monotonic()
 
-    # SIGTERM/SIGHUP unwind like Ctrl-C, so the finally below stops nginx.
     def interrupted(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     # Also when started in the background by a non-interactive shell, which ignores SIGINT.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    return command, datetime.datetime.now(datetime.timezone.utc), time.monotonic()
 
-    table = contenders()
+
+def usable(table: dict, names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """Of `names`, those whose programs are there, and why each other one is not run."""
     skipped = {}
-    for name in cfg.names:
+    for name in names:
         why = table[name].missing()
         if why:
             skipped[name] = why
             log(f"{name}: not run ({why})")
-    active = [n for n in cfg.names if n not in skipped]
+    return [n for n in names if n not in skipped], skipped
+
+
+def main(argv: list[str]) -> int:
+    cfg = parse_args(argv)
+    command, started, t0 = begin_main(argv, "benchmarks/harness.py")
+    table = contenders()
+    active, skipped = usable(table, cfg.names)
     if cfg.skip_scale:
         cfg.scale_skipped = "--skip-scale"
     elif "glue" not in cfg.names:
