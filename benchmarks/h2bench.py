@@ -373,6 +373,24 @@ def latency(r_ok: list[harness.Run]) -> tuple[str, str]:
     return f"{p50:.2f} ms", (f"{p99:.2f} ms" if p99 is not None else "–")
 
 
+def client_rows(summary: dict, runs, names, skipped, phase: str, columns: int, cells) -> list[str]:
+    """One table row per client: `cells(name, summary, successful runs)` gives the cells between
+    the name and "runs ok"; a client not run or failing every run gets a row that says so."""
+    lines = []
+    for name in names:
+        if name in skipped:
+            lines.append(f"| {name} | not run ({skipped[name]}) |" + "  |" * (columns - 2))
+            continue
+        s = summary[name]
+        if not s.get("ok"):
+            lines.append(f"| {name} | all {s['runs']} runs failed |" + "  |" * (columns - 3) +
+                         f" 0/{s['runs']} |")
+            continue
+        ok = [r for r in runs if r.ok and r.contender == name and r.mode == phase]
+        lines.append(f"| {name} | " + " | ".join(cells(name, s, ok)) + f" | {s['ok']}/{s['runs']} |")
+    return lines
+
+
 def loopback_table(runs, names, skipped, table) -> list[str]:
     lines = [f"| client | {CONNECTIONS_HEADER} | calls/s median | "
              "min | max | × h2load | client CPU s per 100k calls | token requests (server / client) | "
@@ -380,24 +398,14 @@ def loopback_table(runs, names, skipped, table) -> list[str]:
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = harness.summarise(runs, names, "loopback")
     ceiling = summary.get("h2load", {}).get("median")
-    for name in names:
-        if name in skipped:
-            lines.append(f"| {name} | not run ({skipped[name]}) |" + "  |" * 10)
-            continue
-        s = summary[name]
-        if not s.get("ok"):
-            lines.append(f"| {name} | all {s['runs']} runs failed |" + "  |" * 9 + f" 0/{s['runs']} |")
-            continue
-        ok = [r for r in runs if r.ok and r.contender == name and r.mode == "loopback"]
+
+    def cells(name, s, ok):
         ratio = f"{s['median'] / ceiling:.2f}" if ceiling else "–"
-        p50, p99 = latency(ok)
-        lines.append(
-            f"| {name} | {connections(ok)} | {harness.fmt_int(s['median'])} | "
-            f"{harness.fmt_int(s['min'])} | {harness.fmt_int(s['max'])} | {ratio} | "
-            f"{harness.fmt_f(s['cpu_per_100k'])} | {harness.span(s['token_server'])} / "
-            f"{harness.span(s['token_client'])} | {s['failures']:,} | {p50} | {p99} | "
-            f"{s['ok']}/{s['runs']} |")
-    return lines
+        return [connections(ok), harness.fmt_int(s['median']), harness.fmt_int(s['min']),
+                harness.fmt_int(s['max']), ratio, harness.fmt_f(s['cpu_per_100k']),
+                f"{harness.span(s['token_server'])} / {harness.span(s['token_client'])}",
+                f"{s['failures']:,}", *latency(ok)]
+    return lines + client_rows(summary, runs, names, skipped, "loopback", 12, cells)
 
 
 def relay_table(runs, names, skipped, table, phase: str, cfg, rtt_s: float) -> list[str]:
@@ -407,24 +415,14 @@ def relay_table(runs, names, skipped, table, phase: str, cfg, rtt_s: float) -> l
              "client CPU s per 100k calls | failures | p50 | p99 | runs ok |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     summary = harness.summarise(runs, names, phase)
-    for name in names:
-        if name in skipped:
-            lines.append(f"| {name} | not run ({skipped[name]}) |" + "  |" * 11)
-            continue
-        s = summary[name]
-        if not s.get("ok"):
-            lines.append(f"| {name} | all {s['runs']} runs failed |" + "  |" * 10 + f" 0/{s['runs']} |")
-            continue
-        ok = [r for r in runs if r.ok and r.contender == name and r.mode == phase]
+
+    def cells(name, s, ok):
         own = expected_rate(table[name], relay_shape(cfg, table[name], rtt_s), rtt_s)
-        p50, p99 = latency(ok)
-        lines.append(
-            f"| {name} | {connections(ok)} | {harness.span(s['requests'])} | "
-            f"{harness.fmt_int(s['median'])} | {harness.fmt_int(s['min'])} | "
-            f"{harness.fmt_int(s['max'])} | {s['median'] / physical:.2f} | {s['median'] / own:.2f} | "
-            f"{harness.fmt_f(s['cpu_per_100k'])} | {s['failures']:,} | {p50} | {p99} | "
-            f"{s['ok']}/{s['runs']} |")
-    return lines
+        return [connections(ok), harness.span(s['requests']), harness.fmt_int(s['median']),
+                harness.fmt_int(s['min']), harness.fmt_int(s['max']),
+                f"{s['median'] / physical:.2f}", f"{s['median'] / own:.2f}",
+                harness.fmt_f(s['cpu_per_100k']), f"{s['failures']:,}", *latency(ok)]
+    return lines + client_rows(summary, runs, names, skipped, phase, 13, cells)
 
 
 def overhead_table(rows: list[dict]) -> list[str]:
