@@ -144,6 +144,7 @@ private:
     std::size_t processing = 0;    // of them, those being processed now
     std::int32_t goaway_last = -1; // the last stream id of the GOAWAY decided on; -1: none
     bool reading_done = false;     // the reader has stopped
+    bool silent = false;           // http2_silent_after_streams: reads nothing into nghttp2
     bool done = false;             // the connection is over: nothing more is submitted
     asio::steady_timer wake;       // the writer waits on it for something to send
 };
@@ -217,7 +218,8 @@ asio::awaitable<void> h2_connection::read_loop(Stream& stream) {
     std::array<std::uint8_t, h2_read_chunk> buf;
     while (!done && nghttp2_session_want_read(session)) {
         // Idle (no stream open): wait for the client, at most idle_timeout, then say goodbye.
-        if (streams.empty() && state.opts.idle_timeout.count() > 0 && !h2_buffered(stream)) {
+        if (!silent && streams.empty() && state.opts.idle_timeout.count() > 0 &&
+            !h2_buffered(stream)) {
             asio::steady_timer idle(ex, state.opts.idle_timeout);
             auto first = co_await (
                 socket.async_wait(tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable)) ||
@@ -232,7 +234,13 @@ asio::awaitable<void> h2_connection::read_loop(Stream& stream) {
         }
         auto [ec, n] =
             co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-        if (ec || done || nghttp2_session_mem_recv(session, buf.data(), n) < 0) {
+        if (ec || done) {
+            break;
+        }
+        if (silent) {
+            continue; // taken and dropped, unread by nghttp2: until the client closes
+        }
+        if (nghttp2_session_mem_recv(session, buf.data(), n) < 0) {
             break;
         }
         wake_writer();
@@ -438,6 +446,12 @@ int h2_connection::on_stream_close(nghttp2_session*, std::int32_t stream_id, std
         --c.processing;
     }
     c.streams.erase(it); // respond(), if running, holds it until it notices
+    const std::size_t silent_after = c.state.opts.http2_silent_after_streams;
+    if (silent_after != 0 && c.opened >= silent_after && c.streams.empty() && !c.silent) {
+        c.silent = true;
+        std::lock_guard lock(c.state.mtx);
+        ++c.state.h2.connections_silenced;
+    }
     return 0;
 }
 

@@ -136,6 +136,10 @@ struct mock_server_options {
     /// of the connection is left unprocessed as the protocol says (the client may send it again
     /// on another connection), and the connection closes once its streams are done. 0: never.
     std::size_t http2_goaway_after_streams = 0;
+    /// Once a connection has opened N streams and answered them all, it goes silent: it takes
+    /// whatever the client sends and answers nothing (no response, no PING answer, no GOAWAY),
+    /// as a peer behind a network path that died without a reset seems to. 0: never.
+    std::size_t http2_silent_after_streams = 0;
     /// Refuse the first N streams the server sees (RST_STREAM REFUSED_STREAM: not processed),
     /// counted across connections from the start.
     std::size_t http2_refuse_first_streams = 0;
@@ -256,6 +260,8 @@ struct http2_stats {
     /// RST_STREAM frames the server sent, by error code (7 REFUSED_STREAM, 2 INTERNAL_ERROR
     /// for a fault or a request over the limits).
     std::map<std::uint32_t, std::size_t> resets_sent;
+    /// Connections gone silent (mock_server_options::http2_silent_after_streams).
+    std::size_t connections_silenced = 0;
 };
 
 /// A request as the server received it.
