@@ -54,6 +54,8 @@ struct h2_exchange {
     waiter_list<waiter<boost::asio::steady_timer>> waiters;
     /// The codec's own (its thread only): the stream carrying it, once opened.
     std::int32_t stream_id = 0;
+    /// The session's own (its strand only): its count of reads when it took this exchange.
+    std::uint64_t reads_at_submit = 0;
 
     /// Caller side, under `mtx`: leaves it; the connection no longer touches the caller's memory.
     void detach() noexcept {

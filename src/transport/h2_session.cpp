@@ -2,6 +2,7 @@
 
 #include "transport/h2_session.hpp"
 
+#include "support/saturating.hpp"
 #include "transport/connection.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -33,11 +34,13 @@ constexpr std::size_t write_size = 64 * 1024;
 } // namespace
 
 h2_session::h2_session(connection& c, const h2_codec::limits& limits, const header_capture& capture,
-                       const h2_fixed_fields& fixed)
+                       const h2_fixed_fields& fixed, std::chrono::milliseconds ping_timeout)
     : conn_(c)
     , strand_(asio::make_strand(c.socket().get_executor()))
     , codec_(limits, capture, fixed)
-    , in_(read_size) {}
+    , in_(read_size)
+    , ping_timeout_(ping_timeout)
+    , ping_timer_(strand_) {}
 
 h2_session::~h2_session() {
     wipe_output();
@@ -126,10 +129,15 @@ asio::awaitable<h2_outcome> h2_session::exchange(std::shared_ptr<connection> kee
     h2_outcome o = x->outcome;
     o.ec = ec;
     o.why = {};
-    asio::post(strand_, [this, keep, x] {
+    const bool deadline_reached = ec == errc::timeout;
+    asio::post(strand_, [this, keep, x, deadline_reached] {
         codec_.cancel(x);
         std::erase(after_ping_, x);
+        if (deadline_reached && reads_ == x->reads_at_submit) {
+            ping(keep); // silent since this request: is anyone there?
+        }
         flush(keep);
+        read(keep);
         settle();
     });
     co_return o;
@@ -149,15 +157,13 @@ void h2_session::submit(const std::shared_ptr<connection>& keep, std::shared_ptr
         codec_.open(x); // completes it refused: the connection went away
         return;
     }
+    x->reads_at_submit = reads_;
     // A mutation may be sent again only if it certainly never ran: on a connection that carried
     // nothing, which may have died unseen, a PING's answer first proves it alive (the idle
     // notion of the HTTP/1.1 pool's stale check: no exchange in progress).
     if (mutation && (ping_out_ || codec_.open_streams() == 0)) {
         after_ping_.push_back(std::move(x));
-        if (!ping_out_) {
-            ping_out_ = true;
-            codec_.ping();
-        }
+        ping(keep);
     } else {
         codec_.open(x);
     }
@@ -165,9 +171,27 @@ void h2_session::submit(const std::shared_ptr<connection>& keep, std::shared_ptr
     read(keep);
 }
 
+// Sends a PING, unless one is out already; no answer within ping_timeout_ and the connection
+// is lost: every stream fails, and those never sent (the mutations waiting for this answer) go
+// again on another connection.
+void h2_session::ping(const std::shared_ptr<connection>& keep) {
+    if (ping_out_ || dead_) {
+        return;
+    }
+    ping_out_ = true;
+    codec_.ping();
+    ping_timer_.expires_at(saturating_add(std::chrono::steady_clock::now(), ping_timeout_));
+    ping_timer_.async_wait(
+        asio::bind_executor(strand_, [this, keep, sent = ++pings_](error_code ec) {
+            if (!ec && ping_out_ && sent == pings_) {
+                lost(make_error_code(errc::timeout), "the server did not answer a PING in time");
+            }
+        }));
+}
+
 // Whether a response or a PING's answer is awaited.
 bool h2_session::outstanding() const {
-    return codec_.open_streams() != 0 || !after_ping_.empty();
+    return codec_.open_streams() != 0 || ping_out_;
 }
 
 // Reads while something is outstanding: a stream's response, or a PING's answer for a mutation.
@@ -192,6 +216,7 @@ void h2_session::read(const std::shared_ptr<connection>& keep) {
                 lost(ec, "the HTTP/2 connection failed");
                 return;
             }
+            ++reads_;
             if (codec_.receive(in_.data(), n)) {
                 lost(make_error_code(errc::bad_response), "HTTP/2 protocol error");
                 return;
@@ -204,6 +229,7 @@ void h2_session::after_input(const std::shared_ptr<connection>& keep) {
     const auto news = codec_.take_news();
     if (news.ping_ack && ping_out_) {
         ping_out_ = false;
+        ping_timer_.cancel();
         for (auto& x : after_ping_) {
             codec_.open(x);
         }
@@ -272,6 +298,7 @@ void h2_session::lost(error_code ec, std::string_view why) {
         return;
     }
     dead_ = true;
+    ping_timer_.cancel();
     codec_.fail_all(ec, why);
     for (auto& x : after_ping_) {
         codec_.open(x); // refused: the codec is broken now

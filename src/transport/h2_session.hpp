@@ -14,8 +14,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -37,9 +39,11 @@ public:
         std::function<void(bool goaway)> drain;
     };
 
-    /// On `c`, whose TLS handshake selected "h2". Throws std::bad_alloc.
+    /// On `c`, whose TLS handshake selected "h2". A PING not answered within `ping_timeout`
+    /// (a round trip, like opening a connection: the pool passes connect_timeout) ends the
+    /// connection. Throws std::bad_alloc.
     h2_session(connection& c, const h2_codec::limits& limits, const header_capture& capture,
-               const h2_fixed_fields& fixed);
+               const h2_fixed_fields& fixed, std::chrono::milliseconds ping_timeout);
     ~h2_session();
     h2_session(const h2_session&) = delete;
     h2_session& operator=(const h2_session&) = delete;
@@ -59,7 +63,10 @@ public:
     /// `mutation` on a connection that carries no stream waits for a PING's answer first, so a
     /// dead connection fails it unsent. Cancellation (any type) and the deadline end it at once
     /// and reset the stream (RST_STREAM CANCEL), leaving the connection and its other streams
-    /// alone; `keep` is the connection, kept alive by the I/O in progress.
+    /// alone; `keep` is the connection, kept alive by the I/O in progress. A deadline reached
+    /// with nothing read from the connection since the request was taken makes the session
+    /// check the connection with a PING: a connection that went silent (a peer gone, a write
+    /// it never takes) is closed then, instead of taking every later stream to its deadline.
     boost::asio::awaitable<h2_outcome> exchange(std::shared_ptr<connection> keep,
                                                 const http_request& req, http_response& into,
                                                 steady_time deadline, bool mutation);
@@ -71,6 +78,7 @@ private:
     void submit(const std::shared_ptr<connection>& keep, std::shared_ptr<h2_exchange> x,
                 bool mutation);
     void read(const std::shared_ptr<connection>& keep);
+    void ping(const std::shared_ptr<connection>& keep);
     void after_input(const std::shared_ptr<connection>& keep);
     void flush(const std::shared_ptr<connection>& keep);
     bool outstanding() const;
@@ -88,6 +96,10 @@ private:
     bool writing_ = false;
     bool dead_ = false;
     bool ping_out_ = false;
+    std::uint64_t pings_ = 0; // PINGs sent: a timer's expiry is for the latest one only
+    std::uint64_t reads_ = 0; // reads that brought input
+    std::chrono::milliseconds ping_timeout_;
+    boost::asio::steady_timer ping_timer_;                 // while a PING is out
     bool parked_ = false;                                  // settle() cancelled the pending read
     std::vector<std::shared_ptr<h2_exchange>> after_ping_; // mutations waiting for the PING
     events events_;

@@ -513,7 +513,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 : error_code{};
         }
         try {
-            c.h2 = std::make_unique<h2_session>(c, h2_limits, capture, h2_fields);
+            c.h2 = std::make_unique<h2_session>(c, h2_limits, capture, h2_fields,
+                                                opts.connect_timeout);
         } catch (const std::bad_alloc&) {
             co_return boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
         }

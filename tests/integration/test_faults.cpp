@@ -625,4 +625,46 @@ TEST_SUITE("faults") {
         CHECK(alive.use_count() == 1); // every handler, and the call it belonged to, is gone
     }
 
+    // A peer that went silent on an HTTP/2 connection (a path that died without a reset): the
+    // connection would hold every stream put on it until each one's deadline. A PING it does
+    // not answer within connect_timeout closes it.
+    struct silent_h2 : client_fixture {
+        static glue::testing::mock_server_options options() {
+            glue::testing::mock_server_options o;
+            o.tls = true;
+            o.http2 = true;
+            o.http2_silent_after_streams = 2; // the token request and the first query
+            return o;
+        }
+        silent_h2()
+            : client_fixture(options(), [](glue::client_config& c) {
+                c.connect_timeout = 300ms; // the PING's time to answer, too
+                c.request_timeout = 2s;
+            }) {
+            REQUIRE(run(client->graphql(ws, {"{ me { id } }"})).data.is_object());
+            REQUIRE(server.http2_stats().connections == 1);
+            REQUIRE(glue::test::eventually(
+                [&] { return server.http2_stats().connections_silenced == 1; }, 5s));
+        }
+    };
+
+    TEST_CASE_FIXTURE(silent_h2, "HTTP/2: a mutation on a connection gone silent goes once, on a "
+                                 "fresh one, when the PING before it is not answered") {
+        check_mutation_sent_once(*this, 2);
+        CHECK(server.http2_stats().connections == 2);
+    }
+
+    TEST_CASE_FIXTURE(silent_h2, "HTTP/2: a call that reaches its deadline on a connection gone "
+                                 "silent has it checked with a PING and closed; the next call "
+                                 "goes on a fresh one") {
+        CHECK(error_of(client->graphql(ws, {"{ me { id } }"})).code() == errc::timeout);
+        // The PING after the deadline goes unanswered: the connection is closed.
+        ioc.restart();
+        glue::test::run_until(
+            ioc, [&] { return client->metrics().pool.open == 0; }, 5s);
+        CHECK(client->metrics().pool.closed(glue::close_reason::error) == 1);
+        CHECK(run(client->graphql(ws, {"{ me { id } }"})).data.is_object());
+        CHECK(server.http2_stats().connections == 2);
+    }
+
 } // TEST_SUITE
