@@ -39,7 +39,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -712,20 +711,9 @@ def main(argv: list[str]) -> int:
 
     block = render(cfg, command, started, time.monotonic() - t0, notes, load, cfg.names, skipped,
                    table, runs, overhead)
-    if cfg.no_write:
-        print(block)
-    else:
-        harness.splice_results(block, BEGIN_MARK, END_MARK, at_end=True)
-        log(f"wrote {harness.rel(harness.RESULTS_MD)} (between {BEGIN_MARK} and {END_MARK})")
+    harness.publish(block, cfg.no_write, BEGIN_MARK, END_MARK, at_end=True)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        log("interrupted; relays and nginx stopped, RESULTS.md untouched")
-        sys.exit(130)
-    except RuntimeError as e:
-        log(f"h2bench: {e}")
-        sys.exit(1)
+    harness.run_main(main, "h2bench", "relays and nginx")

@@ -1337,6 +1337,29 @@ def splice_results(block: str, begin_mark: str = BEGIN_MARK, end_mark: str = END
     os.replace(tmp, RESULTS_MD)
 
 
+def publish(block: str, no_write: bool, begin_mark: str = BEGIN_MARK, end_mark: str = END_MARK,
+            at_end: bool = False) -> None:
+    """The report: printed (--no-write), or written into RESULTS.md between the markers."""
+    if no_write:
+        print(block)
+    else:
+        splice_results(block, begin_mark, end_mark, at_end)
+        log(f"wrote {rel(RESULTS_MD)} (between {begin_mark} and {end_mark})")
+
+
+def run_main(main, name: str, stopped: str) -> None:
+    """Runs a benchmark's main() and exits with its status: 130 when interrupted (`stopped` says
+    what the finally blocks stopped), 1 with the message of a RuntimeError."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        log(f"interrupted; {stopped} stopped, RESULTS.md untouched")
+        sys.exit(130)
+    except RuntimeError as e:
+        log(f"{name}: {e}")
+        sys.exit(1)
+
+
 def insert_after_first_paragraph(text: str, block: str) -> str:
     lines = text.splitlines(keepends=True)
     i = 0
@@ -1487,20 +1510,9 @@ def main(argv: list[str]) -> int:
 
     block = render(cfg, command, started, time.monotonic() - t0, notes, cfg.names, skipped,
                    runs, scale, micro, soak)
-    if cfg.no_write:
-        print(block)
-    else:
-        splice_results(block)
-        log(f"wrote {rel(RESULTS_MD)} (between {BEGIN_MARK} and {END_MARK})")
+    publish(block, cfg.no_write)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except KeyboardInterrupt:
-        log("interrupted; nginx stopped, RESULTS.md untouched")
-        sys.exit(130)
-    except RuntimeError as e:
-        log(f"harness: {e}")
-        sys.exit(1)
+    run_main(main, "harness", "nginx")
