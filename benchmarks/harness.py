@@ -316,6 +316,16 @@ class Nginx:
     def log_path(self, kind: str, mode: str) -> Path:
         return self.tmp / f"{kind}_{mode}.log"
 
+    def http2_directive(self) -> bool:
+        """Whether HTTP/2 is switched on by the `http2` directive (nginx 1.25.1 and later, which
+        warn that `listen ... http2` is deprecated) rather than by the listen parameter (Debian
+        12's 1.22). `nginx -v` says which version, on its standard error."""
+        out = subprocess.run([self.binary, "-v"], capture_output=True, text=True, check=True)
+        m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out.stderr + out.stdout)
+        if not m:
+            raise RuntimeError(f"no version in what `{self.binary} -v` said: {out.stderr}")
+        return tuple(int(g) for g in m.groups()) >= (1, 25, 1)
+
     def _render(self) -> Path:
         if os.geteuid() == 0:
             # As root, nginx's workers would run as nobody:nobody, and Debian has no group
@@ -324,6 +334,7 @@ class Nginx:
                          f"{grp.getgrgid(os.getegid()).gr_name};")
         else:
             user_line = "# not root: workers run as the harness's user"
+        h2_directive = self.http2_directive()
         text = NGINX_TEMPLATE.read_text()
         for key, value in {
             "@USER_LINE@": user_line,
@@ -331,6 +342,8 @@ class Nginx:
             "@PLAIN_PORT@": str(self.plain_port),
             "@TLS_PORT@": str(self.tls_port),
             "@H2_PORT@": str(self.h2_port),
+            "@H2_LISTEN@": "ssl" if h2_directive else "ssl http2",
+            "@H2_ON@": "http2 on;" if h2_directive else "",
         }.items():
             text = text.replace(key, value)
         left = re.findall(r"@[A-Z_]+@", text)

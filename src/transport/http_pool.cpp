@@ -20,6 +20,7 @@
 #include "transport/pool_policy.hpp"
 #include "transport/proxy_tunnel.hpp"
 
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/intrusive/list.hpp>
@@ -40,6 +41,18 @@ namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
 using connection_ptr = std::shared_ptr<connection>;
+
+namespace {
+
+// Whether the calling coroutine has been cancelled. Once it has, Asio's co_await of an awaitable
+// throws operation_aborted (this_coro::throw_if_cancelled, on by default); send() checks where a
+// cancellation can land while a step's completion is on its way, so that it ends the call as its
+// failure rather than as an exception out of the next step.
+bool pool_call_cancelled(const asio::cancellation_state& s) noexcept {
+    return s.cancelled() != asio::cancellation_type::none;
+}
+
+} // namespace
 
 struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     using timer = asio::steady_timer;
@@ -207,6 +220,16 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                                                : std::string_view{});
             }
             if (w.conn) {
+                if (pool_call_cancelled(co_await asio::this_coro::cancellation_state)) {
+                    // Cancelled as its wake-up was on its way: what it was handed goes back
+                    // unused.
+                    if (w.conn->h2) {
+                        stream_done(w.conn);
+                    } else {
+                        release(std::move(w.conn), std::nullopt);
+                    }
+                    co_return make_failure(asio::error::operation_aborted);
+                }
                 co_return std::move(w.conn);
             }
             co_return *w.fail;
@@ -652,6 +675,9 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
     // from the idle list at once counts as no wait.
     std::optional<steady_time> asked;
     for (;;) {
+        if (pool_call_cancelled(co_await asio::this_coro::cancellation_state)) {
+            co_return make_failure(asio::error::operation_aborted); // before a retry
+        }
         auto leased = st->try_acquire(deadline, kind);
         if (!leased) {
             asked = asked.value_or(std::chrono::steady_clock::now());

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,7 +20,30 @@ namespace glue::test {
 
 namespace {
 
-const char* const nginx_path = "/usr/sbin/nginx";
+// The nginx the tests start: GLUE_TEST_NGINX names another one (a script running another Debian
+// release's nginx in a chroot, say: it must exec it, so that stopping it stops nginx), Debian's
+// /usr/sbin/nginx by default.
+std::string nginx_path() {
+    const char* p = std::getenv("GLUE_TEST_NGINX");
+    return p && *p ? p : "/usr/sbin/nginx";
+}
+
+// Whether HTTP/2 is switched on by the `http2` directive rather than by `listen ... http2`: from
+// nginx 1.25.1, which warns that the parameter is deprecated (Debian 12 has 1.22, Debian 13
+// 1.26). Known by what `nginx -v` says ("nginx version: nginx/1.26.3", on its standard error).
+bool has_http2_directive(const std::string& path) {
+    child_process v({"/bin/sh", "-c", "exec \"$0\" -v 2>&1", path});
+    const auto out = v.read_all(std::chrono::seconds(10));
+    v.wait(std::chrono::seconds(5));
+    const auto at = out.find("nginx/");
+    int major = 0, minor = 0, patch = 0;
+    std::istringstream in(at == std::string::npos ? std::string() : out.substr(at + 6));
+    char dot1 = 0, dot2 = 0;
+    in >> major >> dot1 >> minor >> dot2 >> patch;
+    REQUIRE_MESSAGE((in && dot1 == '.' && dot2 == '.'),
+                    "no version in what `" << path << " -v` said: " << out);
+    return std::tie(major, minor, patch) >= std::make_tuple(1, 25, 1);
+}
 
 bool accepts_on(std::uint16_t port) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -44,7 +68,7 @@ std::string read_file(const std::filesystem::path& p) {
 } // namespace
 
 bool nginx::installed() {
-    return std::filesystem::exists(nginx_path);
+    return std::filesystem::exists(nginx_path());
 }
 
 nginx::nginx(const options& opts) {
@@ -57,9 +81,11 @@ nginx::nginx(const options& opts) {
     for (const auto& [name, contents] : opts.files) {
         std::ofstream(dir_ / "html" / name, std::ios::binary) << contents;
     }
+    const auto path = nginx_path();
+    http2_directive_ = has_http2_directive(path);
     for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
         port_ = free_loopback_port();
-        if (!start(nginx_path, opts)) {
+        if (!start(path, opts)) {
             process_.reset();
         }
     }
@@ -94,9 +120,10 @@ bool nginx::start(const std::string& path, const options& opts) {
             << "  keepalive_timeout 300s;\n  keepalive_requests 100000;\n"
             << "  http2_max_concurrent_streams " << opts.max_streams << ";\n"
             << "  server {\n"
-            << "    listen 127.0.0.1:" << port_ << " ssl" << (opts.http2 ? " http2" : "") << ";\n"
-            << "    ssl_certificate " << d << "/cert.pem;\n    ssl_certificate_key " << d
-            << "/key.pem;\n"
+            << "    listen 127.0.0.1:" << port_ << " ssl"
+            << (opts.http2 && !http2_directive_ ? " http2" : "") << ";\n"
+            << (opts.http2 && http2_directive_ ? "    http2 on;\n" : "") << "    ssl_certificate "
+            << d << "/cert.pem;\n    ssl_certificate_key " << d << "/key.pem;\n"
             << "    root " << d << "/html;\n"
             << "    location = /oauth/token { return 200 '{\"access_token\":\"tok_h2_0123456789\","
                "\"token_type\":\"bearer\",\"expires_in\":3600}'; }\n"

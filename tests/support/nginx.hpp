@@ -22,7 +22,7 @@ class nginx {
 public:
     struct options {
         std::string cert_pem, key_pem; ///< the server's certificate and key
-        bool http2 = true;             ///< `listen ... ssl http2`
+        bool http2 = true;             ///< `http2 on` (`listen ... ssl http2` before nginx 1.25.1)
         unsigned max_streams = 256;    ///< http2_max_concurrent_streams
         /// Lines added inside the server block (locations of the test's own).
         std::string server_lines;
@@ -30,7 +30,8 @@ public:
         std::vector<std::pair<std::string, std::string>> files;
     };
 
-    /// Whether nginx is installed (scripts/setup installs nginx-light).
+    /// Whether nginx is installed (scripts/setup installs nginx-light), or the one GLUE_TEST_NGINX
+    /// names exists.
     static bool installed();
 
     /// Starts it and waits until it accepts connections; fails the test if it doesn't start.
@@ -54,6 +55,7 @@ private:
 
     std::filesystem::path dir_;
     std::uint16_t port_ = 0;
+    bool http2_directive_ = false; // nginx 1.25.1 or later: `http2 on|off`, not `listen ... http2`
     std::unique_ptr<child_process> process_;
 };
 

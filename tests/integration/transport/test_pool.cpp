@@ -19,6 +19,8 @@
 #include "transport/exchange.hpp"
 #include "transport/http_pool.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -29,6 +31,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <new>
 #include <string>
@@ -205,6 +208,61 @@ TEST_SUITE("faults") {
         }
         CHECK(succeeded);
         CHECK(failed >= 3); // prepare, serialize, the body: each failed once
+    }
+
+    TEST_CASE("a call cancelled as a connection or stream is handed to it fails, and gives it "
+              "back") {
+        // One connection (HTTP/1.1), or one stream on it (HTTP/2, the server's limit): the
+        // second call waits for the first's. The first ends, handing it over; the second is
+        // cancelled before it has resumed (its wake-up is queued). Asio's co_await of an awaitable
+        // throws once the coroutine has been cancelled: the call must still end with its outcome
+        // (operation_aborted), not an exception that leaves it without one, and what it was
+        // handed must come back.
+        for (const bool h2 : {false, true}) {
+            CAPTURE(h2);
+            glue::testing::mock_server_options mo;
+            mo.tls = true;
+            mo.http2 = h2;
+            mo.http2_max_concurrent_streams = 1;
+            glue::testing::mock_server server(mo);
+            pool_fixture f;
+            f.opts.ca_pem = server.ca_pem();
+            f.opts.max_connections = 1;
+            f.opts.connect_timeout = 5s;
+            f.open("https://127.0.0.1:" + std::to_string(server.port()));
+            call first, second;
+            f.start(first, 5s);
+            asio::cancellation_signal sig;
+            std::exception_ptr thrown;
+            bool ended = false;
+            asio::co_spawn(f.ioc, glue::test::send(*f.pool, second, clock_type::now() + 5s),
+                           asio::bind_cancellation_slot(sig.slot(), [&](std::exception_ptr ep) {
+                               thrown = ep;
+                               ended = true;
+                           }));
+            f.finish(first); // stops at the handler that ended it: the hand-over is queued
+            REQUIRE(first.outcome);
+            REQUIRE(first.outcome->has_value());
+            REQUIRE(!ended);
+            sig.emit(asio::cancellation_type::terminal);
+            glue::test::run_until(f.ioc, [&] { return ended; });
+            CHECK(!thrown);
+            REQUIRE(second.outcome);
+            // Asio before Boost 1.83 does not record a cancellation that comes after the awaited
+            // operation completed: there the call goes on to its answer.
+            if (!second.outcome->has_value()) {
+                CHECK(second.outcome->error().ec == asio::error::operation_aborted);
+            }
+            CHECK(f.pool->stats().leased == 0);
+            // Given back fit for use: the next call goes over the same connection.
+            call third;
+            f.start(third, 5s);
+            f.finish(third);
+            REQUIRE(third.outcome);
+            CHECK(third.outcome->has_value());
+            CHECK(f.pool->stats().connects == 1);
+            CHECK(f.pool->stats().http2 == (h2 ? 1U : 0U));
+        }
     }
 
 } // TEST_SUITE
