@@ -33,6 +33,15 @@ namespace glue::test {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
+/// co_spawn's completion handler for a coroutine the test does not await: what it throws comes
+/// out of the io_context's run(), so the test fails with it instead of a call going missing
+/// (asio::detached drops it).
+inline void rethrow(std::exception_ptr e) {
+    if (e) {
+        std::rethrow_exception(e);
+    }
+}
+
 /// Runs the io_context (on this thread) until `done()` holds; fails the test after `limit`.
 inline void run_until(asio::io_context& ioc, const std::function<bool()>& done,
                       std::chrono::milliseconds limit = 30s) {

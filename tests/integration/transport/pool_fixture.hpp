@@ -11,7 +11,6 @@
 #include "transport/http_pool.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <doctest/doctest.h>
@@ -115,7 +114,7 @@ struct pool_fixture {
     }
 
     void start(call& c, std::chrono::milliseconds timeout) {
-        asio::co_spawn(ioc, send(*pool, c, clock_type::now() + timeout), asio::detached);
+        asio::co_spawn(ioc, send(*pool, c, clock_type::now() + timeout), rethrow);
     }
 
     /// Runs until `c` has ended (at most `limit`).

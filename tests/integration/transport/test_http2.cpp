@@ -21,7 +21,6 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -94,7 +93,7 @@ struct h2_fixture : pool_fixture {
     void start_cancellable(call& c, asio::cancellation_signal& sig,
                            std::chrono::milliseconds timeout = 20s) {
         asio::co_spawn(ioc, glue::test::send(*pool, c, clock_type::now() + timeout),
-                       asio::bind_cancellation_slot(sig.slot(), asio::detached));
+                       asio::bind_cancellation_slot(sig.slot(), glue::test::rethrow));
     }
 
     void run_for(std::chrono::milliseconds d) {
@@ -286,7 +285,7 @@ TEST_SUITE("http2") {
         };
         for (std::size_t i = 0; i < n; ++i) {
             asio::co_spawn(strands[i], one(i),
-                           asio::bind_cancellation_slot(sigs[i].slot(), asio::detached));
+                           asio::bind_cancellation_slot(sigs[i].slot(), glue::test::rethrow));
         }
         std::vector<std::thread> threads;
         auto work = asio::make_work_guard(f.ioc);
