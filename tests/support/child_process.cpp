@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -166,6 +168,60 @@ void child_process::kill() {
         ::waitpid(pid_, nullptr, 0);
         pid_ = -1;
     }
+}
+
+namespace {
+
+bool accepts_on(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    if (fd >= 0) {
+        ::close(fd);
+    }
+    return ok;
+}
+
+} // namespace
+
+local_server::local_server(const std::string& prefix) : dir_(make_temp_dir(prefix)) {}
+
+local_server::~local_server() {
+    if (process_) {
+        process_->stop(std::chrono::seconds(5));
+        process_.reset();
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+}
+
+bool local_server::launch(const std::function<std::vector<std::string>()>& configure) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        port_ = free_loopback_port();
+        process_ = std::make_unique<child_process>(configure());
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < until) {
+            if (process_->wait(std::chrono::milliseconds(0)) != -1) {
+                break; // gone: the port was taken after all, or the configuration is bad
+            }
+            if (accepts_on(port_)) {
+                return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        process_.reset(); // stops it if it is still there
+    }
+    return false;
+}
+
+std::string local_server::read(const std::string& name) const {
+    std::ifstream in(dir_ / name);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
 }
 
 } // namespace glue::test

@@ -9,7 +9,9 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,34 @@ private:
     pid_t pid_ = -1;
     int out_ = -1;
     std::string buffered_;
+};
+
+/// A server program a test runs on a free port of 127.0.0.1, with a directory of its own for its
+/// configuration and logs (nginx, tinyproxy). Stopped (SIGTERM, then SIGKILL after 5 s) and its
+/// directory removed when the object goes.
+class local_server {
+public:
+    std::uint16_t port() const { return port_; }
+
+protected:
+    /// Makes its directory (`prefix` and six random characters, under the temporary one).
+    explicit local_server(const std::string& prefix);
+    ~local_server();
+    local_server(const local_server&) = delete;
+    local_server& operator=(const local_server&) = delete;
+
+    /// Starts it on a free port, trying up to three (one may be taken between choosing and
+    /// binding it): `configure()` writes its configuration for port() and returns its command
+    /// line. Whether it accepted connections within 10 s of a start.
+    bool launch(const std::function<std::vector<std::string>()>& configure);
+    /// The contents of the file `name` in its directory; empty if there is none.
+    std::string read(const std::string& name) const;
+
+    const std::filesystem::path dir_;
+
+private:
+    std::uint16_t port_ = 0;
+    std::unique_ptr<child_process> process_;
 };
 
 } // namespace glue::test

@@ -4,17 +4,10 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <tuple>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace glue::test {
 
@@ -45,36 +38,15 @@ bool has_http2_directive(const std::string& path) {
     return std::tie(major, minor, patch) >= std::make_tuple(1, 25, 1);
 }
 
-bool accepts_on(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    if (fd >= 0) {
-        ::close(fd);
-    }
-    return ok;
-}
-
-std::string read_file(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 } // namespace
 
 bool nginx::installed() {
     return std::filesystem::exists(nginx_path());
 }
 
-nginx::nginx(const options& opts) {
+nginx::nginx(const options& opts) : local_server("glue-nginx-") {
     REQUIRE_MESSAGE(installed(),
                     "nginx is not installed: scripts/setup installs it (Debian's nginx-light)");
-    dir_ = make_temp_dir("glue-nginx-");
     std::filesystem::create_directories(dir_ / "html");
     std::ofstream(dir_ / "cert.pem") << opts.cert_pem;
     std::ofstream(dir_ / "key.pem") << opts.key_pem;
@@ -83,25 +55,12 @@ nginx::nginx(const options& opts) {
     }
     const auto path = nginx_path();
     http2_directive_ = has_http2_directive(path);
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-        port_ = free_loopback_port();
-        if (!start(path, opts)) {
-            process_.reset();
-        }
-    }
-    REQUIRE_MESSAGE(process_, "nginx did not start; its error log:\n" << errors());
+    REQUIRE_MESSAGE(launch([&] { return configure(path, opts); }),
+                    "nginx did not start; its error log:\n"
+                        << errors());
 }
 
-nginx::~nginx() {
-    if (process_) {
-        process_->stop(std::chrono::seconds(5));
-        process_.reset();
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-}
-
-bool nginx::start(const std::string& path, const options& opts) {
+std::vector<std::string> nginx::configure(const std::string& path, const options& opts) const {
     const auto conf = dir_ / "nginx.conf";
     const auto d = dir_.string();
     {
@@ -120,7 +79,7 @@ bool nginx::start(const std::string& path, const options& opts) {
             << "  keepalive_timeout 300s;\n  keepalive_requests 100000;\n"
             << "  http2_max_concurrent_streams " << opts.max_streams << ";\n"
             << "  server {\n"
-            << "    listen 127.0.0.1:" << port_ << " ssl"
+            << "    listen 127.0.0.1:" << port() << " ssl"
             << (opts.http2 && !http2_directive_ ? " http2" : "") << ";\n"
             << (opts.http2 && http2_directive_ ? "    http2 on;\n" : "") << "    ssl_certificate "
             << d << "/cert.pem;\n    ssl_certificate_key " << d << "/key.pem;\n"
@@ -131,27 +90,15 @@ bool nginx::start(const std::string& path, const options& opts) {
                "'{\"data\":{\"me\":{\"id\":\"usr_h2\"}}}'; }\n"
             << opts.server_lines << "  }\n}\n";
     }
-    process_ = std::make_unique<child_process>(
-        std::vector<std::string>{path, "-p", d + "/", "-c", conf.string(), "-e", d + "/error.log"});
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until) {
-        if (process_->wait(std::chrono::milliseconds(0)) != -1) {
-            return false; // gone: the port was taken after all, or the configuration is bad
-        }
-        if (accepts_on(port_)) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return {path, "-p", d + "/", "-c", conf.string(), "-e", d + "/error.log"};
 }
 
 std::string nginx::url() const {
-    return "https://127.0.0.1:" + std::to_string(port_);
+    return "https://127.0.0.1:" + std::to_string(port());
 }
 
 std::vector<std::string> nginx::requests() const {
-    std::istringstream lines(read_file(dir_ / "access.log"));
+    std::istringstream lines(read("access.log"));
     std::vector<std::string> out;
     for (std::string line; std::getline(lines, line);) {
         out.push_back(line);
@@ -160,7 +107,7 @@ std::vector<std::string> nginx::requests() const {
 }
 
 std::string nginx::errors() const {
-    return read_file(dir_ / "error.log");
+    return read("error.log");
 }
 
 } // namespace glue::test

@@ -18,7 +18,7 @@
 
 namespace glue::test {
 
-class nginx {
+class nginx : public local_server {
 public:
     struct options {
         std::string cert_pem, key_pem; ///< the server's certificate and key
@@ -36,11 +36,6 @@ public:
 
     /// Starts it and waits until it accepts connections; fails the test if it doesn't start.
     explicit nginx(const options& opts);
-    ~nginx(); // SIGTERM, then waits (SIGKILL if it doesn't end); removes its files
-    nginx(const nginx&) = delete;
-    nginx& operator=(const nginx&) = delete;
-
-    std::uint16_t port() const { return port_; }
     /// https://127.0.0.1:<port>
     std::string url() const;
 
@@ -51,12 +46,9 @@ public:
     std::string errors() const;
 
 private:
-    bool start(const std::string& path, const options& opts);
+    std::vector<std::string> configure(const std::string& path, const options& opts) const;
 
-    std::filesystem::path dir_;
-    std::uint16_t port_ = 0;
     bool http2_directive_ = false; // nginx 1.25.1 or later: `http2 on|off`, not `listen ... http2`
-    std::unique_ptr<child_process> process_;
 };
 
 } // namespace glue::test

@@ -3,17 +3,8 @@
 
 #include <doctest/doctest.h>
 
-#include <chrono>
-#include <csignal>
-#include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace glue::test {
 
@@ -30,48 +21,21 @@ std::string tinyproxy_path() {
     return {};
 }
 
-bool accepts(std::uint16_t port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(port);
-    const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    if (fd >= 0) {
-        ::close(fd);
-    }
-    return ok;
-}
-
 } // namespace
 
-tinyproxy::tinyproxy(options opts) {
+tinyproxy::tinyproxy(const options& opts) : local_server("glue-tinyproxy-") {
     const auto path = tinyproxy_path();
-    dir_ = make_temp_dir("glue-tinyproxy-");
-    for (int attempt = 0; attempt < 3 && !process_; ++attempt) {
-        port_ = free_loopback_port();
-        if (!start(path, opts)) {
-            process_.reset();
-        }
-    }
-    REQUIRE_MESSAGE(process_, "tinyproxy did not start; its log:\n" << log());
+    REQUIRE_MESSAGE(launch([&] { return configure(path, opts); }),
+                    "tinyproxy did not start; its log:\n"
+                        << log());
 }
 
-tinyproxy::~tinyproxy() {
-    if (process_) {
-        process_->stop(std::chrono::seconds(5));
-        process_.reset();
-    }
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-}
-
-bool tinyproxy::start(const std::string& path, const options& opts) {
+std::vector<std::string> tinyproxy::configure(const std::string& path, const options& opts) const {
     const auto conf = dir_ / "tinyproxy.conf";
     {
         // No User, Group or PidFile: those need root or the system's directories.
         std::ofstream out(conf, std::ios::trunc);
-        out << "Port " << port_ << "\nListen 127.0.0.1\nAllow 127.0.0.1\nMaxClients 64\n"
+        out << "Port " << port() << "\nListen 127.0.0.1\nAllow 127.0.0.1\nMaxClients 64\n"
             << "Timeout 60\nLogLevel Info\nLogFile \"" << (dir_ / "tinyproxy.log").string()
             << "\"\n";
         for (auto p : opts.connect_ports) {
@@ -81,30 +45,16 @@ bool tinyproxy::start(const std::string& path, const options& opts) {
             out << "BasicAuth " << opts.user << " " << opts.password << "\n";
         }
     }
-    process_ = std::make_unique<child_process>(std::vector<std::string>{path, "-d", "-c", conf});
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until) {
-        if (process_->wait(std::chrono::milliseconds(0)) != -1) {
-            return false; // gone: the port was taken after all
-        }
-        if (accepts(port_)) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return {path, "-d", "-c", conf};
 }
 
 std::string tinyproxy::url(const std::string& user, const std::string& password) const {
     const auto credentials = user.empty() ? std::string() : user + ":" + password + "@";
-    return "http://" + credentials + "127.0.0.1:" + std::to_string(port_);
+    return "http://" + credentials + "127.0.0.1:" + std::to_string(port());
 }
 
 std::string tinyproxy::log() const {
-    std::ifstream in(dir_ / "tinyproxy.log");
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    return read("tinyproxy.log");
 }
 
 std::size_t tinyproxy::requests(const std::string& method_and_target) const {

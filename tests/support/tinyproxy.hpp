@@ -17,7 +17,7 @@
 
 namespace glue::test {
 
-class tinyproxy {
+class tinyproxy : public local_server {
 public:
     struct options {
         std::vector<std::uint16_t> connect_ports; ///< the ports CONNECT may reach
@@ -26,12 +26,7 @@ public:
 
     /// Starts it and waits until it accepts connections; fails the test if tinyproxy is not
     /// installed (scripts/setup installs it) or doesn't start.
-    explicit tinyproxy(options opts);
-    ~tinyproxy(); // SIGTERM, then waits (SIGKILL if it doesn't end); removes its files
-    tinyproxy(const tinyproxy&) = delete;
-    tinyproxy& operator=(const tinyproxy&) = delete;
-
-    std::uint16_t port() const { return port_; }
+    explicit tinyproxy(const options& opts);
     /// http://127.0.0.1:<port>, or http://user:password@127.0.0.1:<port> with them.
     std::string url(const std::string& user = {}, const std::string& password = {}) const;
 
@@ -43,11 +38,7 @@ public:
     std::size_t requests(const std::string& method_and_target) const;
 
 private:
-    bool start(const std::string& path, const options& opts);
-
-    std::filesystem::path dir_;
-    std::uint16_t port_ = 0;
-    std::unique_ptr<child_process> process_;
+    std::vector<std::string> configure(const std::string& path, const options& opts) const;
 };
 
 } // namespace glue::test
