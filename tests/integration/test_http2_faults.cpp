@@ -128,6 +128,9 @@ TEST_SUITE("http2 faults") {
         auto o = h2f_options();
         o.http2_max_concurrent_streams = 256; // room for all of them on one connection
         client_fixture f(o);
+        // Each answer waits, so the calls are in flight together: more than the 100 streams a
+        // client assumes before the server's SETTINGS say otherwise.
+        f.server.set_fault(endpoint::graphql, delayed(250ms));
         std::vector<h2f_call> calls(200, h2f_call{h2f_query});
         for (auto& c : calls) {
             h2f_start(f, c);
@@ -140,7 +143,7 @@ TEST_SUITE("http2 faults") {
         CHECK(h2.tls_handshakes_h2 == 1);
         CHECK(h2.connections == 1);
         CHECK(h2.streams_opened == 201); // the token request's stream and the calls'
-        CHECK(h2.max_concurrent_streams > 1);
+        CHECK(h2.max_concurrent_streams > 100);
         CHECK(f.server.token_requests() == 1);
         CHECK(f.server.graphql_requests() == 200);
         const auto pool = f.client->metrics().pool;
@@ -165,7 +168,7 @@ TEST_SUITE("http2 faults") {
         CHECK(f.server.connections_accepted() >= 2);
         const auto pool = f.client->metrics().pool;
         CHECK(pool.resends >= 1); // calls past the GOAWAY went again
-        CHECK(pool.connects == f.server.connections_accepted());
+        CHECK(pool.connects >= 2);
         CHECK(f.server.token_requests() == 1);
     }
 
@@ -211,15 +214,18 @@ TEST_SUITE("http2 faults") {
         client_fixture f(o);
         f.run(f.client->fetch_token(ws));
         // Each answer waits, so all 40 calls are in flight together.
-        f.server.set_fault(endpoint::graphql, delayed(100ms));
+        f.server.set_fault(endpoint::graphql, delayed(300ms));
         std::vector<h2f_call> calls(40, h2f_call{h2f_query});
         for (auto& c : calls) {
             h2f_start(f, c);
         }
         h2f_finish_ok(f, calls);
         const auto h2 = f.server.http2_stats();
+        // The server refuses a stream beyond its limit, or ends the connection for it: neither
+        // happened.
         CHECK(h2.max_concurrent_streams == 10);
         CHECK(h2.streams_refused == 0);
+        CHECK(h2.goaways_sent_with_error == 0);
         CHECK(f.server.connections_accepted() == 4);
         const auto pool = f.client->metrics().pool;
         CHECK(pool.connects == 4);
@@ -244,8 +250,11 @@ TEST_SUITE("http2 faults") {
         });
         h2f_finish_ok(f, calls);
         const auto h2 = f.server.http2_stats();
+        // The server refuses a stream beyond its limit, or ends the connection for it: neither
+        // happened.
         CHECK(h2.max_concurrent_streams == 10);
         CHECK(h2.streams_refused == 0);
+        CHECK(h2.goaways_sent_with_error == 0);
         CHECK(f.server.connections_accepted() == 1);
         CHECK(f.client->metrics().pool.connects == 1);
         CHECK(most_waiting > 0); // the calls beyond the streams waited for one
