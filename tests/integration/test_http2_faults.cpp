@@ -15,6 +15,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,34 +53,54 @@ glue::graphql_request h2f_mutation(int n) {
             {{"in", {{"threadID", "thr_1"}, {"message", {{"text", "h2 " + std::to_string(n)}}}}}}};
 }
 
-/// A GraphQL call of the test and how it ended.
-struct h2f_call {
-    explicit h2f_call(glue::graphql_request r) : req(std::move(r)) {}
-
-    glue::graphql_request req;
+/// How a GraphQL call of the test ended. Its handler holds it too: a call still running when a
+/// failed test unwinds (the fixture then completes it) writes into live memory.
+struct h2f_end {
     bool done = false;
     glue::error_code ec;
 };
 
+/// A GraphQL call of the test.
+struct h2f_call {
+    explicit h2f_call(glue::graphql_request r) : req(std::move(r)) {}
+
+    bool done() const { return end->done; }
+    glue::error_code ec() const { return end->ec; }
+
+    glue::graphql_request req;
+    std::shared_ptr<h2f_end> end = std::make_shared<h2f_end>();
+};
+
+/// `n` calls of `req`.
+std::vector<h2f_call> h2f_calls(std::size_t n, const glue::graphql_request& req) {
+    std::vector<h2f_call> calls;
+    calls.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        calls.emplace_back(req);
+    }
+    return calls;
+}
+
 /// Starts `c` on the client; `slot` may cancel it.
-void h2f_start(client_fixture& f, h2f_call& c, asio::cancellation_slot slot = {}) {
-    f.client->async_graphql(ws, c.req,
-                            asio::bind_cancellation_slot(
-                                slot, [&c](glue::error_code ec, const glue::graphql_response&) {
-                                    c.ec = ec;
-                                    c.done = true;
-                                }));
+void h2f_start(client_fixture& f, const h2f_call& c, asio::cancellation_slot slot = {}) {
+    f.client->async_graphql(
+        ws, c.req,
+        asio::bind_cancellation_slot(
+            slot, [end = c.end](glue::error_code ec, const glue::graphql_response&) {
+                end->ec = ec;
+                end->done = true;
+            }));
 }
 
 /// Runs the client until every call of `calls` has ended; each must have succeeded.
 void h2f_finish_ok(client_fixture& f, std::vector<h2f_call>& calls) {
     run_until(f.ioc, [&] {
-        return std::all_of(calls.begin(), calls.end(), [](const h2f_call& c) { return c.done; });
+        return std::all_of(calls.begin(), calls.end(), [](const h2f_call& c) { return c.done(); });
     });
     for (std::size_t i = 0; i < calls.size(); ++i) {
         CAPTURE(i);
-        CAPTURE(calls[i].ec.message());
-        CHECK(!calls[i].ec);
+        CAPTURE(calls[i].ec().message());
+        CHECK(!calls[i].ec());
     }
 }
 
@@ -106,18 +129,22 @@ void h2f_start_stalled(client_fixture& f, h2f_call& held, asio::cancellation_slo
 
 /// 20 queries on the client while another call's stream hangs: they all succeed.
 void h2f_others_go_on(client_fixture& f) {
-    std::vector<h2f_call> others(20, h2f_call{h2f_query});
+    auto others = h2f_calls(20, h2f_query);
     for (auto& c : others) {
         h2f_start(f, c);
     }
     h2f_finish_ok(f, others);
 }
 
+/// The RST_STREAMs of `resets` (http2_stats()'s, by error code) with `code`.
+std::size_t h2f_resets(const std::map<std::uint32_t, std::size_t>& resets, std::uint32_t code) {
+    const auto it = resets.find(code);
+    return it == resets.end() ? 0 : it->second;
+}
+
 /// RST_STREAMs the server received with `code`.
 std::size_t h2f_resets_received(const client_fixture& f, std::uint32_t code) {
-    const auto s = f.server.http2_stats();
-    const auto it = s.resets_received.find(code);
-    return it == s.resets_received.end() ? 0 : it->second;
+    return h2f_resets(f.server.http2_stats().resets_received, code);
 }
 
 } // namespace
@@ -131,7 +158,7 @@ TEST_SUITE("http2 faults") {
         // Each answer waits, so the calls are in flight together: more than the 100 streams a
         // client assumes before the server's SETTINGS say otherwise.
         f.server.set_fault(endpoint::graphql, delayed(250ms));
-        std::vector<h2f_call> calls(200, h2f_call{h2f_query});
+        auto calls = h2f_calls(200, h2f_query);
         for (auto& c : calls) {
             h2f_start(f, c);
         }
@@ -180,7 +207,7 @@ TEST_SUITE("http2 faults") {
         CHECK(f.run(f.client->graphql(ws, h2f_mutation(1))).data.is_object());
         const auto h2 = f.server.http2_stats();
         CHECK(h2.streams_refused == 1);
-        CHECK(h2.resets_sent.at(h2f_refused_stream) == 1);
+        CHECK(h2f_resets(h2.resets_sent, h2f_refused_stream) == 1);
         CHECK(h2.streams_opened == 3);
         CHECK(f.server.graphql_requests() == 1); // the refused stream never reached it
         CHECK(f.server.mutations_executed() == 1);
@@ -200,7 +227,7 @@ TEST_SUITE("http2 faults") {
         // once, or refused and sent again.
         CHECK(h2.streams_opened == 1 + 40 + h2.streams_refused);
         CHECK(h2.streams_refused == h2.streams_opened / 5);
-        CHECK(h2.resets_sent.at(h2f_refused_stream) == h2.streams_refused);
+        CHECK(h2f_resets(h2.resets_sent, h2f_refused_stream) == h2.streams_refused);
         CHECK(f.server.graphql_requests() == 40);
         CHECK(f.server.mutations_executed() == 20);
         CHECK(f.server.mutation_repeats() == 0);
@@ -215,7 +242,7 @@ TEST_SUITE("http2 faults") {
         f.run(f.client->fetch_token(ws));
         // Each answer waits, so all 40 calls are in flight together.
         f.server.set_fault(endpoint::graphql, delayed(300ms));
-        std::vector<h2f_call> calls(40, h2f_call{h2f_query});
+        auto calls = h2f_calls(40, h2f_query);
         for (auto& c : calls) {
             h2f_start(f, c);
         }
@@ -238,7 +265,7 @@ TEST_SUITE("http2 faults") {
         client_fixture f(o, [](glue::client_config& c) { c.max_connections = 1; });
         f.run(f.client->fetch_token(ws));
         f.server.set_fault(endpoint::graphql, delayed(20ms));
-        std::vector<h2f_call> calls(40, h2f_call{h2f_query});
+        auto calls = h2f_calls(40, h2f_query);
         for (auto& c : calls) {
             h2f_start(f, c);
         }
@@ -246,7 +273,7 @@ TEST_SUITE("http2 faults") {
         run_until(f.ioc, [&] {
             most_waiting = std::max(most_waiting, f.client->metrics().pool.waiting);
             return std::all_of(calls.begin(), calls.end(),
-                               [](const h2f_call& c) { return c.done; });
+                               [](const h2f_call& c) { return c.done(); });
         });
         h2f_finish_ok(f, calls);
         const auto h2 = f.server.http2_stats();
@@ -268,8 +295,8 @@ TEST_SUITE("http2 faults") {
         held.req.retry_attempts = 1;
         h2f_start_stalled(f, held);
         h2f_others_go_on(f);
-        run_until(f.ioc, [&] { return held.done; });
-        CHECK(held.ec == errc::timeout);
+        run_until(f.ioc, [&] { return held.done(); });
+        CHECK(held.ec() == errc::timeout);
         run_until(f.ioc, [&] { return h2f_resets_received(f, h2f_cancel) == 1; });
         CHECK(f.server.http2_stats().resets_received.size() == 1);
         // The connection carries on.
@@ -306,10 +333,10 @@ TEST_SUITE("http2 faults") {
         asio::cancellation_signal cancel;
         h2f_start_stalled(f, held, cancel.slot());
         h2f_others_go_on(f);
-        CHECK(!held.done);
+        CHECK(!held.done());
         cancel.emit(asio::cancellation_type::terminal);
-        run_until(f.ioc, [&] { return held.done; });
-        CHECK(held.ec == asio::error::operation_aborted);
+        run_until(f.ioc, [&] { return held.done(); });
+        CHECK(held.ec() == asio::error::operation_aborted);
         run_until(f.ioc, [&] { return h2f_resets_received(f, h2f_cancel) == 1; });
         CHECK(f.server.http2_stats().resets_received.size() == 1);
         CHECK(f.run(f.client->graphql(ws, h2f_query)).data.is_object());
@@ -340,9 +367,9 @@ TEST_SUITE("http2 faults") {
             held.req.timeout = 300ms;
             held.req.retry_attempts = 1;
             h2f_start_stalled(*f, held);
-            run_until(f->ioc, [&] { return held.done; });
-            CHECK(held.ec == errc::timeout);
-            said.add(held.ec.message());
+            run_until(f->ioc, [&] { return held.done(); });
+            CHECK(held.ec() == errc::timeout);
+            said.add(held.ec().message());
             glue::graphql_request late(h2f_query);
             late.timeout = 300ms;
             f->server.set_fault(endpoint::graphql, misbehaving(fault::kind::stall_after_headers));
