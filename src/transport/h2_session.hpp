@@ -79,8 +79,10 @@ private:
                 bool mutation);
     void read(const std::shared_ptr<connection>& keep);
     void ping(const std::shared_ptr<connection>& keep);
-    void after_input(const std::shared_ptr<connection>& keep);
+    error_code take_received();
+    void after_input(const std::shared_ptr<connection>& keep, error_code failed);
     void flush(const std::shared_ptr<connection>& keep);
+    void flush_soon(const std::shared_ptr<connection>& keep);
     bool outstanding() const;
     void settle();
     void lost(error_code ec, std::string_view why);
@@ -94,6 +96,7 @@ private:
     std::string out_;              // what one write takes, bounded; wiped after each
     bool reading_ = false;
     bool writing_ = false;
+    bool flush_queued_ = false; // flush_soon() posted a flush
     bool dead_ = false;
     bool ping_out_ = false;
     std::uint64_t pings_ = 0; // PINGs sent: a timer's expiry is for the latest one only
