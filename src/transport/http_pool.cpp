@@ -583,9 +583,44 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
-    void count_resend() {
-        std::lock_guard lock(mtx);
-        ++counts.resends;
+    /// What is known of a failed exchange whichever protocol carried it, at `now`; the caller
+    /// adds what its protocol tells (reused, response bytes, written, refused).
+    failed_exchange failed_facts(error_code ec, const http_request& req, steady_time deadline,
+                                 lease_kind kind, steady_time now) {
+        failed_exchange facts;
+        facts.kind = kind;
+        facts.idempotent = req.idempotent;
+        facts.aborted = ec == asio::error::operation_aborted || is_stopped();
+        facts.deadline_passed = now >= deadline;
+        return facts;
+    }
+
+    /// After a failed exchange, over either protocol: the failure to report, or none when the
+    /// request goes again on a fresh connection (`kind` says so, and the resend is counted).
+    std::optional<failure> after_failed(const failed_exchange& facts, error_code ec,
+                                        std::string_view why, lease_kind& kind) {
+        switch (after_failed_exchange(facts)) {
+        case after_failure::aborted:
+            return make_failure(asio::error::operation_aborted);
+        case after_failure::retry_fresh:
+            kind = lease_kind::fresh;
+            {
+                std::lock_guard lock(mtx);
+                ++counts.resends;
+            }
+            return std::nullopt;
+        case after_failure::timeout:
+            // The deadline ended it (the pool's timer, or the stream's wait): what the I/O said
+            // then is no reason of its own.
+            ec = make_error_code(errc::timeout);
+            why = {};
+            break;
+        case after_failure::fail:
+            break;
+        }
+        failure f = map_transport_error(ec, why);
+        f.unsent = facts.nothing_written;
+        return f;
     }
 
     bool is_stopped() {
@@ -711,33 +746,16 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
             if (!x.ec) {
                 co_return true;
             }
-            failed_exchange facts;
+            auto facts = st->failed_facts(x.ec, req, deadline, kind, t.ended_at);
             facts.reused = !t.new_connection;
-            facts.kind = kind;
             facts.response_bytes = x.got_response;
-            facts.idempotent = req.idempotent;
             facts.nothing_written = !t.written;
             facts.refused = x.refused;
-            facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
-            facts.deadline_passed = t.ended_at >= deadline;
-            switch (after_failed_exchange(facts)) {
-            case after_failure::aborted:
-                co_return make_failure(asio::error::operation_aborted);
-            case after_failure::retry_fresh:
-                kind = lease_kind::fresh;
-                asked = asked.value_or(in_hand);
-                st->count_resend();
-                continue;
-            case after_failure::timeout:
-                x.ec = make_error_code(errc::timeout);
-                x.why = {};
-                break;
-            case after_failure::fail:
-                break;
+            if (auto f = st->after_failed(facts, x.ec, x.why, kind)) {
+                co_return std::move(*f);
             }
-            failure f = map_transport_error(x.ec, x.why);
-            f.unsent = facts.nothing_written;
-            co_return f;
+            asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
+            continue;
         }
         // From here to its release, whatever throws gives the connection back.
         state::lease c(*st, std::move(**leased));
@@ -775,33 +793,17 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
                                               : std::nullopt);
             co_return true;
         }
-        failed_exchange facts;
+        auto facts = st->failed_facts(x.ec, req, deadline, kind, std::chrono::steady_clock::now());
         facts.reused = c->reused;
-        facts.kind = kind;
         facts.response_bytes = x.got_response || c->buffer.size() != 0;
-        facts.idempotent = req.idempotent;
         facts.nothing_written = x.written == 0;
-        facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
-        facts.deadline_passed = std::chrono::steady_clock::now() >= deadline;
         c.release(facts.aborted || facts.deadline_passed ? close_reason::cancelled
                                                          : close_reason::error);
-        switch (after_failed_exchange(facts)) {
-        case after_failure::aborted:
-            co_return make_failure(asio::error::operation_aborted);
-        case after_failure::retry_fresh:
-            kind = lease_kind::fresh;
-            asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
-            st->count_resend();
-            continue;
-        case after_failure::timeout:
-            x.ec = make_error_code(errc::timeout); // the pool's deadline timer aborted it
-            break;
-        case after_failure::fail:
-            break;
+        if (auto f = st->after_failed(facts, x.ec, x.why, kind)) {
+            co_return std::move(*f);
         }
-        failure f = map_transport_error(x.ec, x.why);
-        f.unsent = facts.nothing_written;
-        co_return f;
+        asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
+        continue;
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)
