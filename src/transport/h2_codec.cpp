@@ -137,6 +137,8 @@ struct h2_codec::state {
     const header_capture& capture;
     const h2_fixed_fields& fixed;
     std::map<std::int32_t, std::unique_ptr<h2_stream>> streams; // open, by id
+    std::size_t unfinished = 0;                                 // streams without their outcome yet
+    std::vector<nghttp2_nv> fields; // open()'s, kept for the next request
     h2_news news;
     bool settings_seen = false;
     bool goaway_seen = false;
@@ -175,9 +177,17 @@ struct h2_codec::state {
         }
     }
 
+    /// The stream's exchange has its outcome (its stream may stay open a little longer).
+    void set_finished(h2_stream& s) noexcept {
+        if (!s.finished) {
+            s.finished = true;
+            --unfinished;
+        }
+    }
+
     void complete(h2_stream& s, error_code ec = {}, std::string_view why = {},
                   bool refused = false) {
-        s.finished = true;
+        set_finished(s);
         std::lock_guard lock(s.x->mtx);
         complete_locked(*s.x, ec, why, refused);
     }
@@ -491,7 +501,7 @@ struct h2_codec::state {
             if (s->finished) {
                 continue;
             }
-            s->finished = true;
+            set_finished(*s);
             std::lock_guard lock(s->x->mtx);
             const bool refused = !s->x->outcome.written;
             complete_locked(*s->x, refused ? refused_code() : ec,
@@ -616,7 +626,8 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     names.reserve(r.extra_headers.size()); // never reallocated: the fields point into it
     char length[24];
     const auto length_end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
-    std::vector<nghttp2_nv> nv;
+    auto& nv = st_->fields; // reused: one allocation for the connection's life
+    nv.clear();
     nv.reserve(8 + st_->fixed.fields.size() + max_extra_headers);
     nv.push_back(field(":method", "POST"));
     nv.push_back(field(":scheme", "https"));
@@ -644,6 +655,7 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     body.read_callback = &state::read_body;
     const auto id = nghttp2_submit_request(st_->session, nullptr, nv.data(), nv.size(),
                                            r.body.empty() ? nullptr : &body, s.get());
+    nv.clear(); // nghttp2 has copied them
     if (id < 0) {
         state::complete_locked(*x, refused_code(),
                                "no new HTTP/2 stream could be opened on the connection", true);
@@ -651,6 +663,7 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     }
     x->stream_id = id;
     st_->streams.emplace(id, std::move(s));
+    ++st_->unfinished;
 }
 
 void h2_codec::cancel(const std::shared_ptr<h2_exchange>& x) {
@@ -670,9 +683,7 @@ void h2_codec::fail_all(error_code ec, std::string_view why) {
 }
 
 std::size_t h2_codec::open_streams() const noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(st_->streams.begin(), st_->streams.end(),
-                      [](const auto& e) { return !e.second->finished; }));
+    return st_->unfinished;
 }
 
 std::size_t h2_codec::max_concurrent_streams() const noexcept {
