@@ -532,6 +532,11 @@ h2_codec::h2_codec(const limits& l, const header_capture& capture, const h2_fixe
     }
     // Our HPACK encoder's table, whatever the peer's SETTINGS allow.
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, header_table_size);
+    // The streams nghttp2 lets open before the peer's SETTINGS (by default the 100 we assume).
+    if (l.assumed_streams != 0) {
+        nghttp2_option_set_peer_max_concurrent_streams(
+            opt, static_cast<std::uint32_t>(std::min(l.assumed_streams, max_streams)));
+    }
     const int rv = nghttp2_session_client_new3(&st_->session, cbs, st_.get(), opt, &wiping_memory);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
@@ -689,7 +694,11 @@ std::size_t h2_codec::open_streams() const noexcept {
 std::size_t h2_codec::max_concurrent_streams() const noexcept {
     const auto n =
         nghttp2_session_get_remote_settings(st_->session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-    if (!st_->settings_seen || n >= NGHTTP2_INITIAL_MAX_CONCURRENT_STREAMS) {
+    if (!st_->settings_seen) {
+        return st_->lim.assumed_streams != 0 ? std::min(st_->lim.assumed_streams, max_streams)
+                                             : default_streams;
+    }
+    if (n >= NGHTTP2_INITIAL_MAX_CONCURRENT_STREAMS) {
         return default_streams;
     }
     return std::min<std::size_t>(n, max_streams);

@@ -43,7 +43,8 @@ h2_session::h2_session(connection& c, const h2_codec::limits& limits, const head
     , codec_(limits, capture, fixed)
     , in_(read_size)
     , ping_timeout_(ping_timeout)
-    , ping_timer_(strand_) {}
+    , ping_timer_(strand_)
+    , await_settings_(limits.assumed_streams == 0) {}
 
 h2_session::~h2_session() {
     wipe_output();
@@ -74,7 +75,7 @@ asio::awaitable<error_code> h2_session::start() {
     auto token = asio::as_tuple(asio::use_awaitable);
     error_code ec;
     try {
-        for (bool settled = false;;) {
+        for (bool settled = !await_settings_;;) {
             if (auto e = codec_.take_output(out_, write_size)) {
                 co_return e;
             }

@@ -267,6 +267,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     /// HTTP/2: the server changed how many streams `c` may carry.
     void h2_limit(const connection_ptr& c, std::size_t limit) {
         std::lock_guard lock(mtx);
+        h2_server_limit = limit;
         place_locked(leases.set_limit(c, limit));
     }
 
@@ -489,7 +490,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 }
             };
             c->h2->set_events(std::move(e));
-            place_locked(leases.opened_multiplexed(c, c->h2->max_concurrent_streams(), now), ec,
+            h2_server_limit = c->h2->max_concurrent_streams();
+            place_locked(leases.opened_multiplexed(c, h2_server_limit, now), ec,
                          close_reason::shutdown);
             return;
         }
@@ -535,9 +537,16 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 ? boost::system::errc::make_error_code(boost::system::errc::protocol_not_supported)
                 : error_code{};
         }
+        // The server's stream limit, when a connection to it learnt it: this one is used at
+        // once, without waiting a round trip for its SETTINGS.
+        auto limits = h2_limits;
+        {
+            std::lock_guard lock(mtx);
+            limits.assumed_streams = h2_server_limit;
+        }
         try {
-            c.h2 = std::make_unique<h2_session>(c, h2_limits, capture, h2_fields,
-                                                opts.connect_timeout);
+            c.h2 =
+                std::make_unique<h2_session>(c, limits, capture, h2_fields, opts.connect_timeout);
         } catch (const std::bad_alloc&) {
             co_return boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
         }
@@ -661,7 +670,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     pool_stats counts;      // its counters; the gauges are read from `leases` by stats()
     timer deadline_timer;
     steady_time armed_until = aborted; // the deadline timer's expiry; aborted: not armed
-    policy leases;                     // idle connections, waiters, counts
+    /// HTTP/2: the server's stream limit as its last SETTINGS said, on any connection (0: none
+    /// yet); a new connection assumes it until its own SETTINGS come.
+    std::size_t h2_server_limit = 0;
+    policy leases; // idle connections, waiters, counts
 };
 
 //------------------------------------------------------------------------------
