@@ -137,6 +137,8 @@ struct h2_codec::state {
     const header_capture& capture;
     const h2_fixed_fields& fixed;
     std::map<std::int32_t, std::unique_ptr<h2_stream>> streams; // open, by id
+    std::size_t unfinished = 0;                                 // streams without their outcome yet
+    std::vector<nghttp2_nv> fields; // open()'s, kept for the next request
     h2_news news;
     bool settings_seen = false;
     bool goaway_seen = false;
@@ -175,9 +177,17 @@ struct h2_codec::state {
         }
     }
 
+    /// The stream's exchange has its outcome (its stream may stay open a little longer).
+    void set_finished(h2_stream& s) noexcept {
+        if (!s.finished) {
+            s.finished = true;
+            --unfinished;
+        }
+    }
+
     void complete(h2_stream& s, error_code ec = {}, std::string_view why = {},
                   bool refused = false) {
-        s.finished = true;
+        set_finished(s);
         std::lock_guard lock(s.x->mtx);
         complete_locked(*s.x, ec, why, refused);
     }
@@ -491,7 +501,7 @@ struct h2_codec::state {
             if (s->finished) {
                 continue;
             }
-            s->finished = true;
+            set_finished(*s);
             std::lock_guard lock(s->x->mtx);
             const bool refused = !s->x->outcome.written;
             complete_locked(*s->x, refused ? refused_code() : ec,
@@ -522,6 +532,11 @@ h2_codec::h2_codec(const limits& l, const header_capture& capture, const h2_fixe
     }
     // Our HPACK encoder's table, whatever the peer's SETTINGS allow.
     nghttp2_option_set_max_deflate_dynamic_table_size(opt, header_table_size);
+    // The streams nghttp2 lets open before the peer's SETTINGS (by default the 100 we assume).
+    if (l.assumed_streams != 0) {
+        nghttp2_option_set_peer_max_concurrent_streams(
+            opt, static_cast<std::uint32_t>(std::min(l.assumed_streams, max_streams)));
+    }
     const int rv = nghttp2_session_client_new3(&st_->session, cbs, st_.get(), opt, &wiping_memory);
     nghttp2_option_del(opt);
     nghttp2_session_callbacks_del(cbs);
@@ -616,7 +631,8 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     names.reserve(r.extra_headers.size()); // never reallocated: the fields point into it
     char length[24];
     const auto length_end = std::to_chars(length, length + sizeof length, r.body.size()).ptr;
-    std::vector<nghttp2_nv> nv;
+    auto& nv = st_->fields; // reused: one allocation for the connection's life
+    nv.clear();
     nv.reserve(8 + st_->fixed.fields.size() + max_extra_headers);
     nv.push_back(field(":method", "POST"));
     nv.push_back(field(":scheme", "https"));
@@ -644,6 +660,7 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     body.read_callback = &state::read_body;
     const auto id = nghttp2_submit_request(st_->session, nullptr, nv.data(), nv.size(),
                                            r.body.empty() ? nullptr : &body, s.get());
+    nv.clear(); // nghttp2 has copied them
     if (id < 0) {
         state::complete_locked(*x, refused_code(),
                                "no new HTTP/2 stream could be opened on the connection", true);
@@ -651,6 +668,7 @@ void h2_codec::open(const std::shared_ptr<h2_exchange>& x) {
     }
     x->stream_id = id;
     st_->streams.emplace(id, std::move(s));
+    ++st_->unfinished;
 }
 
 void h2_codec::cancel(const std::shared_ptr<h2_exchange>& x) {
@@ -670,15 +688,17 @@ void h2_codec::fail_all(error_code ec, std::string_view why) {
 }
 
 std::size_t h2_codec::open_streams() const noexcept {
-    return static_cast<std::size_t>(
-        std::count_if(st_->streams.begin(), st_->streams.end(),
-                      [](const auto& e) { return !e.second->finished; }));
+    return st_->unfinished;
 }
 
 std::size_t h2_codec::max_concurrent_streams() const noexcept {
     const auto n =
         nghttp2_session_get_remote_settings(st_->session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-    if (!st_->settings_seen || n >= NGHTTP2_INITIAL_MAX_CONCURRENT_STREAMS) {
+    if (!st_->settings_seen) {
+        return st_->lim.assumed_streams != 0 ? std::min(st_->lim.assumed_streams, max_streams)
+                                             : default_streams;
+    }
+    if (n >= NGHTTP2_INITIAL_MAX_CONCURRENT_STREAMS) {
         return default_streams;
     }
     return std::min<std::size_t>(n, max_streams);

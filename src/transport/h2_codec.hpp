@@ -115,6 +115,9 @@ public:
     struct limits {
         std::size_t header_limit = 64 * 1024; ///< a response header block, decoded (RFC 9113 size)
         std::uint64_t body_limit = 32 * 1024 * 1024; ///< the largest response body of the pool
+        /// The peer's stream limit until its SETTINGS come, as another connection to it learnt
+        /// (0: unknown, then the 100 RFC 9113 recommends, for max_concurrent_streams() too).
+        std::size_t assumed_streams = 0;
     };
 
     /// Queues the connection preface and our SETTINGS. Throws std::bad_alloc.
@@ -149,8 +152,8 @@ public:
 
     /// Streams open (requests sent or being sent, responses not complete).
     std::size_t open_streams() const noexcept;
-    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113's unlimited until it said: then the
-    /// 100 it recommends).
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113's unlimited: then the 100 it
+    /// recommends); until it said, limits::assumed_streams or those 100.
     std::size_t max_concurrent_streams() const noexcept;
     /// Whether the peer's first SETTINGS came.
     bool settings_received() const noexcept;

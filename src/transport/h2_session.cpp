@@ -9,12 +9,15 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include <tuple>
 #include <utility>
@@ -40,7 +43,8 @@ h2_session::h2_session(connection& c, const h2_codec::limits& limits, const head
     , codec_(limits, capture, fixed)
     , in_(read_size)
     , ping_timeout_(ping_timeout)
-    , ping_timer_(strand_) {}
+    , ping_timer_(strand_)
+    , await_settings_(limits.assumed_streams == 0) {}
 
 h2_session::~h2_session() {
     wipe_output();
@@ -71,7 +75,7 @@ asio::awaitable<error_code> h2_session::start() {
     auto token = asio::as_tuple(asio::use_awaitable);
     error_code ec;
     try {
-        for (bool settled = false;;) {
+        for (bool settled = !await_settings_;;) {
             if (auto e = codec_.take_output(out_, write_size)) {
                 co_return e;
             }
@@ -167,7 +171,7 @@ void h2_session::submit(const std::shared_ptr<connection>& keep, std::shared_ptr
     } else {
         codec_.open(x);
     }
-    flush(keep);
+    flush_soon(keep);
     read(keep);
 }
 
@@ -187,6 +191,19 @@ void h2_session::ping(const std::shared_ptr<connection>& keep) {
                 lost(make_error_code(errc::timeout), "the server did not answer a PING in time");
             }
         }));
+}
+
+// The streams opened in one turn of the strand leave in one write: the flush is queued behind
+// the submissions already waiting on the strand (callers resumed together submit together).
+void h2_session::flush_soon(const std::shared_ptr<connection>& keep) {
+    if (flush_queued_ || writing_ || dead_) {
+        return; // a write in progress flushes when it completes
+    }
+    flush_queued_ = true;
+    asio::post(strand_, [this, keep] {
+        flush_queued_ = false;
+        flush(keep);
+    });
 }
 
 // Whether a response or a PING's answer is awaited.
@@ -221,11 +238,48 @@ void h2_session::read(const std::shared_ptr<connection>& keep) {
                 lost(make_error_code(errc::bad_response), "HTTP/2 protocol error");
                 return;
             }
-            after_input(keep);
+            after_input(keep, take_received());
         }));
 }
 
-void h2_session::after_input(const std::shared_ptr<connection>& keep) {
+// Asio's TLS read completes with one TLS record, and a server that writes each response as it is
+// ready sends a record each: taken one per read, the streams they end would resume their callers
+// one at a time and go out again one write each. The records already received (in the TLS
+// engine, taken off the socket by the read that just completed) are decrypted here, without I/O:
+// SSL_read on the engine's memory BIO, which holds at most one socket read, until the codec
+// wants no more (a GOAWAY ended it). Anything but data or "wants more input" is an error of the
+// connection, reported after what came before it, as the next read would have. What TLS
+// answers meanwhile (a KeyUpdate's own) waits in the BIO and leaves ahead of our next write, as
+// RFC 8446 §4.6.3 asks.
+error_code h2_session::take_received() {
+    SSL* ssl = conn_.tls->native_handle();
+    while (codec_.alive()) {
+        std::size_t n = 0;
+        ::ERR_clear_error();
+        if (::SSL_read_ex(ssl, in_.data(), in_.size(), &n) != 1) {
+            const int why = ::SSL_get_error(ssl, 0);
+            const auto code = static_cast<int>(::ERR_get_error());
+            ::ERR_clear_error();
+            switch (why) {
+            case SSL_ERROR_WANT_READ:
+            case SSL_ERROR_WANT_WRITE: // the BIO is full: the next Asio read writes it out first
+                return {};
+            case SSL_ERROR_ZERO_RETURN:
+                return asio::error::eof; // close_notify
+            default:
+                return code != 0 ? error_code(code, asio::error::get_ssl_category())
+                                 : error_code(asio::ssl::error::unspecified_system_error);
+            }
+        }
+        if (codec_.receive(in_.data(), n)) {
+            return make_error_code(errc::bad_response);
+        }
+    }
+    return {};
+}
+
+// What the codec took in is acted on; then `failed` (take_received()'s) ends the connection.
+void h2_session::after_input(const std::shared_ptr<connection>& keep, error_code failed) {
     const auto news = codec_.take_news();
     if (news.ping_ack && ping_out_) {
         ping_out_ = false;
@@ -242,6 +296,11 @@ void h2_session::after_input(const std::shared_ptr<connection>& keep) {
         events_.drain(true);
     }
     flush(keep);
+    if (failed) {
+        lost(failed, failed == errc::bad_response ? "HTTP/2 protocol error"
+                                                  : "the HTTP/2 connection failed");
+        return;
+    }
     if (!codec_.alive()) {
         // A connection error, or a GOAWAY with nothing left to finish: done.
         lost(asio::error::eof, "the HTTP/2 connection ended");

@@ -49,11 +49,14 @@ public:
     h2_session& operator=(const h2_session&) = delete;
 
     /// While the connection is being opened, before it is shared: sends the connection preface
-    /// and our SETTINGS, and reads until the server's SETTINGS came (and is acknowledged).
-    /// Terminal cancellation ends it.
+    /// and our SETTINGS, and reads until the server's SETTINGS came (and is acknowledged), unless
+    /// the limits assume its stream limit (h2_codec::limits::assumed_streams, which another
+    /// connection to it learnt): then its SETTINGS are read with the first response, and the
+    /// connection is used a round trip sooner. Terminal cancellation ends it.
     boost::asio::awaitable<error_code> start();
 
-    /// The server's stream limit, as its SETTINGS said (h2_codec::max_concurrent_streams).
+    /// The server's stream limit, as its SETTINGS said or as assumed until they come
+    /// (h2_codec::max_concurrent_streams).
     std::size_t max_concurrent_streams() const;
 
     /// Set once, before the first exchange.
@@ -79,8 +82,10 @@ private:
                 bool mutation);
     void read(const std::shared_ptr<connection>& keep);
     void ping(const std::shared_ptr<connection>& keep);
-    void after_input(const std::shared_ptr<connection>& keep);
+    error_code take_received();
+    void after_input(const std::shared_ptr<connection>& keep, error_code failed);
     void flush(const std::shared_ptr<connection>& keep);
+    void flush_soon(const std::shared_ptr<connection>& keep);
     bool outstanding() const;
     void settle();
     void lost(error_code ec, std::string_view why);
@@ -94,13 +99,15 @@ private:
     std::string out_;              // what one write takes, bounded; wiped after each
     bool reading_ = false;
     bool writing_ = false;
+    bool flush_queued_ = false; // flush_soon() posted a flush
     bool dead_ = false;
     bool ping_out_ = false;
     std::uint64_t pings_ = 0; // PINGs sent: a timer's expiry is for the latest one only
     std::uint64_t reads_ = 0; // reads that brought input
     std::chrono::milliseconds ping_timeout_;
-    boost::asio::steady_timer ping_timer_;                 // while a PING is out
-    bool parked_ = false;                                  // settle() cancelled the pending read
+    boost::asio::steady_timer ping_timer_; // while a PING is out
+    bool parked_ = false;                  // settle() cancelled the pending read
+    const bool await_settings_; // start() waits for the server's SETTINGS (no limit assumed)
     std::vector<std::shared_ptr<h2_exchange>> after_ping_; // mutations waiting for the PING
     events events_;
 };

@@ -267,6 +267,7 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     /// HTTP/2: the server changed how many streams `c` may carry.
     void h2_limit(const connection_ptr& c, std::size_t limit) {
         std::lock_guard lock(mtx);
+        h2_server_limit = limit;
         place_locked(leases.set_limit(c, limit));
     }
 
@@ -489,7 +490,8 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 }
             };
             c->h2->set_events(std::move(e));
-            place_locked(leases.opened_multiplexed(c, c->h2->max_concurrent_streams(), now), ec,
+            h2_server_limit = c->h2->max_concurrent_streams();
+            place_locked(leases.opened_multiplexed(c, h2_server_limit, now), ec,
                          close_reason::shutdown);
             return;
         }
@@ -535,9 +537,16 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
                 ? boost::system::errc::make_error_code(boost::system::errc::protocol_not_supported)
                 : error_code{};
         }
+        // The server's stream limit, when a connection to it learnt it: this one is used at
+        // once, without waiting a round trip for its SETTINGS.
+        auto limits = h2_limits;
+        {
+            std::lock_guard lock(mtx);
+            limits.assumed_streams = h2_server_limit;
+        }
         try {
-            c.h2 = std::make_unique<h2_session>(c, h2_limits, capture, h2_fields,
-                                                opts.connect_timeout);
+            c.h2 =
+                std::make_unique<h2_session>(c, limits, capture, h2_fields, opts.connect_timeout);
         } catch (const std::bad_alloc&) {
             co_return boost::system::errc::make_error_code(boost::system::errc::not_enough_memory);
         }
@@ -583,9 +592,44 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
         }
     }
 
-    void count_resend() {
-        std::lock_guard lock(mtx);
-        ++counts.resends;
+    /// What is known of a failed exchange whichever protocol carried it, at `now`; the caller
+    /// adds what its protocol tells (reused, response bytes, written, refused).
+    failed_exchange failed_facts(error_code ec, const http_request& req, steady_time deadline,
+                                 lease_kind kind, steady_time now) {
+        failed_exchange facts;
+        facts.kind = kind;
+        facts.idempotent = req.idempotent;
+        facts.aborted = ec == asio::error::operation_aborted || is_stopped();
+        facts.deadline_passed = now >= deadline;
+        return facts;
+    }
+
+    /// After a failed exchange, over either protocol: the failure to report, or none when the
+    /// request goes again on a fresh connection (`kind` says so, and the resend is counted).
+    std::optional<failure> after_failed(const failed_exchange& facts, error_code ec,
+                                        std::string_view why, lease_kind& kind) {
+        switch (after_failed_exchange(facts)) {
+        case after_failure::aborted:
+            return make_failure(asio::error::operation_aborted);
+        case after_failure::retry_fresh:
+            kind = lease_kind::fresh;
+            {
+                std::lock_guard lock(mtx);
+                ++counts.resends;
+            }
+            return std::nullopt;
+        case after_failure::timeout:
+            // The deadline ended it (the pool's timer, or the stream's wait): what the I/O said
+            // then is no reason of its own.
+            ec = make_error_code(errc::timeout);
+            why = {};
+            break;
+        case after_failure::fail:
+            break;
+        }
+        failure f = map_transport_error(ec, why);
+        f.unsent = facts.nothing_written;
+        return f;
     }
 
     bool is_stopped() {
@@ -626,7 +670,10 @@ struct http_pool::state : std::enable_shared_from_this<http_pool::state> {
     pool_stats counts;      // its counters; the gauges are read from `leases` by stats()
     timer deadline_timer;
     steady_time armed_until = aborted; // the deadline timer's expiry; aborted: not armed
-    policy leases;                     // idle connections, waiters, counts
+    /// HTTP/2: the server's stream limit as its last SETTINGS said, on any connection (0: none
+    /// yet); a new connection assumes it until its own SETTINGS come.
+    std::size_t h2_server_limit = 0;
+    policy leases; // idle connections, waiters, counts
 };
 
 //------------------------------------------------------------------------------
@@ -711,33 +758,16 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
             if (!x.ec) {
                 co_return true;
             }
-            failed_exchange facts;
+            auto facts = st->failed_facts(x.ec, req, deadline, kind, t.ended_at);
             facts.reused = !t.new_connection;
-            facts.kind = kind;
             facts.response_bytes = x.got_response;
-            facts.idempotent = req.idempotent;
             facts.nothing_written = !t.written;
             facts.refused = x.refused;
-            facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
-            facts.deadline_passed = t.ended_at >= deadline;
-            switch (after_failed_exchange(facts)) {
-            case after_failure::aborted:
-                co_return make_failure(asio::error::operation_aborted);
-            case after_failure::retry_fresh:
-                kind = lease_kind::fresh;
-                asked = asked.value_or(in_hand);
-                st->count_resend();
-                continue;
-            case after_failure::timeout:
-                x.ec = make_error_code(errc::timeout);
-                x.why = {};
-                break;
-            case after_failure::fail:
-                break;
+            if (auto f = st->after_failed(facts, x.ec, x.why, kind)) {
+                co_return std::move(*f);
             }
-            failure f = map_transport_error(x.ec, x.why);
-            f.unsent = facts.nothing_written;
-            co_return f;
+            asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
+            continue;
         }
         // From here to its release, whatever throws gives the connection back.
         state::lease c(*st, std::move(**leased));
@@ -775,33 +805,17 @@ asio::awaitable<result<bool>> http_pool::send(http_request& req, http_response& 
                                               : std::nullopt);
             co_return true;
         }
-        failed_exchange facts;
+        auto facts = st->failed_facts(x.ec, req, deadline, kind, std::chrono::steady_clock::now());
         facts.reused = c->reused;
-        facts.kind = kind;
         facts.response_bytes = x.got_response || c->buffer.size() != 0;
-        facts.idempotent = req.idempotent;
         facts.nothing_written = x.written == 0;
-        facts.aborted = x.ec == asio::error::operation_aborted || st->is_stopped();
-        facts.deadline_passed = std::chrono::steady_clock::now() >= deadline;
         c.release(facts.aborted || facts.deadline_passed ? close_reason::cancelled
                                                          : close_reason::error);
-        switch (after_failed_exchange(facts)) {
-        case after_failure::aborted:
-            co_return make_failure(asio::error::operation_aborted);
-        case after_failure::retry_fresh:
-            kind = lease_kind::fresh;
-            asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
-            st->count_resend();
-            continue;
-        case after_failure::timeout:
-            x.ec = make_error_code(errc::timeout); // the pool's deadline timer aborted it
-            break;
-        case after_failure::fail:
-            break;
+        if (auto f = st->after_failed(facts, x.ec, x.why, kind)) {
+            co_return std::move(*f);
         }
-        failure f = map_transport_error(x.ec, x.why);
-        f.unsent = facts.nothing_written;
-        co_return f;
+        asked = asked.value_or(in_hand); // the failed try counts as waiting for a connection
+        continue;
     }
 }
 #if defined(__GNUC__) && !defined(__clang__)

@@ -425,4 +425,34 @@ TEST_SUITE("h2 codec") {
         f.feed(frame(ping_frame, ack, 0, std::string(8, '\0')));
         CHECK(f.codec.take_news().ping_ack);
     }
+
+    TEST_CASE("before the server's SETTINGS, streams open up to the limit assumed, else 100") {
+        // Streams opened on a codec whose server has said nothing yet: the HEADERS that left.
+        auto opened_before_settings = [](gd::h2_codec::limits l, std::size_t calls) {
+            gd::header_capture capture{std::vector<std::string>{}};
+            gd::h2_fixed_fields fixed;
+            fixed.authority = "api.example.com";
+            gd::h2_codec codec(l, capture, fixed);
+            std::vector<std::unique_ptr<call>> cs;
+            for (std::size_t i = 0; i < calls; ++i) {
+                cs.push_back(std::make_unique<call>());
+                codec.open(cs.back()->x);
+            }
+            std::string out;
+            REQUIRE(!codec.take_output(out, 1 << 20));
+            const auto sent = frames_of(out);
+            return std::make_pair(
+                codec.max_concurrent_streams(),
+                std::count_if(sent.begin(), sent.end(),
+                              [](const parsed_frame& p) { return p.type == headers_frame; }));
+        };
+        const auto unknown = opened_before_settings({}, 120);
+        CHECK(unknown.first == 100);
+        CHECK(unknown.second == 100); // the other 20 wait for the SETTINGS
+        gd::h2_codec::limits known;
+        known.assumed_streams = 128; // as another connection to the server learnt
+        const auto assumed = opened_before_settings(known, 120);
+        CHECK(assumed.first == 128);
+        CHECK(assumed.second == 120);
+    }
 }
