@@ -33,6 +33,9 @@
 // bytes_received (atomics), reported as "events" and "event_bytes_received" so the hook's work
 // can't be optimised away. benchmarks/observability_overhead.sh measures what the two cost.
 //
+// Before its clock starts it fetches the first workspace's token, as the peers send a GET first
+// (warm_up()): exit 3 when the origin can't be reached.
+//
 // Without --url (and the credentials), it takes GLUE_API_URL, GLUE_CLIENT_ID,
 // GLUE_CLIENT_SECRET, GLUE_REDIRECT_URI and GLUE_CA_FILE from the environment, as set by
 // `glue-mock-server -- glue_loadgen ...`. The last line of its output is one JSON object with
@@ -254,6 +257,33 @@ asio::awaitable<void> worker(glue::client& c, run_state& st) {
     }
 }
 
+// Before the clock, as every peer does (benchmarks/peers/README.md): one request, so that an
+// unreachable origin or an untrusted certificate fails at once (exit 3) and every program starts
+// its run with one connection open. Ours is the first workspace's token, which the run would
+// fetch anyway; an answer that is an error of Glue's (a refused client, say) is the run's to
+// count, as the peers take any HTTP status. The client's token_request_timeout bounds it.
+int warm_up(asio::io_context& ioc, glue::client& c, const std::string& workspace) {
+    std::exception_ptr failed;
+    asio::co_spawn(ioc, c.fetch_token(workspace),
+                   [&](std::exception_ptr e, const glue::access_token&) { failed = e; });
+    ioc.run();
+    ioc.restart();
+    try {
+        if (failed) {
+            std::rethrow_exception(failed);
+        }
+    } catch (const glue::error& e) {
+        if (e.code().category() != glue::glue_category() || e.code() == glue::errc::timeout) {
+            std::fprintf(stderr, "glue_loadgen: origin unreachable: %s\n", e.what());
+            return 3;
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "glue_loadgen: origin unreachable: %s\n", e.what());
+        return 3;
+    }
+    return 0;
+}
+
 // RSS every `every` until stopped: (calls done, KiB) pairs, to see whether memory stays flat.
 class rss_sampler {
 public:
@@ -350,6 +380,9 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    if (const int code = warm_up(ioc, *client, workspaces.front()); code != 0) {
+        return code;
+    }
     run_state st{opt, workspaces, request};
     const long rss_start = rss_kib(); // after the big allocations above: the cache's growth shows
     const auto allocations_start = glue_bench::allocations_so_far();

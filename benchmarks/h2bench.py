@@ -470,7 +470,9 @@ def render(cfg, command, started, elapsed_s, notes, load, names, skipped, table,
         "and, from a log of each connection's first request, those that carried a request, by "
         "protocol. Every client sends the same `POST /public/graphql` (body "
         f"`{REQUEST_BODY}`, `content-type` and `accept: application/json`, a bearer token); all but "
-        "h2load first fetch a token per workspace. Client CPU is the client process's user + system "
+        "h2load first fetch a token per workspace, and make one request before their clock starts "
+        "(the peers `GET /`, glue the first workspace's token: peers/README.md), so each begins "
+        "with one connection open. Client CPU is the client process's user + system "
         "time from `wait4` (start-up and token requests included) over its calls. Each round runs "
         "every client once, the order rotated by one each round.")
     out.append("")
