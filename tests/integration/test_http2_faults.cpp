@@ -92,6 +92,22 @@ void h2f_start(client_fixture& f, const h2f_call& c, asio::cancellation_slot slo
             }));
 }
 
+/// Starts every call of `calls` at once.
+void h2f_start_all(client_fixture& f, const std::vector<h2f_call>& calls) {
+    for (const auto& c : calls) {
+        h2f_start(f, c);
+    }
+}
+
+/// The server (whose stream limit is `limit`) neither refused a stream beyond it nor ended a
+/// connection for one.
+void h2f_check_limit_kept(const client_fixture& f, std::size_t limit) {
+    const auto h2 = f.server.http2_stats();
+    CHECK(h2.max_concurrent_streams == limit);
+    CHECK(h2.streams_refused == 0);
+    CHECK(h2.goaways_sent_with_error == 0);
+}
+
 /// Runs the client until every call of `calls` has ended; each must have succeeded.
 void h2f_finish_ok(client_fixture& f, std::vector<h2f_call>& calls) {
     run_until(f.ioc, [&] {
@@ -111,9 +127,7 @@ std::vector<h2f_call> h2f_mixed_run(client_fixture& f, int n) {
     for (int i = 0; i < n; ++i) {
         calls.emplace_back(i % 2 == 1 ? h2f_mutation(i) : h2f_query);
     }
-    for (auto& c : calls) {
-        h2f_start(f, c);
-    }
+    h2f_start_all(f, calls);
     h2f_finish_ok(f, calls);
     return calls;
 }
@@ -130,9 +144,7 @@ void h2f_start_stalled(client_fixture& f, h2f_call& held, asio::cancellation_slo
 /// 20 queries on the client while another call's stream hangs: they all succeed.
 void h2f_others_go_on(client_fixture& f) {
     auto others = h2f_calls(20, h2f_query);
-    for (auto& c : others) {
-        h2f_start(f, c);
-    }
+    h2f_start_all(f, others);
     h2f_finish_ok(f, others);
 }
 
@@ -159,9 +171,7 @@ TEST_SUITE("http2 faults") {
         // client assumes before the server's SETTINGS say otherwise.
         f.server.set_fault(endpoint::graphql, delayed(250ms));
         auto calls = h2f_calls(200, h2f_query);
-        for (auto& c : calls) {
-            h2f_start(f, c);
-        }
+        h2f_start_all(f, calls);
         h2f_finish_ok(f, calls);
         const auto h2 = f.server.http2_stats();
         CHECK(f.server.connections_accepted() == 1);
@@ -243,16 +253,9 @@ TEST_SUITE("http2 faults") {
         // Each answer waits, so all 40 calls are in flight together.
         f.server.set_fault(endpoint::graphql, delayed(300ms));
         auto calls = h2f_calls(40, h2f_query);
-        for (auto& c : calls) {
-            h2f_start(f, c);
-        }
+        h2f_start_all(f, calls);
         h2f_finish_ok(f, calls);
-        const auto h2 = f.server.http2_stats();
-        // The server refuses a stream beyond its limit, or ends the connection for it: neither
-        // happened.
-        CHECK(h2.max_concurrent_streams == 10);
-        CHECK(h2.streams_refused == 0);
-        CHECK(h2.goaways_sent_with_error == 0);
+        h2f_check_limit_kept(f, 10);
         CHECK(f.server.connections_accepted() == 4);
         const auto pool = f.client->metrics().pool;
         CHECK(pool.connects == 4);
@@ -266,9 +269,7 @@ TEST_SUITE("http2 faults") {
         f.run(f.client->fetch_token(ws));
         f.server.set_fault(endpoint::graphql, delayed(20ms));
         auto calls = h2f_calls(40, h2f_query);
-        for (auto& c : calls) {
-            h2f_start(f, c);
-        }
+        h2f_start_all(f, calls);
         std::size_t most_waiting = 0;
         run_until(f.ioc, [&] {
             most_waiting = std::max(most_waiting, f.client->metrics().pool.waiting);
@@ -276,12 +277,7 @@ TEST_SUITE("http2 faults") {
                                [](const h2f_call& c) { return c.done(); });
         });
         h2f_finish_ok(f, calls);
-        const auto h2 = f.server.http2_stats();
-        // The server refuses a stream beyond its limit, or ends the connection for it: neither
-        // happened.
-        CHECK(h2.max_concurrent_streams == 10);
-        CHECK(h2.streams_refused == 0);
-        CHECK(h2.goaways_sent_with_error == 0);
+        h2f_check_limit_kept(f, 10);
         CHECK(f.server.connections_accepted() == 1);
         CHECK(f.client->metrics().pool.connects == 1);
         CHECK(most_waiting > 0); // the calls beyond the streams waited for one
