@@ -389,6 +389,39 @@ TEST_SUITE("h2 codec") {
         CHECK(zipped_ok.resp.body == "{\"data\":1}");
     }
 
+    TEST_CASE("the windows take two answers of the body limit at once, no WINDOW_UPDATE awaited") {
+        // The server sends both 32 MiB answers before it reads anything from the client: with
+        // windows smaller than that, nghttp2 would end the connection (FLOW_CONTROL_ERROR), as
+        // a server that honours them would stall until the client's WINDOW_UPDATE.
+        constexpr std::size_t limit = 32 * 1024 * 1024;
+        constexpr std::size_t max_frame = 16 * 1024; // SETTINGS_MAX_FRAME_SIZE's initial value
+        gd::h2_codec::limits l;
+        l.body_limit = limit;
+        h2_fixture f(l);
+        call first("{}", limit), second("{}", limit);
+        f.open(first);  // stream 1
+        f.open(second); // stream 3
+        const std::string chunk(max_frame, 'x');
+        // As a server does, it acknowledges the client's SETTINGS (the windows among them)
+        // before it answers the requests that came after them.
+        std::string in = frame(settings_frame, ack, 0) + h2_headers(1, status("200")) +
+                         h2_headers(3, status("200"));
+        in.reserve(in.size() + 2 * (limit + limit / max_frame * 9));
+        for (std::size_t sent = 0; sent < limit; sent += max_frame) {
+            const bool last = sent + max_frame == limit;
+            in += h2_data(1, chunk, last);
+            in += h2_data(3, chunk, last);
+        }
+        f.feed(in);
+        CHECK(!f.last_error);
+        REQUIRE(first.done());
+        REQUIRE(second.done());
+        CHECK(!first.outcome().ec);
+        CHECK(!second.outcome().ec);
+        CHECK(first.resp.body.size() == limit);
+        CHECK(second.resp.body.size() == limit);
+    }
+
     TEST_CASE("the connection failing: written streams fail, unwritten ones are refused") {
         h2_fixture f;
         call written;
